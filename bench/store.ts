@@ -1,0 +1,287 @@
+/**
+ * `npm run bench:store`: the same workloads on every store target, in one run, so their ratio
+ * holds even on a noisy machine. Prints one JSON line per figure (see bench/lib.ts).
+ *
+ *   BENCH_TARGETS=memory,disk   which targets (default: all registered)
+ *   BENCH_SECONDS=3             seconds per timed workload
+ *   BENCH_OPEN_MESSAGES=1000000 messages queued for the memory-per-message and open figures
+ */
+import { randomBytes } from 'node:crypto';
+import type { DataDriver } from '../src/store/contract/index.js';
+import { createMemoryDriver } from '../src/store/memory/index.js';
+import { emit, percentile, round, rssMb } from './lib.js';
+
+export interface StoreTarget {
+  name: string;
+  /** A driver over a new, empty store. */
+  open(): Promise<DataDriver>;
+  /** Durable targets: close and reopen the same store, for the open-time figure. */
+  reopen?(driver: DataDriver): Promise<DataDriver>;
+  /** Bytes the store uses on disk now, for durable targets. */
+  diskBytes?(driver: DataDriver): Promise<number>;
+  /** Removes what open() made. */
+  dispose?(): Promise<void>;
+}
+
+const targets: StoreTarget[] = [{ name: 'memory', open: async () => createMemoryDriver() }];
+
+/** Lets other modules (the disk store) add their target before main() runs. */
+export function registerTarget(target: StoreTarget): void {
+  targets.push(target);
+}
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const OPEN_MESSAGES = Number(process.env.BENCH_OPEN_MESSAGES ?? 1_000_000);
+const PROJECT = 'bench';
+const MAX_BACKLOG = 500;
+const PAD = randomBytes(120).toString('hex').slice(0, 228);
+
+/** A 256-byte body (as MessagePack) carrying the moment it was posted. */
+function body(): { t: number; pad: string } {
+  return { t: performance.now(), pad: PAD };
+}
+
+async function postWorkload(target: StoreTarget, batch: number, concurrency: number): Promise<void> {
+  const driver = await target.open();
+  const messages = () => Array.from({ length: batch }, () => ({ body: body(), ttl: 3600 }));
+  const latencies: number[] = [];
+  let done = 0;
+  const start = performance.now();
+  const poster = async (i: number) => {
+    const queue = `post-${i % 8}`;
+    while (performance.now() - start < SECONDS * 1000) {
+      const t0 = performance.now();
+      await driver.messages.post(PROJECT, queue, messages(), `poster-${i}`);
+      latencies.push(performance.now() - t0);
+      done += batch;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => poster(i)));
+  const elapsed = (performance.now() - start) / 1000;
+  emit({
+    bench: 'store',
+    target: target.name,
+    op: 'post',
+    batch,
+    concurrency,
+    msgs_per_s: Math.round(done / elapsed),
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+    rss_mb: rssMb(),
+  });
+  await driver.close();
+  await target.dispose?.();
+}
+
+async function fill(driver: DataDriver, queue: string, count: number): Promise<void> {
+  for (let posted = 0; posted < count; posted += 100) {
+    await driver.messages.post(
+      PROJECT,
+      queue,
+      Array.from({ length: 100 }, () => ({ body: body(), ttl: 3600 })),
+      'filler',
+    );
+  }
+}
+
+async function claimDeleteWorkload(target: StoreTarget, limit: number, concurrency: number): Promise<void> {
+  const driver = await target.open();
+  const queues = 4;
+  const prefill = 300_000;
+  for (let q = 0; q < queues; q++) await fill(driver, `work-${q}`, prefill / queues);
+  const latencies: number[] = [];
+  const start = performance.now();
+  let done = 0;
+  const consumer = async (i: number) => {
+    const queue = `work-${i % queues}`;
+    while (performance.now() - start < SECONDS * 1000) {
+      const t0 = performance.now();
+      const claim = await driver.claims.create(PROJECT, queue, { limit, ttl: 60 });
+      if (!claim) break;
+      await driver.messages.bulkDelete(
+        PROJECT,
+        queue,
+        claim.messages.map((m) => m.id),
+        { claimIds: [claim.id] },
+      );
+      latencies.push(performance.now() - t0);
+      done += claim.messages.length;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => consumer(i)));
+  const elapsed = (performance.now() - start) / 1000;
+  emit({
+    bench: 'store',
+    target: target.name,
+    op: 'claim-delete',
+    batch: limit,
+    concurrency,
+    msgs_per_s: Math.round(done / elapsed),
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+    rss_mb: rssMb(),
+    note: done >= prefill ? 'queue ran dry; figure is a lower bound' : 'claim then delete by ids with the claim id',
+  });
+  await driver.close();
+  await target.dispose?.();
+}
+
+async function mixedWorkload(target: StoreTarget, producers: number, consumers: number): Promise<void> {
+  const driver = await target.open();
+  const queue = 'mixed';
+  await driver.queues.create(PROJECT, queue);
+  const delays: number[] = [];
+  let consumed = 0;
+  let produced = 0;
+  const start = performance.now();
+  const running = () => performance.now() - start < SECONDS * 1000;
+  // Producers hold back while the backlog is over MAX_BACKLOG, so the figure is the rate the
+  // consumers sustain and the latency is not just the time a growing backlog takes to drain.
+  const producer = async (i: number) => {
+    while (running()) {
+      if (produced - consumed > MAX_BACKLOG) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await driver.messages.post(
+        PROJECT,
+        queue,
+        Array.from({ length: 10 }, () => ({ body: body(), ttl: 3600 })),
+        `producer-${i}`,
+      );
+      produced += 10;
+    }
+  };
+  const consumer = async () => {
+    while (running()) {
+      const claim = await driver.claims.create(PROJECT, queue, { limit: 20, ttl: 60 });
+      if (!claim) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const now = performance.now();
+      for (const m of claim.messages) delays.push(now - (m.body as { t: number }).t);
+      await driver.messages.bulkDelete(
+        PROJECT,
+        queue,
+        claim.messages.map((m) => m.id),
+        { claimIds: [claim.id] },
+      );
+      consumed += claim.messages.length;
+    }
+  };
+  await Promise.all([
+    ...Array.from({ length: producers }, (_, i) => producer(i)),
+    ...Array.from({ length: consumers }, () => consumer()),
+  ]);
+  const elapsed = (performance.now() - start) / 1000;
+  emit({
+    bench: 'store',
+    target: target.name,
+    op: 'mixed',
+    batch: 10,
+    concurrency: producers + consumers,
+    msgs_per_s: Math.round(consumed / elapsed),
+    p50_ms: percentile(delays, 50),
+    p99_ms: percentile(delays, 99),
+    rss_mb: rssMb(),
+    note: `${producers} producers (batches of 10, backlog held under ${MAX_BACKLOG}), ${consumers} consumers (claims of 20); latency from post to claim`,
+  });
+  await driver.close();
+  await target.dispose?.();
+}
+
+async function sizeAndOpenWorkload(target: StoreTarget): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const baseline = process.memoryUsage().rss;
+  let driver = await target.open();
+  await fill(driver, 'big', OPEN_MESSAGES);
+  gc?.();
+  const loaded = process.memoryUsage().rss;
+  emit({
+    bench: 'store',
+    target: target.name,
+    op: 'hold',
+    messages: OPEN_MESSAGES,
+    rss_bytes_per_msg: Math.round((loaded - baseline) / OPEN_MESSAGES),
+    rss_mb: rssMb(),
+    note: gc ? 'RSS growth after posting, after a full GC' : 'run with --expose-gc for a steadier figure',
+  });
+  if (target.diskBytes) {
+    emit({
+      bench: 'store',
+      target: target.name,
+      op: 'space',
+      messages: OPEN_MESSAGES,
+      bytes_per_msg: Math.round((await target.diskBytes(driver)) / OPEN_MESSAGES),
+      note: '256-byte bodies',
+    });
+  }
+  if (target.reopen) {
+    const t0 = performance.now();
+    driver = await target.reopen(driver);
+    const seconds = (performance.now() - t0) / 1000;
+    const stats = await driver.queues.stats(PROJECT, 'big');
+    emit({
+      bench: 'store',
+      target: target.name,
+      op: 'open',
+      messages: stats.total,
+      seconds: round(seconds),
+      rss_mb: rssMb(),
+    });
+  }
+  await driver.close();
+  await target.dispose?.();
+}
+
+type Workload = [name: string, run: (target: StoreTarget) => Promise<void>];
+
+const workloads: Workload[] = [
+  ['hold', sizeAndOpenWorkload],
+  ['post-1x64', (t) => postWorkload(t, 1, 64)],
+  ['post-10x1', (t) => postWorkload(t, 10, 1)],
+  ['post-10x16', (t) => postWorkload(t, 10, 16)],
+  ['post-100x1', (t) => postWorkload(t, 100, 1)],
+  ['post-100x16', (t) => postWorkload(t, 100, 16)],
+  ['claim-10', (t) => claimDeleteWorkload(t, 10, 8)],
+  ['claim-20', (t) => claimDeleteWorkload(t, 20, 8)],
+  ['mixed', (t) => mixedWorkload(t, 4, 4)],
+];
+
+/**
+ * Each workload of each target runs in a process of its own, so no figure carries the heap or
+ * the page cache of another (BENCH_ONE=target:workload runs a single one here).
+ */
+export async function main(): Promise<void> {
+  const one = process.env.BENCH_ONE;
+  if (one) {
+    const [targetName, workloadName] = one.split(':');
+    const target = targets.find((t) => t.name === targetName);
+    const workload = workloads.find(([name]) => name === workloadName);
+    if (!target || !workload) throw new Error(`unknown target or workload in BENCH_ONE=${one}`);
+    await workload[1](target);
+    emit({
+      bench: 'store',
+      target: target.name,
+      op: `peak:${workload[0]}`,
+      rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      note: 'peak RSS of this workload’s process',
+    });
+    return;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const wanted = process.env.BENCH_TARGETS?.split(',');
+  for (const target of targets.filter((t) => !wanted || wanted.includes(t.name))) {
+    for (const [name] of workloads) {
+      const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_ONE: `${target.name}:${name}` },
+      });
+      if (run.status !== 0) throw new Error(`${target.name}:${name} failed (${run.status ?? run.signal})`);
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,1 @@
+export { MessageQueue, type MessageQueueOptions } from './message-queue.js';

@@ -1,0 +1,232 @@
+/**
+ * Posthorn's typed errors. Every error thrown by Posthorn is a PosthornError with a stable
+ * `code` (`PH_...`) that callers and the HTTP layer switch on; messages are for people and
+ * may change. The HTTP layer maps codes to Zaqar statuses in one place (api/http).
+ */
+
+export type ErrorCode =
+  | 'PH_INVALID_ARGUMENT'
+  | 'PH_LIMIT_EXCEEDED'
+  | 'PH_QUEUE_NOT_FOUND'
+  | 'PH_MESSAGE_NOT_FOUND'
+  | 'PH_CLAIM_NOT_FOUND'
+  | 'PH_SUBSCRIPTION_NOT_FOUND'
+  | 'PH_NOT_FOUND'
+  | 'PH_SUBSCRIPTION_EXISTS'
+  | 'PH_CONFLICT'
+  | 'PH_MESSAGE_CLAIMED'
+  | 'PH_MESSAGE_NOT_CLAIMED'
+  | 'PH_MESSAGE_NOT_CLAIMED_BY'
+  | 'PH_STORAGE_UNAVAILABLE'
+  | 'PH_STORAGE_FULL'
+  | 'PH_CORRUPT_DATA'
+  | 'PH_LOCKED'
+  | 'PH_CLOSED';
+
+export interface PosthornErrorOptions {
+  cause?: unknown;
+}
+
+export abstract class PosthornError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: PosthornErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`). */
+export class InvalidArgumentError extends PosthornError {
+  readonly code = 'PH_INVALID_ARGUMENT';
+  constructor(
+    readonly field: string,
+    reason: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`invalid ${field}: ${reason}`, options);
+  }
+}
+
+/** A count or size is beyond a configured limit (page size, post size, metadata size...). */
+export class LimitExceededError extends PosthornError {
+  readonly code = 'PH_LIMIT_EXCEEDED';
+  constructor(
+    readonly field: string,
+    readonly limit: number,
+    readonly actual: number,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${field} is ${actual}, over the limit of ${limit}`, options);
+  }
+}
+
+/** Base of every "does not exist" error, so callers can catch them all at once. */
+export abstract class NotFoundError extends PosthornError {}
+
+export class QueueNotFoundError extends NotFoundError {
+  readonly code = 'PH_QUEUE_NOT_FOUND';
+  constructor(
+    readonly project: string,
+    readonly queue: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`queue ${JSON.stringify(queue)} does not exist in project ${JSON.stringify(project)}`, options);
+  }
+}
+
+export class MessageNotFoundError extends NotFoundError {
+  readonly code = 'PH_MESSAGE_NOT_FOUND';
+  constructor(
+    readonly queue: string,
+    readonly messageId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`message ${JSON.stringify(messageId)} does not exist in queue ${JSON.stringify(queue)}`, options);
+  }
+}
+
+export class ClaimNotFoundError extends NotFoundError {
+  readonly code = 'PH_CLAIM_NOT_FOUND';
+  constructor(
+    readonly queue: string,
+    readonly claimId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`claim ${JSON.stringify(claimId)} does not exist or has expired in queue ${JSON.stringify(queue)}`, options);
+  }
+}
+
+export class SubscriptionNotFoundError extends NotFoundError {
+  readonly code = 'PH_SUBSCRIPTION_NOT_FOUND';
+  constructor(
+    readonly queue: string,
+    readonly subscriptionId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`subscription ${JSON.stringify(subscriptionId)} does not exist on queue ${JSON.stringify(queue)}`, options);
+  }
+}
+
+/** A named thing of another kind (an entry, a pool, a flavor...) does not exist. */
+export class ResourceNotFoundError extends NotFoundError {
+  readonly code = 'PH_NOT_FOUND';
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${kind} ${JSON.stringify(id)} does not exist`, options);
+  }
+}
+
+/** Base of every "already exists / state does not allow it" error. */
+export abstract class ConflictError extends PosthornError {}
+
+export class SubscriptionExistsError extends ConflictError {
+  readonly code = 'PH_SUBSCRIPTION_EXISTS';
+  constructor(
+    readonly queue: string,
+    readonly subscriber: string,
+    readonly subscriptionId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`queue ${JSON.stringify(queue)} already has a subscription for ${JSON.stringify(subscriber)}`, options);
+  }
+}
+
+/** Something already exists, or the current state forbids the change. */
+export class ResourceConflictError extends ConflictError {
+  readonly code = 'PH_CONFLICT';
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    reason: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${kind} ${JSON.stringify(id)}: ${reason}`, options);
+  }
+}
+
+/** Deleting a claimed message without its claim id (Zaqar answers 403). */
+export class MessageClaimedError extends ConflictError {
+  readonly code = 'PH_MESSAGE_CLAIMED';
+  constructor(
+    readonly messageId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`message ${JSON.stringify(messageId)} is claimed; it cannot be deleted without a valid claim id`, options);
+  }
+}
+
+/** A claim id was given but the message is not currently claimed (Zaqar answers 400). */
+export class MessageNotClaimedError extends ConflictError {
+  readonly code = 'PH_MESSAGE_NOT_CLAIMED';
+  constructor(
+    readonly messageId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`a claim was given, but message ${JSON.stringify(messageId)} is not currently claimed`, options);
+  }
+}
+
+/** The message is held by another claim than the one given (Zaqar answers 403). */
+export class MessageNotClaimedByError extends ConflictError {
+  readonly code = 'PH_MESSAGE_NOT_CLAIMED_BY';
+  constructor(
+    readonly messageId: string,
+    readonly claimId: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`message ${JSON.stringify(messageId)} is not claimed by ${JSON.stringify(claimId)}`, options);
+  }
+}
+
+/** The backing store cannot be reached or refused the operation; retrying later may succeed. */
+export class StorageUnavailableError extends PosthornError {
+  readonly code = 'PH_STORAGE_UNAVAILABLE';
+}
+
+/** The store is out of space (a full disk, a size limit); nothing of the failed write is kept. */
+export class StorageFullError extends PosthornError {
+  readonly code = 'PH_STORAGE_FULL';
+}
+
+/** Stored data failed its checksum or could not be decoded. */
+export class CorruptDataError extends PosthornError {
+  readonly code = 'PH_CORRUPT_DATA';
+  constructor(
+    message: string,
+    readonly location: { file?: string; start?: number; end?: number } = {},
+    options?: PosthornErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A folder (store, spool) is locked by another owner. */
+export class LockedError extends PosthornError {
+  readonly code = 'PH_LOCKED';
+  constructor(
+    readonly path: string,
+    readonly ownerPid: number | null,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${path} is locked by ${ownerPid === null ? 'another owner' : `process ${ownerPid}`}`, options);
+  }
+}
+
+/** The object was closed; no further operations are accepted. */
+export class ClosedError extends PosthornError {
+  readonly code = 'PH_CLOSED';
+  constructor(
+    readonly what: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${what} is closed`, options);
+  }
+}
+
+export function isPosthornError(value: unknown): value is PosthornError {
+  return value instanceof PosthornError;
+}

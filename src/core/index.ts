@@ -1,0 +1,7 @@
+export * from './clock.js';
+export * from './codec.js';
+export * from './errors.js';
+export * from './ids.js';
+export * from './limits.js';
+export * from './types.js';
+export * from './validate.js';

@@ -1,0 +1,209 @@
+import type {
+  Capability,
+  Claim,
+  GcReport,
+  Limits,
+  Message,
+  NewMessage,
+  ProjectId,
+  QueueInfo,
+  QueueMetadata,
+  QueueStats,
+  Subscription,
+} from '../../core/index.js';
+
+/**
+ * The storage contract: Zaqar's data driver (zaqar/storage/base.py) in TypeScript. Every
+ * driver — memory, disk, redis, postgres — implements it and is defined by passing the one
+ * conformance suite in test/store/conformance.
+ *
+ * Every operation names its project and queue first. Operations that read or change one
+ * object of a queue that does not exist throw QueueNotFoundError (or the object's own
+ * not-found error); deletes are idempotent; `messages.post` creates the queue when missing,
+ * as Zaqar's lazy queues do.
+ */
+export interface DataDriver {
+  /** The driver's kind: 'memory', 'disk', 'redis', 'postgres'... */
+  readonly kind: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  /** The limits this driver checks arguments against. */
+  readonly limits: Limits;
+  readonly queues: QueueController;
+  readonly messages: MessageController;
+  readonly claims: ClaimController;
+  readonly subscriptions: SubscriptionController;
+  /** True when the store answers. Never throws. */
+  isAlive(): Promise<boolean>;
+  /** Removes expired messages, claims and subscriptions and reclaims their space. */
+  gc(): Promise<GcReport>;
+  /** Finishes pending writes and releases the store. Later calls throw ClosedError. */
+  close(): Promise<void>;
+}
+
+export interface ListQueuesOptions {
+  /** Opaque position returned by a previous page. */
+  marker?: string;
+  limit?: number;
+  /** Include each queue's metadata. */
+  detailed?: boolean;
+  /** Only queues whose name contains this text. */
+  name?: string;
+  /** Only queues whose metadata has each of these keys with an equal value. */
+  filter?: Record<string, unknown>;
+  /** Also count every queue of the project that matches name and filter. */
+  withCount?: boolean;
+}
+
+export interface QueuePage {
+  /** In name order. */
+  queues: QueueInfo[];
+  /** Where the next page starts; null when this page is empty and no marker was given. */
+  marker: string | null;
+  /** With `withCount`: how many queues match in all. */
+  count?: number;
+}
+
+export interface QueueController {
+  /** Creates the queue; false (and no change) when it exists already. */
+  create(project: ProjectId, queue: string, metadata?: QueueMetadata): Promise<boolean>;
+  exists(project: ProjectId, queue: string): Promise<boolean>;
+  getMetadata(project: ProjectId, queue: string): Promise<QueueMetadata>;
+  /** Replaces the whole metadata document. */
+  setMetadata(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<void>;
+  /** Deletes the queue with its messages, claims and subscriptions. No error when missing. */
+  delete(project: ProjectId, queue: string): Promise<void>;
+  list(project: ProjectId, options?: ListQueuesOptions): Promise<QueuePage>;
+  stats(project: ProjectId, queue: string): Promise<QueueStats>;
+}
+
+export interface ListMessagesOptions {
+  /** Opaque position returned by a previous page: the page starts after it. */
+  marker?: string;
+  limit?: number;
+  /** Include messages posted by `clientId` (default false: a client does not hear itself). */
+  echo?: boolean;
+  clientId?: string;
+  /** Include messages held by a live claim (default false). */
+  includeClaimed?: boolean;
+  /** Include messages whose delay has not passed (default false). */
+  includeDelayed?: boolean;
+}
+
+export interface MessagePage {
+  /** Oldest first. */
+  messages: Message[];
+  /** Where the next page starts: after the last message returned, else the marker given. */
+  marker: string | null;
+}
+
+export interface DeleteMessageOptions {
+  /** The claim holding the message; required when the message is claimed. */
+  claimId?: string;
+}
+
+export interface BulkDeleteOptions {
+  /** When given, only messages held by one of these claims are deleted. */
+  claimIds?: string[];
+}
+
+export interface MessageController {
+  /**
+   * Appends the messages in the given order, atomically (all or none), and returns their ids
+   * in the same order. Creates the queue when missing.
+   */
+  post(project: ProjectId, queue: string, messages: NewMessage[], clientId: string): Promise<string[]>;
+  list(project: ProjectId, queue: string, options?: ListMessagesOptions): Promise<MessagePage>;
+  /** The oldest (or newest) live message, claimed or not, delayed or not; null when empty. */
+  first(project: ProjectId, queue: string, end?: 'oldest' | 'newest'): Promise<Message | null>;
+  get(project: ProjectId, queue: string, id: string): Promise<Message>;
+  /** The live messages among `ids`, in the order asked; unknown ids are left out. */
+  bulkGet(project: ProjectId, queue: string, ids: string[]): Promise<Message[]>;
+  /**
+   * Deletes one message. No error when it does not exist. A claimed message needs its claim
+   * id (MessageClaimedError); a claim id for a free message is MessageNotClaimedError; a
+   * message held by another claim is MessageNotClaimedByError.
+   */
+  delete(project: ProjectId, queue: string, id: string, options?: DeleteMessageOptions): Promise<void>;
+  /** Deletes the listed messages whether claimed or not (unless `claimIds` narrows it). */
+  bulkDelete(project: ProjectId, queue: string, ids: string[], options?: BulkDeleteOptions): Promise<void>;
+  /** Takes and deletes up to `limit` of the oldest free visible messages, atomically. */
+  pop(project: ProjectId, queue: string, limit: number): Promise<Message[]>;
+}
+
+export interface CreateClaimOptions {
+  /** Seconds the claim lasts. */
+  ttl?: number;
+  /** Seconds a claimed message outlives its claim at least. */
+  grace?: number;
+  /** Most messages to take. */
+  limit?: number;
+}
+
+export interface UpdateClaimOptions {
+  ttl?: number;
+  grace?: number;
+}
+
+export interface ClaimController {
+  /**
+   * Takes up to `limit` of the oldest free, visible messages atomically: no message is ever
+   * held by two live claims. A message that would expire before the claim ends lives on to
+   * the claim's end plus grace. When the queue's metadata sets `_max_claim_count` and
+   * `_dead_letter_queue`, a message already claimed that many times moves to the dead-letter
+   * queue instead of being returned. Returns null when nothing could be claimed.
+   */
+  create(project: ProjectId, queue: string, options?: CreateClaimOptions): Promise<Claim | null>;
+  get(project: ProjectId, queue: string, claimId: string): Promise<Claim>;
+  /** Renews the claim: it now lasts `ttl` from now, and its messages live at least that long plus grace. */
+  update(project: ProjectId, queue: string, claimId: string, options?: UpdateClaimOptions): Promise<void>;
+  /** Releases the claim's messages. No error when it does not exist. */
+  delete(project: ProjectId, queue: string, claimId: string): Promise<void>;
+}
+
+export interface CreateSubscriptionOptions {
+  ttl?: number;
+  options?: Record<string, unknown>;
+}
+
+export interface CreatedSubscription {
+  id: string;
+  /** False when the queue already had a subscription for this subscriber; `id` is then its id. */
+  created: boolean;
+}
+
+export interface ListSubscriptionsOptions {
+  marker?: string;
+  limit?: number;
+}
+
+export interface SubscriptionPage {
+  /** In creation order. */
+  subscriptions: Subscription[];
+  marker: string | null;
+}
+
+export interface UpdateSubscriptionOptions {
+  subscriber?: string;
+  /** A new lifetime, counted from now. */
+  ttl?: number;
+  options?: Record<string, unknown>;
+}
+
+export interface SubscriptionController {
+  /** Subscribes `subscriber` to an existing queue; one subscription per (project, queue, subscriber). */
+  create(
+    project: ProjectId,
+    queue: string,
+    subscriber: string,
+    options?: CreateSubscriptionOptions,
+  ): Promise<CreatedSubscription>;
+  list(project: ProjectId, queue: string, options?: ListSubscriptionsOptions): Promise<SubscriptionPage>;
+  get(project: ProjectId, queue: string, id: string): Promise<Subscription>;
+  getBySubscriber(project: ProjectId, queue: string, subscriber: string): Promise<Subscription | null>;
+  exists(project: ProjectId, queue: string, id: string): Promise<boolean>;
+  /** SubscriptionExistsError when the new subscriber has a subscription of its own already. */
+  update(project: ProjectId, queue: string, id: string, changes: UpdateSubscriptionOptions): Promise<void>;
+  /** No error when it does not exist. */
+  delete(project: ProjectId, queue: string, id: string): Promise<void>;
+  confirm(project: ProjectId, queue: string, id: string, confirmed: boolean): Promise<void>;
+}

@@ -1,0 +1,308 @@
+import {
+  ClosedError,
+  checkBoolean,
+  checkCount,
+  checkIdList,
+  checkInteger,
+  checkJsonValue,
+  checkMessageBody,
+  checkNonEmptyString,
+  checkProject,
+  checkQueueMetadata,
+  checkQueueName,
+  checkString,
+  describe,
+  InvalidArgumentError,
+  isPlainObject,
+  type Limits,
+} from '../../core/index.js';
+import type {
+  ClaimController,
+  DataDriver,
+  MessageController,
+  QueueController,
+  SubscriptionController,
+} from './driver.js';
+import type { MessageDraft, StoreEngine } from './engine.js';
+
+/** Longest subscriber URI a store keeps (Zaqar keeps no bound; this keeps records small). */
+export const MAX_SUBSCRIBER_LENGTH = 2048;
+
+/**
+ * Turns a StoreEngine into a DataDriver: every argument is checked against `limits` (a typed
+ * error naming the field, before anything is written), defaults are filled in, and calls after
+ * close() are refused. Every driver is built through here, so they all refuse the same input.
+ */
+export function createDataDriver(engine: StoreEngine, limits: Limits): DataDriver {
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const open = (): void => {
+    if (closed) throw new ClosedError(`${engine.kind} store`);
+  };
+  const scope = (project: unknown, queue: unknown): void => {
+    open();
+    checkProject(project, limits);
+    checkQueueName(queue, limits);
+  };
+  const options = <T extends object>(value: T | undefined, field: string): Partial<T> => {
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new InvalidArgumentError(field, `must be an object, not ${describe(value)}`);
+    }
+    return value;
+  };
+  const optionalMarker = (value: unknown): string | null =>
+    value === undefined || value === null ? null : checkNonEmptyString(value, 'marker', 256);
+
+  const queues: QueueController = {
+    async create(project, queue, metadata = {}) {
+      scope(project, queue);
+      return engine.createQueue(project, queue, checkQueueMetadata(metadata, limits));
+    },
+    async exists(project, queue) {
+      scope(project, queue);
+      return engine.queueExists(project, queue);
+    },
+    async getMetadata(project, queue) {
+      scope(project, queue);
+      return engine.getQueueMetadata(project, queue);
+    },
+    async setMetadata(project, queue, metadata) {
+      scope(project, queue);
+      return engine.setQueueMetadata(project, queue, checkQueueMetadata(metadata, limits));
+    },
+    async delete(project, queue) {
+      scope(project, queue);
+      return engine.deleteQueue(project, queue);
+    },
+    async list(project, listOptions) {
+      open();
+      checkProject(project, limits);
+      const o = options(listOptions, 'options');
+      let filter: Record<string, unknown> | null = null;
+      if (o.filter !== undefined) {
+        if (!isPlainObject(o.filter))
+          throw new InvalidArgumentError('filter', `must be an object, not ${describe(o.filter)}`);
+        checkJsonValue(o.filter, 'filter');
+        filter = Object.keys(o.filter).length > 0 ? o.filter : null;
+      }
+      return engine.listQueues(project, {
+        marker: optionalMarker(o.marker),
+        limit: o.limit === undefined ? limits.defaultPageSize : checkCount(o.limit, 'limit', limits.maxQueuesPerPage),
+        detailed: o.detailed === undefined ? false : checkBoolean(o.detailed, 'detailed'),
+        name: o.name === undefined || o.name === '' ? null : checkString(o.name, 'name', limits.maxQueueNameLength),
+        filter,
+        withCount: o.withCount === undefined ? false : checkBoolean(o.withCount, 'withCount'),
+      });
+    },
+    async stats(project, queue) {
+      scope(project, queue);
+      return engine.queueStats(project, queue);
+    },
+  };
+
+  const messageDraft = (value: unknown, index: number): MessageDraft => {
+    const field = `messages[${index}]`;
+    if (!isPlainObject(value)) throw new InvalidArgumentError(field, `must be an object, not ${describe(value)}`);
+    checkMessageBody(value.body, `${field}.body`);
+    return {
+      body: value.body,
+      ttl:
+        value.ttl === undefined
+          ? limits.defaultMessageTtl
+          : checkInteger(value.ttl, `${field}.ttl`, limits.minMessageTtl, limits.maxMessageTtl),
+      delay:
+        value.delay === undefined
+          ? limits.defaultMessageDelay
+          : checkInteger(value.delay, `${field}.delay`, limits.minMessageDelay, limits.maxMessageDelay),
+      checksum: value.checksum === undefined ? null : checkNonEmptyString(value.checksum, `${field}.checksum`, 256),
+    };
+  };
+
+  const messages: MessageController = {
+    async post(project, queue, list, clientId) {
+      scope(project, queue);
+      if (!Array.isArray(list)) throw new InvalidArgumentError('messages', `must be an array, not ${describe(list)}`);
+      if (list.length === 0) throw new InvalidArgumentError('messages', 'must hold at least one message');
+      const drafts = list.map(messageDraft);
+      return engine.postMessages(project, queue, drafts, checkString(clientId, 'clientId', 256));
+    },
+    async list(project, queue, listOptions) {
+      scope(project, queue);
+      const o = options(listOptions, 'options');
+      return engine.listMessages(project, queue, {
+        marker: optionalMarker(o.marker),
+        limit: o.limit === undefined ? limits.defaultPageSize : checkCount(o.limit, 'limit', limits.maxMessagesPerPage),
+        echo: o.echo === undefined ? false : checkBoolean(o.echo, 'echo'),
+        clientId: o.clientId === undefined ? null : checkString(o.clientId, 'clientId', 256),
+        includeClaimed: o.includeClaimed === undefined ? false : checkBoolean(o.includeClaimed, 'includeClaimed'),
+        includeDelayed: o.includeDelayed === undefined ? false : checkBoolean(o.includeDelayed, 'includeDelayed'),
+      });
+    },
+    async first(project, queue, end = 'oldest') {
+      scope(project, queue);
+      if (end !== 'oldest' && end !== 'newest') throw new InvalidArgumentError('end', 'must be "oldest" or "newest"');
+      return engine.firstMessage(project, queue, end);
+    },
+    async get(project, queue, id) {
+      scope(project, queue);
+      return engine.getMessage(project, queue, checkNonEmptyString(id, 'id', 256));
+    },
+    async bulkGet(project, queue, ids) {
+      scope(project, queue);
+      return engine.bulkGetMessages(project, queue, checkIdList(ids, 'ids', limits.maxMessagesPerPage));
+    },
+    async delete(project, queue, id, deleteOptions) {
+      scope(project, queue);
+      checkNonEmptyString(id, 'id', 256);
+      const o = options(deleteOptions, 'options');
+      const claimId =
+        o.claimId === undefined || o.claimId === null ? null : checkNonEmptyString(o.claimId, 'claimId', 256);
+      return engine.deleteMessage(project, queue, id, claimId);
+    },
+    async bulkDelete(project, queue, ids, deleteOptions) {
+      scope(project, queue);
+      checkIdList(ids, 'ids', limits.maxMessagesPerPage);
+      const o = options(deleteOptions, 'options');
+      const claimIds =
+        o.claimIds === undefined || o.claimIds === null
+          ? null
+          : checkIdList(o.claimIds, 'claimIds', limits.maxMessagesPerPage);
+      return engine.bulkDeleteMessages(project, queue, ids, claimIds);
+    },
+    async pop(project, queue, limit) {
+      scope(project, queue);
+      return engine.popMessages(project, queue, checkCount(limit, 'limit', limits.maxMessagesPerClaimOrPop));
+    },
+  };
+
+  const claimTtl = (value: unknown): number =>
+    value === undefined ? limits.defaultClaimTtl : checkInteger(value, 'ttl', limits.minClaimTtl, limits.maxClaimTtl);
+  const claimGrace = (value: unknown): number =>
+    value === undefined
+      ? limits.defaultClaimGrace
+      : checkInteger(value, 'grace', limits.minClaimGrace, limits.maxClaimGrace);
+
+  const claims: ClaimController = {
+    async create(project, queue, claimOptions) {
+      scope(project, queue);
+      const o = options(claimOptions, 'options');
+      return engine.createClaim(project, queue, {
+        ttl: claimTtl(o.ttl),
+        grace: claimGrace(o.grace),
+        limit:
+          o.limit === undefined
+            ? limits.defaultClaimLimit
+            : checkCount(o.limit, 'limit', limits.maxMessagesPerClaimOrPop),
+      });
+    },
+    async get(project, queue, claimId) {
+      scope(project, queue);
+      return engine.getClaim(project, queue, checkNonEmptyString(claimId, 'claimId', 256));
+    },
+    async update(project, queue, claimId, claimOptions) {
+      scope(project, queue);
+      checkNonEmptyString(claimId, 'claimId', 256);
+      const o = options(claimOptions, 'options');
+      return engine.updateClaim(project, queue, claimId, { ttl: claimTtl(o.ttl), grace: claimGrace(o.grace) });
+    },
+    async delete(project, queue, claimId) {
+      scope(project, queue);
+      return engine.deleteClaim(project, queue, checkNonEmptyString(claimId, 'claimId', 256));
+    },
+  };
+
+  const subscriptionTtl = (value: unknown): number =>
+    checkInteger(value, 'ttl', limits.minSubscriptionTtl, limits.maxSubscriptionTtl);
+  const subscriptionOptions = (value: unknown): Record<string, unknown> => {
+    if (!isPlainObject(value)) throw new InvalidArgumentError('options', `must be an object, not ${describe(value)}`);
+    checkJsonValue(value, 'options');
+    return value;
+  };
+  const subscriber = (value: unknown): string => checkNonEmptyString(value, 'subscriber', MAX_SUBSCRIBER_LENGTH);
+
+  const subscriptions: SubscriptionController = {
+    async create(project, queue, subscriberUri, createOptions) {
+      scope(project, queue);
+      const o = options(createOptions, 'options');
+      return engine.createSubscription(project, queue, {
+        subscriber: subscriber(subscriberUri),
+        ttl: o.ttl === undefined ? limits.defaultSubscriptionTtl : subscriptionTtl(o.ttl),
+        options: o.options === undefined ? {} : subscriptionOptions(o.options),
+      });
+    },
+    async list(project, queue, listOptions) {
+      scope(project, queue);
+      const o = options(listOptions, 'options');
+      return engine.listSubscriptions(project, queue, {
+        marker: optionalMarker(o.marker),
+        limit:
+          o.limit === undefined ? limits.defaultPageSize : checkCount(o.limit, 'limit', limits.maxSubscriptionsPerPage),
+      });
+    },
+    async get(project, queue, id) {
+      scope(project, queue);
+      return engine.getSubscription(project, queue, checkNonEmptyString(id, 'id', 256));
+    },
+    async getBySubscriber(project, queue, subscriberUri) {
+      scope(project, queue);
+      return engine.getSubscriptionBySubscriber(project, queue, subscriber(subscriberUri));
+    },
+    async exists(project, queue, id) {
+      scope(project, queue);
+      return engine.subscriptionExists(project, queue, checkNonEmptyString(id, 'id', 256));
+    },
+    async update(project, queue, id, changes) {
+      scope(project, queue);
+      checkNonEmptyString(id, 'id', 256);
+      if (!isPlainObject(changes))
+        throw new InvalidArgumentError('changes', `must be an object, not ${describe(changes)}`);
+      const checked: { subscriber?: string; ttl?: number; options?: Record<string, unknown> } = {};
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === undefined) continue;
+        if (key === 'subscriber') checked.subscriber = subscriber(value);
+        else if (key === 'ttl') checked.ttl = subscriptionTtl(value);
+        else if (key === 'options') checked.options = subscriptionOptions(value);
+        else throw new InvalidArgumentError(`changes.${key}`, 'is not a field of a subscription that can change');
+      }
+      return engine.updateSubscription(project, queue, id, checked);
+    },
+    async delete(project, queue, id) {
+      scope(project, queue);
+      return engine.deleteSubscription(project, queue, checkNonEmptyString(id, 'id', 256));
+    },
+    async confirm(project, queue, id, confirmed) {
+      scope(project, queue);
+      checkNonEmptyString(id, 'id', 256);
+      return engine.confirmSubscription(project, queue, id, checkBoolean(confirmed, 'confirmed'));
+    },
+  };
+
+  return {
+    kind: engine.kind,
+    capabilities: engine.capabilities,
+    limits,
+    queues,
+    messages,
+    claims,
+    subscriptions,
+    async isAlive() {
+      if (closed) return false;
+      try {
+        return await engine.isAlive();
+      } catch {
+        return false;
+      }
+    },
+    async gc() {
+      open();
+      return engine.gc();
+    },
+    close() {
+      closed = true;
+      closing ??= engine.close();
+      return closing;
+    },
+  };
+}
