@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'PH_STORAGE_FULL'
   | 'PH_CORRUPT_DATA'
   | 'PH_LOCKED'
+  | 'PH_NOT_A_SPOOL'
   | 'PH_CLOSED';
 
 export interface PosthornErrorOptions {
@@ -213,6 +214,18 @@ export class LockedError extends PosthornError {
     options?: PosthornErrorOptions,
   ) {
     super(`${path} is locked by ${ownerPid === null ? 'another owner' : `process ${ownerPid}`}`, options);
+  }
+}
+
+/** A folder is not a spool of the expected kind (missing, not a spool, or other queues than declared). */
+export class NotASpoolError extends PosthornError {
+  readonly code = 'PH_NOT_A_SPOOL';
+  constructor(
+    readonly path: string,
+    reason: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`${path} is not a usable spool: ${reason}`, options);
   }
 }
 
