@@ -39,6 +39,7 @@ export {
   ResourceConflictError,
   ResourceNotFoundError,
   StorageFullError,
+  StorageMisconfiguredError,
   StorageUnavailableError,
   type Subscription,
   SubscriptionExistsError,

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'PH_MESSAGE_NOT_CLAIMED_BY'
   | 'PH_STORAGE_UNAVAILABLE'
   | 'PH_STORAGE_FULL'
+  | 'PH_STORAGE_MISCONFIGURED'
   | 'PH_CORRUPT_DATA'
   | 'PH_LOCKED'
   | 'PH_NOT_A_SPOOL'
@@ -191,6 +192,14 @@ export class StorageUnavailableError extends PosthornError {
 /** The store is out of space (a full disk, a size limit); nothing of the failed write is kept. */
 export class StorageFullError extends PosthornError {
   readonly code = 'PH_STORAGE_FULL';
+}
+
+/**
+ * The backing store is configured so that it would break a promise Posthorn makes (a Redis that
+ * evicts keys under memory pressure, say); nothing was written. Fix the store's configuration.
+ */
+export class StorageMisconfiguredError extends PosthornError {
+  readonly code = 'PH_STORAGE_MISCONFIGURED';
 }
 
 /** Stored data failed its checksum or could not be decoded. */
