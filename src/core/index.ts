@@ -4,5 +4,6 @@ export * from './errors.js';
 export * from './folder-lock.js';
 export * from './ids.js';
 export * from './limits.js';
+export * from './logger.js';
 export * from './types.js';
 export * from './validate.js';

@@ -1,0 +1,682 @@
+import { randomBytes } from 'node:crypto';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type Capability,
+  type Clock,
+  ClosedError,
+  CorruptDataError,
+  decodeValue,
+  FolderLock,
+  type GcReport,
+  type Logger,
+  StorageFullError,
+  StorageUnavailableError,
+  type Timer,
+} from '../../core/index.js';
+import {
+  ColumnarEngine,
+  type Effect,
+  MessageIdCodec,
+  type Relocate,
+  type Row,
+  StoreState,
+  seqRange,
+} from '../state/index.js';
+import { asStorageError, type DiskIo, Journal, segmentFileName, syncDir } from './journal.js';
+import {
+  decodeRecord,
+  encodeEffect,
+  encodePost,
+  encodeRelocate,
+  HEADER_BYTES,
+  RECORD_MAGIC,
+  refOffset,
+  refSegment,
+  validFrameAt,
+} from './record-codec.js';
+import { captureSnapshot, type LogPosition, listSnapshots, readSnapshot, writeSnapshot } from './snapshot.js';
+
+const DISK_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
+  'FIFO',
+  'CLAIMS',
+  'DURABILITY',
+  'AOD',
+  'HIGH_THROUGHPUT',
+]);
+
+export interface DiskEngineOptions {
+  dir: string;
+  clock: Clock;
+  logger: Logger;
+  io: DiskIo;
+  /** Largest log segment file, in bytes. */
+  segmentSize: number;
+  /** Most bytes the store may use on disk; writes beyond it fail with StorageFullError. */
+  maxBytes: number;
+  /** How often gc runs by itself, in ms of the clock (0: never). */
+  gcIntervalMs: number;
+}
+
+/** A damaged stretch of a file found at open: what was lost and where. */
+export interface DamageReport {
+  file: string;
+  start: number;
+  end: number;
+  /** Ids of messages whose posts were in the damaged bytes, as far as they can be told. */
+  lostMessageIds: string[];
+  note: string;
+}
+
+export interface DiskUsage {
+  /** Every byte the store's files take: log segments and snapshots. */
+  bytes: number;
+  segments: number;
+  snapshotBytes: number;
+  /** Bytes of bodies of messages still live. */
+  liveBodyBytes: number;
+}
+
+interface StoreIdentity {
+  format: 1;
+  tag: number;
+  salt: number;
+}
+
+/** Writes that need room for data keep this much of maxBytes free for deletes and compaction. */
+const WRITE_RESERVE = 64 * 1024;
+/** A sealed segment less than half live is copied forward and dropped. */
+const COMPACT_BELOW = 0.5;
+/** Most bytes of bodies one relocation record carries. */
+const RELOCATE_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * The embedded disk store. Its state lives in memory as columns (about 60 bytes a message,
+ * bodies excepted); every change is an effect appended to a log of segment files with a CRC per
+ * record and acknowledged only after the fsync that covers it (group commit). Bodies stay in the
+ * log where they were written and are read back when asked for. Snapshots of the state let an
+ * open replay only the log written since; segments whose bodies are all dead are dropped once
+ * two snapshots cover them, and sparse ones are compacted by copying their live bodies forward.
+ *
+ *   <dir>/.lock            the owner (FolderLock)
+ *   <dir>/store.json       format and id salt, written once
+ *   <dir>/log/*.seg        the log
+ *   <dir>/snapshots/*.snap the two newest snapshots
+ *   <dir>/scratch/         files being written, renamed into place when whole
+ *   <dir>/damage.log       every damaged stretch found at open, as JSON lines
+ */
+export class DiskEngine extends ColumnarEngine {
+  readonly kind = 'disk';
+  readonly capabilities = DISK_CAPABILITIES;
+  protected state!: StoreState;
+  readonly dir: string;
+  private readonly logDir: string;
+  private readonly snapshotDir: string;
+  private readonly scratchDir: string;
+  private journal!: Journal;
+  private ids!: MessageIdCodec;
+  private lock: FolderLock | null = null;
+  /** Live body bytes per segment. */
+  private live = new Map<number, number>();
+  private snapshots: { lsn: number; path: string; bytes: number }[] = [];
+  private bytesSinceSnapshot = 0;
+  private snapshotEvery: number;
+  private snapshotting: Promise<void> | null = null;
+  private snapshotDue = false;
+  private compacting = false;
+  private readonly damage: DamageReport[] = [];
+  private closed = false;
+  private recovering: Promise<void> | null = null;
+  private gcTimer: Timer | null = null;
+
+  private constructor(private readonly options: DiskEngineOptions) {
+    super(options.clock);
+    this.dir = resolve(options.dir);
+    this.logDir = join(this.dir, 'log');
+    this.snapshotDir = join(this.dir, 'snapshots');
+    this.scratchDir = join(this.dir, 'scratch');
+    this.snapshotEvery = options.segmentSize;
+  }
+
+  static async open(options: DiskEngineOptions): Promise<DiskEngine> {
+    const engine = new DiskEngine(options);
+    try {
+      mkdirSync(engine.dir, { recursive: true });
+    } catch (error) {
+      throw asStorageError(error, `cannot create the store folder ${engine.dir}`);
+    }
+    engine.lock = FolderLock.acquire(engine.dir);
+    try {
+      for (const d of [engine.logDir, engine.snapshotDir, engine.scratchDir]) mkdirSync(d, { recursive: true });
+      // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
+      for (const f of readdirSync(engine.scratchDir)) rmSync(join(engine.scratchDir, f), { force: true });
+      engine.ids = engine.identity();
+      engine.load();
+      engine.scheduleGc();
+    } catch (error) {
+      engine.journal?.segments.forEach((s) => closeSync(s.fd));
+      engine.lock.release();
+      throw asStorageError(error, `cannot open the disk store in ${engine.dir}`);
+    }
+    return engine;
+  }
+
+  /** Damage found when the store was opened (also in damage.log and the log lines). */
+  damageReports(): DamageReport[] {
+    return this.damage.map((d) => ({ ...d, lostMessageIds: [...d.lostMessageIds] }));
+  }
+
+  usage(): DiskUsage {
+    let bytes = 0;
+    for (const s of this.journal.segments.values()) bytes += s.size;
+    const snapshotBytes = this.snapshots.reduce((n, s) => n + s.bytes, 0);
+    let liveBodyBytes = 0;
+    for (const n of this.live.values()) liveBodyBytes += n;
+    return { bytes: bytes + snapshotBytes, segments: this.journal.segments.size, snapshotBytes, liveBodyBytes };
+  }
+
+  // --- opening ------------------------------------------------------------------------------
+
+  private identity(): MessageIdCodec {
+    const path = join(this.dir, 'store.json');
+    if (!existsSync(path)) {
+      const salt = randomBytes(8);
+      const identity: StoreIdentity = { format: 1, tag: salt.readUInt32BE(0), salt: salt.readUInt32BE(4) };
+      const tmp = join(this.scratchDir, 'store.json');
+      writeFileSync(tmp, JSON.stringify(identity), { flush: true });
+      renameSync(tmp, path);
+      syncDir(this.dir);
+    }
+    let identity: StoreIdentity;
+    try {
+      identity = JSON.parse(readFileSync(path, 'utf8')) as StoreIdentity;
+    } catch (error) {
+      throw new CorruptDataError(`${path} cannot be read`, { file: path }, { cause: error });
+    }
+    if (identity.format !== 1)
+      throw new CorruptDataError(`${path} is of an unknown format ${identity.format}`, { file: path });
+    return new MessageIdCodec(identity.tag, identity.salt);
+  }
+
+  /** Builds the state from the newest readable snapshot and the log after it. */
+  private load(): void {
+    this.live = new Map();
+    const freed = (ref: number, len: number) => this.freeBody(ref, len);
+    let position: LogPosition = { lsn: 0, segment: 0, offset: 0 };
+    this.state = new StoreState(this.ids, freed);
+    this.snapshots = [];
+    const found = listSnapshots(this.snapshotDir);
+    for (const snap of found) {
+      try {
+        const loaded = readSnapshot(snap.path, this.ids, freed);
+        this.state = loaded.state;
+        position = loaded.position;
+        break;
+      } catch (error) {
+        if (!(error instanceof CorruptDataError)) throw error;
+        this.report({
+          file: `${snap.path}.damaged`,
+          start: 0,
+          end: statSync(snap.path).size,
+          lostMessageIds: [],
+          note: 'snapshot is damaged (moved aside); an older snapshot or the log is used instead',
+        });
+        renameSync(snap.path, `${snap.path}.damaged`);
+      }
+    }
+    for (const snap of found) {
+      if (snap.lsn <= position.lsn && existsSync(snap.path))
+        this.snapshots.push({ ...snap, bytes: statSync(snap.path).size });
+    }
+    this.journal = new Journal(
+      this.logDir,
+      this.options.io,
+      this.options.segmentSize,
+      () => syncDir(this.logDir),
+      position.segment,
+    );
+    if (found.length > 0 && position.lsn === 0 && this.snapshots.length === 0) {
+      this.options.logger.error(
+        { dir: this.dir },
+        'no snapshot could be read: the state is rebuilt from the log alone',
+      );
+    }
+    this.replay(position);
+    // Count live bytes per segment from the rows themselves: exact whatever the history.
+    this.live = new Map();
+    for (const { queue, i } of this.state.rows())
+      this.addLive(queue.cols.bodyRef[i] as number, queue.cols.bodyLen[i] as number);
+    if (!this.journal.head) this.journal.rotate();
+  }
+
+  private replay(from: LogPosition): void {
+    const numbers = readdirSync(this.logDir)
+      .filter((f) => /^\d{10}\.seg$/.test(f))
+      .map((f) => Number(f.slice(0, 10)))
+      .sort((a, b) => a - b);
+    // The last segment holding an intact record: damage that runs to the end of the log after
+    // it is a write the crash cut short (never acknowledged: the journal fsyncs a segment before
+    // writing the next), damage before it is real.
+    let lastIntact = -1;
+    for (const no of numbers) {
+      if (
+        no >= from.segment &&
+        firstFrameIntact(join(this.logDir, segmentFileName(no)), no === from.segment ? from.offset : 0)
+      ) {
+        lastIntact = no;
+      }
+    }
+    let lsn = from.lsn;
+    let expectedSeq = this.state.seq + 1;
+    let unattributed: DamageReport | null = null;
+    for (const no of numbers) {
+      const path = join(this.logDir, segmentFileName(no));
+      if (no < from.segment) {
+        // Wholly before the snapshot: kept for the bodies in it.
+        this.journal.adopt(no, statSync(path).size, from.lsn);
+        continue;
+      }
+      const buf = readFileSync(path);
+      let maxLsn = 0;
+      let at = no === from.segment ? Math.min(from.offset, buf.length) : 0;
+      while (at < buf.length) {
+        const end = validFrameAt(buf, at);
+        let decoded: ReturnType<typeof decodeRecord> | null = null;
+        if (end >= 0) {
+          try {
+            decoded = decodeRecord(buf.subarray(at + HEADER_BYTES, end), no, at + HEADER_BYTES);
+          } catch {
+            decoded = null;
+          }
+        }
+        if (!decoded) {
+          const next = findNextFrame(buf, at + 1);
+          if (next < 0 && no >= lastIntact) {
+            this.options.logger.warn(
+              { file: path, offset: at, bytes: buf.length - at },
+              'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
+            );
+            truncateFile(path, at);
+            break;
+          }
+          const stop = next < 0 ? buf.length : next;
+          unattributed = {
+            file: path,
+            start: at,
+            end: stop,
+            lostMessageIds: [],
+            note: 'damaged log records were skipped; the changes they held (posts, deletes, claims) are lost',
+          };
+          this.damage.push(unattributed);
+          at = stop;
+          continue;
+        }
+        at = end as number;
+        const { lsn: recordLsn, effect } = decoded;
+        if (recordLsn <= lsn) continue; // already in the snapshot
+        const range = seqRange(effect);
+        if (range) {
+          if (range[0] > expectedSeq && unattributed) {
+            for (let s = expectedSeq; s < range[0]; s++) unattributed.lostMessageIds.push(this.ids.format(s));
+          }
+          expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
+        }
+        this.state.apply(effect);
+        lsn = recordLsn;
+        maxLsn = recordLsn;
+      }
+      this.journal.adopt(no, Math.min(at, buf.length), maxLsn);
+    }
+    for (const damage of this.damage) this.persistDamage(damage);
+    this.journal.lsn = lsn;
+    this.journal.durableLsn = lsn;
+  }
+
+  private report(damage: DamageReport): void {
+    this.damage.push(damage);
+  }
+
+  private persistDamage(damage: DamageReport): void {
+    this.options.logger.error(
+      { file: damage.file, start: damage.start, end: damage.end, lostMessageIds: damage.lostMessageIds },
+      `damaged data in the disk store: ${damage.note}`,
+    );
+    try {
+      appendFileSync(join(this.dir, 'damage.log'), `${JSON.stringify({ at: new Date().toISOString(), ...damage })}\n`);
+    } catch {
+      // The report is in memory and in the log line; a full disk must not stop the open.
+    }
+  }
+
+  // --- commit -------------------------------------------------------------------------------
+
+  protected commit(effect: Effect, bodies?: Buffer[]): Promise<void> {
+    const journal = this.journal;
+    if (journal.failed) throw journal.failed;
+    const lsn = journal.lsn + 1;
+    const encode = (segment: number, offset: number): Buffer =>
+      effect.t === 'post'
+        ? encodePost(effect, lsn, bodies as Buffer[], segment, offset)
+        : effect.t === 'relocate'
+          ? encodeRelocate(effect, lsn, bodies as Buffer[], segment, offset)
+          : encodeEffect(effect, lsn);
+    let buf = encode(journal.head.no, journal.head.size);
+    const room =
+      effect.t === 'post' || effect.t === 'relocate' ? this.options.maxBytes - WRITE_RESERVE : this.options.maxBytes;
+    if (room !== Number.POSITIVE_INFINITY && this.usage().bytes + buf.length > room) {
+      throw new StorageFullError(
+        `the disk store in ${this.dir} is full: ${this.options.maxBytes} bytes allowed (this write needs ${buf.length})`,
+      );
+    }
+    const before = journal.head.no;
+    const position = journal.position(buf.length);
+    if (position.segment !== before) buf = encode(position.segment, position.offset);
+    const oldRefs = effect.t === 'relocate' ? this.currentRefs(effect) : null;
+    this.state.apply(effect);
+    if (effect.t === 'post') for (const m of effect.msgs) this.addLive(m.ref, m.len);
+    if (effect.t === 'relocate' && oldRefs) {
+      effect.entries.forEach(([, , , ref], k) => {
+        const old = oldRefs[k];
+        if (old) {
+          this.freeBody(old[0], old[1]);
+          this.addLive(ref, old[1]);
+        }
+      });
+    }
+    this.bytesSinceSnapshot += buf.length;
+    const durable = journal.append(buf, lsn);
+    if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) {
+      // Not now: the caller may still be reading rows of this very operation.
+      this.snapshotDue = true;
+      setImmediate(() => {
+        this.snapshotDue = false;
+        if (!this.snapshotting && !this.closed && !this.journal.failed) void this.snapshot().catch(() => {});
+      });
+    }
+    return durable;
+  }
+
+  private currentRefs(effect: Relocate): ([number, number] | null)[] {
+    return effect.entries.map(([p, q, order]) => {
+      const queue = this.state.find(p, q);
+      const i = queue ? queue.cols.find(order) : -1;
+      return queue && i >= 0 ? [queue.cols.bodyRef[i] as number, queue.cols.bodyLen[i] as number] : null;
+    });
+  }
+
+  private addLive(ref: number, len: number): void {
+    const segment = refSegment(ref);
+    this.live.set(segment, (this.live.get(segment) ?? 0) + len);
+  }
+
+  private freeBody(ref: number, len: number): void {
+    const segment = refSegment(ref);
+    const left = (this.live.get(segment) ?? 0) - len;
+    if (left > 0) this.live.set(segment, left);
+    else this.live.delete(segment);
+  }
+
+  protected loadBodies(rows: Row[]): unknown[] {
+    // Read neighbouring bodies with one call: a claim's messages usually lie side by side.
+    const order = rows.map((_, k) => k).sort((a, b) => this.refOf(rows[a] as Row) - this.refOf(rows[b] as Row));
+    const out: unknown[] = new Array(rows.length);
+    for (let k = 0; k < order.length; ) {
+      const first = rows[order[k] as number] as Row;
+      const segment = refSegment(this.refOf(first));
+      const start = refOffset(this.refOf(first));
+      let end = start + (first.queue.cols.bodyLen[first.i] as number);
+      let j = k + 1;
+      while (j < order.length) {
+        const row = rows[order[j] as number] as Row;
+        const ref = this.refOf(row);
+        if (refSegment(ref) !== segment || refOffset(ref) - end > 16_384) break;
+        end = Math.max(end, refOffset(ref) + (row.queue.cols.bodyLen[row.i] as number));
+        j++;
+      }
+      const span = this.journal.read(segment, start, end - start);
+      for (; k < j; k++) {
+        const row = rows[order[k] as number] as Row;
+        const from = refOffset(this.refOf(row)) - start;
+        out[order[k] as number] = decodeValue(span.subarray(from, from + (row.queue.cols.bodyLen[row.i] as number)));
+      }
+    }
+    return out;
+  }
+
+  private refOf(row: Row): number {
+    return row.queue.cols.bodyRef[row.i] as number;
+  }
+
+  protected settled(): Promise<void> {
+    return this.journal.settled();
+  }
+
+  protected async ready(): Promise<void> {
+    if (this.closed) throw new ClosedError(`disk store ${this.dir}`);
+    if (this.journal.failed && !this.recovering) this.recovering = this.recover();
+    if (this.recovering) await this.recovering;
+  }
+
+  /**
+   * After a failed write: forget what was not acknowledged by cutting the log back to what is
+   * known durable and rebuilding the state from disk. Reads and writes wait meanwhile.
+   */
+  private async recover(): Promise<void> {
+    const failure = this.journal.failed;
+    this.options.logger.error(
+      { dir: this.dir, err: failure?.message },
+      'a write failed; reloading the store from disk',
+    );
+    try {
+      await this.snapshotting?.catch(() => {});
+      const sizes = this.journal.durableSizes();
+      for (const segment of this.journal.segments.values()) {
+        ftruncateSync(segment.fd, sizes.get(segment.no) ?? segment.durable);
+        closeSync(segment.fd);
+      }
+      this.journal.segments.clear();
+      this.load();
+    } finally {
+      this.recovering = null;
+    }
+  }
+
+  // --- upkeep -------------------------------------------------------------------------------
+
+  private scheduleGc(): void {
+    if (this.options.gcIntervalMs <= 0 || this.closed) return;
+    this.gcTimer = this.clock.setTimer(this.options.gcIntervalMs, () => {
+      this.gc()
+        .catch((error) => this.options.logger.warn({ dir: this.dir, err: (error as Error).message }, 'gc failed'))
+        .finally(() => this.scheduleGc());
+    });
+  }
+
+  async isAlive(): Promise<boolean> {
+    return !this.closed && !this.journal.failed;
+  }
+
+  async gc(): Promise<GcReport> {
+    await this.ready();
+    const report = this.state.gc(this.clock.now());
+    await this.compact();
+    if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting) await this.snapshot();
+    this.dropDeadSegments();
+    return report;
+  }
+
+  /** Copies the live bodies of sparse sealed segments forward, so the segments can go. */
+  private async compact(): Promise<void> {
+    if (this.compacting) return;
+    this.compacting = true;
+    try {
+      const sparse = new Set<number>();
+      for (const segment of this.journal.segments.values()) {
+        if (segment === this.journal.head || segment.size === 0) continue;
+        const live = this.live.get(segment.no) ?? 0;
+        if (live > 0 && live < segment.size * COMPACT_BELOW) sparse.add(segment.no);
+      }
+      if (sparse.size === 0) return;
+      // Remember messages by order key only: row indexes change while relocations await.
+      const chunks: [string, string, number][][] = [[]];
+      let bytes = 0;
+      for (const { queue, i } of this.state.rows()) {
+        if (!sparse.has(refSegment(queue.cols.bodyRef[i] as number))) continue;
+        (chunks[chunks.length - 1] as [string, string, number][]).push([
+          queue.project,
+          queue.name,
+          queue.cols.order[i] as number,
+        ]);
+        bytes += queue.cols.bodyLen[i] as number;
+        if (bytes >= RELOCATE_CHUNK) {
+          chunks.push([]);
+          bytes = 0;
+        }
+      }
+      for (const chunk of chunks) {
+        if (this.closed || this.journal.failed) return;
+        const entries: [string, string, number, number][] = [];
+        const bodies: Buffer[] = [];
+        for (const [p, q, order] of chunk) {
+          const queue = this.state.find(p, q);
+          const i = queue ? queue.cols.find(order) : -1;
+          if (!queue || i < 0) continue; // deleted meanwhile
+          const ref = queue.cols.bodyRef[i] as number;
+          if (!sparse.has(refSegment(ref))) continue;
+          bodies.push(this.journal.read(refSegment(ref), refOffset(ref), queue.cols.bodyLen[i] as number));
+          entries.push([p, q, order, 0]);
+        }
+        if (entries.length > 0) await this.commit({ t: 'relocate', entries }, bodies);
+      }
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /**
+   * Takes a snapshot of the state as it is now, writes it once the log under it is durable,
+   * keeps the two newest, and drops log segments no longer needed.
+   */
+  private snapshot(): Promise<void> {
+    const journal = this.journal;
+    const position: LogPosition = { lsn: journal.lsn, segment: journal.head.no, offset: journal.head.size };
+    const parts = captureSnapshot(this.state, position);
+    this.bytesSinceSnapshot = 0;
+    const bytes = parts.reduce((n, p) => n + p.length, 0);
+    const run = (async () => {
+      await journal.settled();
+      const path = await writeSnapshot(this.snapshotDir, this.scratchDir, position.lsn, parts);
+      if (this.snapshots[0]?.path !== path) this.snapshots.unshift({ lsn: position.lsn, path, bytes });
+      for (const old of this.snapshots.splice(2)) unlinkSync(old.path);
+      // Snapshot again after the log has grown by a segment or twice the snapshot's size,
+      // whichever is more, so snapshots never cost more than a third of the writing.
+      this.snapshotEvery = Math.max(this.options.segmentSize, 2 * bytes);
+      this.dropDeadSegments();
+    })();
+    this.snapshotting = run
+      .catch((error) => {
+        this.options.logger.warn({ dir: this.dir, err: (error as Error).message }, 'a snapshot could not be written');
+      })
+      .finally(() => {
+        this.snapshotting = null;
+      });
+    return run;
+  }
+
+  /**
+   * A segment may go when no live body is in it and both kept snapshots begin after it, so the
+   * state can be rebuilt from either snapshot alone.
+   */
+  private dropDeadSegments(): void {
+    const older = this.snapshots[this.snapshots.length - 1];
+    if (this.snapshots.length < 2 || !older) return;
+    let dropped = false;
+    for (const segment of [...this.journal.segments.values()]) {
+      if (segment === this.journal.head || (this.live.get(segment.no) ?? 0) > 0) continue;
+      if (segment.maxLsn > older.lsn || segment.no >= this.journal.head.no) continue;
+      if (this.journal.drop(segment.no)) {
+        unlinkSync(segment.path);
+        dropped = true;
+      }
+    }
+    if (dropped) syncDir(this.logDir);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.gcTimer?.cancel();
+    try {
+      await this.recovering?.catch(() => {});
+      await this.snapshotting;
+      if (!this.journal.failed) {
+        await this.journal.settled().catch(() => {});
+        // A snapshot at close makes the next open replay nothing.
+        if (this.journal.lsn > (this.snapshots[0]?.lsn ?? 0)) await this.snapshot().catch(() => {});
+      }
+      await this.journal.close();
+    } finally {
+      this.lock?.release();
+    }
+  }
+
+  /** Ids and usage for tests and tools. */
+  get lastSequence(): number {
+    return this.state.seq;
+  }
+
+  static readonly RECORD_MAGIC = RECORD_MAGIC;
+}
+
+/** Whether the record at `offset` of a segment file is whole (reads that record only). */
+function firstFrameIntact(path: string, offset: number): boolean {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    if (readSync(fd, header, 0, HEADER_BYTES, offset) < HEADER_BYTES) return false;
+    if (header.readUInt32BE(0) !== RECORD_MAGIC) return false;
+    const length = header.readUInt32BE(4);
+    if (length > 1 << 30) return false;
+    const record = Buffer.alloc(HEADER_BYTES + length);
+    header.copy(record);
+    if (readSync(fd, record, HEADER_BYTES, length, offset + HEADER_BYTES) < length) return false;
+    return validFrameAt(record, 0) >= 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function truncateFile(path: string, size: number): void {
+  const fd = openSync(path, constants.O_RDWR);
+  try {
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The start of the next intact record at or after `from`, or -1. */
+function findNextFrame(buf: Buffer, from: number): number {
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32BE(RECORD_MAGIC, 0);
+  for (let at = buf.indexOf(magic, from); at >= 0; at = buf.indexOf(magic, at + 1)) {
+    if (validFrameAt(buf, at) >= 0) return at;
+  }
+  return -1;
+}

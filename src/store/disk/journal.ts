@@ -1,0 +1,274 @@
+import { closeSync, constants, fdatasync, fsyncSync, openSync, readSync, writev } from 'node:fs';
+import { join } from 'node:path';
+import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
+
+/** The two disk calls the log makes; tests replace them to make writes fail. */
+export interface DiskIo {
+  write(fd: number, buffers: Buffer[], position: number): Promise<void>;
+  datasync(fd: number): Promise<void>;
+}
+
+export const realIo: DiskIo = {
+  write(fd, buffers, position) {
+    return new Promise((resolve, reject) => {
+      const total = buffers.reduce((n, b) => n + b.length, 0);
+      const go = (bufs: Buffer[], at: number, left: number) => {
+        writev(fd, bufs, at, (error, written) => {
+          if (error) return reject(error);
+          if (written >= left) return resolve();
+          // A short write: carry on with what is left.
+          let skip = written;
+          const rest: Buffer[] = [];
+          for (const b of bufs) {
+            if (skip >= b.length) skip -= b.length;
+            else {
+              rest.push(skip > 0 ? b.subarray(skip) : b);
+              skip = 0;
+            }
+          }
+          go(rest, at + written, left - written);
+        });
+      };
+      go(buffers, position, total);
+    });
+  },
+  datasync(fd) {
+    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+  },
+};
+
+export interface Segment {
+  no: number;
+  path: string;
+  fd: number;
+  /** Bytes in the segment, the unwritten ones included. */
+  size: number;
+  /** Bytes handed to the file system so far. */
+  written: number;
+  /** Bytes known to be on disk (fsynced). */
+  durable: number;
+  /** The highest log sequence number in the segment (0 when none). */
+  maxLsn: number;
+}
+
+interface Chunk {
+  segment: Segment;
+  offset: number;
+  buf: Buffer;
+  lsn: number;
+}
+
+interface Waiter {
+  lsn: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export function segmentFileName(no: number): string {
+  return `${String(no).padStart(10, '0')}.seg`;
+}
+
+/**
+ * The write-ahead log: numbered segment files, appended to only. Records are buffered as they
+ * are appended and written by one flusher; each flush ends with one fdatasync that acknowledges
+ * every record it wrote — so writes arriving while an fsync runs share the next one (group
+ * commit). A record is durable, and its writer acknowledged, only after its fsync.
+ */
+export class Journal {
+  readonly segments = new Map<number, Segment>();
+  head!: Segment;
+  /** The last log sequence number handed out, and the last one known durable. */
+  lsn = 0;
+  durableLsn = 0;
+  private pending: Chunk[] = [];
+  private inflight: Chunk[] = [];
+  private waiters: Waiter[] = [];
+  private flushing = false;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly io: DiskIo,
+    readonly segmentSize: number,
+    private readonly dirSync: () => void,
+    /** New segments are numbered above this (the segment a snapshot starts replay in). */
+    private readonly floor = 0,
+  ) {}
+
+  /** Opens an existing segment (at recovery), with its size as found. */
+  adopt(no: number, size: number, maxLsn: number): Segment {
+    const path = join(this.dir, segmentFileName(no));
+    const fd = openSync(path, constants.O_RDWR);
+    const segment: Segment = { no, path, fd, size, written: size, durable: size, maxLsn };
+    this.segments.set(no, segment);
+    if (!this.head || no > this.head.no) this.head = segment;
+    return segment;
+  }
+
+  /** Starts a new segment after the head (or the first one), made durable in the folder at once. */
+  rotate(): Segment {
+    const no = Math.max(this.head?.no ?? 0, this.floor) + 1;
+    const path = join(this.dir, segmentFileName(no));
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+      this.dirSync();
+    } catch (error) {
+      throw asStorageError(error, `cannot create log segment ${path}`);
+    }
+    const segment: Segment = { no, path, fd, size: 0, written: 0, durable: 0, maxLsn: 0 };
+    this.segments.set(no, segment);
+    this.head = segment;
+    return segment;
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Where the next record will start, after rotating when a record of `size` does not fit. */
+  position(size: number): { segment: number; offset: number } {
+    if (this.head.size > 0 && this.head.size + size > this.segmentSize) this.rotate();
+    return { segment: this.head.no, offset: this.head.size };
+  }
+
+  /** Appends an encoded record made for position(); returns the durability promise. */
+  append(buf: Buffer, lsn: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const segment = this.head;
+    this.pending.push({ segment, offset: segment.size, buf, lsn });
+    segment.size += buf.length;
+    segment.maxLsn = lsn;
+    this.lsn = lsn;
+    const durable = new Promise<void>((resolve, reject) => this.waiters.push({ lsn, resolve, reject }));
+    if (!this.flushing) {
+      this.flushing = true;
+      // Let every write of this turn of the event loop join the flush.
+      setImmediate(() => void this.flush());
+    }
+    return durable;
+  }
+
+  /** Resolves when everything appended so far is durable. */
+  settled(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.durableLsn >= this.lsn) return Promise.resolve();
+    const lsn = this.lsn;
+    return new Promise<void>((resolve, reject) => this.waiters.push({ lsn, resolve, reject }));
+  }
+
+  /** Bytes of a segment, from its file and, past what is written, from the buffers in hand. */
+  read(segmentNo: number, offset: number, length: number): Buffer {
+    const segment = this.segments.get(segmentNo);
+    if (!segment) throw new StorageUnavailableError(`log segment ${segmentNo} is gone`);
+    const buf = Buffer.allocUnsafe(length);
+    const end = offset + length;
+    // The file part; `written` only grows, and what is written is no longer among the buffers.
+    const fromFile = Math.max(0, Math.min(end, segment.written) - offset);
+    let done = 0;
+    while (done < fromFile) {
+      const n = readSync(segment.fd, buf, done, fromFile - done, offset + done);
+      if (n === 0) throw new StorageUnavailableError(`log segment ${segment.path} ends early at ${offset + done}`);
+      done += n;
+    }
+    if (done === length) return buf;
+    for (const chunk of [...this.inflight, ...this.pending]) {
+      if (chunk.segment !== segment) continue;
+      const from = Math.max(offset + done, chunk.offset);
+      const to = Math.min(end, chunk.offset + chunk.buf.length);
+      if (from >= to) continue;
+      chunk.buf.copy(buf, from - offset, from - chunk.offset, to - chunk.offset);
+      if (to === end) return buf;
+    }
+    throw new StorageUnavailableError(`bytes ${offset}..${end} of ${segment.path} are not in the log`);
+  }
+
+  /** Closes and forgets a segment (compaction). */
+  drop(no: number): Segment | undefined {
+    const segment = this.segments.get(no);
+    if (!segment || segment === this.head) return undefined;
+    closeSync(segment.fd);
+    this.segments.delete(no);
+    return segment;
+  }
+
+  /** Waits for the flusher to finish and closes every file. */
+  async close(): Promise<void> {
+    await this.settled().catch(() => {});
+    for (const segment of this.segments.values()) closeSync(segment.fd);
+    this.segments.clear();
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0 && !this.failure) {
+        const batch = this.pending;
+        this.pending = [];
+        this.inflight = batch;
+        const last = batch[batch.length - 1] as Chunk;
+        // One writev and one fdatasync per segment touched, in order: a later segment gets
+        // bytes only once the earlier one is durable, so after a crash a damaged stretch
+        // followed by an intact record anywhere is real damage, never a torn tail.
+        for (let start = 0; start < batch.length; ) {
+          const segment = (batch[start] as Chunk).segment;
+          let end = start;
+          while (end < batch.length && (batch[end] as Chunk).segment === segment) end++;
+          const chunks = batch.slice(start, end);
+          await this.io.write(
+            segment.fd,
+            chunks.map((c) => c.buf),
+            (chunks[0] as Chunk).offset,
+          );
+          const tail = chunks[chunks.length - 1] as Chunk;
+          segment.written = tail.offset + tail.buf.length;
+          await this.io.datasync(segment.fd);
+          segment.durable = segment.written;
+          start = end;
+        }
+        this.inflight = [];
+        this.durableLsn = last.lsn;
+        let done = 0;
+        while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= last.lsn) done++;
+        const acknowledged = this.waiters.splice(0, done);
+        for (const w of acknowledged) w.resolve();
+      }
+    } catch (error) {
+      this.fail(asStorageError(error, 'a write to the log failed'));
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** After a failed write nothing more is acknowledged; the owner recovers from what is durable. */
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const w of this.waiters.splice(0)) w.reject(error);
+    this.pending = [];
+    this.inflight = [];
+  }
+
+  /** How far each segment is durable: the owner cuts the files back to this when it recovers. */
+  durableSizes(): Map<number, number> {
+    const sizes = new Map<number, number>();
+    for (const segment of this.segments.values()) sizes.set(segment.no, segment.durable);
+    return sizes;
+  }
+}
+
+export function asStorageError(error: unknown, what: string): Error {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new StorageFullError(`${what}: the disk is full (${code})`, { cause: error });
+  }
+  if (error instanceof StorageFullError || error instanceof StorageUnavailableError) return error;
+  return new StorageUnavailableError(`${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+export function syncDir(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

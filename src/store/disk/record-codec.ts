@@ -1,0 +1,185 @@
+import { crc32 } from 'node:zlib';
+import { CorruptDataError, decodeValue, encodeValue } from '../../core/index.js';
+import type { Effect, Post, Relocate } from '../state/index.js';
+
+/**
+ * The disk log's records. Each is framed as
+ *
+ *   magic u32 "PHR1" | payload length u32 | CRC-32 of the payload u32 | payload
+ *
+ * so a torn or damaged record is detected, never trusted, and the next intact one can be found
+ * again by its magic. The payload starts with its type (u8) and its log sequence number (f64).
+ * Posts (the hot path) have a compact binary form with the bodies appended; relocations carry
+ * bodies too; every other effect is MessagePack.
+ */
+
+export const RECORD_MAGIC = 0x50485231;
+export const HEADER_BYTES = 12;
+const TYPE_POST = 1;
+const TYPE_EFFECT = 2;
+const TYPE_RELOCATE = 3;
+const PREFIX = 9; // type + lsn
+
+/** A body's place: segment number × 2^32 + byte offset in the segment file. */
+export function bodyRef(segment: number, offset: number): number {
+  return segment * 2 ** 32 + offset;
+}
+
+export function refSegment(ref: number): number {
+  return Math.floor(ref / 2 ** 32);
+}
+
+export function refOffset(ref: number): number {
+  return ref % 2 ** 32;
+}
+
+function frame(payload: Buffer): Buffer {
+  payload.writeUInt32BE(RECORD_MAGIC, 0);
+  payload.writeUInt32BE(payload.length - HEADER_BYTES, 4);
+  payload.writeUInt32BE(crc32(payload.subarray(HEADER_BYTES)), 8);
+  return payload;
+}
+
+/**
+ * Encodes a post whose record will start at `offset` of `segment`, and sets each message's
+ * `ref` to where its body will lie.
+ */
+export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment: number, offset: number): Buffer {
+  const p = Buffer.from(effect.p);
+  const q = Buffer.from(effect.q);
+  const client = Buffer.from(effect.client);
+  const checksums = effect.msgs.map((m) => (m.checksum === null ? null : Buffer.from(m.checksum)));
+  let size = HEADER_BYTES + PREFIX + 2 + p.length + 1 + q.length + 2 + client.length + 8 + 8 + 4;
+  effect.msgs.forEach((m, k) => {
+    size += 11 + (checksums[k]?.length ?? 0) + m.len;
+  });
+  const buf = Buffer.allocUnsafe(size);
+  let at = HEADER_BYTES;
+  buf[at++] = TYPE_POST;
+  buf.writeDoubleBE(lsn, at);
+  at += 8;
+  buf.writeUInt16BE(p.length, at);
+  at += 2 + p.copy(buf, at + 2);
+  buf[at++] = q.length;
+  at += q.copy(buf, at);
+  buf.writeUInt16BE(client.length, at);
+  at += 2 + client.copy(buf, at + 2);
+  buf.writeDoubleBE(effect.now, at);
+  buf.writeDoubleBE(effect.seq, at + 8);
+  buf.writeUInt32BE(effect.msgs.length, at + 16);
+  at += 20;
+  effect.msgs.forEach((m, k) => {
+    buf.writeUInt32BE(m.ttl, at);
+    buf.writeUInt16BE(m.delay, at + 4);
+    buf.writeUInt32BE(m.len, at + 6);
+    const cs = checksums[k];
+    buf[at + 10] = cs?.length ?? 0;
+    at += 11 + (cs ? cs.copy(buf, at + 11) : 0);
+  });
+  effect.msgs.forEach((m, k) => {
+    m.ref = bodyRef(segment, offset + at);
+    at += (bodies[k] as Buffer).copy(buf, at);
+  });
+  return frame(buf);
+}
+
+/** Encodes a relocation, setting each entry's new ref to where its body will lie. */
+export function encodeRelocate(
+  effect: Relocate,
+  lsn: number,
+  bodies: Buffer[],
+  segment: number,
+  offset: number,
+): Buffer {
+  const head = encodeValue(effect.entries.map(([p, q, order], k) => [p, q, order, (bodies[k] as Buffer).length]));
+  let size = HEADER_BYTES + PREFIX + 4 + head.length;
+  for (const b of bodies) size += b.length;
+  const buf = Buffer.allocUnsafe(size);
+  let at = HEADER_BYTES;
+  buf[at++] = TYPE_RELOCATE;
+  buf.writeDoubleBE(lsn, at);
+  buf.writeUInt32BE(head.length, at + 8);
+  at += 12 + head.copy(buf, at + 12);
+  effect.entries.forEach((entry, k) => {
+    entry[3] = bodyRef(segment, offset + at);
+    at += (bodies[k] as Buffer).copy(buf, at);
+  });
+  return frame(buf);
+}
+
+export function encodeEffect(effect: Effect, lsn: number): Buffer {
+  const body = encodeValue(effect);
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + PREFIX + body.length);
+  buf[HEADER_BYTES] = TYPE_EFFECT;
+  buf.writeDoubleBE(lsn, HEADER_BYTES + 1);
+  body.copy(buf, HEADER_BYTES + PREFIX);
+  return frame(buf);
+}
+
+/**
+ * Decodes a record's payload that lies at `payloadOffset` of `segment` (the payload has been
+ * checked against its CRC). Refs are computed from where the bodies lie.
+ */
+export function decodeRecord(payload: Buffer, segment: number, payloadOffset: number): { lsn: number; effect: Effect } {
+  try {
+    const type = payload[0];
+    const lsn = payload.readDoubleBE(1);
+    let at = PREFIX;
+    if (type === TYPE_EFFECT) return { lsn, effect: decodeValue(payload.subarray(at)) as Effect };
+    if (type === TYPE_RELOCATE) {
+      const headLength = payload.readUInt32BE(at);
+      at += 4;
+      const head = decodeValue(payload.subarray(at, at + headLength)) as [string, string, number, number][];
+      at += headLength;
+      const entries = head.map(([p, q, order, len]): [string, string, number, number] => {
+        const ref = bodyRef(segment, payloadOffset + at);
+        at += len;
+        return [p, q, order, ref];
+      });
+      return { lsn, effect: { t: 'relocate', entries } };
+    }
+    if (type !== TYPE_POST) throw new Error(`unknown record type ${type}`);
+    const pLength = payload.readUInt16BE(at);
+    const p = payload.toString('utf8', at + 2, at + 2 + pLength);
+    at += 2 + pLength;
+    const qLength = payload[at] as number;
+    const q = payload.toString('utf8', at + 1, at + 1 + qLength);
+    at += 1 + qLength;
+    const cLength = payload.readUInt16BE(at);
+    const client = payload.toString('utf8', at + 2, at + 2 + cLength);
+    at += 2 + cLength;
+    const now = payload.readDoubleBE(at);
+    const seq = payload.readDoubleBE(at + 8);
+    const n = payload.readUInt32BE(at + 16);
+    at += 20;
+    const msgs: Post['msgs'] = [];
+    for (let k = 0; k < n; k++) {
+      const csLength = payload[at + 10] as number;
+      msgs.push({
+        ttl: payload.readUInt32BE(at),
+        delay: payload.readUInt16BE(at + 4),
+        len: payload.readUInt32BE(at + 6),
+        checksum: csLength === 0 ? null : payload.toString('utf8', at + 11, at + 11 + csLength),
+        ref: 0,
+      });
+      at += 11 + csLength;
+    }
+    for (const m of msgs) {
+      m.ref = bodyRef(segment, payloadOffset + at);
+      at += m.len;
+    }
+    if (at !== payload.length) throw new Error('post record length does not add up');
+    return { lsn, effect: { t: 'post', p, q, client, now, seq, msgs } };
+  } catch (error) {
+    throw new CorruptDataError('a log record passed its checksum but could not be decoded', {}, { cause: error });
+  }
+}
+
+/** Whether a frame header at `at` of `buf` is plausible and its payload matches its CRC. */
+export function validFrameAt(buf: Buffer, at: number): number {
+  if (at + HEADER_BYTES > buf.length || buf.readUInt32BE(at) !== RECORD_MAGIC) return -1;
+  const length = buf.readUInt32BE(at + 4);
+  const end = at + HEADER_BYTES + length;
+  if (length < PREFIX || end > buf.length) return -1;
+  return crc32(buf.subarray(at + HEADER_BYTES, end)) === buf.readUInt32BE(at + 8) ? end : -1;
+}
