@@ -27,7 +27,6 @@ import {
   type GcReport,
   type Logger,
   StorageFullError,
-  StorageUnavailableError,
   type Timer,
 } from '../../core/index.js';
 import {
@@ -170,7 +169,7 @@ export class DiskEngine extends ColumnarEngine {
       engine.load();
       engine.scheduleGc();
     } catch (error) {
-      engine.journal?.segments.forEach((s) => closeSync(s.fd));
+      for (const s of engine.journal?.segments.values() ?? []) closeSync(s.fd);
       engine.lock.release();
       throw asStorageError(error, `cannot open the disk store in ${engine.dir}`);
     }
