@@ -1,0 +1,96 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { QueueService } from '../../service/index.js';
+import { answerBody, answerFor } from './errors.js';
+import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
+import { createRequestGuard } from './request-guard.js';
+import { JSON_TYPE, type ResourceRoutes, Router } from './router.js';
+import { registerClaimRoutes } from './routes/claim-routes.js';
+import { registerMessageRoutes } from './routes/message-routes.js';
+import { registerQueueRoutes } from './routes/queue-routes.js';
+import { registerServiceRoutes } from './routes/service-routes.js';
+import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
+
+export interface HttpAppOptions {
+  service: QueueService;
+  /** Where errors are logged (a pino logger); silent when omitted. */
+  logger?: FastifyBaseLogger;
+  /** Seconds an idle keep-alive connection stays open (default 72: beyond common proxies' 60). */
+  keepAliveSeconds?: number;
+}
+
+/**
+ * The Zaqar v2 HTTP API (and v1.1 where the two agree) as a Fastify app over a QueueService.
+ * Routes are thin: read the request, call the service, write Zaqar's JSON. Errors of every kind
+ * go through one handler (errors.ts). The app is not listening yet; call `listen`.
+ */
+export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const { service } = options;
+  const limits = service.limits;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : {}),
+    // One log line per request would cost more than serving it; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true },
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
+    // The largest of the per-route limits; routes set their own (messages, metadata).
+    bodyLimit: Math.max(limits.maxMessagesPostSize, limits.maxQueueMetadataSize),
+  });
+
+  // Zaqar reads every body as JSON whatever its Content-Type: take all bodies as bytes and parse
+  // them in the routes, where the refusals can be Zaqar's.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.decorateRequest('identity', null);
+  app.decorateRequest('postTerms', null);
+  app.addHook('onRequest', createRequestGuard(service));
+
+  app.setErrorHandler((error, request, reply) => {
+    const config = request.routeOptions.config;
+    const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
+    if (answer.log) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    reply.code(answer.status);
+    if (answer.headers) reply.headers(answer.headers);
+    // Fastify closes the connection after a body it did not read; say so only then.
+    return reply.type(JSON_TYPE).send(answerBody(answer));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type(JSON_TYPE)
+      .send(
+        JSON.stringify({ title: 'Not found', description: `There is no resource at ${request.url.split('?')[0]}.` }),
+      ),
+  );
+
+  const router = new Router(app);
+  const versions: ApiVersion[] = [V2, V1_1];
+  const versionsBody = versionsDocument(versions);
+  router.add('GET', '/', { action: 'The versions could not be listed.', identity: false }, async (_request, reply) =>
+    reply.code(300).type(JSON_TYPE).send(versionsBody),
+  );
+
+  for (const version of versions) {
+    registerServiceRoutes(router, service, version);
+    const kinds = version.topics ? (['queue', 'topic'] as const) : (['queue'] as const);
+    for (const kind of kinds) {
+      const routes: ResourceRoutes = {
+        router,
+        service,
+        version,
+        kind,
+        scope: kind === 'queue' ? service.queues : service.topics,
+        limits,
+        collection: `${version.prefix}/${kind === 'queue' ? 'queues' : 'topics'}`,
+      };
+      registerQueueRoutes(routes);
+      registerMessageRoutes(routes);
+      if (kind === 'queue') registerClaimRoutes(routes);
+      if (version.subscriptions) registerSubscriptionRoutes(routes);
+    }
+  }
+  router.finish();
+  return app;
+}

@@ -1,0 +1,164 @@
+import {
+  type ErrorCode,
+  InvalidArgumentError,
+  isPosthornError,
+  type PosthornError,
+  type SubscriptionExistsError,
+} from '../../core/index.js';
+import { RequestRefusedError, TITLES } from '../../service/index.js';
+
+/**
+ * The one place where errors become HTTP answers: a status, Zaqar's title, a description, and
+ * headers. The body is always `{"title": ..., "description": ...}`. A storage failure — or any
+ * error nobody expected — is a 503 whose description says what could not be done, never a 500
+ * with a stack: clients retry a 503, and the stack goes to the log.
+ */
+
+export interface HttpAnswer {
+  status: number;
+  title: string;
+  description: string;
+  headers?: Record<string, string>;
+  /** True for answers the server log should show with the error (5xx). */
+  log: boolean;
+}
+
+/** An answer decided by the HTTP layer itself (406, 415, 404 of a bad signature, 405...). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly description: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(description);
+    this.name = 'HttpError';
+  }
+}
+
+export const UNAVAILABLE_TITLE = 'Service temporarily unavailable';
+const RETRY_HINT = 'Please try again in a few seconds.';
+const RETRY_AFTER = { 'retry-after': '30' };
+
+/**
+ * Every PosthornError code and its answer. Codes for data the client named (a queue, a message...)
+ * that does not exist are 404s; codes of the store's own trouble are 503s.
+ */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, { status: number; title: string }>> = Object.freeze({
+  PH_INVALID_ARGUMENT: { status: 400, title: TITLES.api },
+  PH_LIMIT_EXCEEDED: { status: 400, title: TITLES.api },
+  PH_QUEUE_NOT_FOUND: { status: 404, title: 'Not found' },
+  PH_MESSAGE_NOT_FOUND: { status: 404, title: 'Not found' },
+  PH_CLAIM_NOT_FOUND: { status: 404, title: 'Not found' },
+  PH_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Not found' },
+  PH_NOT_FOUND: { status: 404, title: 'Not found' },
+  PH_SUBSCRIPTION_EXISTS: { status: 409, title: 'Resource conflict' },
+  PH_CONFLICT: { status: 409, title: 'Resource conflict' },
+  PH_MESSAGE_CLAIMED: { status: 403, title: TITLES.unableToDelete },
+  PH_MESSAGE_NOT_CLAIMED: { status: 400, title: TITLES.unableToDelete },
+  PH_MESSAGE_NOT_CLAIMED_BY: { status: 403, title: TITLES.unableToDelete },
+  PH_STORAGE_UNAVAILABLE: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_STORAGE_FULL: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_STORAGE_MISCONFIGURED: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_NOT_A_SPOOL: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_CORRUPT_DATA: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_LOCKED: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
+});
+
+/** Descriptions clients of Zaqar know for the refusals of a message delete. */
+function posthornDescription(error: PosthornError): string {
+  switch (error.code) {
+    case 'PH_MESSAGE_CLAIMED':
+      return 'This message is claimed; it cannot be deleted without a valid claim ID.';
+    case 'PH_MESSAGE_NOT_CLAIMED':
+      return 'A claim was specified, but the message is not currently claimed.';
+    case 'PH_MESSAGE_NOT_CLAIMED_BY':
+      return 'This message is claimed by another claim; it cannot be deleted without a valid claim ID.';
+    case 'PH_SUBSCRIPTION_EXISTS':
+      return `A subscription for ${(error as SubscriptionExistsError).subscriber} exists already: subscriptions are unique by project, queue and subscriber.`;
+    default:
+      return error.message;
+  }
+}
+
+/** Fastify's own errors (body too large, bad Content-Length, bad URL...) in Zaqar's terms. */
+function fastifyAnswer(error: Error & { code?: string; statusCode?: number }, sizeLimit: SizeLimitText | undefined) {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 400,
+        title: sizeLimit?.title ?? TITLES.api,
+        description: sizeLimit?.description ?? 'The request body is too large.',
+        log: false,
+      };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return {
+        status: 400,
+        title: TITLES.body,
+        description: 'The request body does not have the length its Content-Length header says.',
+        log: false,
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 400,
+        title: 'Invalid Content-Type',
+        description: 'The Content-Type header is malformed.',
+        log: false,
+      };
+    default:
+      if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+        return { status: error.statusCode, title: TITLES.api, description: error.message, log: false };
+      }
+      return undefined;
+  }
+}
+
+/** What a route says when its body is over the limit (set in the route's config). */
+export interface SizeLimitText {
+  title: string;
+  description: string;
+}
+
+/**
+ * Turns any error into the answer to send. `action` says what the route was doing
+ * ("Messages could not be posted.") for 503 descriptions.
+ */
+export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitText): HttpAnswer {
+  if (error instanceof HttpError) {
+    return {
+      status: error.status,
+      title: error.title,
+      description: error.description,
+      ...(error.headers ? { headers: error.headers } : {}),
+      log: error.status >= 500,
+    };
+  }
+  if (error instanceof RequestRefusedError) {
+    return { status: 400, title: error.title, description: error.description, log: false };
+  }
+  if (isPosthornError(error)) {
+    const { status, title } = ERROR_STATUS[error.code];
+    if (status === 503) {
+      return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };
+    }
+    const description = error instanceof InvalidArgumentError ? error.message : posthornDescription(error);
+    return { status, title, description, log: false };
+  }
+  if (error instanceof Error) {
+    const known = fastifyAnswer(error, sizeLimit);
+    if (known) return known;
+  }
+  return {
+    status: 503,
+    title: UNAVAILABLE_TITLE,
+    description: `${action} ${RETRY_HINT}`,
+    headers: RETRY_AFTER,
+    log: true,
+  };
+}
+
+/** The JSON body of an answer. */
+export function answerBody(answer: HttpAnswer): string {
+  return JSON.stringify({ title: answer.title, description: answer.description });
+}

@@ -1,0 +1,157 @@
+import { ClaimNotFoundError } from '../../../core/index.js';
+import { apiError, type PostTerms, TITLES } from '../../../service/index.js';
+import { requireJson } from '../body.js';
+import { HttpError } from '../errors.js';
+import { boolParam, intParam, listParam, type Query, queryString, stringParam } from '../query.js';
+import { linksJson, messageJson, messagesJson, poppedJson, resourcesJson } from '../render.js';
+import { identityOf } from '../request-guard.js';
+import { JSON_TYPE, paramsOf, pathOf, type ResourceRoutes } from '../router.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The queue's post terms, read before the body so its size can be refused unread. */
+    postTerms: PostTerms | null;
+  }
+}
+
+function tooLarge(terms: PostTerms, serverLimit: number): Error {
+  return apiError(
+    'body',
+    terms.maxPostSize < serverLimit
+      ? `The messages are too large: this queue takes at most ${terms.maxPostSize} bytes per request (the smaller of the server's ${serverLimit} and the queue's _max_messages_post_size).`
+      : `The messages are too large: at most ${serverLimit} bytes per request.`,
+  );
+}
+
+/** Messages of a queue or topic: post, list, get by ids, delete by ids, pop, get one, delete one. */
+export function registerMessageRoutes(r: ResourceRoutes): void {
+  const { router, scope, collection, limits } = r;
+  const messages = `${collection}/:name/messages`;
+
+  router.add(
+    'POST',
+    messages,
+    {
+      action: 'Messages could not be enqueued.',
+      bodyLimit: limits.maxMessagesPostSize,
+      sizeLimit: {
+        title: TITLES.api,
+        description: `The messages are too large: at most ${limits.maxMessagesPostSize} bytes per request.`,
+      },
+      // The queue's own size limit needs its metadata: read it before the body, and refuse an
+      // announced length over the limit without reading a byte of it.
+      preParsing: async (request, _reply, payload) => {
+        const { project } = identityOf(request);
+        const terms = await scope.postTerms(project, paramsOf(request).name);
+        request.postTerms = terms;
+        const length = Number(request.headers['content-length']);
+        if (length > terms.maxPostSize) throw tooLarge(terms, limits.maxMessagesPostSize);
+        return payload;
+      },
+    },
+    async (request, reply) => {
+      const { project, clientId } = identityOf(request);
+      const name = paramsOf(request).name;
+      const terms = request.postTerms ?? undefined;
+      const body = request.body;
+      // A chunked body announces no length; its size is known only now.
+      if (terms && body instanceof Uint8Array && body.length > terms.maxPostSize) {
+        throw tooLarge(terms, limits.maxMessagesPostSize);
+      }
+      const ids = await scope.post(project, name, clientId, requireJson(body), terms);
+      const base = `${collection}/${name}`;
+      return reply
+        .code(201)
+        .header('location', `${base}/messages?ids=${ids.join(',')}`)
+        .type(JSON_TYPE)
+        .send(resourcesJson(ids, base));
+    },
+  );
+
+  router.add('GET', messages, { action: 'Messages could not be listed.' }, async (request, reply) => {
+    const { project, clientId } = identityOf(request);
+    const name = paramsOf(request).name;
+    const query = request.query as Query;
+    const base = `${collection}/${name}`;
+    const ids = listParam(query, 'ids');
+    if (ids !== undefined) {
+      const found = await scope.getMessages(project, name, ids);
+      if (found.length === 0) {
+        throw new HttpError(
+          404,
+          'Not found',
+          `No messages with ids ${ids.join(', ')} were found in ${r.kind} ${name}.`,
+        );
+      }
+      return reply.type(JSON_TYPE).send(`{"messages":${messagesJson(found, base)}}`);
+    }
+    const marker = stringParam(query, 'marker');
+    const limit = intParam(query, 'limit');
+    const echo = boolParam(query, 'echo');
+    const includeClaimed = boolParam(query, 'include_claimed');
+    const includeDelayed = boolParam(query, 'include_delayed');
+    const page = await scope.listMessages(project, name, clientId, {
+      ...(marker !== undefined ? { marker } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(echo !== undefined ? { echo } : {}),
+      ...(includeClaimed !== undefined ? { includeClaimed } : {}),
+      ...(includeDelayed !== undefined ? { includeDelayed } : {}),
+    });
+    const next =
+      page.messages.length === 0
+        ? null
+        : pathOf(request) +
+          queryString([
+            ['marker', page.marker ?? marker],
+            ['limit', limit],
+            ['echo', echo],
+            ['include_claimed', includeClaimed],
+            ['include_delayed', includeDelayed],
+          ]);
+    return reply.type(JSON_TYPE).send(`{"messages":${messagesJson(page.messages, base)},"links":${linksJson(next)}}`);
+  });
+
+  router.add('DELETE', messages, { action: 'Messages could not be deleted.' }, async (request, reply) => {
+    const { project } = identityOf(request);
+    const name = paramsOf(request).name;
+    const query = request.query as Query;
+    const ids = listParam(query, 'ids');
+    const pop = intParam(query, 'pop');
+    if (ids !== undefined && pop !== undefined) {
+      throw apiError('pop', 'The "pop" and "ids" parameters cannot be given together.');
+    }
+    if (ids === undefined && pop === undefined) {
+      throw apiError('ids', 'Say which messages to delete with "ids", or how many to pop with "pop".');
+    }
+    if (pop !== undefined) {
+      const popped = await scope.pop(project, name, pop);
+      return reply.type(JSON_TYPE).send(poppedJson(popped));
+    }
+    await scope.deleteMessages(project, name, ids as string[]);
+    return reply.code(204).send();
+  });
+
+  const one = `${messages}/:id`;
+
+  router.add('GET', one, { action: 'The message could not be retrieved.' }, async (request, reply) => {
+    const { project } = identityOf(request);
+    const { name, id } = paramsOf(request);
+    const message = await scope.getMessage(project, name, id as string);
+    return reply.type(JSON_TYPE).send(messageJson(message, `${collection}/${name}`));
+  });
+
+  router.add('DELETE', one, { action: 'The message could not be deleted.' }, async (request, reply) => {
+    const { project } = identityOf(request);
+    const { name, id } = paramsOf(request);
+    const claimId = stringParam(request.query as Query, 'claim_id');
+    try {
+      await scope.deleteMessage(project, name, id as string, claimId);
+    } catch (error) {
+      if (error instanceof ClaimNotFoundError) {
+        throw new HttpError(400, TITLES.unableToDelete, 'The specified claim does not exist or has expired.');
+      }
+      throw error;
+    }
+    return reply.code(204).send();
+  });
+}

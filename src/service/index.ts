@@ -1,0 +1,49 @@
+export { messageChecksum, pythonJson } from './checksum.js';
+export {
+  type ClaimTermsDocument,
+  DEFAULT_SUBSCRIBER_TYPES,
+  type PurgeableResource,
+  type SubscriptionDocument,
+} from './documents.js';
+export { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
+export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+export { applyMetadataPatch, type MetadataChange, parseMetadataPatch } from './metadata-patch.js';
+export { healthProject, NAMESPACE_PREFIX_LENGTH, type ResourceKind, storeLimits, storeProject } from './namespaces.js';
+export {
+  type OperationStatus,
+  QueueService,
+  type QueueServiceOptions,
+  type StorageHealth,
+} from './queue-service.js';
+export {
+  type ClientIdPolicy,
+  checkClientId,
+  checkProjectId,
+  DEFAULT_CLIENT_ID_POLICY,
+  parseUuid,
+} from './request-identity.js';
+export {
+  checkReservedMetadata,
+  isUnset,
+  type PostTerms,
+  postTerms,
+  reservedDefaults,
+  withReservedDefaults,
+} from './reserved-metadata.js';
+export {
+  type CreatedSubscriptionResult,
+  type ListMessagesQuery,
+  type ListQueuesQuery,
+  ResourceScope,
+  type ScopeSettings,
+} from './resource-scope.js';
+export {
+  formatExpires,
+  type PresentedSignature,
+  parseIsoDate,
+  SIGNABLE_RESOURCES,
+  type SignedUrl,
+  shareQueue,
+  signUrl,
+  verifySignature,
+} from './signed-urls.js';

@@ -1,0 +1,464 @@
+import {
+  type Claim,
+  type Clock,
+  InvalidArgumentError,
+  isPlainObject,
+  type Limits,
+  type Message,
+  QUEUE_NAME_PATTERN,
+  type QueueMetadata,
+  QueueNotFoundError,
+  type QueueStats,
+  ResourceNotFoundError,
+  type Subscription,
+  SubscriptionExistsError,
+} from '../core/index.js';
+import type { DataDriver, MessagePage, QueuePage, SubscriptionPage } from '../store/contract/index.js';
+import {
+  checkCountParameter,
+  readClaimTerms,
+  readConfirmation,
+  readMessagePost,
+  readPurge,
+  readSubscription,
+} from './documents.js';
+import type { DriverResolver } from './driver-resolver.js';
+import { bodyError, RequestRefusedError, TITLES } from './errors.js';
+import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
+import { type ResourceKind, storeProject } from './namespaces.js';
+import {
+  checkReservedMetadata,
+  type PostTerms,
+  postTerms,
+  reservedDefaults,
+  withReservedDefaults,
+} from './reserved-metadata.js';
+
+/** What a scope needs from the service around it. */
+export interface ScopeSettings {
+  resolver: DriverResolver;
+  limits: Limits;
+  clock: Clock;
+  checksums: boolean;
+  subscriberTypes: readonly string[];
+}
+
+export interface ListQueuesQuery {
+  marker?: string;
+  limit?: number;
+  detailed?: boolean;
+  name?: string;
+  withCount?: boolean;
+  /** Metadata filters: only queues whose metadata has each key with an equal value. */
+  filter?: Record<string, unknown>;
+}
+
+export interface ListMessagesQuery {
+  marker?: string;
+  limit?: number;
+  echo?: boolean;
+  includeClaimed?: boolean;
+  includeDelayed?: boolean;
+}
+
+export interface CreatedSubscriptionResult {
+  id: string;
+  /** False when an unconfirmed subscription of the same subscriber was there already. */
+  created: boolean;
+}
+
+const EMPTY_STATS: QueueStats = Object.freeze({ claimed: 0, free: 0, delayed: 0, total: 0 }) as QueueStats;
+
+/**
+ * Everything the service does with one kind of queue-like resource — queues, or topics — in the
+ * projects of that kind's namespace (see namespaces.ts). Methods take a checked project id and a
+ * resource name, check everything else they are given, and reach storage only through the
+ * resolver. Zaqar's lazy behaviours live here: posting or subscribing creates a missing queue,
+ * reading a missing queue's messages, stats or subscriptions gives empty answers.
+ */
+export class ResourceScope {
+  readonly kind: ResourceKind;
+  private readonly settings: ScopeSettings;
+  private readonly limits: Limits;
+  private readonly resolver: DriverResolver;
+  private readonly defaults: ReadonlyArray<readonly [string, unknown]>;
+  private readonly reservedKeys: ReadonlySet<string>;
+
+  constructor(kind: ResourceKind, settings: ScopeSettings) {
+    this.kind = kind;
+    this.settings = settings;
+    this.limits = settings.limits;
+    this.resolver = settings.resolver;
+    this.defaults = reservedDefaults(kind, settings.limits);
+    this.reservedKeys = new Set([
+      ...reservedDefaults('queue', settings.limits).map(([key]) => key),
+      '_flavor',
+      '_retry_policy',
+    ]);
+  }
+
+  /** Checks a queue (or topic) name: letters, digits, "_", "-", ".", at most 64 characters. */
+  checkName(name: unknown): string {
+    if (
+      typeof name !== 'string' ||
+      name.length === 0 ||
+      name.length > this.limits.maxQueueNameLength ||
+      !QUEUE_NAME_PATTERN.test(name)
+    ) {
+      throw new RequestRefusedError(
+        `${this.kind}_name`,
+        `The ${this.kind} name must be 1 to ${this.limits.maxQueueNameLength} characters of letters, digits, "_", "-" and ".".`,
+        this.kind === 'queue' ? TITLES.queueIdentification : TITLES.topicIdentification,
+      );
+    }
+    return name;
+  }
+
+  // --- queues -------------------------------------------------------------------------------
+
+  async list(project: string, query: ListQueuesQuery = {}): Promise<QueuePage> {
+    const limit = checkCountParameter(query.limit, 'limit', this.limits.maxQueuesPerPage);
+    let page: QueuePage;
+    try {
+      page = await this.resolver.listQueues(storeProject(this.kind, project), {
+        ...(query.marker !== undefined ? { marker: query.marker } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        detailed: query.detailed === true,
+        ...(query.name !== undefined ? { name: query.name } : {}),
+        ...(query.filter !== undefined ? { filter: query.filter } : {}),
+        withCount: query.withCount === true,
+      });
+    } catch (error) {
+      // A marker the store did not make points nowhere: an empty page, as Zaqar answers.
+      if (error instanceof InvalidArgumentError && error.field === 'marker') return { queues: [], marker: null };
+      throw error;
+    }
+    if (query.detailed === true) {
+      for (const queue of page.queues) queue.metadata = withReservedDefaults(queue.metadata ?? {}, this.defaults);
+    }
+    return page;
+  }
+
+  /** Creates the queue with `metadata` (no document: none); false when it existed (then nothing changes). */
+  async create(project: string, name: string, metadata: unknown): Promise<boolean> {
+    this.checkName(name);
+    const document = metadata === undefined ? {} : metadata;
+    if (!isPlainObject(document)) throw bodyError('body', `The ${this.kind} metadata must be a JSON object.`);
+    checkReservedMetadata(document, this.limits);
+    const driver = await this.driver(project, name);
+    return driver.queues.create(storeProject(this.kind, project), name, document);
+  }
+
+  /** The queue's metadata, with the reserved keys' defaults filled in unless told not to (API v1.1). */
+  async get(project: string, name: string, withDefaults = true): Promise<QueueMetadata> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    const metadata = await this.translate(name, driver.queues.getMetadata(storeProject(this.kind, project), name));
+    return withDefaults ? withReservedDefaults(metadata, this.defaults) : metadata;
+  }
+
+  /** Applies a JSON-patch document to the metadata; returns the new metadata with defaults. */
+  async patch(project: string, name: string, document: unknown): Promise<QueueMetadata> {
+    this.checkName(name);
+    const changes = parseMetadataPatch(document);
+    const driver = await this.driver(project, name);
+    const sp = storeProject(this.kind, project);
+    const current = await this.translate(name, driver.queues.getMetadata(sp, name));
+    const next = applyMetadataPatch(current, changes, this.reservedKeys);
+    try {
+      checkReservedMetadata(next, this.limits);
+    } catch (error) {
+      // Zaqar answers a patch that breaks a reserved key's rule as a bad body.
+      if (error instanceof RequestRefusedError) throw bodyError(error.field, error.description);
+      throw error;
+    }
+    await this.translate(name, driver.queues.setMetadata(sp, name, next));
+    return withReservedDefaults(next, this.defaults);
+  }
+
+  async delete(project: string, name: string): Promise<void> {
+    this.checkName(name);
+    const sp = storeProject(this.kind, project);
+    const driver = await this.driver(project, name);
+    await driver.queues.delete(sp, name);
+    await this.resolver.queueDeleted?.(sp, name);
+  }
+
+  /** Counts of the queue's messages; zeros for a queue that does not exist. */
+  async stats(project: string, name: string): Promise<QueueStats> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    return this.orElse(driver.queues.stats(storeProject(this.kind, project), name), EMPTY_STATS);
+  }
+
+  /** Deletes every message (claimed, delayed or not) and/or every subscription of the queue. */
+  async purge(project: string, name: string, document: unknown): Promise<void> {
+    this.checkName(name);
+    const types = readPurge(document);
+    const driver = await this.driver(project, name);
+    const sp = storeProject(this.kind, project);
+    if (types.has('messages')) {
+      const limit = this.limits.maxMessagesPerPage;
+      for (;;) {
+        const page = await this.orElse(
+          driver.messages.list(sp, name, { limit, echo: true, includeClaimed: true, includeDelayed: true }),
+          null,
+        );
+        if (page === null || page.messages.length === 0) break;
+        await driver.messages.bulkDelete(
+          sp,
+          name,
+          page.messages.map((m) => m.id),
+        );
+      }
+    }
+    if (types.has('subscriptions')) {
+      for (;;) {
+        const page = await this.orElse(
+          driver.subscriptions.list(sp, name, { limit: this.limits.maxSubscriptionsPerPage }),
+          null,
+        );
+        if (page === null || page.subscriptions.length === 0) break;
+        for (const s of page.subscriptions) await driver.subscriptions.delete(sp, name, s.id);
+      }
+    }
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  /** What posting to this queue allows and defaults to (read once per post, as Zaqar does). */
+  async postTerms(project: string, name: string): Promise<PostTerms> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    const metadata = await this.orElse(driver.queues.getMetadata(storeProject(this.kind, project), name), null);
+    return postTerms(metadata, this.limits);
+  }
+
+  /**
+   * Posts the messages of a `{"messages": [...]}` document, creating the queue when missing.
+   * `terms` are those of postTerms() when the caller read them already (to check the body size
+   * before reading the body).
+   */
+  async post(project: string, name: string, clientId: string, document: unknown, terms?: PostTerms): Promise<string[]> {
+    const knownTerms = terms ?? (await this.postTerms(project, name));
+    const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
+    const driver = await this.driver(project, name);
+    return driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
+  }
+
+  /** A page of messages, oldest first; empty for a missing queue or a marker that points nowhere. */
+  async listMessages(
+    project: string,
+    name: string,
+    clientId: string,
+    query: ListMessagesQuery = {},
+  ): Promise<MessagePage> {
+    this.checkName(name);
+    const limit = checkCountParameter(query.limit, 'limit', this.limits.maxMessagesPerPage);
+    const driver = await this.driver(project, name);
+    const sp = storeProject(this.kind, project);
+    const metadata = await this.orElse(driver.queues.getMetadata(sp, name), null);
+    if (metadata === null) return { messages: [], marker: null };
+    // Zaqar filters delayed messages out of listings only in queues that have a default delay.
+    const includeDelayed = query.includeDelayed === true || !postTerms(metadata, this.limits).hidesDelayed;
+    try {
+      return await this.orElse(
+        driver.messages.list(sp, name, {
+          ...(query.marker !== undefined ? { marker: query.marker } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+          echo: query.echo === true,
+          clientId,
+          includeClaimed: query.includeClaimed === true,
+          includeDelayed,
+        }),
+        { messages: [], marker: null },
+      );
+    } catch (error) {
+      if (error instanceof InvalidArgumentError && error.field === 'marker') return { messages: [], marker: null };
+      throw error;
+    }
+  }
+
+  /** The live messages among `ids`; unknown ones are left out. */
+  async getMessages(project: string, name: string, ids: string[]): Promise<Message[]> {
+    this.checkName(name);
+    checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
+    const driver = await this.driver(project, name);
+    return this.orElse(driver.messages.bulkGet(storeProject(this.kind, project), name, ids), []);
+  }
+
+  async getMessage(project: string, name: string, id: string): Promise<Message> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    return this.translate(name, driver.messages.get(storeProject(this.kind, project), name, id));
+  }
+
+  /** Deletes the listed messages, claimed or not; unknown ones and a missing queue are fine. */
+  async deleteMessages(project: string, name: string, ids: string[]): Promise<void> {
+    this.checkName(name);
+    checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
+    const driver = await this.driver(project, name);
+    await this.orElse(driver.messages.bulkDelete(storeProject(this.kind, project), name, ids), undefined);
+  }
+
+  /** Takes and deletes up to `count` of the oldest free messages. */
+  async pop(project: string, name: string, count: number): Promise<Message[]> {
+    this.checkName(name);
+    checkCountParameter(count, 'pop', this.limits.maxMessagesPerClaimOrPop);
+    const driver = await this.driver(project, name);
+    return this.orElse(driver.messages.pop(storeProject(this.kind, project), name, count), []);
+  }
+
+  /** Deletes one message; a claimed one needs its claim id. */
+  async deleteMessage(project: string, name: string, id: string, claimId?: string): Promise<void> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    await this.translate(
+      name,
+      driver.messages.delete(storeProject(this.kind, project), name, id, claimId === undefined ? {} : { claimId }),
+    );
+  }
+
+  // --- claims -------------------------------------------------------------------------------
+
+  /** Claims up to `limit` messages; null when none is free (or the queue does not exist). */
+  async claim(project: string, name: string, document: unknown, limit?: number): Promise<Claim | null> {
+    this.checkName(name);
+    const terms = readClaimTerms(document, this.limits, false);
+    const count = checkCountParameter(limit, 'limit', this.limits.maxMessagesPerClaimOrPop);
+    const driver = await this.driver(project, name);
+    return this.orElse(
+      driver.claims.create(storeProject(this.kind, project), name, {
+        ...terms,
+        ...(count !== undefined ? { limit: count } : {}),
+      }),
+      null,
+    );
+  }
+
+  async getClaim(project: string, name: string, claimId: string): Promise<Claim> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    return this.translate(name, driver.claims.get(storeProject(this.kind, project), name, claimId));
+  }
+
+  /** Renews a claim with the document's ttl and grace. */
+  async updateClaim(project: string, name: string, claimId: string, document: unknown): Promise<void> {
+    this.checkName(name);
+    const terms = readClaimTerms(document, this.limits, true);
+    const driver = await this.driver(project, name);
+    await this.translate(name, driver.claims.update(storeProject(this.kind, project), name, claimId, terms));
+  }
+
+  /** Releases a claim; unknown claims and queues are fine. */
+  async releaseClaim(project: string, name: string, claimId: string): Promise<void> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    await this.orElse(driver.claims.delete(storeProject(this.kind, project), name, claimId), undefined);
+  }
+
+  // --- subscriptions ------------------------------------------------------------------------
+
+  async listSubscriptions(
+    project: string,
+    name: string,
+    query: { marker?: string; limit?: number } = {},
+  ): Promise<SubscriptionPage> {
+    this.checkName(name);
+    const limit = checkCountParameter(query.limit, 'limit', this.limits.maxSubscriptionsPerPage);
+    const driver = await this.driver(project, name);
+    try {
+      return await this.orElse(
+        driver.subscriptions.list(storeProject(this.kind, project), name, {
+          ...(query.marker !== undefined ? { marker: query.marker } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+        }),
+        { subscriptions: [], marker: null },
+      );
+    } catch (error) {
+      if (error instanceof InvalidArgumentError && error.field === 'marker') return { subscriptions: [], marker: null };
+      throw error;
+    }
+  }
+
+  /**
+   * Subscribes, creating the queue when missing. Subscribing again an unconfirmed subscriber
+   * gives its id back; subscribing again a confirmed one is a conflict (SubscriptionExistsError).
+   */
+  async subscribe(project: string, name: string, document: unknown): Promise<CreatedSubscriptionResult> {
+    this.checkName(name);
+    const sub = readSubscription(document, this.limits, this.settings.subscriberTypes, true);
+    const subscriber = sub.subscriber as string;
+    const driver = await this.driver(project, name);
+    const sp = storeProject(this.kind, project);
+    await driver.queues.create(sp, name, {});
+    const result = await driver.subscriptions.create(sp, name, subscriber, {
+      ...(sub.ttl !== undefined ? { ttl: sub.ttl } : {}),
+      ...(sub.options !== undefined ? { options: sub.options } : {}),
+    });
+    if (!result.created) {
+      const existing = await this.translate(name, driver.subscriptions.get(sp, name, result.id));
+      if (existing.confirmed) throw new SubscriptionExistsError(name, subscriber, result.id);
+    }
+    return result;
+  }
+
+  async getSubscription(project: string, name: string, id: string): Promise<Subscription> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    return this.translate(name, driver.subscriptions.get(storeProject(this.kind, project), name, id));
+  }
+
+  /** Changes a subscription's subscriber, ttl (counted from now) or options. */
+  async updateSubscription(project: string, name: string, id: string, document: unknown): Promise<void> {
+    this.checkName(name);
+    const changes = readSubscription(document, this.limits, this.settings.subscriberTypes, false);
+    const driver = await this.driver(project, name);
+    await this.translate(name, driver.subscriptions.update(storeProject(this.kind, project), name, id, changes));
+  }
+
+  async unsubscribe(project: string, name: string, id: string): Promise<void> {
+    this.checkName(name);
+    const driver = await this.driver(project, name);
+    await this.orElse(driver.subscriptions.delete(storeProject(this.kind, project), name, id), undefined);
+  }
+
+  /** Confirms (`{"confirmed": true}`) or unconfirms a subscription. */
+  async confirmSubscription(project: string, name: string, id: string, document: unknown): Promise<void> {
+    this.checkName(name);
+    const confirmed = readConfirmation(document);
+    const driver = await this.driver(project, name);
+    await this.translate(name, driver.subscriptions.confirm(storeProject(this.kind, project), name, id, confirmed));
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  private driver(project: string, name: string): DataDriver | Promise<DataDriver> {
+    return this.resolver.forQueue(storeProject(this.kind, project), name);
+  }
+
+  /** The answer of `operation`, or `fallback` when the queue does not exist. */
+  private async orElse<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
+    try {
+      return await operation;
+    } catch (error) {
+      if (error instanceof QueueNotFoundError) return fallback;
+      throw error;
+    }
+  }
+
+  /**
+   * Passes errors through, but says "topic" for a missing topic: the store only knows queues,
+   * and its error would name the namespaced project.
+   */
+  private async translate<T>(name: string, operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (error) {
+      if (error instanceof QueueNotFoundError && this.kind === 'topic') {
+        throw new ResourceNotFoundError('topic', name, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
