@@ -1,0 +1,689 @@
+import type pg from 'pg';
+import {
+  type Capability,
+  type Claim,
+  ClaimNotFoundError,
+  type Clock,
+  encodeValue,
+  type GcReport,
+  InvalidArgumentError,
+  isId,
+  type Message,
+  MessageClaimedError,
+  MessageNotClaimedByError,
+  MessageNotClaimedError,
+  MessageNotFoundError,
+  newId,
+  type ProjectId,
+  type QueueMetadata,
+  QueueNotFoundError,
+  type QueueStats,
+  type Subscription,
+  SubscriptionExistsError,
+  SubscriptionNotFoundError,
+} from '../../core/index.js';
+import {
+  ageSeconds,
+  type ClaimTerms,
+  type CreatedSubscription,
+  deadLetterPolicy,
+  type MessageDraft,
+  type MessagePage,
+  type MessageQuery,
+  type QueuePage,
+  type QueueQuery,
+  queueMatches,
+  type StoreEngine,
+  type SubscriptionChanges,
+  type SubscriptionDraft,
+  type SubscriptionPage,
+} from '../contract/index.js';
+import { type EncodedMessage, PostLanes } from './post-lanes.js';
+import {
+  fromUuid,
+  type MessageRow,
+  parseSeqMarker,
+  type SubscriptionRow,
+  toMessage,
+  toSubscription,
+  toUuid,
+} from './rows.js';
+import { buildStatements, type Statements } from './statements.js';
+import { checkStorableText, QUEUE_MISSING_SQLSTATE, sqlState, toStorageError } from './storage-errors.js';
+
+export interface PostgresEngineOptions {
+  pool: pg.Pool;
+  /** The schema, already quoted. */
+  quotedSchema: string;
+  clock: Clock;
+  capabilities: ReadonlySet<Capability>;
+  /** Most messages one group-committed post transaction carries. */
+  postBatchMessages?: number;
+  /** Most body bytes one group-committed post transaction carries. */
+  postBatchBytes?: number;
+}
+
+type Scope = { project: ProjectId; queue: string };
+
+/** Rows fetched per round trip when a queue listing filters by metadata (done here, by the shared rule). */
+const FILTER_SCAN_PAGE = 500;
+/** Rows gc deletes per transaction. */
+const GC_SLICE = 5000;
+/** Bounds for dead-letter settings, so a huge number in metadata cannot overflow a column. */
+const INT4_MAX = 2_147_483_647;
+
+/**
+ * The PostgreSQL engine. Every operation is one statement (or one call of a function of
+ * migration 2), so one round trip and one implicit transaction; time always comes from the
+ * Clock as a parameter. See migrations.ts for the schema and why it has the shape it has.
+ */
+export class PostgresEngine implements StoreEngine {
+  readonly kind = 'postgres';
+  readonly capabilities: ReadonlySet<Capability>;
+  private readonly pool: pg.Pool;
+  private readonly clock: Clock;
+  private readonly sql: Statements;
+  private readonly lanes: PostLanes;
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: PostgresEngineOptions) {
+    this.pool = options.pool;
+    this.clock = options.clock;
+    this.capabilities = options.capabilities;
+    this.sql = buildStatements(options.quotedSchema);
+    this.lanes = new PostLanes(
+      (project, queue, messages, now) => this.sendPost(project, queue, messages, now),
+      options.postBatchMessages ?? 1000,
+      options.postBatchBytes ?? 4 * 1024 * 1024,
+    );
+  }
+
+  // --- queues -------------------------------------------------------------------------------
+
+  async createQueue(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<boolean> {
+    checkStorableText(project, 'project');
+    const result = await this.run('createQueue', [
+      project,
+      queue,
+      JSON.stringify(metadata),
+      ...policyColumns(metadata, queue),
+      this.clock.now(),
+    ]);
+    return result.rowCount === 1;
+  }
+
+  async queueExists(project: ProjectId, queue: string): Promise<boolean> {
+    checkStorableText(project, 'project');
+    return (await this.run('queueExists', [project, queue])).rowCount === 1;
+  }
+
+  async getQueueMetadata(project: ProjectId, queue: string): Promise<QueueMetadata> {
+    checkStorableText(project, 'project');
+    const row = (await this.run<{ metadata: QueueMetadata }>('getQueueMetadata', [project, queue])).rows[0];
+    if (!row) throw new QueueNotFoundError(project, queue);
+    return row.metadata;
+  }
+
+  async setQueueMetadata(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<void> {
+    checkStorableText(project, 'project');
+    const result = await this.run('setQueueMetadata', [
+      project,
+      queue,
+      JSON.stringify(metadata),
+      ...policyColumns(metadata, queue),
+    ]);
+    if (result.rowCount !== 1) throw new QueueNotFoundError(project, queue);
+  }
+
+  async deleteQueue(project: ProjectId, queue: string): Promise<void> {
+    checkStorableText(project, 'project');
+    await this.run('deleteQueue', [project, queue]);
+  }
+
+  async listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage> {
+    checkStorableText(project, 'project');
+    const name = query.name === null ? null : checkStorableText(query.name, 'name');
+    type Row = { name: string; metadata: QueueMetadata | null };
+    const counting =
+      query.withCount && query.filter === null
+        ? this.run<{ count: number }>('countQueues', [project, name]).then((r) => r.rows[0]?.count ?? 0)
+        : undefined;
+    let page: Row[];
+    if (query.filter === null) {
+      page = (await this.run<Row>('listQueues', [project, query.marker, name, query.limit, query.detailed])).rows;
+    } else {
+      // Metadata filters follow the shared rule (semantics.ts), applied here to pages of rows.
+      page = [];
+      for await (const row of this.scanQueues(project, query.marker, name)) {
+        if (queueMatches(row.name, row.metadata, null, query.filter)) page.push(row);
+        if (page.length >= query.limit) break;
+      }
+    }
+    let count: number | undefined;
+    if (counting) count = await counting;
+    else if (query.withCount) {
+      count = 0;
+      for await (const row of this.scanQueues(project, null, name)) {
+        if (queueMatches(row.name, row.metadata, null, query.filter)) count++;
+      }
+    }
+    const last = page[page.length - 1];
+    return {
+      queues: page.map((q) => (query.detailed ? { name: q.name, metadata: q.metadata ?? {} } : { name: q.name })),
+      marker: last ? last.name : query.marker,
+      ...(count !== undefined ? { count } : {}),
+    };
+  }
+
+  async queueStats(project: ProjectId, queue: string): Promise<QueueStats> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    type Row = {
+      total: number;
+      claimed: number;
+      delayed: number;
+      oldest_id: string | null;
+      oldest_created: number | null;
+      newest_id: string | null;
+      newest_created: number | null;
+    };
+    const row = (await this.run<Row>('queueStats', [project, queue, now])).rows[0];
+    if (!row) throw new QueueNotFoundError(project, queue);
+    const stamp = (id: string, createdAt: number) => ({ id: fromUuid(id), age: ageSeconds(now, createdAt), createdAt });
+    return {
+      claimed: row.claimed,
+      free: row.total - row.claimed,
+      delayed: row.delayed,
+      total: row.total,
+      ...(row.oldest_id !== null ? { oldest: stamp(row.oldest_id, row.oldest_created as number) } : {}),
+      ...(row.newest_id !== null ? { newest: stamp(row.newest_id, row.newest_created as number) } : {}),
+    };
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  async postMessages(project: ProjectId, queue: string, drafts: MessageDraft[], clientId: string): Promise<string[]> {
+    checkStorableText(project, 'project');
+    checkStorableText(clientId, 'clientId');
+    drafts.forEach((d, i) => {
+      if (d.checksum !== null) checkStorableText(d.checksum, `messages[${i}].checksum`);
+    });
+    const now = this.clock.now();
+    const encoded: EncodedMessage[] = drafts.map((d) => ({
+      id: newId(now),
+      body: encodeValue(d.body),
+      ttl: d.ttl,
+      createdAt: now,
+      expiresAt: now + d.ttl * 1000,
+      visibleAt: now + d.delay * 1000,
+      clientId,
+      checksum: d.checksum,
+    }));
+    await this.lanes.post(project, queue, encoded, now);
+    return encoded.map((m) => m.id);
+  }
+
+  async listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
+    checkStorableText(project, 'project');
+    const after = query.marker === null ? 0 : parseSeqMarker(query.marker);
+    if (after === null) throw new InvalidArgumentError('marker', 'is not a marker this store made');
+    const hideOwn = !query.echo && query.clientId !== null ? checkStorableText(query.clientId, 'clientId') : null;
+    const now = this.clock.now();
+    const rows = (
+      await this.run<MessageRow & { queue_id: number }>('listMessages', [
+        project,
+        queue,
+        after,
+        now,
+        query.includeClaimed,
+        query.includeDelayed,
+        hideOwn,
+        query.limit,
+      ])
+    ).rows;
+    if (rows.length === 0) throw new QueueNotFoundError(project, queue);
+    const messages = rows.filter((r) => r.id !== null).map((r) => toMessage(r, now));
+    const last = rows[rows.length - 1] as MessageRow;
+    return { messages, marker: messages.length > 0 ? String(last.seq) : query.marker };
+  }
+
+  async firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    const rows = (await this.run<MessageRow>(end === 'oldest' ? 'firstMessage' : 'lastMessage', [project, queue, now]))
+      .rows;
+    const row = rows[0];
+    if (!row) throw new QueueNotFoundError(project, queue);
+    return row.id === null ? null : toMessage(row, now);
+  }
+
+  async getMessage(project: ProjectId, queue: string, id: string): Promise<Message> {
+    checkStorableText(project, 'project');
+    const uuid = toUuid(id);
+    if (uuid === null) throw new MessageNotFoundError(queue, id);
+    const now = this.clock.now();
+    const row = (await this.run<MessageRow>('getMessages', [project, queue, [uuid], now])).rows[0];
+    if (!row) throw new MessageNotFoundError(queue, id);
+    return toMessage(row, now);
+  }
+
+  async bulkGetMessages(project: ProjectId, queue: string, ids: string[]): Promise<Message[]> {
+    checkStorableText(project, 'project');
+    const wanted = ids.filter(isId);
+    if (wanted.length === 0) return [];
+    const now = this.clock.now();
+    const rows = (await this.run<MessageRow>('getMessages', [project, queue, wanted, now])).rows;
+    const byId = new Map(rows.map((r) => [fromUuid(r.id), r]));
+    const found: Message[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (row) {
+        byId.delete(id);
+        found.push(toMessage(row, now));
+      }
+    }
+    return found;
+  }
+
+  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<void> {
+    checkStorableText(project, 'project');
+    const uuid = toUuid(id);
+    if (uuid === null) return;
+    const now = this.clock.now();
+    const row = (
+      await this.run<{ claimed: boolean; deleted: number }>('deleteMessage', [
+        project,
+        queue,
+        uuid,
+        now,
+        claimId !== null,
+        claimId === null ? null : toUuid(claimId),
+      ])
+    ).rows[0];
+    if (!row || row.deleted > 0) return;
+    if (claimId === null) throw new MessageClaimedError(id);
+    if (!row.claimed) throw new MessageNotClaimedError(id);
+    throw new MessageNotClaimedByError(id, claimId);
+  }
+
+  async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {
+    checkStorableText(project, 'project');
+    const wanted = ids.filter(isId);
+    const claims = claimIds === null ? null : claimIds.filter(isId);
+    if (wanted.length === 0 || (claims !== null && claims.length === 0)) return;
+    await this.run('bulkDeleteMessages', [project, queue, wanted, claims, this.clock.now()]);
+  }
+
+  async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    const rows = (await this.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows;
+    // A pop counts as a claim of the message, as in Zaqar.
+    return bySeq(rows).map((r) => toMessage(r, now, 1));
+  }
+
+  // --- claims -------------------------------------------------------------------------------
+
+  async createClaim(project: ProjectId, queue: string, terms: ClaimTerms & { limit: number }): Promise<Claim | null> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    const id = newId(now);
+    const rows = (
+      await this.run<MessageRow>('takeMessages', [project, queue, now, terms.limit, id, terms.ttl, terms.grace], {
+        project,
+        queue,
+      })
+    ).rows;
+    if (rows.length === 0) return null;
+    return {
+      id,
+      ttl: terms.ttl,
+      grace: terms.grace,
+      age: 0,
+      updatedAt: now,
+      expiresAt: now + terms.ttl * 1000,
+      messages: bySeq(rows).map((r) => toMessage(r, now)),
+    };
+  }
+
+  async getClaim(project: ProjectId, queue: string, claimId: string): Promise<Claim> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    type Row = MessageRow & {
+      c_id: string | null;
+      c_ttl: number;
+      c_grace: number;
+      c_updated: number;
+      c_expires: number;
+    };
+    const rows = (await this.run<Row>('getClaim', [project, queue, toUuid(claimId), now])).rows;
+    const head = rows[0];
+    if (!head) throw new QueueNotFoundError(project, queue);
+    if (head.c_id === null) throw new ClaimNotFoundError(queue, claimId);
+    return {
+      id: claimId,
+      ttl: head.c_ttl,
+      grace: head.c_grace,
+      age: ageSeconds(now, head.c_updated),
+      updatedAt: head.c_updated,
+      expiresAt: head.c_expires,
+      messages: rows.filter((r) => r.id !== null).map((r) => toMessage(r, now)),
+    };
+  }
+
+  async updateClaim(project: ProjectId, queue: string, claimId: string, terms: ClaimTerms): Promise<void> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    const row = (
+      await this.run<{ queues: number; claims: number }>('updateClaim', [
+        project,
+        queue,
+        toUuid(claimId),
+        terms.ttl,
+        terms.grace,
+        now,
+        now + terms.ttl * 1000,
+      ])
+    ).rows[0];
+    if (!row || row.queues === 0) throw new QueueNotFoundError(project, queue);
+    if (row.claims === 0) throw new ClaimNotFoundError(queue, claimId);
+  }
+
+  async deleteClaim(project: ProjectId, queue: string, claimId: string): Promise<void> {
+    checkStorableText(project, 'project');
+    const uuid = toUuid(claimId);
+    if (uuid === null) return;
+    await this.run('deleteClaim', [project, queue, uuid]);
+  }
+
+  // --- subscriptions ------------------------------------------------------------------------
+
+  async createSubscription(project: ProjectId, queue: string, draft: SubscriptionDraft): Promise<CreatedSubscription> {
+    checkStorableText(project, 'project');
+    checkStorableText(draft.subscriber, 'subscriber');
+    const now = this.clock.now();
+    const row = (
+      await this.run<{ o_id: string; o_created: boolean }>(
+        'createSubscription',
+        [
+          project,
+          queue,
+          now,
+          newId(now),
+          draft.subscriber,
+          draft.ttl,
+          now + draft.ttl * 1000,
+          JSON.stringify(draft.options),
+        ],
+        { project, queue },
+      )
+    ).rows[0] as { o_id: string; o_created: boolean };
+    return { id: fromUuid(row.o_id), created: row.o_created };
+  }
+
+  async listSubscriptions(
+    project: ProjectId,
+    queue: string,
+    query: { marker: string | null; limit: number },
+  ): Promise<SubscriptionPage> {
+    checkStorableText(project, 'project');
+    const after = query.marker === null ? 0 : parseSeqMarker(query.marker);
+    if (after === null) throw new InvalidArgumentError('marker', 'is not a marker this store made');
+    const now = this.clock.now();
+    type Row = SubscriptionRow & { seq: number | null };
+    const rows = (await this.run<Row>('listSubscriptions', [project, queue, after, now, query.limit])).rows;
+    if (rows.length === 0) throw new QueueNotFoundError(project, queue);
+    const live = rows.filter((r) => r.id !== null);
+    const last = live[live.length - 1];
+    return {
+      subscriptions: live.map((r) => toSubscription(r, queue, now)),
+      marker: last ? String(last.seq) : query.marker,
+    };
+  }
+
+  async getSubscription(project: ProjectId, queue: string, id: string): Promise<Subscription> {
+    const row = await this.findSubscription(project, queue, id);
+    if (row.id === null) throw new SubscriptionNotFoundError(queue, id);
+    return toSubscription(row, queue, this.clock.now());
+  }
+
+  async getSubscriptionBySubscriber(
+    project: ProjectId,
+    queue: string,
+    subscriber: string,
+  ): Promise<Subscription | null> {
+    checkStorableText(project, 'project');
+    checkStorableText(subscriber, 'subscriber');
+    const now = this.clock.now();
+    const row = (await this.run<SubscriptionRow>('getSubscriptionBySubscriber', [project, queue, subscriber, now]))
+      .rows[0];
+    if (!row) throw new QueueNotFoundError(project, queue);
+    return row.id === null ? null : toSubscription(row, queue, now);
+  }
+
+  async subscriptionExists(project: ProjectId, queue: string, id: string): Promise<boolean> {
+    if (!isId(id)) return false;
+    try {
+      return (await this.findSubscription(project, queue, id)).id !== null;
+    } catch (error) {
+      if (error instanceof QueueNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  async updateSubscription(project: ProjectId, queue: string, id: string, changes: SubscriptionChanges): Promise<void> {
+    checkStorableText(project, 'project');
+    if (changes.subscriber !== undefined) checkStorableText(changes.subscriber, 'subscriber');
+    const now = this.clock.now();
+    const row = (
+      await this.run<{ o_status: number; o_other: string | null }>('updateSubscription', [
+        project,
+        queue,
+        toUuid(id),
+        now,
+        changes.subscriber ?? null,
+        changes.ttl ?? null,
+        changes.ttl === undefined ? null : now + changes.ttl * 1000,
+        changes.options === undefined ? null : JSON.stringify(changes.options),
+      ])
+    ).rows[0] as { o_status: number; o_other: string | null };
+    if (row.o_status === 1) throw new QueueNotFoundError(project, queue);
+    if (row.o_status === 2) throw new SubscriptionNotFoundError(queue, id);
+    if (row.o_status === 3) {
+      throw new SubscriptionExistsError(queue, changes.subscriber as string, fromUuid(row.o_other ?? ''));
+    }
+  }
+
+  async deleteSubscription(project: ProjectId, queue: string, id: string): Promise<void> {
+    checkStorableText(project, 'project');
+    const uuid = toUuid(id);
+    if (uuid === null) return;
+    await this.run('deleteSubscription', [project, queue, uuid]);
+  }
+
+  async confirmSubscription(project: ProjectId, queue: string, id: string, confirmed: boolean): Promise<void> {
+    checkStorableText(project, 'project');
+    const now = this.clock.now();
+    const row = (
+      await this.run<{ queues: number; subscriptions: number }>('confirmSubscription', [
+        project,
+        queue,
+        toUuid(id),
+        now,
+        confirmed,
+      ])
+    ).rows[0];
+    if (!row || row.queues === 0) throw new QueueNotFoundError(project, queue);
+    if (row.subscriptions === 0) throw new SubscriptionNotFoundError(queue, id);
+  }
+
+  // --- driver -------------------------------------------------------------------------------
+
+  async isAlive(): Promise<boolean> {
+    try {
+      await this.run('alive', []);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async gc(): Promise<GcReport> {
+    const now = this.clock.now();
+    const sweep = async (statement: 'gcMessages' | 'gcClaims' | 'gcSubscriptions'): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const removed = (await this.run(statement, [now, GC_SLICE])).rowCount ?? 0;
+        total += removed;
+        if (removed < GC_SLICE) return total;
+      }
+    };
+    return {
+      messages: await sweep('gcMessages'),
+      claims: await sweep('gcClaims'),
+      subscriptions: await sweep('gcSubscriptions'),
+    };
+  }
+
+  async close(): Promise<void> {
+    // Let every call in flight finish (the guard admits no new ones), then hang up.
+    await this.lanes.whenIdle();
+    while (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.pool.end();
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  private async sendPost(project: string, queue: string, messages: EncodedMessage[], now: number): Promise<void> {
+    const n = messages.length;
+    const ids = new Array<string>(n);
+    const clients = new Array<string>(n);
+    const created = new Array<number>(n);
+    const expires = new Array<number>(n);
+    const visible = new Array<number>(n);
+    const ttls = new Array<number>(n);
+    const checksums = new Array<string | null>(n);
+    const lengths = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const m = messages[i] as EncodedMessage;
+      ids[i] = m.id;
+      clients[i] = m.clientId;
+      created[i] = m.createdAt;
+      expires[i] = m.expiresAt;
+      visible[i] = m.visibleAt;
+      ttls[i] = m.ttl;
+      checksums[i] = m.checksum;
+      lengths[i] = m.body.length;
+    }
+    const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
+    await this.run('postMessages', [
+      project,
+      queue,
+      now,
+      ids,
+      clients,
+      created,
+      expires,
+      visible,
+      ttls,
+      checksums,
+      lengths,
+      bodies,
+    ]);
+  }
+
+  private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {
+    checkStorableText(project, 'project');
+    const row = (await this.run<SubscriptionRow>('getSubscription', [project, queue, toUuid(id), this.clock.now()]))
+      .rows[0];
+    if (!row) throw new QueueNotFoundError(project, queue);
+    return row;
+  }
+
+  private async *scanQueues(
+    project: ProjectId,
+    after: string | null,
+    name: string | null,
+  ): AsyncGenerator<{ name: string; metadata: QueueMetadata }> {
+    let marker = after;
+    for (;;) {
+      const rows = (
+        await this.run<{ name: string; metadata: QueueMetadata }>('listQueues', [
+          project,
+          marker,
+          name,
+          FILTER_SCAN_PAGE,
+          true,
+        ])
+      ).rows;
+      yield* rows;
+      if (rows.length < FILTER_SCAN_PAGE) return;
+      marker = (rows[rows.length - 1] as { name: string }).name;
+    }
+  }
+
+  /**
+   * Runs one named statement on a pooled connection. A connection that failed is destroyed
+   * rather than returned to the pool; one that merely answered with an SQL error is kept.
+   * Every failure leaves here as a typed error.
+   */
+  private async run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: keyof Statements,
+    values: unknown[],
+    scope?: Scope,
+  ): Promise<pg.QueryResult<R>> {
+    this.active++;
+    try {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        throw toStorageError(error, statement);
+      }
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
+      try {
+        return await client.query<R>({ name: `ph_${statement}`, text: this.sql[statement], values });
+      } catch (error) {
+        if (brokenConnection(error)) broken ??= error as Error;
+        if (scope && sqlState(error) === QUEUE_MISSING_SQLSTATE)
+          throw new QueueNotFoundError(scope.project, scope.queue);
+        throw toStorageError(error, statement);
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    } finally {
+      this.active--;
+      if (this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+}
+
+/** Whether a failed query leaves its connection unusable (so it must not go back to the pool). */
+function brokenConnection(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state === undefined) return true;
+  if (state === '57014') return false; // statement_timeout: the session is fine
+  return ['08', '57', '58', 'XX'].includes(state.slice(0, 2));
+}
+
+function bySeq(rows: MessageRow[]): MessageRow[] {
+  return rows.sort((a, b) => a.seq - b.seq);
+}
+
+/** The dead-letter columns of a queue row, derived by the shared rule (semantics.ts). */
+function policyColumns(metadata: QueueMetadata, queue: string): [number | null, string | null, number | null] {
+  const policy = deadLetterPolicy(metadata, queue);
+  if (!policy) return [null, null, null];
+  checkStorableText(policy.queue, 'metadata._dead_letter_queue');
+  return [
+    Math.min(policy.maxClaimCount, INT4_MAX),
+    policy.queue,
+    policy.ttl === null ? null : Math.min(policy.ttl, INT4_MAX),
+  ];
+}

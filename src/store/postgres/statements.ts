@@ -1,0 +1,189 @@
+import { MESSAGE_COLUMNS, SUBSCRIPTION_COLUMNS } from './rows.js';
+
+/**
+ * Every statement the engine sends, for one schema. Each is sent as a named prepared statement
+ * (parsed and planned once per connection) and does its work in one round trip; the ones that
+ * need several steps call the functions of migration 2.
+ *
+ * Parameters that may be absent are typed explicitly (`$3::uuid`) so one plan serves all calls.
+ */
+export function buildStatements(s: string) {
+  const queueOf = `SELECT id FROM ${s}.queues WHERE project = $1 AND name = $2`;
+  return {
+    createQueue: `
+      INSERT INTO ${s}.queues (project, name, metadata, dlq_max_claims, dlq_queue, dlq_ttl, created_at)
+      VALUES ($1, $2, $3::json, $4, $5, $6, $7)
+      ON CONFLICT ON CONSTRAINT queues_name DO NOTHING
+      RETURNING id`,
+    queueExists: queueOf,
+    getQueueMetadata: `SELECT metadata FROM ${s}.queues WHERE project = $1 AND name = $2`,
+    setQueueMetadata: `
+      UPDATE ${s}.queues SET metadata = $3::json, dlq_max_claims = $4, dlq_queue = $5, dlq_ttl = $6
+       WHERE project = $1 AND name = $2`,
+    deleteQueue: `SELECT ${s}.delete_queue($1, $2)`,
+    listQueues: `
+      SELECT name, CASE WHEN $5::boolean THEN metadata END AS metadata
+        FROM ${s}.queues
+       WHERE project = $1 AND ($2::text IS NULL OR name > $2) AND ($3::text IS NULL OR strpos(name, $3) > 0)
+       ORDER BY name
+       LIMIT $4`,
+    countQueues: `
+      SELECT count(*) AS count FROM ${s}.queues
+       WHERE project = $1 AND ($2::text IS NULL OR strpos(name, $2) > 0)`,
+    queueStats: `
+      WITH q AS (${queueOf})
+      SELECT a.total, a.claimed, a.delayed, o.id AS oldest_id, o.created_at AS oldest_created,
+             n.id AS newest_id, n.created_at AS newest_created
+        FROM q
+        CROSS JOIN LATERAL (
+          SELECT count(*) AS total,
+                 count(*) FILTER (WHERE m.claim_id IS NOT NULL AND m.claim_expires_at > $3) AS claimed,
+                 count(*) FILTER (WHERE (m.claim_id IS NULL OR m.claim_expires_at <= $3) AND m.visible_at > $3)
+                   AS delayed
+            FROM ${s}.messages m WHERE m.queue_id = q.id AND m.expires_at > $3) a
+        LEFT JOIN LATERAL (
+          SELECT m.id, m.created_at FROM ${s}.messages m
+           WHERE m.queue_id = q.id AND m.expires_at > $3 ORDER BY m.seq LIMIT 1) o ON true
+        LEFT JOIN LATERAL (
+          SELECT m.id, m.created_at FROM ${s}.messages m
+           WHERE m.queue_id = q.id AND m.expires_at > $3 ORDER BY m.seq DESC LIMIT 1) n ON true`,
+
+    postMessages: `SELECT ${s}.post_messages($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
+                                               $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea)`,
+    // One row per message, or one row of nulls when the queue exists but the page is empty,
+    // or no row at all when the queue does not exist.
+    listMessages: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, ${MESSAGE_COLUMNS}
+        FROM q LEFT JOIN LATERAL (
+          SELECT * FROM ${s}.messages m
+           WHERE m.queue_id = q.id AND m.seq > $3 AND m.expires_at > $4
+             AND ($5::boolean OR m.claim_id IS NULL OR m.claim_expires_at <= $4)
+             AND ($6::boolean OR m.visible_at <= $4)
+             AND ($7::text IS NULL OR m.client_id <> $7)
+           ORDER BY m.seq
+           LIMIT $8) m ON true
+       ORDER BY m.seq`,
+    firstMessage: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, ${MESSAGE_COLUMNS}
+        FROM q LEFT JOIN LATERAL (
+          SELECT * FROM ${s}.messages m WHERE m.queue_id = q.id AND m.expires_at > $3
+           ORDER BY m.seq LIMIT 1) m ON true`,
+    lastMessage: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, ${MESSAGE_COLUMNS}
+        FROM q LEFT JOIN LATERAL (
+          SELECT * FROM ${s}.messages m WHERE m.queue_id = q.id AND m.expires_at > $3
+           ORDER BY m.seq DESC LIMIT 1) m ON true`,
+    getMessages: `
+      SELECT ${MESSAGE_COLUMNS}
+        FROM ${s}.messages m JOIN ${s}.queues q ON q.id = m.queue_id
+       WHERE q.project = $1 AND q.name = $2 AND m.id = ANY ($3::uuid[]) AND m.expires_at > $4`,
+    // Locks the message, deletes it when the claim rules allow, and reports what it found so a
+    // refusal can name its reason. $5: a claim id was given; $6: that id, when it can exist.
+    deleteMessage: `
+      WITH q AS (${queueOf}),
+      found AS (
+        SELECT m.queue_id, m.seq, m.claim_id, (m.claim_id IS NOT NULL AND m.claim_expires_at > $4) AS claimed
+          FROM ${s}.messages m JOIN q ON m.queue_id = q.id
+         WHERE m.id = $3::uuid AND m.expires_at > $4
+           FOR UPDATE OF m),
+      gone AS (
+        DELETE FROM ${s}.messages x USING found
+         WHERE x.queue_id = found.queue_id AND x.seq = found.seq
+           AND CASE WHEN $5::boolean THEN found.claimed AND found.claim_id = $6::uuid ELSE NOT found.claimed END
+        RETURNING x.seq)
+      SELECT found.claimed, (SELECT count(*) FROM gone) AS deleted FROM found`,
+    bulkDeleteMessages: `
+      DELETE FROM ${s}.messages m USING ${s}.queues q
+       WHERE q.project = $1 AND q.name = $2 AND m.queue_id = q.id AND m.id = ANY ($3::uuid[])
+         AND ($4::uuid[] IS NULL OR (m.claim_id = ANY ($4::uuid[]) AND m.claim_expires_at > $5))`,
+    takeMessages: `
+      SELECT ${MESSAGE_COLUMNS}
+        FROM ${s}.take_messages($1, $2, $3, $4, $5::uuid, $6::bigint, $7::bigint) m`,
+
+    // Rows: none when the queue does not exist; one with claim_id null when the claim does not
+    // (or has expired); else one per message still held (or one with message columns null).
+    getClaim: `
+      SELECT c.id AS c_id, c.ttl AS c_ttl, c.grace AS c_grace, c.updated_at AS c_updated, c.expires_at AS c_expires,
+             ${MESSAGE_COLUMNS}
+        FROM ${s}.queues q
+        LEFT JOIN ${s}.claims c ON c.queue_id = q.id AND c.id = $3::uuid AND c.expires_at > $4
+        LEFT JOIN LATERAL (
+          SELECT * FROM ${s}.messages m
+           WHERE m.queue_id = c.queue_id AND m.seq = ANY (c.seqs) AND m.claim_id = c.id AND m.expires_at > $4
+        ) m ON true
+       WHERE q.project = $1 AND q.name = $2
+       ORDER BY m.seq`,
+    // $4 ttl, $5 grace, $6 now, $7 the claim's new end.
+    updateClaim: `
+      WITH q AS (${queueOf}),
+      c AS (
+        UPDATE ${s}.claims c SET ttl = $4::bigint, grace = $5::bigint, updated_at = $6::bigint, expires_at = $7::bigint
+          FROM q WHERE c.queue_id = q.id AND c.id = $3::uuid AND c.expires_at > $6::bigint
+        RETURNING c.queue_id, c.seqs),
+      held AS (
+        UPDATE ${s}.messages m
+           SET claim_expires_at = $7::bigint,
+               ttl = CASE WHEN m.expires_at < $7::bigint THEN $4::bigint + $5::bigint ELSE m.ttl END,
+               expires_at = CASE WHEN m.expires_at < $7::bigint THEN $7::bigint + $5::bigint * 1000 ELSE m.expires_at END
+          FROM c
+         WHERE m.queue_id = c.queue_id AND m.seq = ANY (c.seqs) AND m.claim_id = $3::uuid AND m.expires_at > $6::bigint
+        RETURNING 1)
+      SELECT (SELECT count(*) FROM q) AS queues, (SELECT count(*) FROM c) AS claims, (SELECT count(*) FROM held) AS held`,
+    deleteClaim: `
+      WITH c AS (
+        DELETE FROM ${s}.claims c USING ${s}.queues q
+         WHERE q.project = $1 AND q.name = $2 AND c.queue_id = q.id AND c.id = $3::uuid
+        RETURNING c.queue_id, c.seqs)
+      UPDATE ${s}.messages m SET claim_id = NULL, claim_expires_at = 0
+        FROM c WHERE m.queue_id = c.queue_id AND m.seq = ANY (c.seqs) AND m.claim_id = $3::uuid`,
+
+    createSubscription: `
+      SELECT o_id, o_created FROM ${s}.create_subscription($1, $2, $3, $4::uuid, $5, $6, $7, $8::json)`,
+    // Rows: none when the queue does not exist; otherwise one per subscription (or one of nulls).
+    listSubscriptions: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, s.seq, ${SUBSCRIPTION_COLUMNS}
+        FROM q LEFT JOIN LATERAL (
+          SELECT * FROM ${s}.subscriptions s
+           WHERE s.queue_id = q.id AND s.seq > $3 AND s.expires_at > $4
+           ORDER BY s.seq LIMIT $5) s ON true
+       ORDER BY s.seq`,
+    getSubscription: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, ${SUBSCRIPTION_COLUMNS}
+        FROM q LEFT JOIN ${s}.subscriptions s ON s.queue_id = q.id AND s.id = $3::uuid AND s.expires_at > $4`,
+    getSubscriptionBySubscriber: `
+      WITH q AS (${queueOf})
+      SELECT q.id AS queue_id, ${SUBSCRIPTION_COLUMNS}
+        FROM q LEFT JOIN ${s}.subscriptions s
+          ON s.queue_id = q.id AND md5(s.subscriber) = md5($3) AND s.subscriber = $3 AND s.expires_at > $4`,
+    updateSubscription: `
+      SELECT o_status, o_other FROM ${s}.update_subscription($1, $2, $3::uuid, $4, $5, $6, $7, $8::json)`,
+    deleteSubscription: `
+      DELETE FROM ${s}.subscriptions s USING ${s}.queues q
+       WHERE q.project = $1 AND q.name = $2 AND s.queue_id = q.id AND s.id = $3::uuid`,
+    confirmSubscription: `
+      WITH q AS (${queueOf}),
+      done AS (
+        UPDATE ${s}.subscriptions s SET confirmed = $5
+          FROM q WHERE s.queue_id = q.id AND s.id = $3::uuid AND s.expires_at > $4
+        RETURNING 1)
+      SELECT (SELECT count(*) FROM q) AS queues, (SELECT count(*) FROM done) AS subscriptions`,
+
+    // gc works in slices so a large backlog never makes one huge transaction.
+    gcMessages: `
+      DELETE FROM ${s}.messages
+       WHERE (queue_id, seq) IN (SELECT queue_id, seq FROM ${s}.messages WHERE expires_at <= $1 LIMIT $2)`,
+    gcClaims: `
+      DELETE FROM ${s}.claims WHERE id IN (SELECT id FROM ${s}.claims WHERE expires_at <= $1 LIMIT $2)`,
+    gcSubscriptions: `
+      DELETE FROM ${s}.subscriptions
+       WHERE id IN (SELECT id FROM ${s}.subscriptions WHERE expires_at <= $1 LIMIT $2)`,
+    alive: 'SELECT 1',
+  };
+}
+
+export type Statements = ReturnType<typeof buildStatements>;

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { test } from 'node:test';
+import pg from 'pg';
+import { parsePostgresUri } from '../../src/store/postgres/index.js';
+
+/**
+ * What the PostgreSQL tests share: where the server is, a schema of their own for each run
+ * (dropped after), and the rule for a server that is not there — say so in one line and skip,
+ * except under CI=true, where a missing server is a failure.
+ */
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
+
+/** Connection settings for the tests' own clients, with libpq's default user as the driver has it. */
+function clientConfig(): pg.ClientConfig {
+  const { pool } = parsePostgresUri(DATABASE_URL);
+  const user = pool.user || process.env.PGUSER || process.env.USER || userInfo().username;
+  return { ...pool, user, connectionTimeoutMillis: 5000 };
+}
+
+/** Null when the server answers, else why not. */
+export async function probePostgres(): Promise<string | null> {
+  const client = new pg.Client(clientConfig());
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message || String(error) : String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Registers the suite `register` when PostgreSQL answers; otherwise one skipped test (one line
+ * of output saying why) — or, under CI=true, one failing test.
+ */
+export async function withPostgres(title: string, register: () => void): Promise<void> {
+  const problem = await probePostgres();
+  if (problem === null) {
+    register();
+    return;
+  }
+  const reason = `PostgreSQL at ${DATABASE_URL} is not reachable (${problem})`;
+  if (process.env.CI === 'true') {
+    test(title, () => {
+      throw new Error(`${reason}; CI=true requires it`);
+    });
+  } else {
+    console.log(`# skipping ${title}: ${reason}`);
+    test(title, { skip: reason }, () => {});
+  }
+}
+
+/** A schema name no other run uses. */
+export function freshSchema(tag: string): string {
+  return `ph_test_${tag}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Runs one statement on a connection of its own. */
+export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client(clientConfig());
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
