@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { loadServerConfig, type QueueServer, type ServeFlags, startQueueServer } from '../server/index.js';
+
+/** Seconds a shutdown may take before the process gives up waiting and exits anyway. */
+const SHUTDOWN_GRACE_SECONDS = 30;
+
+/**
+ * `posthorn serve`: the queue server on the embedded disk store. SIGTERM or SIGINT stop it
+ * gracefully: no new connections, requests in flight finish, the store is closed (fsynced,
+ * unlocked). A second signal, or a shutdown that hangs, ends the process at once.
+ */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description("Serve queues over OpenStack Zaqar's v2 HTTP API (default http://127.0.0.1:8888, data in ./data)")
+    .option(
+      '--config <file>',
+      'configuration file, TOML or JSON (default: ./posthorn.toml or ./posthorn.json if present)',
+    )
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--port <port>', 'HTTP port (default 8888; 0 picks a free one)')
+    .option('--data <dir>', "the embedded store's folder (default ./data)")
+    .option('--ws-port <port>', "the WebSocket API's port (default 9000)")
+    .action(async (flags: ServeFlags) => {
+      let server: QueueServer;
+      try {
+        server = await startQueueServer(loadServerConfig({ flags, env: process.env, cwd: process.cwd() }));
+      } catch (error) {
+        // A bad setting or a store another server holds: say so in one line, not a stack.
+        const message = error instanceof Error ? error.message : String(error);
+        process.stderr.write(`posthorn serve: ${message}\n`);
+        process.exit(1);
+      }
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          server.logger.warn({ signal }, 'second signal: exiting without waiting');
+          process.exit(1);
+        }
+        stopping = true;
+        server.logger.info({ signal }, 'shutting down');
+        const timer = setTimeout(() => {
+          server.logger.error({ seconds: SHUTDOWN_GRACE_SECONDS }, 'shutdown took too long: exiting');
+          process.exit(1);
+        }, SHUTDOWN_GRACE_SECONDS * 1000);
+        timer.unref();
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            server.logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+}

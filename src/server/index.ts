@@ -1,0 +1,3 @@
+export { findConfigFile, loadServerConfig, readConfigFile, type ServeFlags, type ServerConfig } from './config.js';
+export { openStore, type StoreSettings } from './open-store.js';
+export { type QueueServer, startQueueServer } from './queue-server.js';
