@@ -7,7 +7,11 @@
  *   BENCH_OPEN_MESSAGES=1000000 messages queued for the memory-per-message and open figures
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DataDriver } from '../src/store/contract/index.js';
+import { createDiskDriver, type DiskDriver } from '../src/store/disk/index.js';
 import { createMemoryDriver } from '../src/store/memory/index.js';
 import { emit, percentile, round, rssMb } from './lib.js';
 
@@ -23,12 +27,29 @@ export interface StoreTarget {
   dispose?(): Promise<void>;
 }
 
-const targets: StoreTarget[] = [{ name: 'memory', open: async () => createMemoryDriver() }];
+const benchDirs: string[] = [];
 
-/** Lets other modules (the disk store) add their target before main() runs. */
-export function registerTarget(target: StoreTarget): void {
-  targets.push(target);
-}
+const targets: StoreTarget[] = [
+  { name: 'memory', open: async () => createMemoryDriver() },
+  {
+    name: 'disk',
+    async open() {
+      const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'posthorn-bench-'));
+      benchDirs.push(dir);
+      return createDiskDriver({ dir });
+    },
+    async reopen(driver) {
+      await driver.close();
+      return createDiskDriver({ dir: (driver as DiskDriver).dir });
+    },
+    async diskBytes(driver) {
+      return (driver as DiskDriver).diskUsage().bytes;
+    },
+    async dispose() {
+      for (const dir of benchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  },
+];
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const OPEN_MESSAGES = Number(process.env.BENCH_OPEN_MESSAGES ?? 1_000_000);
