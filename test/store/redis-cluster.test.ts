@@ -1,0 +1,101 @@
+/**
+ * The Redis driver on a Redis Cluster of three masters that this test starts itself (three
+ * redis-server processes with cluster-enabled yes on free ports in temp folders, joined by
+ * `redis-cli --cluster create`) and stops after: the whole conformance suite, proof that every
+ * key of a project lies in one slot while projects spread over the masters, and the
+ * `redis+cluster://` URI.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Cluster } from 'ioredis';
+import { FakeClock, silentLogger } from '../../src/core/index.js';
+import { createRedisDriver } from '../../src/store/redis/index.js';
+import { conformanceCases, runConformance } from './conformance/index.js';
+import {
+  deleteKeys,
+  listKeys,
+  RedisCluster,
+  redisBinariesPresent,
+  redisTarget,
+  suiteNeeding,
+  uniquePrefix,
+} from './redis/support.js';
+
+const binaries = await redisBinariesPresent();
+
+suiteNeeding('redis cluster (three masters started here)', binaries ? null : 'redis-server is not installed', () => {
+  let cluster: RedisCluster;
+  let admin: Cluster;
+  let nodes: string[] = [];
+
+  before(async () => {
+    cluster = await RedisCluster.start();
+    nodes = cluster.nodes;
+    admin = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })));
+    await new Promise<void>((resolve, reject) => {
+      admin.once('ready', () => resolve());
+      admin.once('error', reject);
+    });
+  });
+  after(async () => {
+    await admin?.quit();
+    await cluster?.stop();
+  });
+
+  runConformance(
+    redisTarget(
+      'redis-cluster',
+      {
+        get nodes() {
+          return nodes;
+        },
+      },
+      () => admin,
+    ),
+    conformanceCases,
+  );
+
+  describe('slots', () => {
+    it('every key of a project lies in one slot on one master, and projects spread over the masters', async () => {
+      const keyPrefix = uniquePrefix();
+      const driver = await createRedisDriver({
+        url: `redis+cluster://${nodes.join(',')}`,
+        clock: new FakeClock(),
+        keyPrefix,
+        logger: silentLogger,
+      });
+      try {
+        const projects = Array.from({ length: 12 }, (_, i) => `tenant-${i}`);
+        for (const project of projects) {
+          await driver.queues.create(project, 'work', { _max_claim_count: 1, _dead_letter_queue: 'dead' });
+          await driver.messages.post(project, 'work', [{ body: 1 }, { body: 2, delay: 30 }], 'c');
+          const claim = await driver.claims.create(project, 'work', { limit: 1, ttl: 60 });
+          assert.equal(claim?.messages.length, 1);
+          await driver.subscriptions.create(project, 'work', 'http://hook.test/');
+        }
+        const masters = admin.nodes('master');
+        const homes = new Map<string, Set<string>>();
+        for (const node of masters) {
+          const where = `${node.options.host}:${node.options.port}`;
+          for (const key of await listKeys(node, keyPrefix)) {
+            const project = /\{([^}]*)\}/.exec(key)?.[1];
+            if (project === undefined) continue;
+            const slot = await admin.cluster('KEYSLOT', key);
+            const home = homes.get(project) ?? new Set<string>();
+            home.add(`${where}#${slot}`);
+            homes.set(project, home);
+          }
+        }
+        assert.equal(homes.size, projects.length, 'every project has keys');
+        for (const [project, home] of homes) {
+          assert.equal(home.size, 1, `project ${project} lives in one slot on one master, found ${[...home]}`);
+        }
+        const used = new Set([...homes.values()].map((h) => [...h][0]?.split('#')[0]));
+        assert.ok(used.size >= 2, `12 projects should land on more than one of 3 masters, got ${[...used]}`);
+      } finally {
+        await driver.close();
+        await deleteKeys(admin, keyPrefix);
+      }
+    });
+  });
+});
