@@ -56,3 +56,4 @@ export type {
 } from './store/contract/index.js';
 export { createDataDriver } from './store/contract/index.js';
 export { createMemoryDriver, type MemoryDriverOptions } from './store/memory/index.js';
+export { createRedisDriver, parseRedisUri, type RedisDriverOptions, type RedisLocation } from './store/redis/index.js';
