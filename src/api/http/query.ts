@@ -45,10 +45,11 @@ export function boolParam(query: Query, name: string): boolean | undefined {
   );
 }
 
+/** A comma-separated list; a parameter given several times (ids=a&ids=b) adds up, as in falcon. */
 export function listParam(query: Query, name: string): string[] | undefined {
-  const value = stringParam(query, name);
-  if (value === undefined) return undefined;
-  const items = value
+  const raw = query[name];
+  if (raw === undefined) return undefined;
+  const items = (Array.isArray(raw) ? raw.join(',') : raw)
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
