@@ -83,6 +83,18 @@ export interface DamageReport {
   note: string;
 }
 
+/** What the last open (or reload) of the store did. */
+export interface OpenStats {
+  /** The log sequence number of the snapshot it started from (0: none). */
+  snapshotLsn: number;
+  /** Log records replayed after the snapshot. */
+  replayedRecords: number;
+  /** Bytes of log read to replay them. */
+  replayedBytes: number;
+  /** Live messages after opening. */
+  messages: number;
+}
+
 export interface DiskUsage {
   /** Every byte the store's files take: log segments and snapshots. */
   bytes: number;
@@ -143,6 +155,7 @@ export class DiskEngine extends ColumnarEngine {
   private closed = false;
   private recovering: Promise<void> | null = null;
   private gcTimer: Timer | null = null;
+  private opened: OpenStats = { snapshotLsn: 0, replayedRecords: 0, replayedBytes: 0, messages: 0 };
 
   private constructor(private readonly options: DiskEngineOptions) {
     super(options.clock);
@@ -179,6 +192,10 @@ export class DiskEngine extends ColumnarEngine {
   /** Damage found when the store was opened (also in damage.log and the log lines). */
   damageReports(): DamageReport[] {
     return this.damage.map((d) => ({ ...d, lostMessageIds: [...d.lostMessageIds] }));
+  }
+
+  openStats(): OpenStats {
+    return { ...this.opened };
   }
 
   usage(): DiskUsage {
@@ -256,11 +273,14 @@ export class DiskEngine extends ColumnarEngine {
         'no snapshot could be read: the state is rebuilt from the log alone',
       );
     }
+    this.opened = { snapshotLsn: position.lsn, replayedRecords: 0, replayedBytes: 0, messages: 0 };
     this.replay(position);
     // Count live bytes per segment from the rows themselves: exact whatever the history.
     this.live = new Map();
-    for (const { queue, i } of this.state.rows())
+    for (const { queue, i } of this.state.rows()) {
       this.addLive(queue.cols.bodyRef[i] as number, queue.cols.bodyLen[i] as number);
+      this.opened.messages++;
+    }
     if (!this.journal.head) this.journal.rotate();
   }
 
@@ -294,6 +314,7 @@ export class DiskEngine extends ColumnarEngine {
       const buf = readFileSync(path);
       let maxLsn = 0;
       let at = no === from.segment ? Math.min(from.offset, buf.length) : 0;
+      this.opened.replayedBytes += buf.length - at;
       while (at < buf.length) {
         const end = validFrameAt(buf, at);
         let decoded: ReturnType<typeof decodeRecord> | null = null;
@@ -337,6 +358,7 @@ export class DiskEngine extends ColumnarEngine {
           expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
         }
         this.state.apply(effect);
+        this.opened.replayedRecords++;
         lsn = recordLsn;
         maxLsn = recordLsn;
       }

@@ -1,6 +1,6 @@
 import { type Clock, type Limits, type Logger, makeLimits, stderrLogger, systemClock } from '../../core/index.js';
 import { createDataDriver, type DataDriver } from '../contract/index.js';
-import { type DamageReport, DiskEngine, type DiskUsage } from './disk-engine.js';
+import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats } from './disk-engine.js';
 import { type DiskIo, realIo } from './journal.js';
 
 export interface DiskDriverOptions {
@@ -26,6 +26,8 @@ export interface DiskDriver extends DataDriver {
   damageReports(): DamageReport[];
   /** What the store's files take on disk. */
   diskUsage(): DiskUsage;
+  /** What opening the store had to do (snapshot used, log replayed). */
+  openStats(): OpenStats;
 }
 
 /**
@@ -49,8 +51,9 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
     dir: engine.dir,
     damageReports: () => engine.damageReports(),
     diskUsage: () => engine.usage(),
+    openStats: () => engine.openStats(),
   });
 }
 
-export type { DamageReport, DiskUsage } from './disk-engine.js';
+export type { DamageReport, DiskUsage, OpenStats } from './disk-engine.js';
 export type { DiskIo } from './journal.js';
