@@ -7,7 +7,7 @@ import { InvalidArgumentError, type ProjectId } from '../../core/index.js';
  * project's queue index) stay atomic. The cost is that one project cannot spread over several
  * masters; load spreads across projects.
  *
- *   <prefix>projects                      SET   every project that ever had a queue (for gc)
+ *   <prefix>projects                      SET   the tag of every project that ever had a queue (gc)
  *   <p>queues                             ZSET  queue names, score 0, read in lexical order
  *   <p>trash                              HASH  trash key -> queue base, for deletes finished later
  *   <p>trash:<rand>                       ZSET  ids of a deleted queue's messages not yet removed
@@ -36,9 +36,18 @@ export class KeyLayout {
     this.projects = `${prefix}projects`;
   }
 
+  /** What goes between the braces: the project, escaped. gc finds projects by it. */
+  projectTag(project: ProjectId): string {
+    return escapeName(project, true);
+  }
+
   /** The start of every key of a project, ending in ':'. */
   projectBase(project: ProjectId): string {
-    return `${this.prefix}{${escapeName(project, true)}}:`;
+    return this.tagBase(this.projectTag(project));
+  }
+
+  tagBase(tag: string): string {
+    return `${this.prefix}{${tag}}:`;
   }
 
   queueIndex(project: ProjectId): string {
@@ -57,6 +66,12 @@ export class KeyLayout {
   static queuePart(queue: string): string {
     return escapeName(queue, false);
   }
+}
+
+/** Whether a name survives UTF-8 unchanged (no lone surrogates), so it can live in a Redis set. */
+export function isWellFormed(name: string): boolean {
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(name);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

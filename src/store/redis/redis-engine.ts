@@ -40,7 +40,7 @@ import {
   type SubscriptionDraft,
   type SubscriptionPage,
 } from '../contract/index.js';
-import { KeyLayout } from './key-layout.js';
+import { isWellFormed, KeyLayout } from './key-layout.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /** MessagePack of `{}`: the metadata of a queue made by a post or a dead-letter move. */
@@ -111,7 +111,7 @@ export class RedisEngine implements StoreEngine {
       [this.keys.queueBase(project, queue), this.keys.queueIndex(project), this.keys.trashIndex(project)],
       [queue, trash],
     );
-    if (result === 2) await this.purgeTrash(project, trash);
+    if (result === 2) await this.purgeTrash(this.keys.trashIndex(project), trash);
   }
 
   async listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage> {
@@ -446,17 +446,18 @@ export class RedisEngine implements StoreEngine {
     const report: GcReport = { messages: 0, claims: 0, subscriptions: 0 };
     let cursor = '0';
     do {
-      const [next, projects] = await this.connection.run((c) => c.sscan(this.keys.projects, cursor, 'COUNT', 100));
+      const [next, tags] = await this.connection.run((c) => c.sscan(this.keys.projects, cursor, 'COUNT', 100));
       cursor = next;
-      for (const project of projects) {
-        const queues = await this.connection.run((c) => c.zrange(this.keys.queueIndex(project), '0', '-1'));
+      for (const tag of tags) {
+        const pbase = this.keys.tagBase(tag);
+        const queues = await this.connection.run((c) => c.zrange(`${pbase}queues`, '0', '-1'));
         for (const queue of queues) {
+          const base = `${pbase}q:${KeyLayout.queuePart(queue)}`;
           for (;;) {
-            const now = this.clock.now();
             const [messages, claims, subscriptions, more] = (await this.connection.script(
               'phGc',
-              [this.keys.queueBase(project, queue)],
-              [now, BATCH],
+              [base],
+              [this.clock.now(), BATCH],
             )) as number[];
             report.messages += messages ?? 0;
             report.claims += claims ?? 0;
@@ -464,8 +465,8 @@ export class RedisEngine implements StoreEngine {
             if (more !== 1) break;
           }
         }
-        const trash = this.keys.trashIndex(project);
-        for (const key of await this.connection.run((c) => c.hkeys(trash))) await this.purgeTrash(project, key);
+        const trash = `${pbase}trash`;
+        for (const key of await this.connection.run((c) => c.hkeys(trash))) await this.purgeTrash(trash, key);
       }
     } while (cursor !== '0');
     return report;
@@ -480,12 +481,11 @@ export class RedisEngine implements StoreEngine {
   /** Puts the project in the projects set gc walks; once per project and process. */
   private async register(project: ProjectId): Promise<void> {
     if (this.registered.has(project)) return;
-    await this.connection.run((c) => c.sadd(this.keys.projects, project));
+    await this.connection.run((c) => c.sadd(this.keys.projects, this.keys.projectTag(project)));
     this.registered.add(project);
   }
 
-  private async purgeTrash(project: ProjectId, trash: string): Promise<void> {
-    const index = this.keys.trashIndex(project);
+  private async purgeTrash(index: string, trash: string): Promise<void> {
     while ((await this.connection.script('phPurgeTrash', [trash, index], [BATCH])) !== 0);
   }
 
@@ -525,7 +525,8 @@ export class RedisEngine implements StoreEngine {
 /** The dead-letter policy as the claim script reads it: queue name, its key part, max count, ttl. */
 function policyArgs(metadata: QueueMetadata, queue: string): string[] {
   const policy = deadLetterPolicy(metadata, queue);
-  if (!policy) return ['', '', '', ''];
+  // A name with lone surrogates would change on its way into the queue index: no such queue.
+  if (!policy || !isWellFormed(policy.queue)) return ['', '', '', ''];
   return [policy.queue, KeyLayout.queuePart(policy.queue), String(policy.maxClaimCount), policy.ttl?.toString() ?? ''];
 }
 
