@@ -3,7 +3,7 @@
  * Anything not here is internal and may change.
  */
 
-export { MessageQueue, type MessageQueueOptions } from './compat/index.js';
+export { DiskStorage, type Envelope, MessageQueue, type MessageQueueOptions } from './compat/index.js';
 export {
   type Capability,
   type Claim,
@@ -21,6 +21,7 @@ export {
   LimitExceededError,
   type Limits,
   LockedError,
+  type Logger,
   type Message,
   type MessageBody,
   MessageClaimedError,
@@ -32,6 +33,7 @@ export {
   NotFoundError,
   PosthornError,
   type ProjectId,
+  QueueError,
   type QueueInfo,
   type QueueMetadata,
   QueueNotFoundError,
@@ -55,5 +57,13 @@ export type {
   SubscriptionController,
 } from './store/contract/index.js';
 export { createDataDriver } from './store/contract/index.js';
+export {
+  createDiskDriver,
+  type DamageReport,
+  type DiskDriver,
+  type DiskDriverOptions,
+  type DiskUsage,
+  type OpenStats,
+} from './store/disk/index.js';
 export { createMemoryDriver, type MemoryDriverOptions } from './store/memory/index.js';
 export { createRedisDriver, parseRedisUri, type RedisDriverOptions, type RedisLocation } from './store/redis/index.js';

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'PH_CORRUPT_DATA'
   | 'PH_LOCKED'
   | 'PH_NOT_A_SPOOL'
+  | 'PH_QUEUE_ERROR'
   | 'PH_CLOSED';
 
 export interface PosthornErrorOptions {
@@ -236,6 +237,11 @@ export class NotASpoolError extends PosthornError {
   ) {
     super(`${path} is not a usable spool: ${reason}`, options);
   }
+}
+
+/** slimta's QueueError: a queue storage operation failed (the cause says why). */
+export class QueueError extends PosthornError {
+  readonly code = 'PH_QUEUE_ERROR';
 }
 
 /** The object was closed; no further operations are accepted. */

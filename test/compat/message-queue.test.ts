@@ -105,3 +105,27 @@ describe('compat: unidist MessageQueue', () => {
     assert.equal(await mq.queueExists('q'), false);
   });
 });
+
+describe('compat: unidist MessageQueue on the disk store', () => {
+  it('the queues survive a restart (the seed’s archive and snapshot wish)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createDiskDriver } = await import('../../src/store/disk/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'posthorn-mq-'));
+    try {
+      let driver = await createDiskDriver({ dir, gcIntervalMs: 0 });
+      let mq = new MessageQueue({ driver, maxCount: 3 });
+      for (const m of ['a', 'b', 'c', 'd']) await mq.addMessage('events', m);
+      assert.equal(await mq.getOldest('events'), 'b');
+      await driver.close();
+      driver = await createDiskDriver({ dir, gcIntervalMs: 0 });
+      mq = new MessageQueue({ driver, maxCount: 3 });
+      assert.equal(await mq.queueExists('events'), true);
+      assert.deepEqual(await mq.getAllMessages('events'), ['c', 'd']);
+      await driver.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
