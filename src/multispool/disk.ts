@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { StorageFullError, StorageUnavailableError } from '../core/index.js';
+
+/**
+ * The few file operations a spool is made of, as promises over Node's callback API (cheaper than
+ * FileHandle objects on the hot path), with errno codes kept so callers can tell a lost race
+ * (ENOENT on a rename) from a broken disk.
+ */
+
+export const openAsync = promisify(fs.open);
+export const closeAsync = promisify(fs.close);
+export const fdatasyncAsync = promisify(fs.fdatasync);
+const fsyncAsync = promisify(fs.fsync);
+export const renameAsync = promisify(fs.rename);
+export const linkAsync = promisify(fs.link);
+export const unlinkAsync = promisify(fs.unlink);
+export const readFileAsync = promisify(fs.readFile);
+export const readdirAsync = promisify(fs.readdir);
+export const statAsync = promisify(fs.stat);
+
+function writeAsync(fd: number, data: Uint8Array, offset: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.write(fd, data, offset, data.length - offset, null, (error, written) =>
+      error ? reject(error) : resolve(written),
+    ),
+  );
+}
+
+export function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Wraps a file-system failure in the typed error callers switch on. */
+export function storageError(what: string, error: unknown): Error {
+  const code = errnoOf(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new StorageFullError(`${what}: the disk is full`, { cause: error });
+  return new StorageUnavailableError(`${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/**
+ * Writes a whole new file and makes its contents durable before resolving. `fdatasync` is enough:
+ * it flushes the data and the metadata needed to read it back (the size), which is all a reader
+ * after a crash needs; the directory entry is made durable separately by a DirSyncer.
+ */
+export async function writeDurable(path: string, data: Uint8Array, exclusive = true): Promise<void> {
+  const fd = await openAsync(path, exclusive ? 'wx' : 'w', 0o644);
+  try {
+    await writeAll(fd, data);
+    await fdatasyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
+/** Creates a file (it must not exist) and writes it without waiting for the disk. */
+export async function writeNew(path: string, data: Uint8Array): Promise<void> {
+  const fd = await openAsync(path, 'wx', 0o644);
+  try {
+    await writeAll(fd, data);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
+/** Makes the contents of an existing file durable. */
+export async function syncFile(path: string): Promise<void> {
+  const fd = await openAsync(path, 'r');
+  try {
+    await fdatasyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
+export async function writeAll(fd: number, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.length; ) offset += await writeAsync(fd, data, offset);
+}
+
+export async function unlinkIfPresent(path: string): Promise<boolean> {
+  try {
+    await unlinkAsync(path);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Names in a folder, or none when the folder does not exist. */
+export async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await readdirAsync(dir);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/**
+ * Group commit for directory fsyncs: a rename or a new file is durable only once its folder is
+ * fsynced, and one fsync covers every change made in the folder before it started. Callers that
+ * arrive while a sync runs share the next one, so N concurrent writers cost about two fsyncs,
+ * not N.
+ */
+export class DirSyncer {
+  private readonly dirs = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+
+  sync(dir: string): Promise<void> {
+    let state = this.dirs.get(dir);
+    if (!state) {
+      state = { running: null, queued: null };
+      this.dirs.set(dir, state);
+    }
+    const s = state;
+    if (s.queued) return s.queued;
+    const start = (): Promise<void> => {
+      s.queued = null;
+      const run = fsyncDir(dir);
+      s.running = run;
+      run.then(
+        () => {
+          if (s.running === run) s.running = null;
+        },
+        () => {
+          if (s.running === run) s.running = null;
+        },
+      );
+      return run;
+    };
+    if (!s.running) return start();
+    s.queued = s.running.then(start, start);
+    return s.queued;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = await openAsync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
+/**
+ * Bounds the files open at once (async_smtp's throttle does the same: "don't hit the max open
+ * files system limit"); a caller enqueueing 100,000 entries at once waits here instead of
+ * failing with EMFILE.
+ */
+export class Throttle {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await job();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
