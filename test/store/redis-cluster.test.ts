@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
-import { FakeClock, silentLogger } from '../../src/core/index.js';
+import { FakeClock, StorageUnavailableError, silentLogger } from '../../src/core/index.js';
 import { createRedisDriver } from '../../src/store/redis/index.js';
 import { conformanceCases, runConformance } from './conformance/index.js';
 import {
@@ -92,6 +92,61 @@ suiteNeeding('redis cluster (three masters started here)', binaries ? null : 're
         }
         const used = new Set([...homes.values()].map((h) => [...h][0]?.split('#')[0]));
         assert.ok(used.size >= 2, `12 projects should land on more than one of 3 masters, got ${[...used]}`);
+      } finally {
+        await driver.close();
+        await deleteKeys(admin, keyPrefix);
+      }
+    });
+  });
+
+  // Last: it stops a master. Every failure is typed and bounded, projects on the other masters
+  // keep working throughout, and once the master is back every project works again by itself.
+  describe('a master that dies and comes back', () => {
+    it('fails only its own projects, with StorageUnavailableError, and recovers by itself', async (t) => {
+      const keyPrefix = uniquePrefix();
+      const driver = await createRedisDriver({
+        nodes,
+        keyPrefix,
+        logger: silentLogger,
+        commandTimeoutMs: 1000,
+      });
+      const projects = Array.from({ length: 9 }, (_, i) => `tenant-${i}`);
+      const round = () =>
+        Promise.all(
+          projects.map(async (p) => {
+            const started = Date.now();
+            try {
+              await driver.messages.post(p, 'q', [{ body: 'x' }], 'c');
+              return { ok: true, ms: Date.now() - started };
+            } catch (error) {
+              assert.ok(error instanceof StorageUnavailableError, `got ${String(error)}`);
+              return { ok: false, ms: Date.now() - started };
+            }
+          }),
+        );
+      try {
+        assert.ok((await round()).every((r) => r.ok));
+        const victim = cluster.servers[0] as (typeof cluster.servers)[number];
+        await victim.kill('SIGKILL');
+        const downStart = Date.now();
+        let rounds = 0;
+        // Past the cluster's node timeout (2 s), when it has declared the master failed.
+        while (Date.now() - downStart < 3500) {
+          const results = await round();
+          rounds++;
+          for (const r of results) assert.ok(r.ms < 5000, `a call took ${r.ms} ms`);
+          const failed = results.filter((r) => !r.ok).length;
+          assert.ok(failed > 0, 'projects of the dead master fail');
+          assert.ok(failed < projects.length, 'projects of the other masters keep working');
+        }
+        await victim.restart();
+        const upStart = Date.now();
+        for (;;) {
+          if ((await round()).every((r) => r.ok)) break;
+          assert.ok(Date.now() - upStart < 15_000, 'every project works again within 15 s');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        t.diagnostic(`${rounds} rounds while down; all projects working ${Date.now() - upStart} ms after the restart`);
       } finally {
         await driver.close();
         await deleteKeys(admin, keyPrefix);

@@ -71,6 +71,9 @@ export class RedisConnection {
     if (location.mode === 'cluster') {
       const options: ClusterOptions = {
         lazyConnect: true,
+        // While the cluster is being rediscovered, fail at once rather than queue: a queued post
+        // could otherwise run long after its caller was told it failed.
+        enableOfflineQueue: false,
         redisOptions: nodeOptions,
         clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
         retryDelayOnFailover: 200,
