@@ -39,12 +39,14 @@ export class HttpError extends Error {
 export const UNAVAILABLE_TITLE = 'Service temporarily unavailable';
 const RETRY_HINT = 'Please try again in a few seconds.';
 const RETRY_AFTER = { 'retry-after': '30' };
+const UNAVAILABLE = { status: 503, title: UNAVAILABLE_TITLE };
 
 /**
- * Every PosthornError code and its answer. Codes for data the client named (a queue, a message...)
- * that does not exist are 404s; codes of the store's own trouble are 503s.
+ * PosthornError codes and their answers. Codes for data the client named (a queue, a message...)
+ * that does not exist are 404s; codes of the store's own trouble are 503s. A code not listed here
+ * (a new one) is a 503 too: the safe answer for a failure nobody mapped is "try again".
  */
-export const ERROR_STATUS: Readonly<Record<ErrorCode, { status: number; title: string }>> = Object.freeze({
+export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; title: string }>>> = Object.freeze({
   PH_INVALID_ARGUMENT: { status: 400, title: TITLES.api },
   PH_LIMIT_EXCEEDED: { status: 400, title: TITLES.api },
   PH_QUEUE_NOT_FOUND: { status: 404, title: 'Not found' },
@@ -61,6 +63,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { status: number; title: s
   PH_STORAGE_FULL: { status: 503, title: UNAVAILABLE_TITLE },
   PH_STORAGE_MISCONFIGURED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_NOT_A_SPOOL: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_QUEUE_ERROR: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CORRUPT_DATA: { status: 503, title: UNAVAILABLE_TITLE },
   PH_LOCKED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
@@ -138,7 +141,7 @@ export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitT
     return { status: 400, title: error.title, description: error.description, log: false };
   }
   if (isPosthornError(error)) {
-    const { status, title } = ERROR_STATUS[error.code];
+    const { status, title } = ERROR_STATUS[error.code] ?? UNAVAILABLE;
     if (status === 503) {
       return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };
     }
