@@ -69,7 +69,7 @@ export function suiteNeeding(name: string, reason: string | null, suite: () => v
     return;
   }
   console.log(`# skipping ${name}: ${reason}`);
-  describe(name, { skip: reason }, () => {});
+  it(name, { skip: reason }, () => {});
 }
 
 /** A logger that remembers every warning, so tests can check what operators are told. */
