@@ -24,6 +24,7 @@ interface Lane {
   project: string;
   queue: string;
   waiting: PendingPost[];
+  draining: boolean;
 }
 
 /**
@@ -53,14 +54,15 @@ export class PostLanes {
       let bytes = 0;
       for (const m of messages) bytes += m.body.length;
       const pending: PendingPost = { messages, bytes, now, resolve, reject };
-      const lane = this.lanes.get(key);
-      if (lane) {
-        lane.waiting.push(pending);
-        return;
+      let lane = this.lanes.get(key);
+      if (!lane) {
+        lane = { project, queue, waiting: [], draining: false };
+        this.lanes.set(key, lane);
       }
-      const fresh: Lane = { project, queue, waiting: [pending] };
-      this.lanes.set(key, fresh);
-      void this.drain(key, fresh);
+      lane.waiting.push(pending);
+      // One transaction in flight per queue: the queue's row lock would serialize more anyway,
+      // and this keeps posts in the order they were made.
+      if (!lane.draining) void this.drain(key, lane);
     });
   }
 
@@ -71,6 +73,7 @@ export class PostLanes {
   }
 
   private async drain(key: string, lane: Lane): Promise<void> {
+    lane.draining = true;
     while (lane.waiting.length > 0) {
       const batch: PendingPost[] = [];
       let count = 0;
