@@ -115,7 +115,7 @@ suiteNeeding('redis cluster (three masters started here)', binaries ? null : 're
       const slots = await admin.cluster('SLOTS');
       const portOf = async (project: string) => {
         const slot = (await admin.cluster('KEYSLOT', `${keyPrefix}{${project}}:queues`)) as number;
-        return slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+        return slots.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       };
       const projects: string[] = [];
       let onVictim = 0;
