@@ -12,6 +12,8 @@ export interface ServeProcess {
   output(): string;
   /** Sends a signal and waits for the exit; returns the exit code (null when killed by the signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Waits for the exit without sending anything; returns the exit code. */
+  exit(): Promise<number | null>;
 }
 
 /**
@@ -53,6 +55,10 @@ export async function startServeProcess(args: string[], env: Record<string, stri
     output: () => output,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+    async exit() {
       const [code] = (await exited) as [number | null];
       return code;
     },
