@@ -83,46 +83,77 @@ export function checkQueueMetadata(value: unknown, limits: Limits, field = 'meta
 
 /** A value JSON can carry exactly: null, booleans, finite numbers, strings, arrays and plain objects. */
 export function checkJsonValue(value: unknown, field: string): void {
-  checkValue(value, field, false, 0);
+  const bad = findBadValue(value, false, 0);
+  if (bad) throw new InvalidArgumentError(fieldPath(field, bad.path), bad.reason);
 }
 
 /** A message body: a JSON value or a byte array (Uint8Array), nested anywhere. */
 export function checkMessageBody(value: unknown, field: string): void {
   if (value === undefined) throw new InvalidArgumentError(field, 'is missing');
-  checkValue(value, field, true, 0);
+  const bad = findBadValue(value, true, 0);
+  if (bad) throw new InvalidArgumentError(fieldPath(field, bad.path), bad.reason);
 }
 
 const MAX_DEPTH = 100;
 
-function checkValue(value: unknown, field: string, bytesAllowed: boolean, depth: number): void {
-  if (depth > MAX_DEPTH) throw new InvalidArgumentError(field, `is nested deeper than ${MAX_DEPTH} levels`);
+interface BadValue {
+  /** Keys and indexes from the checked value down to the bad one, innermost first. */
+  path: (string | number)[];
+  reason: string;
+}
+
+/**
+ * The first value that is not a plain value, or null. Paths are built only for the bad value:
+ * bodies are checked on every post, and naming every good field on the way would cost more
+ * than the check itself.
+ */
+function findBadValue(value: unknown, bytesAllowed: boolean, depth: number): BadValue | null {
+  if (depth > MAX_DEPTH) return { path: [], reason: `is nested deeper than ${MAX_DEPTH} levels` };
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return;
+      return null;
     case 'number':
-      if (!Number.isFinite(value)) throw new InvalidArgumentError(field, `must not be ${value}`);
-      return;
+      return Number.isFinite(value) ? null : { path: [], reason: `must not be ${value}` };
     case 'object': {
-      if (value === null) return;
+      if (value === null) return null;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) checkValue(value[i], `${field}[${i}]`, bytesAllowed, depth + 1);
-        return;
+        for (let i = 0; i < value.length; i++) {
+          const bad = findBadValue(value[i], bytesAllowed, depth + 1);
+          if (bad) {
+            bad.path.push(i);
+            return bad;
+          }
+        }
+        return null;
       }
       if (value instanceof Uint8Array) {
-        if (bytesAllowed) return;
-        throw new InvalidArgumentError(field, 'must be JSON (bytes are not allowed here)');
+        return bytesAllowed ? null : { path: [], reason: 'must be JSON (bytes are not allowed here)' };
       }
-      if (!isPlainObject(value)) throw new InvalidArgumentError(field, `must be a plain value, not ${describe(value)}`);
-      for (const [key, item] of Object.entries(value)) {
+      if (!isPlainObject(value)) return { path: [], reason: `must be a plain value, not ${describe(value)}` };
+      for (const key in value) {
+        const item = value[key];
         if (item === undefined) continue; // dropped on encoding, as JSON.stringify does
-        checkValue(item, `${field}.${key}`, bytesAllowed, depth + 1);
+        const bad = findBadValue(item, bytesAllowed, depth + 1);
+        if (bad) {
+          bad.path.push(key);
+          return bad;
+        }
       }
-      return;
+      return null;
     }
     default:
-      throw new InvalidArgumentError(field, `must be a plain value, not ${describe(value)}`);
+      return { path: [], reason: `must be a plain value, not ${describe(value)}` };
   }
+}
+
+function fieldPath(field: string, innermostFirst: (string | number)[]): string {
+  let path = field;
+  for (let k = innermostFirst.length - 1; k >= 0; k--) {
+    const part = innermostFirst[k] as string | number;
+    path += typeof part === 'number' ? `[${part}]` : `.${part}`;
+  }
+  return path;
 }
 
 export function describe(value: unknown): string {
