@@ -3,7 +3,35 @@
  * the store's tag (8) and a check mixed from the sequence and the store's salt (12). The id
  * leads straight to the message's row (no index by id is kept in memory), ids of different
  * stores differ, and an id made up by hand is recognised as unknown.
+ *
+ * Every post formats its ids and every delete parses them, so both avoid regular expressions
+ * and intermediate strings.
  */
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** The value of a lowercase hex digit, or -1. */
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/** Parses `length` hex digits of `text` from `at`; -1 when one is not a hex digit. */
+function parseHex(text: string, at: number, length: number): number {
+  let value = 0;
+  for (let k = at; k < at + length; k++) {
+    const digit = hexValue(text.charCodeAt(k));
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+function hex24(value: number): string {
+  return (HEX[(value >>> 16) & 0xff] as string) + HEX[(value >>> 8) & 0xff] + HEX[value & 0xff];
+}
+
 export class MessageIdCodec {
   private readonly tagHex: string;
 
@@ -15,24 +43,28 @@ export class MessageIdCodec {
   }
 
   format(seq: number): string {
-    return seq.toString(16).padStart(12, '0') + this.tagHex + this.check(seq);
+    const hi = Math.floor(seq / 2 ** 24);
+    const lo = seq % 2 ** 24;
+    return hex24(hi) + hex24(lo) + this.tagHex + hex24(this.checkA(seq)) + hex24(this.checkB(seq));
   }
 
   /** The sequence number of an id of this store, or -1. */
   parse(id: string): number {
-    if (id.length !== 32 || id.slice(12, 20) !== this.tagHex) return -1;
-    const head = id.slice(0, 12);
-    if (!/^[0-9a-f]{12}$/.test(head)) return -1;
-    const seq = Number.parseInt(head, 16);
-    return id.slice(20) === this.check(seq) ? seq : -1;
+    if (id.length !== 32 || !id.startsWith(this.tagHex, 12)) return -1;
+    const hi = parseHex(id, 0, 6);
+    const lo = parseHex(id, 6, 6);
+    if (hi < 0 || lo < 0) return -1;
+    const seq = hi * 2 ** 24 + lo;
+    return parseHex(id, 20, 6) === this.checkA(seq) && parseHex(id, 26, 6) === this.checkB(seq) ? seq : -1;
   }
 
-  private check(seq: number): string {
-    const lo = seq >>> 0;
+  private checkA(seq: number): number {
+    return (mix32((seq >>> 0) ^ this.salt, Math.floor(seq / 2 ** 32) >>> 0) >>> 8) & 0xffffff;
+  }
+
+  private checkB(seq: number): number {
     const hi = Math.floor(seq / 2 ** 32) >>> 0;
-    const a = mix32(lo ^ this.salt, hi);
-    const b = mix32(a ^ hi, this.salt ^ 0x9e3779b9);
-    return ((a >>> 8) & 0xffffff).toString(16).padStart(6, '0') + ((b >>> 8) & 0xffffff).toString(16).padStart(6, '0');
+    return (mix32(mix32((seq >>> 0) ^ this.salt, hi) ^ hi, this.salt ^ 0x9e3779b9) >>> 8) & 0xffffff;
   }
 }
 
