@@ -66,4 +66,10 @@ export {
   type OpenStats,
 } from './store/disk/index.js';
 export { createMemoryDriver, type MemoryDriverOptions } from './store/memory/index.js';
+export {
+  createPostgresDriver,
+  type PostgresDriverOptions,
+  type PostgresLogger,
+  parsePostgresUri,
+} from './store/postgres/index.js';
 export { createRedisDriver, parseRedisUri, type RedisDriverOptions, type RedisLocation } from './store/redis/index.js';
