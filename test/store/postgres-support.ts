@@ -35,8 +35,8 @@ export async function probePostgres(): Promise<string | null> {
 }
 
 /**
- * Registers the suite `register` when PostgreSQL answers; otherwise one skipped test (one line
- * of output saying why) — or, under CI=true, one failing test.
+ * Registers the suite `register` when PostgreSQL answers; otherwise one skipped test, whose
+ * line in the report says why — or, under CI=true, one failing test.
  */
 export async function withPostgres(title: string, register: () => void): Promise<void> {
   const problem = await probePostgres();
@@ -50,7 +50,6 @@ export async function withPostgres(title: string, register: () => void): Promise
       throw new Error(`${reason}; CI=true requires it`);
     });
   } else {
-    console.log(`# skipping ${title}: ${reason}`);
     test(title, { skip: reason }, () => {});
   }
 }

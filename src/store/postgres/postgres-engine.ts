@@ -67,6 +67,8 @@ type Scope = { project: ProjectId; queue: string };
 
 /** Rows fetched per round trip when a queue listing filters by metadata (done here, by the shared rule). */
 const FILTER_SCAN_PAGE = 500;
+/** How long isAlive waits for an answer. */
+const ALIVE_TIMEOUT_MS = 3000;
 /** Rows gc deletes per transaction. */
 const GC_SLICE = 5000;
 /** Bounds for dead-letter settings, so a huge number in metadata cannot overflow a column. */
@@ -144,6 +146,7 @@ export class PostgresEngine implements StoreEngine {
   async listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage> {
     checkStorableText(project, 'project');
     const name = query.name === null ? null : checkStorableText(query.name, 'name');
+    if (query.marker !== null) checkStorableText(query.marker, 'marker');
     type Row = { name: string; metadata: QueueMetadata | null };
     const counting =
       query.withCount && query.filter === null
@@ -520,12 +523,20 @@ export class PostgresEngine implements StoreEngine {
 
   // --- driver -------------------------------------------------------------------------------
 
+  /** Answers within ALIVE_TIMEOUT_MS even when the server hangs; the probe itself ends at query_timeout. */
   async isAlive(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ALIVE_TIMEOUT_MS);
+    });
+    const probe = this.run('alive', []).then(
+      () => true,
+      () => false,
+    );
     try {
-      await this.run('alive', []);
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([probe, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
