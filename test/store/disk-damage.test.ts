@@ -273,10 +273,11 @@ describe('disk store: full disk and failing writes', () => {
       const dir = freshDir();
       let broken = false;
       const io: DiskIo = {
-        write: (fd, buffers, position) =>
-          broken && failing === 'write'
-            ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
-            : realIo.write(fd, buffers, position),
+        write: (fd, buffers, position) => {
+          if (broken && failing === 'write')
+            throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          realIo.write(fd, buffers, position);
+        },
         datasync: (fd) =>
           broken && failing === 'datasync'
             ? Promise.reject(Object.assign(new Error('input/output error'), { code: 'EIO' }))
