@@ -391,28 +391,20 @@ export class DiskEngine extends ColumnarEngine {
     const journal = this.journal;
     if (journal.failed) throw journal.failed;
     const lsn = journal.lsn + 1;
-    const encode = (segment: number, offset: number): Buffer =>
-      effect.t === 'post'
-        ? encodePost(effect, lsn, bodies as Buffer[], segment, offset)
-        : effect.t === 'relocate'
-          ? encodeRelocate(effect, lsn, bodies as Buffer[], segment, offset)
-          : encodeEffect(effect, lsn);
-    let buf = encode(journal.head.no, journal.head.size);
-    const room =
-      effect.t === 'post' || effect.t === 'relocate' ? this.options.maxBytes - WRITE_RESERVE : this.options.maxBytes;
-    if (room !== Number.POSITIVE_INFINITY && this.usage().bytes + buf.length > room) {
-      throw new StorageFullError(
-        `the disk store in ${this.dir} is full: ${this.options.maxBytes} bytes allowed (this write needs ${buf.length})`,
-      );
-    }
+    let buf = this.encode(effect, lsn, bodies, journal.head.no, journal.head.size);
+    if (this.options.maxBytes !== Number.POSITIVE_INFINITY) this.checkRoom(effect, buf.length);
     const before = journal.head.no;
     const position = journal.position(buf.length);
-    if (position.segment !== before) buf = encode(position.segment, position.offset);
+    if (position.segment !== before) buf = this.encode(effect, lsn, bodies, position.segment, position.offset);
     const oldRefs = effect.t === 'relocate' ? this.currentRefs(effect) : null;
     this.state.apply(effect);
-    if (effect.t === 'post') for (const m of effect.msgs) this.addLive(m.ref, m.len);
-    if (effect.t === 'relocate' && oldRefs) {
-      effect.entries.forEach(([, , , ref], k) => {
+    if (effect.t === 'post') {
+      // One segment holds the whole record: count its bodies once.
+      let bytes = 0;
+      for (const m of effect.msgs) bytes += m.len;
+      if (effect.msgs.length > 0) this.addLive((effect.msgs[0] as { ref: number }).ref, bytes);
+    } else if (oldRefs) {
+      (effect as Relocate).entries.forEach(([, , , ref], k) => {
         const old = oldRefs[k];
         if (old) {
           this.freeBody(old[0], old[1]);
@@ -422,15 +414,33 @@ export class DiskEngine extends ColumnarEngine {
     }
     this.bytesSinceSnapshot += buf.length;
     const durable = journal.append(buf, lsn);
-    if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) {
-      // Not now: the caller may still be reading rows of this very operation.
-      this.snapshotDue = true;
-      setImmediate(() => {
-        this.snapshotDue = false;
-        if (!this.snapshotting && !this.closed && !this.journal.failed) void this.snapshot().catch(() => {});
-      });
-    }
+    if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) this.snapshotSoon();
     return durable;
+  }
+
+  private encode(effect: Effect, lsn: number, bodies: Buffer[] | undefined, segment: number, offset: number): Buffer {
+    if (effect.t === 'post') return encodePost(effect, lsn, bodies as Buffer[], segment, offset);
+    if (effect.t === 'relocate') return encodeRelocate(effect, lsn, bodies as Buffer[], segment, offset);
+    return encodeEffect(effect, lsn);
+  }
+
+  private checkRoom(effect: Effect, bytes: number): void {
+    const room =
+      effect.t === 'post' || effect.t === 'relocate' ? this.options.maxBytes - WRITE_RESERVE : this.options.maxBytes;
+    if (this.usage().bytes + bytes > room) {
+      throw new StorageFullError(
+        `the disk store in ${this.dir} is full: ${this.options.maxBytes} bytes allowed (this write needs ${bytes})`,
+      );
+    }
+  }
+
+  /** Not at once: the caller may still be reading rows of the operation being committed. */
+  private snapshotSoon(): void {
+    this.snapshotDue = true;
+    setImmediate(() => {
+      this.snapshotDue = false;
+      if (!this.snapshotting && !this.closed && !this.journal.failed) void this.snapshot().catch(() => {});
+    });
   }
 
   private currentRefs(effect: Relocate): ([number, number] | null)[] {

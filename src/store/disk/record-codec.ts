@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { CorruptDataError, decodeValue, encodeValue } from '../../core/index.js';
-import type { Effect, Post, Relocate } from '../state/index.js';
+import type { Effect, Post, PostedMessage, Relocate } from '../state/index.js';
 
 /**
  * The disk log's records. Each is framed as
@@ -42,44 +42,48 @@ function frame(payload: Buffer): Buffer {
 
 /**
  * Encodes a post whose record will start at `offset` of `segment`, and sets each message's
- * `ref` to where its body will lie.
+ * `ref` to where its body will lie. Strings are written straight into the record: this runs
+ * for every post, often for a single message.
  */
 export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment: number, offset: number): Buffer {
-  const p = Buffer.from(effect.p);
-  const q = Buffer.from(effect.q);
-  const client = Buffer.from(effect.client);
-  const checksums = effect.msgs.map((m) => (m.checksum === null ? null : Buffer.from(m.checksum)));
-  let size = HEADER_BYTES + PREFIX + 2 + p.length + 1 + q.length + 2 + client.length + 8 + 8 + 4;
-  effect.msgs.forEach((m, k) => {
-    size += 11 + (checksums[k]?.length ?? 0) + m.len;
-  });
+  const pLength = Buffer.byteLength(effect.p);
+  const qLength = Buffer.byteLength(effect.q);
+  const cLength = Buffer.byteLength(effect.client);
+  const msgs = effect.msgs;
+  let size = HEADER_BYTES + PREFIX + 2 + pLength + 1 + qLength + 2 + cLength + 20;
+  for (let k = 0; k < msgs.length; k++) {
+    const m = msgs[k] as PostedMessage;
+    size += 11 + m.len + (m.checksum === null ? 0 : Buffer.byteLength(m.checksum));
+  }
   const buf = Buffer.allocUnsafe(size);
   let at = HEADER_BYTES;
   buf[at++] = TYPE_POST;
   buf.writeDoubleBE(lsn, at);
   at += 8;
-  buf.writeUInt16BE(p.length, at);
-  at += 2 + p.copy(buf, at + 2);
-  buf[at++] = q.length;
-  at += q.copy(buf, at);
-  buf.writeUInt16BE(client.length, at);
-  at += 2 + client.copy(buf, at + 2);
+  buf.writeUInt16BE(pLength, at);
+  at += 2 + buf.write(effect.p, at + 2, 'utf8');
+  buf[at++] = qLength;
+  at += buf.write(effect.q, at, 'utf8');
+  buf.writeUInt16BE(cLength, at);
+  at += 2 + buf.write(effect.client, at + 2, 'utf8');
   buf.writeDoubleBE(effect.now, at);
   buf.writeDoubleBE(effect.seq, at + 8);
-  buf.writeUInt32BE(effect.msgs.length, at + 16);
+  buf.writeUInt32BE(msgs.length, at + 16);
   at += 20;
-  effect.msgs.forEach((m, k) => {
+  for (let k = 0; k < msgs.length; k++) {
+    const m = msgs[k] as PostedMessage;
     buf.writeUInt32BE(m.ttl, at);
     buf.writeUInt16BE(m.delay, at + 4);
     buf.writeUInt32BE(m.len, at + 6);
-    const cs = checksums[k];
-    buf[at + 10] = cs?.length ?? 0;
-    at += 11 + (cs ? cs.copy(buf, at + 11) : 0);
-  });
-  effect.msgs.forEach((m, k) => {
-    m.ref = bodyRef(segment, offset + at);
+    const csLength = m.checksum === null ? 0 : buf.write(m.checksum, at + 11, 'utf8');
+    buf[at + 10] = csLength;
+    at += 11 + csLength;
+  }
+  const base = bodyRef(segment, offset);
+  for (let k = 0; k < msgs.length; k++) {
+    (msgs[k] as PostedMessage).ref = base + at;
     at += (bodies[k] as Buffer).copy(buf, at);
-  });
+  }
   return frame(buf);
 }
 
