@@ -27,8 +27,10 @@ function writeAsync(fd: number, data: Uint8Array, offset: number): Promise<numbe
   );
 }
 
+/** The errno code (ENOENT, EEXIST...) of a system error; undefined for anything else, typed errors included. */
 export function errnoOf(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
+  const e = error as NodeJS.ErrnoException | undefined;
+  return typeof e?.errno === 'number' || typeof e?.syscall === 'string' ? e.code : undefined;
 }
 
 /** Wraps a file-system failure in the typed error callers switch on. */

@@ -17,6 +17,7 @@ export {
 export { QueueReader, type QueueReaderOptions } from './queue-reader.js';
 export { type QueueWatch, watchQueue } from './queue-watch.js';
 export type { RecoveryReport } from './recovery.js';
+export { NewerMetadataError } from './spool-files.js';
 export {
   bytesData,
   type DataCodec,

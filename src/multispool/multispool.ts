@@ -8,7 +8,7 @@ import {
   ResourceNotFoundError,
 } from '../core/index.js';
 import type { DataFile } from './data-file.js';
-import { errnoOf, storageError } from './disk.js';
+import { errnoOf, listNames, storageError } from './disk.js';
 import { CheckedOutEntry, Entry } from './entry.js';
 import { type SpoolLog, stderrLog } from './log.js';
 import { QueueReader, type QueueReaderOptions } from './queue-reader.js';
@@ -253,6 +253,28 @@ export class Multispool<M, D, Q extends string = string> {
     const taken = await this.checkoutOrNotFound(entry);
     if (taken === 'not-found') throw new ResourceNotFoundError('spool entry', `${entry.queue}/${entry.name}`);
     return taken;
+  }
+
+  /**
+   * Expert: gives an entry whose metadata was moved to `.corrupt/` new metadata in `queue`, for
+   * callers that can rebuild it (from the data, say). The name and data must still be there and
+   * the name in no queue, else ResourceNotFoundError or ResourceConflictError.
+   */
+  async reinstate(queue: Q, name: string, metadata: M): Promise<Entry<M, D, Q>> {
+    const q = this.files.checkQueue(queue);
+    const n = this.files.checkName(name);
+    await this.files.reinstate(q, n, this.files.encodeMetadata(metadata));
+    return new Entry(this.files, q, n);
+  }
+
+  /** Metadata files moved aside as unreadable, per queue (newest names last). */
+  async listCorrupt(): Promise<{ queue: string; file: string; path: string }[]> {
+    const out: { queue: string; file: string; path: string }[] = [];
+    for (const queue of await listNames(this.files.layout.corrupt)) {
+      const dir = `${this.files.layout.corrupt}/${queue}`;
+      for (const file of (await listNames(dir)).sort()) out.push({ queue, file, path: `${dir}/${file}` });
+    }
+    return out;
   }
 
   /** A reader that takes entries from `queue` in name order and waits for new ones. */

@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptDataError, InvalidArgumentError } from '../core/index.js';
+import { CorruptDataError, InvalidArgumentError, ResourceConflictError, ResourceNotFoundError } from '../core/index.js';
 import {
   closeAsync,
   DirSyncer,
   errnoOf,
   fdatasyncAsync,
   linkAsync,
+  listNames,
   openAsync,
   readFileAsync,
   renameAsync,
@@ -270,6 +271,36 @@ export class SpoolFiles<M, D, Q extends string> {
       await unlinkIfPresent(scratch);
     } catch (error) {
       throw storageError(`cannot remove ${queue}/${name} in ${this.dir}`, error);
+    }
+  }
+
+  /**
+   * Gives new metadata to an entry whose metadata was lost (moved aside as corrupt): its name must
+   * still be reserved, its data present, and the name in no queue. link() rather than rename, so
+   * an entry that appeared meanwhile is never overwritten.
+   */
+  async reinstate(queue: Q, name: string, metadata: Buffer): Promise<void> {
+    const { layout } = this;
+    if (!(await exists(layout.registryPath(name))) || !(await exists(layout.dataPath(name)))) {
+      throw new ResourceNotFoundError('spool entry data', name);
+    }
+    for (const q of this.spoolable.queues) {
+      const held = (await listNames(layout.checkoutDir(q))).some((f) => f.startsWith(`${name}@`));
+      if (held || (await exists(layout.entryPath(q, name)))) {
+        throw new ResourceConflictError('spool entry', name, `is in queue ${q} already`);
+      }
+    }
+    const scratch = layout.scratchPath(name, this.owner, 'save');
+    try {
+      await writeDurable(scratch, metadata, false);
+      await linkAsync(scratch, layout.entryPath(queue, name));
+      await this.syncer.sync(layout.queueDir(queue));
+    } catch (error) {
+      if (errnoOf(error) === 'EEXIST')
+        throw new ResourceConflictError('spool entry', name, `is in queue ${queue} already`);
+      throw storageError(`cannot reinstate ${name} in ${this.dir}`, error);
+    } finally {
+      await unlinkIfPresent(scratch).catch(() => {});
     }
   }
 

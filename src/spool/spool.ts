@@ -1,0 +1,1105 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type Clock,
+  ClosedError,
+  CorruptDataError,
+  FolderLock,
+  InvalidArgumentError,
+  isPlainObject,
+  NotASpoolError,
+  newId,
+  PosthornError,
+  ResourceConflictError,
+  ResourceNotFoundError,
+  systemClock,
+  type Timer,
+} from '../core/index.js';
+import {
+  type DataFile,
+  type EntryDecision,
+  NewerMetadataError,
+  type QueueWatch,
+  type SpoolLog,
+  stderrLog,
+  watchQueue,
+} from '../multispool/index.js';
+import { EventHub } from './event-hub.js';
+import { MESSAGE_ID_PATTERN, type MessageMeta, queueOf, SPOOL_QUEUES, type SpoolQueue } from './message-metadata.js';
+import { type Changed, SpoolFolder } from './spool-folder.js';
+import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from './transitions.js';
+import type {
+  BounceHook,
+  DeliveryFunction,
+  DeliveryJob,
+  DeliveryReport,
+  Envelope,
+  FailedRecipient,
+  RecipientInfo,
+  Section,
+  SendWhich,
+  SpoolEvent,
+  SpooledEnvelope,
+  SpooledMessageInfo,
+  SpoolStatus,
+} from './types.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * Retry intervals when none are given: quick at first, then hourly and daily, about four and a
+ * half days in all (Postfix keeps mail five days by default) before the message freezes or bounces.
+ */
+export const DEFAULT_RETRY_INTERVALS: readonly number[] = Object.freeze([
+  MINUTE,
+  5 * MINUTE,
+  15 * MINUTE,
+  30 * MINUTE,
+  HOUR,
+  2 * HOUR,
+  4 * HOUR,
+  8 * HOUR,
+  12 * HOUR,
+  24 * HOUR,
+  24 * HOUR,
+  24 * HOUR,
+]);
+
+export interface SpoolOptions<H> {
+  /** The spool folder; made when missing unless `createIfMissing` is false. */
+  dir: string;
+  /** Delivers one section to its pending recipients and reports per recipient. */
+  deliver: DeliveryFunction<H>;
+  /** Time for schedules and timeouts; tests pass a FakeClock. */
+  clock?: Clock;
+  /** Default retry intervals in ms (see DEFAULT_RETRY_INTERVALS). */
+  retryIntervals?: readonly number[];
+  /** Deliveries at once; default 16. */
+  maxConcurrentJobs?: number;
+  /** A delivery that has not reported after this long (ms) counts as try-later; default 10 minutes. */
+  deliveryTimeoutMs?: number;
+  /** Called when a message fails for good; without it such messages are frozen. */
+  bounce?: BounceHook<H>;
+  log?: SpoolLog;
+  createIfMissing?: boolean;
+  /**
+   * Other processes (the `posthorn spool` command) may change messages on disk; change notices
+   * tell this spool at once, and a re-scan this often (wall-clock ms) catches lost notices. Default 30 s.
+   */
+  rescanIntervalMs?: number;
+}
+
+interface Tracked {
+  meta: MessageMeta;
+  queue: SpoolQueue;
+  timer: Timer | null;
+  ready: boolean;
+  delivering: boolean;
+  /** Set by freeze() while the message is being delivered: applied when the attempt ends. */
+  freezeRequested: string | null;
+  /** Set by a job that saved new metadata: schedule it once the job is over. */
+  rescheduleAfterJob: boolean;
+}
+
+/** What an attempt leaves: the metadata saved (null when the message left the spool) and its events. */
+interface AttemptOutcome {
+  after: MessageMeta | null;
+  events: SpoolEvent[];
+}
+
+const TIMED_OUT = Symbol('timed out');
+const MAX_ADDRESS = 4096;
+const MAX_SECTIONS = 1000;
+const HEADER_NAME = /^[!-9;-~]+$/;
+const LINE_BREAK = /[\r\n\0]/;
+
+/**
+ * async_smtp's delivery Spool with slimta's relay-queue semantics: messages are written to disk
+ * before `add` resolves, handed to a delivery function under a concurrency bound, retried on
+ * their intervals with per-recipient results kept, then frozen (or bounced through a hook) when
+ * the intervals run out. Operators freeze, send, remove, recover and quarantine; `status()` and
+ * `events()` show what happens. The folder is locked while the spool runs, and everything is
+ * reloaded at the next start: a message being delivered when the process died is delivered
+ * again (at least once), with the results of its earlier attempts kept.
+ */
+export class Spool<H = unknown> {
+  private readonly messages = new Map<string, Tracked>();
+  private readonly readyIds: string[] = [];
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly hub: EventHub;
+  private running = 0;
+  private maxJobs: number;
+  private killed = false;
+  private closed = false;
+  private flushWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private watches: QueueWatch[] = [];
+  private readonly pendingRefresh = new Set<string>();
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private readonly deliver: DeliveryFunction<H>;
+  private readonly bounce: BounceHook<H> | undefined;
+  private readonly retryIntervals: readonly number[];
+  private readonly deliveryTimeoutMs: number;
+  private readonly rescanIntervalMs: number;
+  private readonly log: SpoolLog;
+
+  private constructor(
+    private readonly folder: SpoolFolder,
+    private readonly lock: FolderLock,
+    options: SpoolOptions<H>,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.deliver = options.deliver;
+    this.bounce = options.bounce;
+    this.retryIntervals = options.retryIntervals ?? DEFAULT_RETRY_INTERVALS;
+    this.maxJobs = options.maxConcurrentJobs ?? 16;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 10 * MINUTE;
+    this.rescanIntervalMs = options.rescanIntervalMs ?? 30_000;
+    this.log = options.log ?? stderrLog;
+    this.hub = new EventHub(() => this.clock.now());
+  }
+
+  /**
+   * Locks the spool folder (LockedError if another process runs a spool on it), reloads every
+   * message on disk — returning those a dead process held to their queue — and resumes their
+   * schedules. Not for folders on network file systems.
+   */
+  static async create<H = unknown>(options: SpoolOptions<H>): Promise<Spool<H>> {
+    checkOptions(options);
+    const dir = resolve(options.dir);
+    const log = options.log ?? stderrLog;
+    let made = false;
+    if (!existsSync(dir)) {
+      if (options.createIfMissing === false) throw new NotASpoolError(dir, 'the folder does not exist');
+      mkdirSync(dir, { recursive: true });
+      made = true;
+    }
+    let lock: FolderLock;
+    try {
+      lock = FolderLock.acquire(dir);
+    } catch (error) {
+      if (made) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    try {
+      const folder = await SpoolFolder.open(dir, { createIfMissing: options.createIfMissing ?? true, log });
+      const spool = new Spool<H>(folder, lock, options);
+      await spool.loadFromDisk();
+      spool.startWatching();
+      return spool;
+    } catch (error) {
+      lock.release();
+      if (made) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get dir(): string {
+    return this.folder.dir;
+  }
+
+  /**
+   * Writes the message to disk, one spooled message per section, and queues each for delivery
+   * at once; resolves with their ids once all are durable. Order of delivery is not promised.
+   */
+  async add(envelope: Envelope, sections: readonly Section<H>[] = [{}]): Promise<string[]> {
+    this.checkOpen();
+    const planned = this.plan(envelope, sections, 'send-now', null);
+    await this.writeAll(planned);
+    for (const { meta } of planned) {
+      this.track(meta, 'active');
+      this.hub.emit({ type: 'spooled', id: meta.id, at: this.clock.now() });
+    }
+    this.pump();
+    return planned.map((p) => p.meta.id);
+  }
+
+  /**
+   * `quarantine(envelope, sections, { reason })` writes a new message straight into quarantine
+   * (async_smtp's signature: for mail that must be kept but not sent); `quarantine(ids, { reason })`
+   * moves waiting or frozen messages there.
+   */
+  async quarantine(envelope: Envelope, sections: readonly Section<H>[], options: { reason: string }): Promise<string[]>;
+  async quarantine(ids: readonly string[], options: { reason: string }): Promise<string[]>;
+  async quarantine(
+    first: Envelope | readonly string[],
+    second: readonly Section<H>[] | { reason: string },
+    third?: { reason: string },
+  ): Promise<string[]> {
+    this.checkOpen();
+    if (Array.isArray(first)) {
+      const reason = checkReason((second as { reason: string })?.reason);
+      const ids = checkIds(first);
+      await this.operate(
+        ids,
+        (meta) => quarantineMeta(meta, reason),
+        (c) => (c.after ? { type: 'quarantined', id: c.after.id, at: this.clock.now(), reason } : null),
+      );
+      return ids;
+    }
+    const reason = checkReason(third?.reason);
+    const planned = this.plan(first as Envelope, second as readonly Section<H>[], 'quarantined', reason);
+    await this.writeAll(planned);
+    for (const { meta } of planned) {
+      this.track(meta, 'quarantine');
+      this.hub.emit({ type: 'quarantined', id: meta.id, at: this.clock.now(), reason });
+    }
+    return planned.map((p) => p.meta.id);
+  }
+
+  /**
+   * Sends now: frozen messages are unfrozen, waiting ones brought forward, and `retryIntervals`
+   * are used before any intervals the message had left. `which`: 'all' (frozen and waiting),
+   * 'frozen', or a list of ids. Messages being delivered are left to finish.
+   */
+  async send(options: { retryIntervals?: readonly number[]; which?: SendWhich } = {}): Promise<void> {
+    this.checkOpen();
+    const intervals = checkIntervals(options.retryIntervals ?? [], 'retryIntervals');
+    const which = options.which ?? 'all';
+    let ids: string[];
+    if (which === 'all' || which === 'frozen') {
+      ids = [...this.messages.entries()]
+        .filter(
+          ([, t]) =>
+            t.queue === 'frozen' ||
+            (which === 'all' && t.queue === 'active' && !t.delivering && t.meta.status === 'send-at'),
+        )
+        .map(([id]) => id);
+    } else if (Array.isArray(which)) {
+      ids = checkIds(which).filter((id) => !this.messages.get(id)?.delivering);
+    } else {
+      throw new InvalidArgumentError('which', "must be 'all', 'frozen' or a list of message ids");
+    }
+    await this.operate(
+      ids,
+      (meta) => sendMeta(meta, intervals, this.clock.now()),
+      (c) => (c.before.status === 'frozen' ? { type: 'unfrozen', id: c.before.id, at: this.clock.now() } : null),
+    );
+  }
+
+  /**
+   * Freezes messages: no delivery until they are sent again. A message being delivered is frozen
+   * when its attempt ends (unless that attempt delivers it).
+   */
+  async freeze(ids: readonly string[], options: { reason?: string } = {}): Promise<void> {
+    this.checkOpen();
+    const list = checkIds(ids);
+    const reason = options.reason === undefined ? 'frozen by an operator' : checkReason(options.reason);
+    for (const id of list) {
+      const t = this.messages.get(id);
+      if (t?.delivering) t.freezeRequested = reason;
+    }
+    await this.operate(
+      list,
+      (meta) => freezeMeta(meta, reason),
+      (c) =>
+        c.after && c.before.status !== 'frozen'
+          ? { type: 'frozen', id: c.after.id, at: this.clock.now(), reason }
+          : null,
+      { goneIsDone: true },
+    );
+  }
+
+  /** Moves frozen messages to `removed` (kept on disk; `recover` brings them back). Only frozen messages. */
+  async remove(ids: readonly string[]): Promise<void> {
+    this.checkOpen();
+    await this.operate(checkIds(ids), removeMeta, (c) => ({ type: 'removed', id: c.before.id, at: this.clock.now() }));
+  }
+
+  /** Brings removed or quarantined messages back, frozen (send them to deliver). */
+  async recover(options: { ids: readonly string[]; from: 'removed' | 'quarantined' }): Promise<void> {
+    this.checkOpen();
+    const from = options?.from;
+    if (from !== 'removed' && from !== 'quarantined') {
+      throw new InvalidArgumentError('from', "must be 'removed' or 'quarantined'");
+    }
+    await this.operate(
+      checkIds(options.ids),
+      (meta) => recoverMeta(meta, from),
+      (c) => ({ type: 'recovered', id: c.before.id, at: this.clock.now(), from }),
+    );
+  }
+
+  /** At most `n` deliveries at once from the next start on; running ones are not interrupted. */
+  setMaxConcurrentJobs(n: number): void {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+      throw new InvalidArgumentError('maxConcurrentJobs', 'must be an integer of at least 1');
+    }
+    this.maxJobs = n;
+    this.pump();
+  }
+
+  /**
+   * Starts no new delivery and waits for the running ones: 'finished' when they are done,
+   * 'timeout' when `timeout` (ms on the spool's clock, or a promise) comes first. Frozen and
+   * waiting messages are untouched; new ones can still be added (to disk, for the next start).
+   */
+  async killAndFlush(options: { timeout?: number | Promise<unknown> } = {}): Promise<'finished' | 'timeout'> {
+    this.killed = true;
+    this.checkIdle();
+    if (this.running === 0) return 'finished';
+    const flushed = new Promise<'finished'>((resolve) => this.flushWaiters.push(() => resolve('finished')));
+    const { timeout } = options;
+    if (timeout === undefined) return flushed;
+    let timer: Timer | undefined;
+    const late =
+      typeof timeout === 'number'
+        ? new Promise<'timeout'>((resolve) => {
+            timer = this.clock.setTimer(timeout, () => resolve('timeout'));
+          })
+        : Promise.resolve(timeout).then(() => 'timeout' as const);
+    const result = await Promise.race([flushed, late]);
+    timer?.cancel();
+    return result;
+  }
+
+  /** killAndFlush, then stops timers and watches, ends event streams and releases the folder lock. */
+  async close(options: { timeout?: number | Promise<unknown> } = {}): Promise<'finished' | 'timeout'> {
+    if (this.closed) return 'finished';
+    const result = await this.killAndFlush(options);
+    this.closed = true;
+    for (const w of this.watches) w.close();
+    this.watches = [];
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const t of this.messages.values()) t.timer?.cancel();
+    this.hub.end();
+    this.lock.release();
+    for (const wake of this.idleWaiters.splice(0)) wake();
+    return result;
+  }
+
+  /** What is in the spool, from memory: each message's state, next attempt, attempts and last error. */
+  status(): SpoolStatus<H> {
+    const messages = [...this.messages.values()].map((t) => info<H>(t));
+    messages.sort((a, b) => a.spooledAt - b.spooledAt || (a.id < b.id ? -1 : 1));
+    return { messages, running: this.running, maxConcurrentJobs: this.maxJobs, killed: this.killed };
+  }
+
+  /** The true number of messages waiting or frozen, read from disk. */
+  countFromDisk(): Promise<number> {
+    return this.folder.countFromDisk();
+  }
+
+  /** Spooled, delivering, delivered, delayed, frozen, unfrozen, bounced, removed, recovered, quarantined — from now on. */
+  events(): AsyncIterableIterator<SpoolEvent> {
+    return this.hub.subscribe();
+  }
+
+  /** Resolves when no delivery is running or due now (later attempts may still be scheduled). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // --- loading and watching -------------------------------------------------------------------
+
+  private async loadFromDisk(): Promise<void> {
+    const located = await this.folder.readAll();
+    for (const { queue, meta } of located) this.track(meta, queue);
+    const waiting = located.filter((l) => l.queue === 'active').length;
+    if (located.length > 0) {
+      this.log('info', 'spool loaded', { spool: this.dir, messages: located.length, waiting });
+    }
+    this.pump();
+  }
+
+  private startWatching(): void {
+    for (const queue of SPOOL_QUEUES) {
+      this.watches.push(
+        watchQueue(join(this.dir, queue), (name) => (name === null ? void this.rescan() : this.scheduleRefresh(name))),
+      );
+    }
+    this.rescanTimer = setInterval(() => void this.rescan(), this.rescanIntervalMs);
+    this.rescanTimer.unref();
+  }
+
+  private scheduleRefresh(name: string): void {
+    if (this.closed || !MESSAGE_ID_PATTERN.test(name)) return;
+    this.pendingRefresh.add(name);
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      const ids = [...this.pendingRefresh];
+      this.pendingRefresh.clear();
+      void (async () => {
+        for (const id of ids) {
+          await this.refresh(id).catch((error) =>
+            this.log('warn', 'could not re-read a spooled message', {
+              spool: this.dir,
+              id,
+              error: (error as Error).message,
+            }),
+          );
+        }
+      })();
+    }, 20);
+    this.refreshTimer.unref();
+  }
+
+  /** Lists the queue folders and re-reads any message not where this spool thinks it is. */
+  private async rescan(): Promise<void> {
+    if (this.closed) return;
+    const seen = new Set<string>();
+    for (const queue of SPOOL_QUEUES) {
+      for (const name of await this.folder.names(queue).catch(() => [])) {
+        seen.add(name);
+        if (this.messages.get(name)?.queue !== queue) this.scheduleRefresh(name);
+      }
+    }
+    for (const [id, t] of this.messages) if (!seen.has(id) && !t.delivering) this.scheduleRefresh(id);
+  }
+
+  /** Brings memory in line with what another process did to a message on disk. */
+  private async refresh(id: string): Promise<void> {
+    if (this.closed || this.messages.get(id)?.delivering) return;
+    await this.withLock(id, async () => {
+      const known = this.messages.get(id);
+      if (this.closed || known?.delivering) return;
+      if (known) {
+        try {
+          const meta = await this.folder.multispool.entry(known.queue, id).metadata();
+          if (JSON.stringify(meta) !== JSON.stringify(known.meta)) this.adopt(id, meta, known.queue);
+          return;
+        } catch (error) {
+          if (!(error instanceof ResourceNotFoundError)) throw error;
+        }
+      }
+      const found = await this.folder.locate(id);
+      if (found === 'busy') return; // it will land somewhere and say so
+      if (found === null) {
+        if (known) this.untrack(id);
+        return;
+      }
+      this.adopt(id, found.meta, found.queue);
+    });
+  }
+
+  private adopt(id: string, meta: MessageMeta, queue: SpoolQueue): void {
+    const before = this.messages.get(id)?.queue;
+    this.track(meta, queue);
+    const at = this.clock.now();
+    if (before && before !== queue) {
+      if (queue === 'frozen' && before === 'active')
+        this.hub.emit({ type: 'frozen', id, at, reason: meta.frozenReason ?? '' });
+      else if (queue === 'active' && before === 'frozen') this.hub.emit({ type: 'unfrozen', id, at });
+      else if (queue === 'removed') this.hub.emit({ type: 'removed', id, at });
+      else if (queue === 'quarantine')
+        this.hub.emit({ type: 'quarantined', id, at, reason: meta.quarantineReason ?? '' });
+      else if (queue === 'frozen' && (before === 'removed' || before === 'quarantine')) {
+        this.hub.emit({ type: 'recovered', id, at, from: before === 'removed' ? 'removed' : 'quarantined' });
+      }
+    }
+    this.pump();
+  }
+
+  // --- scheduling -------------------------------------------------------------------------------
+
+  private track(meta: MessageMeta, queue: SpoolQueue): Tracked {
+    let t = this.messages.get(meta.id);
+    if (t) {
+      t.meta = meta;
+      t.queue = queue;
+    } else {
+      t = {
+        meta,
+        queue,
+        timer: null,
+        ready: false,
+        delivering: false,
+        freezeRequested: null,
+        rescheduleAfterJob: false,
+      };
+      this.messages.set(meta.id, t);
+    }
+    this.schedule(t);
+    return t;
+  }
+
+  private untrack(id: string): void {
+    const t = this.messages.get(id);
+    t?.timer?.cancel();
+    this.messages.delete(id);
+  }
+
+  private schedule(t: Tracked): void {
+    t.timer?.cancel();
+    t.timer = null;
+    if (t.queue !== 'active' || t.delivering) return;
+    const now = this.clock.now();
+    const due = t.meta.status === 'send-at' ? (t.meta.nextAttemptAt ?? now) : now;
+    if (due <= now) {
+      this.makeReady(t);
+      return;
+    }
+    t.timer = this.clock.setTimer(due - now, () => {
+      t.timer = null;
+      this.makeReady(t);
+      this.pump();
+    });
+  }
+
+  private makeReady(t: Tracked): void {
+    if (t.ready) return;
+    t.ready = true;
+    this.readyIds.push(t.meta.id);
+  }
+
+  private pump(): void {
+    while (!this.killed && !this.closed && this.running < this.maxJobs && this.readyIds.length > 0) {
+      const id = this.readyIds.shift() as string;
+      const t = this.messages.get(id);
+      if (!t?.ready) continue;
+      t.ready = false;
+      if (t.queue !== 'active' || t.delivering) continue;
+      this.startJob(id, t);
+    }
+    this.checkIdle();
+  }
+
+  private startJob(id: string, t: Tracked): void {
+    t.delivering = true;
+    this.running++;
+    void this.withLock(id, () => this.deliverOnce(id, t))
+      .catch((error) => this.jobFailed(id, t, error))
+      .finally(() => {
+        t.delivering = false;
+        t.freezeRequested = null;
+        if (t.rescheduleAfterJob && this.messages.get(id) === t) this.schedule(t);
+        t.rescheduleAfterJob = false;
+        this.running--;
+        if (this.running === 0) for (const wake of this.flushWaiters.splice(0)) wake();
+        this.pump();
+      });
+  }
+
+  private isIdle(): boolean {
+    if (this.running > 0) return false;
+    if (this.killed || this.closed) return true;
+    return !this.readyIds.some((id) => this.messages.get(id)?.ready);
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length > 0 && this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** A job broke outside the delivery function (a disk error): logged, and tried again later. */
+  private jobFailed(id: string, t: Tracked, error: unknown): void {
+    this.log('error', 'a delivery job failed; the message stays spooled', {
+      spool: this.dir,
+      id,
+      error: (error as Error)?.message ?? String(error),
+    });
+    if (this.messages.get(id) !== t || t.queue !== 'active') return;
+    t.timer?.cancel();
+    t.timer = this.clock.setTimer(this.retryIntervals[0] ?? MINUTE, () => {
+      t.timer = null;
+      this.makeReady(t);
+      this.pump();
+    });
+  }
+
+  // --- one delivery attempt ---------------------------------------------------------------------
+
+  private async deliverOnce(id: string, t: Tracked): Promise<void> {
+    const { multispool } = this.folder;
+    let done: { ok: AttemptOutcome } | 'not-found';
+    try {
+      done = await multispool.withEntryOrNotFound<AttemptOutcome>(multispool.entry('active', id), (meta, dataFile) =>
+        this.attempt(t, meta, dataFile),
+      );
+    } catch (error) {
+      if (!(error instanceof CorruptDataError) || error instanceof NewerMetadataError) throw error;
+      const rebuilt = await this.folder.quarantineCorrupt('active', id, error);
+      if (!rebuilt) {
+        this.untrack(id);
+        return;
+      }
+      this.track(rebuilt, 'quarantine');
+      this.hub.emit({ type: 'quarantined', id, at: this.clock.now(), reason: rebuilt.quarantineReason ?? '' });
+      return;
+    }
+    if (done === 'not-found') {
+      // Another process moved or took it (an operator's command): find out where it went.
+      this.scheduleRefresh(id);
+      return;
+    }
+    const { after, events } = done.ok;
+    if (after === null) this.untrack(id);
+    else {
+      t.meta = after;
+      t.queue = queueOf(after.status);
+      t.rescheduleAfterJob = true;
+    }
+    for (const event of events) this.hub.emit(event);
+  }
+
+  private async attempt(
+    t: Tracked,
+    meta: MessageMeta,
+    dataFile: DataFile<SpooledEnvelope>,
+  ): Promise<[EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome]> {
+    const keep = (
+      m: MessageMeta,
+      events: SpoolEvent[] = [],
+    ): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] => [
+      { save: [m, queueOf(m.status)] },
+      { after: m, events },
+    ];
+    const now = this.clock.now();
+    if (meta.status !== 'send-now' && meta.status !== 'send-at') return keep(meta);
+    if (meta.status === 'send-at' && (meta.nextAttemptAt ?? now) > now) return keep(meta); // moved later by an operator
+    if (t.freezeRequested !== null) {
+      const frozen = freezeMeta(meta, t.freezeRequested);
+      return keep(frozen, [{ type: 'frozen', id: meta.id, at: now, reason: t.freezeRequested }]);
+    }
+    const pending = meta.recipients.filter((r) => r.state === 'pending').map((r) => r.address);
+    if (pending.length === 0) return this.decide(t, meta, null, now);
+
+    let envelope: SpooledEnvelope;
+    try {
+      envelope = await dataFile.read();
+    } catch (error) {
+      const reason = `data file unreadable: ${(error as Error).message}`;
+      this.log('error', 'a spooled message was quarantined', { spool: this.dir, id: meta.id, reason });
+      return keep(quarantineMeta(meta, reason), [{ type: 'quarantined', id: meta.id, at: now, reason }]);
+    }
+    const attempt = meta.attempts + 1;
+    this.hub.emit({ type: 'delivering', id: meta.id, at: now, attempt, recipients: pending });
+    const result = await this.callDeliver({
+      id: meta.id,
+      parentId: meta.parentId,
+      attempt,
+      envelope: { ...envelope, recipients: pending },
+      nextHop: meta.nextHop as H | null,
+    });
+    const outcomes = 'error' in result ? null : this.readReport(meta.id, result.report, pending);
+    const finished = this.clock.now();
+    let lastError: string | null = null;
+    const recipients = meta.recipients.map((r): RecipientInfo => {
+      if (r.state !== 'pending') return r;
+      const outcome =
+        outcomes === null
+          ? { status: 'try-later' as const, reason: (result as { error: string }).error }
+          : (outcomes.get(r.address) ?? {
+              status: 'try-later' as const,
+              reason: 'the delivery function reported no result',
+            });
+      if (outcome.status === 'delivered') return { ...r, state: 'delivered', reason: null, at: finished };
+      lastError ??= outcome.reason;
+      if (outcome.status === 'failed') return { ...r, state: 'failed', reason: outcome.reason, at: finished };
+      return { ...r, reason: outcome.reason };
+    });
+    const next: MessageMeta = { ...meta, attempts: attempt, lastAttemptAt: finished, lastError, recipients };
+    return this.decide(t, next, envelope, finished);
+  }
+
+  /** After an attempt: done, retry at the next interval, or out of chances (bounce, else freeze). */
+  private async decide(
+    t: Tracked,
+    meta: MessageMeta,
+    envelope: SpooledEnvelope | null,
+    now: number,
+  ): Promise<[EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome]> {
+    const pending = meta.recipients.filter((r) => r.state === 'pending');
+    const failed = meta.recipients.filter((r) => r.state === 'failed');
+    const delivered = meta.recipients.filter((r) => r.state === 'delivered').map((r) => r.address);
+    const id = meta.id;
+    const save = (m: MessageMeta, events: SpoolEvent[]): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] => [
+      { save: [m, queueOf(m.status)] },
+      { after: m, events },
+    ];
+    if (pending.length === 0 && failed.length === 0) {
+      return ['remove', { after: null, events: [{ type: 'delivered', id, at: now, recipients: delivered }] }];
+    }
+    if (t.freezeRequested !== null) {
+      const reason = t.freezeRequested;
+      return save(freezeMeta(meta, reason), [{ type: 'frozen', id, at: now, reason }]);
+    }
+    const [wait, ...rest] = meta.retryIntervals;
+    if (pending.length > 0 && wait !== undefined) {
+      const until = now + wait;
+      const reason = meta.lastError ?? 'not delivered';
+      return save({ ...meta, status: 'send-at', nextAttemptAt: until, retryIntervals: rest }, [
+        { type: 'delayed', id, at: now, until, reason, delivered, failed: failed.map((r) => r.address) },
+      ]);
+    }
+    const undelivered: FailedRecipient[] = [
+      ...failed.map((r) => ({ recipient: r.address, reason: r.reason ?? 'failed' })),
+      ...pending.map((r) => ({
+        recipient: r.address,
+        reason: `${r.reason ?? 'not delivered'} (no retry intervals left)`,
+      })),
+    ];
+    let frozenReason =
+      pending.length > 0
+        ? 'retry intervals exhausted'
+        : `failed for good: ${undelivered.map((f) => f.recipient).join(', ')}`;
+    if (this.bounce) {
+      try {
+        const full = envelope ?? (await this.folder.multispool.entry('active', id).dataFile.read());
+        await this.bounce({
+          id,
+          parentId: meta.parentId,
+          envelope: full,
+          failed: undelivered,
+          delivered,
+          nextHop: meta.nextHop as H | null,
+        });
+        return ['remove', { after: null, events: [{ type: 'bounced', id, at: now, failed: undelivered }] }];
+      } catch (error) {
+        frozenReason = `bounce failed: ${(error as Error)?.message ?? String(error)}`;
+        this.log('error', 'the bounce hook failed; the message is frozen', {
+          spool: this.dir,
+          id,
+          error: frozenReason,
+        });
+      }
+    }
+    return save({ ...meta, status: 'frozen', nextAttemptAt: null, frozenReason }, [
+      { type: 'frozen', id, at: now, reason: frozenReason },
+    ]);
+  }
+
+  /** Calls the delivery function, bounded by the delivery timeout; a throw or a timeout is an error text. */
+  private async callDeliver(
+    job: Omit<DeliveryJob<H>, 'signal'>,
+  ): Promise<{ report: DeliveryReport } | { error: string }> {
+    const controller = new AbortController();
+    let timer: Timer | undefined;
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = this.clock.setTimer(this.deliveryTimeoutMs, () => resolve(TIMED_OUT));
+    });
+    const delivering = Promise.resolve().then(() => this.deliver({ ...job, signal: controller.signal }));
+    delivering.catch(() => {}); // a late failure after a timeout is no one's to handle
+    try {
+      const result = await Promise.race([delivering, timedOut]);
+      if (result === TIMED_OUT) {
+        const error = `delivery timed out after ${this.deliveryTimeoutMs} ms`;
+        controller.abort(new Error(error));
+        return { error };
+      }
+      return { report: result };
+    } catch (error) {
+      return { error: (error as Error)?.message ?? String(error) };
+    } finally {
+      timer?.cancel();
+    }
+  }
+
+  private readReport(
+    id: string,
+    report: DeliveryReport,
+    pending: string[],
+  ): Map<string, { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string }> {
+    const out = new Map<string, { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string }>();
+    if (report === 'delivered') {
+      for (const r of pending) out.set(r, { status: 'delivered' });
+      return out;
+    }
+    const entries =
+      report instanceof Map ? [...report.entries()] : isPlainObject(report) ? Object.entries(report) : null;
+    if (entries === null) {
+      this.log('error', 'the delivery function returned something that is not a report', { spool: this.dir, id });
+      for (const r of pending)
+        out.set(r, { status: 'try-later', reason: 'the delivery function returned an invalid report' });
+      return out;
+    }
+    const wanted = new Set(pending);
+    for (const [recipient, outcome] of entries) {
+      if (!wanted.has(recipient)) continue;
+      if (outcome === 'delivered' || (isPlainObject(outcome) && outcome.status === 'delivered')) {
+        out.set(recipient, { status: 'delivered' });
+      } else if (isPlainObject(outcome) && (outcome.status === 'try-later' || outcome.status === 'failed')) {
+        out.set(recipient, { status: outcome.status, reason: String(outcome.reason ?? outcome.status) });
+      } else {
+        out.set(recipient, { status: 'try-later', reason: 'the delivery function returned an invalid outcome' });
+      }
+    }
+    return out;
+  }
+
+  // --- operator actions ---------------------------------------------------------------------------
+
+  /**
+   * Applies a transition to each message. Everything is checked first — every id known, every
+   * message in a state the transition accepts — so a bad request changes nothing; then each is
+   * changed under a checkout. A message another process holds meanwhile is reported at the end.
+   */
+  private async operate(
+    ids: string[],
+    transition: (meta: MessageMeta) => MessageMeta,
+    event: (changed: Changed) => SpoolEvent | null,
+    options: { goneIsDone?: boolean } = {},
+  ): Promise<void> {
+    for (const id of ids) {
+      const t = this.messages.get(id);
+      if (t?.delivering) {
+        if (options.goneIsDone) continue; // freeze: applied when the attempt ends
+        throw new ResourceConflictError('spool message', id, 'is being delivered; try again when the attempt ends');
+      }
+      let meta = t?.meta;
+      if (!meta) {
+        const found = await this.folder.locate(id);
+        if (found === null) throw new ResourceNotFoundError('spool message', id);
+        if (found === 'busy')
+          throw new ResourceConflictError('spool message', id, 'is held by another process; try again');
+        meta = found.meta;
+      }
+      transition(meta); // throws when the message's state does not allow it
+    }
+    const failures: PosthornError[] = [];
+    for (const id of ids) {
+      try {
+        await this.withLock(id, async () => {
+          const changed = await this.folder.change(id, (meta) => transition(meta));
+          if (changed === 'not-found') {
+            if (options.goneIsDone) return; // delivered meanwhile: nothing left to do
+            throw new ResourceNotFoundError('spool message', id);
+          }
+          if (changed.after === null) this.untrack(id);
+          else if (JSON.stringify(changed.after) !== JSON.stringify(changed.before) || !this.messages.has(id)) {
+            this.track(changed.after, queueOf(changed.after.status));
+            const e = event(changed);
+            if (e) this.hub.emit(e);
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof PosthornError)) throw error;
+        failures.push(error);
+      }
+    }
+    this.pump();
+    const [first] = failures;
+    if (first) {
+      if (failures.length > 1)
+        first.message += ` (and ${failures.length - 1} more: ${failures
+          .slice(1)
+          .map((f) => f.message)
+          .join('; ')})`;
+      throw first;
+    }
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release = () => {};
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const chained = previous.then(() => mine);
+    this.locks.set(id, chained);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(id) === chained) this.locks.delete(id);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError(`spool ${this.dir}`);
+  }
+
+  private plan(
+    envelope: Envelope,
+    sections: readonly Section<H>[],
+    status: 'send-now' | 'quarantined',
+    reason: string | null,
+  ): { meta: MessageMeta; envelope: SpooledEnvelope }[] {
+    const base = checkEnvelope(envelope);
+    if (!Array.isArray(sections) || sections.length === 0) {
+      throw new InvalidArgumentError('sections', 'must list at least one section');
+    }
+    if (sections.length > MAX_SECTIONS) throw new InvalidArgumentError('sections', `at most ${MAX_SECTIONS}`);
+    const now = this.clock.now();
+    const parentId = newId(now);
+    return sections.map((section, i) => {
+      const field = `sections[${i}]`;
+      if (!isPlainObject(section)) throw new InvalidArgumentError(field, 'must be an object');
+      let recipients = base.recipients;
+      if (section.recipients !== undefined) {
+        recipients = checkRecipients(section.recipients, `${field}.recipients`);
+        const known = new Set(base.recipients);
+        const stranger = recipients.find((r) => !known.has(r));
+        if (stranger !== undefined) {
+          throw new InvalidArgumentError(
+            `${field}.recipients`,
+            `${JSON.stringify(stranger)} is not a recipient of the envelope`,
+          );
+        }
+      }
+      const retryIntervals =
+        section.retryIntervals === undefined
+          ? [...this.retryIntervals]
+          : checkIntervals(section.retryIntervals, `${field}.retryIntervals`);
+      const meta: MessageMeta = {
+        id: `${parentId}-${i}`,
+        parentId,
+        sender: base.sender,
+        spooledAt: now,
+        nextHop: checkJson(section.nextHop, `${field}.nextHop`),
+        status,
+        nextAttemptAt: status === 'send-now' ? now : null,
+        retryIntervals,
+        attempts: 0,
+        lastAttemptAt: null,
+        lastError: null,
+        recipients: recipients.map((address) => ({ address, state: 'pending', reason: null, at: null })),
+        frozenReason: null,
+        quarantineReason: reason,
+      };
+      return { meta, envelope: { ...base, recipients } };
+    });
+  }
+
+  /** Writes every section; if one fails, the ones written are taken back so a failed add leaves nothing. */
+  private async writeAll(planned: { meta: MessageMeta; envelope: SpooledEnvelope }[]): Promise<void> {
+    const results = await Promise.allSettled(planned.map((p) => this.folder.write(p.meta, p.envelope)));
+    const failure = results.find((r) => r.status === 'rejected');
+    if (!failure) return;
+    await Promise.all(
+      planned.map((p, i) =>
+        results[i]?.status === 'fulfilled' ? this.folder.discard(p.meta).catch(() => {}) : undefined,
+      ),
+    );
+    throw (failure as PromiseRejectedResult).reason;
+  }
+}
+
+function info<H>(t: Tracked): SpooledMessageInfo<H> {
+  const m = t.meta;
+  const state = t.delivering
+    ? 'delivering'
+    : m.status === 'send-now' || m.status === 'send-at' || m.status === 'frozen' || m.status === 'removed'
+      ? m.status
+      : 'quarantined';
+  return {
+    id: m.id,
+    parentId: m.parentId,
+    state,
+    sender: m.sender,
+    recipients: m.recipients.map((r) => ({ ...r })),
+    nextHop: m.nextHop as H | null,
+    spooledAt: m.spooledAt,
+    nextAttemptAt: m.status === 'send-now' || m.status === 'send-at' ? m.nextAttemptAt : null,
+    attempts: m.attempts,
+    lastAttemptAt: m.lastAttemptAt,
+    lastError: m.lastError,
+    retryIntervals: [...m.retryIntervals],
+    frozenReason: m.frozenReason,
+    quarantineReason: m.quarantineReason,
+  };
+}
+
+function checkOptions<H>(options: SpoolOptions<H>): void {
+  if (!isPlainObject(options)) throw new InvalidArgumentError('options', 'must be an object');
+  if (typeof options.dir !== 'string' || options.dir.length === 0)
+    throw new InvalidArgumentError('dir', 'must be a path');
+  if (typeof options.deliver !== 'function') throw new InvalidArgumentError('deliver', 'must be a function');
+  if (options.bounce !== undefined && typeof options.bounce !== 'function') {
+    throw new InvalidArgumentError('bounce', 'must be a function');
+  }
+  if (options.retryIntervals !== undefined) checkIntervals(options.retryIntervals, 'retryIntervals');
+  const { maxConcurrentJobs, deliveryTimeoutMs, rescanIntervalMs, clock } = options;
+  if (maxConcurrentJobs !== undefined && (!Number.isInteger(maxConcurrentJobs) || maxConcurrentJobs < 1)) {
+    throw new InvalidArgumentError('maxConcurrentJobs', 'must be an integer of at least 1');
+  }
+  for (const [field, value] of [
+    ['deliveryTimeoutMs', deliveryTimeoutMs],
+    ['rescanIntervalMs', rescanIntervalMs],
+  ] as const) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new InvalidArgumentError(field, 'must be a positive number of milliseconds');
+    }
+  }
+  if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
+    throw new InvalidArgumentError('clock', 'must be a Clock');
+  }
+}
+
+function checkEnvelope(envelope: Envelope): SpooledEnvelope {
+  if (!isPlainObject(envelope)) throw new InvalidArgumentError('envelope', 'must be an object');
+  const { sender, headers = [], body } = envelope;
+  if (typeof sender !== 'string' || sender.length > MAX_ADDRESS || LINE_BREAK.test(sender)) {
+    throw new InvalidArgumentError('envelope.sender', 'must be a string without line breaks ("" is the null sender)');
+  }
+  const recipients = checkRecipients(envelope.recipients, 'envelope.recipients');
+  if (!Array.isArray(headers))
+    throw new InvalidArgumentError('envelope.headers', 'must be a list of [name, value] pairs');
+  const copied: [string, string][] = headers.map((h, i) => {
+    const field = `envelope.headers[${i}]`;
+    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+      throw new InvalidArgumentError(field, 'must be a [name, value] pair of strings');
+    }
+    if (!HEADER_NAME.test(h[0])) throw new InvalidArgumentError(field, `${JSON.stringify(h[0])} is not a header name`);
+    if (LINE_BREAK.test(h[1])) throw new InvalidArgumentError(field, 'a header value must not hold line breaks');
+    return [h[0], h[1]];
+  });
+  let bytes: Buffer;
+  if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
+  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
+  else throw new InvalidArgumentError('envelope.body', 'must be a string or bytes');
+  return { sender, recipients, headers: copied, body: bytes };
+}
+
+/** Recipients: at least one, each a non-empty string without line breaks; duplicates are dropped (as Postfix does). */
+function checkRecipients(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length === 0)
+    throw new InvalidArgumentError(field, 'must list at least one recipient');
+  const out: string[] = [];
+  const seen = new Set<string>();
+  value.forEach((r, i) => {
+    if (typeof r !== 'string' || r.length === 0 || r.length > MAX_ADDRESS || LINE_BREAK.test(r)) {
+      throw new InvalidArgumentError(`${field}[${i}]`, 'must be a non-empty string without line breaks');
+    }
+    if (!seen.has(r)) {
+      seen.add(r);
+      out.push(r);
+    }
+  });
+  return out;
+}
+
+function checkIntervals(value: unknown, field: string): number[] {
+  if (!Array.isArray(value) || value.length > 1000)
+    throw new InvalidArgumentError(field, 'must be a list of at most 1000 intervals');
+  return value.map((n, i) => {
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(`${field}[${i}]`, 'must be a number of milliseconds, 0 or more');
+    }
+    return n;
+  });
+}
+
+function checkIds(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new InvalidArgumentError('ids', 'must be a list of message ids');
+  value.forEach((id, i) => {
+    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) {
+      throw new InvalidArgumentError(`ids[${i}]`, `${JSON.stringify(id)} is not a spool message id`);
+    }
+  });
+  return [...new Set(value as string[])];
+}
+
+function checkReason(value: unknown): string {
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > 1000) {
+    throw new InvalidArgumentError('reason', 'must be a non-empty text of at most 1000 characters');
+  }
+  return value;
+}
+
+function checkJson(value: unknown, field: string): unknown {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value));
+  } catch (error) {
+    throw new InvalidArgumentError(field, 'must be JSON', { cause: error });
+  }
+}
