@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerServeCommand } from './serve-command.js';
+import { registerSpoolCommand } from './spool-command.js';
 
 /**
  * The `posthorn` command. Each subcommand lives in a file of its own that exports a
  * `register(program)` function; add it to `commands` below.
  */
-const commands: ((program: Command) => void)[] = [registerServeCommand];
+const commands: ((program: Command) => void)[] = [registerServeCommand, registerSpoolCommand];
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -82,7 +82,7 @@ export async function recoverSpool(files: SpoolFiles<unknown, unknown, string>):
       await unlinkIfPresent(layout.registryPath(held.name));
     }
     await unlinkIfPresent(`${layout.tmp}/${file}`);
-    report.scratchRemoved.push(file);
+    if (held.kind !== 'tok') report.scratchRemoved.push(file); // a token file is no unfinished work
   }
 
   const dataNames = new Set(await listNames(layout.data));

@@ -1,5 +1,5 @@
 import { jsonMetadata, type MetadataCodec } from '../multispool/index.js';
-import type { RecipientInfo } from './types.js';
+import type { RecipientInfo, SpooledMessageInfo } from './types.js';
 
 /** Status on disk; the queue folder follows from it (see queueOf). */
 export type DiskStatus = 'send-now' | 'send-at' | 'frozen' | 'removed' | 'quarantined';
@@ -107,3 +107,24 @@ export const messageMetaCodec: MetadataCodec<MessageMeta> = jsonMetadata<Message
   version: 1,
   read: { 1: readV1 },
 });
+
+/** What status() and `posthorn spool status` show for a message. */
+export function describeMessage<H = unknown>(m: MessageMeta, delivering = false): SpooledMessageInfo<H> {
+  const waiting = m.status === 'send-now' || m.status === 'send-at';
+  return {
+    id: m.id,
+    parentId: m.parentId,
+    state: delivering ? 'delivering' : m.status,
+    sender: m.sender,
+    recipients: m.recipients.map((r) => ({ ...r })),
+    nextHop: m.nextHop as H | null,
+    spooledAt: m.spooledAt,
+    nextAttemptAt: waiting ? m.nextAttemptAt : null,
+    attempts: m.attempts,
+    lastAttemptAt: m.lastAttemptAt,
+    lastError: m.lastError,
+    retryIntervals: [...m.retryIntervals],
+    frozenReason: m.frozenReason,
+    quarantineReason: m.quarantineReason,
+  };
+}

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import {
   CorruptDataError,
+  PosthornError,
   ResourceConflictError,
   ResourceNotFoundError,
   StorageUnavailableError,
@@ -162,6 +163,42 @@ export class SpoolFolder {
       // Moved between locate and checkout: look again.
     }
     throw new ResourceConflictError('spool message', id, 'keeps moving; try again');
+  }
+
+  /**
+   * An operator's change to several messages: every id is checked first (known, not held by
+   * another process, in a state `transition` accepts), so a bad request changes nothing; then
+   * each is changed. A message taken by another process in between is reported in `failed`.
+   */
+  async changeAll(
+    ids: readonly string[],
+    transition: (meta: MessageMeta) => MessageMeta,
+  ): Promise<{ done: Changed[]; failed: { id: string; error: PosthornError }[] }> {
+    for (const id of ids) {
+      const found = await this.locate(id);
+      if (found === null) throw new ResourceNotFoundError('spool message', id);
+      if (found === 'busy') {
+        throw new ResourceConflictError(
+          'spool message',
+          id,
+          'is being delivered or changed by another process; try again',
+        );
+      }
+      transition(found.meta); // throws when the message's state does not allow it
+    }
+    const done: Changed[] = [];
+    const failed: { id: string; error: PosthornError }[] = [];
+    for (const id of ids) {
+      try {
+        const changed = await this.change(id, transition);
+        if (changed === 'not-found') failed.push({ id, error: new ResourceNotFoundError('spool message', id) });
+        else done.push(changed);
+      } catch (error) {
+        if (!(error instanceof PosthornError)) throw error;
+        failed.push({ id, error });
+      }
+    }
+    return { done, failed };
   }
 
   /** The true number of messages waiting or frozen, read from disk (including those being delivered). */

@@ -25,7 +25,14 @@ import {
   watchQueue,
 } from '../multispool/index.js';
 import { EventHub } from './event-hub.js';
-import { MESSAGE_ID_PATTERN, type MessageMeta, queueOf, SPOOL_QUEUES, type SpoolQueue } from './message-metadata.js';
+import {
+  describeMessage,
+  MESSAGE_ID_PATTERN,
+  type MessageMeta,
+  queueOf,
+  SPOOL_QUEUES,
+  type SpoolQueue,
+} from './message-metadata.js';
 import { type Changed, SpoolFolder } from './spool-folder.js';
 import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from './transitions.js';
 import type {
@@ -974,28 +981,7 @@ export class Spool<H = unknown> {
 }
 
 function info<H>(t: Tracked): SpooledMessageInfo<H> {
-  const m = t.meta;
-  const state = t.delivering
-    ? 'delivering'
-    : m.status === 'send-now' || m.status === 'send-at' || m.status === 'frozen' || m.status === 'removed'
-      ? m.status
-      : 'quarantined';
-  return {
-    id: m.id,
-    parentId: m.parentId,
-    state,
-    sender: m.sender,
-    recipients: m.recipients.map((r) => ({ ...r })),
-    nextHop: m.nextHop as H | null,
-    spooledAt: m.spooledAt,
-    nextAttemptAt: m.status === 'send-now' || m.status === 'send-at' ? m.nextAttemptAt : null,
-    attempts: m.attempts,
-    lastAttemptAt: m.lastAttemptAt,
-    lastError: m.lastError,
-    retryIntervals: [...m.retryIntervals],
-    frozenReason: m.frozenReason,
-    quarantineReason: m.quarantineReason,
-  };
+  return describeMessage<H>(t.meta, t.delivering);
 }
 
 function checkOptions<H>(options: SpoolOptions<H>): void {
