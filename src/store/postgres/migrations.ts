@@ -73,8 +73,9 @@ export const MIGRATIONS: readonly Migration[] = [
         -- messages table needs no index on claim_id and a claim's update of a message stays HOT.
         seqs bigint[] NOT NULL
       ) WITH (autovacuum_vacuum_scale_factor = 0.02);
-      CREATE INDEX claims_expiry ON ${s}.claims (expires_at);
-      CREATE INDEX claims_queue ON ${s}.claims (queue_id);
+      -- No other index: every claim writes a row here, and only gc and deleting a queue look
+      -- claims up by anything but id; they scan this table, which holds about one gc period
+      -- of claims.
 
       CREATE TABLE ${s}.subscriptions (
         id uuid PRIMARY KEY,

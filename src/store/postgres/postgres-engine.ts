@@ -542,18 +542,16 @@ export class PostgresEngine implements StoreEngine {
 
   async gc(): Promise<GcReport> {
     const now = this.clock.now();
-    const sweep = async (statement: 'gcMessages' | 'gcClaims' | 'gcSubscriptions'): Promise<number> => {
-      let total = 0;
-      for (;;) {
-        const removed = (await this.run(statement, [now, GC_SLICE])).rowCount ?? 0;
-        total += removed;
-        if (removed < GC_SLICE) return total;
-      }
-    };
+    let messages = 0;
+    for (;;) {
+      const removed = (await this.run('gcMessages', [now, GC_SLICE])).rowCount ?? 0;
+      messages += removed;
+      if (removed < GC_SLICE) break;
+    }
     return {
-      messages: await sweep('gcMessages'),
-      claims: await sweep('gcClaims'),
-      subscriptions: await sweep('gcSubscriptions'),
+      messages,
+      claims: (await this.run('gcClaims', [now])).rowCount ?? 0,
+      subscriptions: (await this.run('gcSubscriptions', [now])).rowCount ?? 0,
     };
   }
 

@@ -173,15 +173,13 @@ export function buildStatements(s: string) {
         RETURNING 1)
       SELECT (SELECT count(*) FROM q) AS queues, (SELECT count(*) FROM done) AS subscriptions`,
 
-    // gc works in slices so a large backlog never makes one huge transaction.
+    // Expired messages go in slices (found through their expiry index) so a large backlog
+    // never makes one huge transaction; claims and subscriptions are small rows, taken in one pass.
     gcMessages: `
       DELETE FROM ${s}.messages
        WHERE (queue_id, seq) IN (SELECT queue_id, seq FROM ${s}.messages WHERE expires_at <= $1 LIMIT $2)`,
-    gcClaims: `
-      DELETE FROM ${s}.claims WHERE id IN (SELECT id FROM ${s}.claims WHERE expires_at <= $1 LIMIT $2)`,
-    gcSubscriptions: `
-      DELETE FROM ${s}.subscriptions
-       WHERE id IN (SELECT id FROM ${s}.subscriptions WHERE expires_at <= $1 LIMIT $2)`,
+    gcClaims: `DELETE FROM ${s}.claims WHERE expires_at <= $1`,
+    gcSubscriptions: `DELETE FROM ${s}.subscriptions WHERE expires_at <= $1`,
     alive: 'SELECT 1',
   };
 }
