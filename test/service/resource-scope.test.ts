@@ -156,6 +156,21 @@ describe('service: queues and topics over the storage contract', () => {
     assert.deepEqual(asked, []);
   });
 
+  it("post terms follow this process's metadata changes at once and another server's within a second", async () => {
+    const { service, driver, clock } = setup();
+    await service.queues.create('p', 'q', { _default_message_ttl: 100 });
+    assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 100);
+    await service.queues.patch('p', 'q', [{ op: 'replace', path: '/metadata/_default_message_ttl', value: 200 }]);
+    assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 200, 'a change made here applies at once');
+    await driver.queues.setMetadata('p', 'q', { _default_message_ttl: 300 });
+    assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 200, 'reused for a moment');
+    clock.advance(1000);
+    assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 300, 'read again after a second');
+    await service.queues.delete('p', 'q');
+    await service.queues.create('p', 'q', {});
+    assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 3600);
+  });
+
   it('a store that fails passes its error up for the transport to answer 503', async () => {
     const broken: DataDriver = createMemoryDriver();
     await broken.close();

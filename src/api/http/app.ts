@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { QueueService } from '../../service/index.js';
+import { readBody } from './body-reader.js';
 import { answerBody, answerFor } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
@@ -9,6 +10,9 @@ import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerServiceRoutes } from './routes/service-routes.js';
 import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
+
+/** The body limit of routes without one of their own: claims, subscriptions, share, purge. */
+const DEFAULT_BODY_LIMIT = 65_536;
 
 export interface HttpAppOptions {
   service: QueueService;
@@ -26,30 +30,30 @@ export interface HttpAppOptions {
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const { service } = options;
   const limits = service.limits;
+  const log = options.logger;
+  // Fastify gets no logger: with one it makes a child logger for every request, which costs more
+  // than some requests. Errors are logged by the error handler below; nothing else is per request.
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : {}),
-    // One log line per request would cost more than serving it; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     exposeHeadRoutes: false,
     return503OnClosing: true,
     keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
-    // The largest of the per-route limits; routes set their own (messages, metadata).
-    bodyLimit: Math.max(limits.maxMessagesPostSize, limits.maxQueueMetadataSize),
   });
 
   // Zaqar reads every body as JSON whatever its Content-Type: take all bodies as bytes and parse
   // them in the routes, where the refusals can be Zaqar's.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', (request, payload, done) => readBody(request, payload, done));
+  // Routes set their own limit on each request; this one covers answers with no route (404).
+  app.decorateRequest('bodyLimit', DEFAULT_BODY_LIMIT);
   app.decorateRequest('identity', null);
   app.decorateRequest('postTerms', null);
-  app.addHook('onRequest', createRequestGuard(service));
 
   app.setErrorHandler((error, request, reply) => {
     const config = request.routeOptions.config;
     const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
-    if (answer.log) request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    if (answer.log) log?.error({ err: error, method: request.method, url: request.url }, 'request failed');
     reply.code(answer.status);
     if (answer.headers) reply.headers(answer.headers);
     // Fastify closes the connection after a body it did not read; say so only then.
@@ -65,7 +69,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       ),
   );
 
-  const router = new Router(app);
+  const router = new Router(app, createRequestGuard(service), DEFAULT_BODY_LIMIT);
   const versions: ApiVersion[] = [V2, V1_1];
   const versionsBody = versionsDocument(versions);
   router.add('GET', '/', { action: 'The versions could not be listed.', identity: false }, async (_request, reply) =>

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { bodyError } from '../../service/index.js';
 
 /**
@@ -7,17 +8,11 @@ import { bodyError } from '../../service/index.js';
  * where one is needed, and integers beyond 64 bits are each refused with a 400.
  */
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** `undefined` for a request without a body (none, or zero bytes: Zaqar reads those as "no body"). */
 export function readJson(body: unknown): unknown {
-  if (!(body instanceof Uint8Array) || body.length === 0) return undefined;
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw bodyError('body', 'The request body could not be parsed: it is not UTF-8.');
-  }
+  if (!Buffer.isBuffer(body) || body.length === 0) return undefined;
+  if (!isUtf8(body)) throw bodyError('body', 'The request body could not be parsed: it is not UTF-8.');
+  const text = body.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

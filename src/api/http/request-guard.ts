@@ -13,10 +13,6 @@ declare module 'fastify' {
     /** Set by the guard on every versioned route. */
     identity: RequestIdentity | null;
   }
-  interface FastifyContextConfig {
-    /** False for routes that need no Client-ID and project (GET /). */
-    identity?: boolean;
-  }
 }
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -41,10 +37,6 @@ export function acceptsJson(accept: string | undefined): boolean {
  */
 export function createRequestGuard(service: QueueService) {
   return function guard(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (request.is404 || request.routeOptions.config.identity === false) {
-      done();
-      return;
-    }
     const headers = request.headers;
     try {
       const signature = headers['url-signature'];

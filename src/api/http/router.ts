@@ -3,6 +3,7 @@ import type {
   FastifyReply,
   FastifyRequest,
   HTTPMethods,
+  onRequestHookHandler,
   preParsingAsyncHookHandler,
   RouteShorthandOptions,
 } from 'fastify';
@@ -37,11 +38,33 @@ const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELE
 /**
  * Registers routes and remembers the methods of each path, so that `finish()` can answer other
  * methods on a known path with 405 and an Allow header (as Zaqar's framework does) instead of 404.
+ * Every route but those that say `identity: false` gets the request guard as its onRequest hook
+ * (a route hook, so the guard need not look up on each request whether it applies).
  */
 export class Router {
   private readonly methods = new Map<string, Set<string>>();
 
-  constructor(readonly app: FastifyInstance) {}
+  constructor(
+    readonly app: FastifyInstance,
+    private readonly guard: onRequestHookHandler,
+    /** Bytes a body may have on routes that do not say (64 KiB: claims, subscriptions, share...). */
+    private readonly defaultBodyLimit: number,
+  ) {}
+
+  /** The route's onRequest hook: its body limit for the body reader, then the guard. */
+  private onRequest(limit: number, guarded: boolean): onRequestHookHandler {
+    const guard = this.guard;
+    if (!guarded) {
+      return function setLimit(request, _reply, done) {
+        request.bodyLimit = limit;
+        done();
+      };
+    }
+    return function setLimitAndGuard(request, reply, done) {
+      request.bodyLimit = limit;
+      guard.call(this, request, reply, done);
+    };
+  }
 
   add(method: HTTPMethods, url: string, options: RouteOptions, handler: Handler): void {
     let known = this.methods.get(url);
@@ -54,9 +77,8 @@ export class Router {
       config: {
         action: options.action,
         ...(options.sizeLimit ? { sizeLimit: options.sizeLimit } : {}),
-        ...(options.identity === false ? { identity: false } : {}),
       },
-      ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+      onRequest: this.onRequest(options.bodyLimit ?? this.defaultBodyLimit, options.identity !== false),
       ...(options.preParsing ? { preParsing: options.preParsing } : {}),
     };
     this.app.route({ method, url, ...routeOptions, handler });
@@ -71,7 +93,8 @@ export class Router {
       this.app.route({
         method: others,
         url,
-        config: { action: 'The request could not be served.', identity: false },
+        config: { action: 'The request could not be served.' },
+        onRequest: this.onRequest(this.defaultBodyLimit, false),
         handler: async () => {
           throw new HttpError(405, 'Method not allowed', `This resource allows ${allow}.`, { allow });
         },

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench:http`: `posthorn serve` under load over keep-alive HTTP, the issue's workload.
+ * The server runs in a child process; this process is the load generator. Three phases:
+ *
+ *   produce  producers POST batches of 10 messages of 256 bytes, as fast as answered
+ *   consume  consumers claim 10 (POST .../claims?limit=10) and DELETE each with its claim id
+ *            (the ten deletes of a claim in parallel)
+ *   half     both at once, producers paced at half the measured produce rate, for latency at
+ *            half load
+ *
+ * One JSON line per figure (bench/lib.ts): msgs/s, requests/s and p50/p99 per request type, the
+ * server's RSS and its CPU time per request (from /proc, so Linux only).
+ *
+ *   BENCH_SECONDS=5       seconds per phase
+ *   BENCH_PRODUCERS=16    concurrent producers
+ *   BENCH_CONSUMERS=16    concurrent consumers
+ *   BENCH_QUEUES=8        queues the load is spread over
+ *   BENCH_CONNECTIONS=32  keep-alive connections to the server
+ *   BENCH_STORE=disk      disk (the server's default) or memory
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { emit, percentile, round } from './lib.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PRODUCERS = Number(process.env.BENCH_PRODUCERS ?? 16);
+const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
+const QUEUES = Number(process.env.BENCH_QUEUES ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const STORE = process.env.BENCH_STORE ?? 'disk';
+const BATCH = 10;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HEADERS = {
+  'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
+  'x-project-id': 'bench',
+  'content-type': 'application/json',
+};
+const POST_BODY = JSON.stringify({
+  messages: Array.from({ length: BATCH }, (_, i) => ({ ttl: 3600, body: `${i}`.padEnd(256, 'x') })),
+});
+const CLAIM_BODY = '{"ttl": 60, "grace": 60}';
+const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ on Linux)
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  data: string;
+}
+
+async function startServer(): Promise<Server> {
+  const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', data],
+    {
+      cwd: ROOT,
+      env: { ...process.env, POSTHORN_STORE: STORE, POSTHORN_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const match = /"url":"(http:[^"]+)"/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+  return { child, url, data };
+}
+
+/** CPU seconds (user + system) the process has used. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+interface Counters {
+  latencies: Record<'post' | 'claim' | 'delete', number[]>;
+  produced: number;
+  consumed: number;
+  errors: number;
+}
+
+function counters(): Counters {
+  return { latencies: { post: [], claim: [], delete: [] }, produced: 0, consumed: 0, errors: 0 };
+}
+
+async function timed(c: Counters, kind: 'post' | 'claim' | 'delete', fn: () => Promise<number>): Promise<number> {
+  const t0 = performance.now();
+  const status = await fn();
+  c.latencies[kind].push(performance.now() - t0);
+  return status;
+}
+
+async function produce(pool: Pool, c: Counters, until: number, queue: string, pace: number | null): Promise<void> {
+  let next = performance.now();
+  while (performance.now() < until) {
+    if (pace !== null) {
+      next += pace;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    const status = await timed(c, 'post', async () => {
+      const r = await pool.request({
+        method: 'POST',
+        path: `/v2/queues/${queue}/messages`,
+        headers: HEADERS,
+        body: POST_BODY,
+      });
+      await r.body.dump();
+      return r.statusCode;
+    });
+    if (status === 201) c.produced += BATCH;
+    else c.errors++;
+  }
+}
+
+async function consume(pool: Pool, c: Counters, until: number, queue: string): Promise<void> {
+  while (performance.now() < until) {
+    let hrefs: string[] = [];
+    const status = await timed(c, 'claim', async () => {
+      const r = await pool.request({
+        method: 'POST',
+        path: `/v2/queues/${queue}/claims?limit=${BATCH}`,
+        headers: HEADERS,
+        body: CLAIM_BODY,
+      });
+      if (r.statusCode === 201) {
+        hrefs = ((await r.body.json()) as { messages: { href: string }[] }).messages.map((m) => m.href);
+      } else await r.body.dump();
+      return r.statusCode;
+    });
+    if (status === 204) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      continue;
+    }
+    if (status !== 201) {
+      c.errors++;
+      continue;
+    }
+    // The ten deletes go out together, as a consumer acknowledging a batch would send them.
+    await Promise.all(
+      hrefs.map(async (href) => {
+        const deleted = await timed(c, 'delete', async () => {
+          const r = await pool.request({ method: 'DELETE', path: href, headers: HEADERS });
+          await r.body.dump();
+          return r.statusCode;
+        });
+        if (deleted === 204) c.consumed++;
+        else c.errors++;
+      }),
+    );
+  }
+}
+
+function report(phase: string, c: Counters, seconds: number, cpu: number, pid: number, concurrency: number): void {
+  const requests = c.latencies.post.length + c.latencies.claim.length + c.latencies.delete.length;
+  const common = { bench: 'http', target: STORE, rss_mb: rssMb(pid) };
+  for (const kind of ['post', 'claim', 'delete'] as const) {
+    const lat = c.latencies[kind];
+    if (lat.length === 0) continue;
+    emit({
+      ...common,
+      op: `${phase}:${kind}`,
+      ...(kind === 'post' ? { batch: BATCH, msgs_per_s: round(c.produced / seconds) } : {}),
+      ...(kind === 'claim' ? { batch: BATCH } : {}),
+      concurrency,
+      reqs_per_s: round(lat.length / seconds),
+      p50_ms: percentile(lat, 50),
+      p99_ms: percentile(lat, 99),
+    });
+  }
+  emit({
+    ...common,
+    op: phase,
+    concurrency,
+    msgs_per_s: round((phase === 'produce' ? c.produced : c.consumed) / seconds),
+    reqs_per_s: round(requests / seconds),
+    seconds: round(seconds),
+    cpu_us_per_req: requests > 0 ? round((cpu * 1e6) / requests) : 0,
+    note: `produced ${c.produced}, consumed ${c.consumed}, errors ${c.errors}; server CPU ${round(cpu)} s`,
+  });
+}
+
+async function phase(
+  name: string,
+  server: Server,
+  pool: Pool,
+  work: (c: Counters, until: number) => Promise<unknown>[],
+  concurrency: number,
+): Promise<Counters> {
+  const pid = server.child.pid as number;
+  const c = counters();
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await Promise.all(work(c, t0 + SECONDS * 1000));
+  const seconds = (performance.now() - t0) / 1000;
+  report(name, c, seconds, cpuSeconds(pid) - cpu0, pid, concurrency);
+  return c;
+}
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  const pool = new Pool(server.url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
+  const queue = (i: number) => `bench-${i % QUEUES}`;
+  try {
+    // Warm up the server's code paths (JIT) before measuring.
+    const warm = counters();
+    await Promise.all(
+      Array.from({ length: 4 }, (_, i) => produce(pool, warm, performance.now() + 1000, queue(i), null)),
+    );
+
+    const produced = await phase(
+      'produce',
+      server,
+      pool,
+      (c, until) => Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), null)),
+      PRODUCERS,
+    );
+    await phase(
+      'consume',
+      server,
+      pool,
+      (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
+      CONSUMERS,
+    );
+    // Half the measured produce rate, spread over the producers, with consumers draining beside them.
+    const postsPerSecond = produced.produced / BATCH / SECONDS / 2;
+    const pace = (1000 * PRODUCERS) / Math.max(1, postsPerSecond);
+    await phase(
+      'half',
+      server,
+      pool,
+      (c, until) => [
+        ...Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), pace)),
+        ...Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
+      ],
+      PRODUCERS + CONSUMERS,
+    );
+  } finally {
+    await pool.close();
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    rmSync(server.data, { recursive: true, force: true });
+  }
+}
+
+await main();
