@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
 import { answerBody, answerFor } from './errors.js';
@@ -39,6 +39,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
+    // A URL Fastify cannot decode never reaches a route; answer it as Zaqar's errors look.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = answerFor(error, 'The request could not be served.');
+      const raw = reply as unknown as FastifyReply;
+      raw.code(answer.status).type(JSON_TYPE).send(answerBody(answer));
+    },
   });
 
   // Zaqar reads every body as JSON whatever its Content-Type: take all bodies as bytes and parse

@@ -134,6 +134,14 @@ const CASES: BadRequest[] = [
     status: 400,
     title: 'Invalid queue identification',
   },
+  {
+    what: 'undecodable URL',
+    method: 'GET',
+    url: '/v2/queues/%zz/messages',
+    status: 400,
+    title: 'Invalid API request',
+    description: /url/,
+  },
   // media types
   {
     what: 'form-encoded body',
