@@ -16,10 +16,12 @@ declare module 'fastify' {
 }
 
 const FORM = 'application/x-www-form-urlencoded';
+const FORM_PATTERN = /x-www-form-urlencoded/i;
 
 /** True when an Accept header allows application/json (no header allows anything). */
 export function acceptsJson(accept: string | undefined): boolean {
-  if (accept === undefined || accept === '') return true;
+  // What nearly every client sends, answered without parsing.
+  if (accept === undefined || accept === '' || accept === '*/*' || accept === 'application/json') return true;
   for (const range of accept.split(',')) {
     const [type = '', ...params] = range.split(';');
     const media = type.trim().toLowerCase();
@@ -57,6 +59,7 @@ export function createRequestGuard(service: QueueService) {
       const contentType = headers['content-type'];
       if (
         contentType !== undefined &&
+        FORM_PATTERN.test(contentType) &&
         (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) &&
         contentType.split(';')[0]?.trim().toLowerCase() === FORM
       ) {
