@@ -145,21 +145,25 @@ describe('multispool: several processes', () => {
     }
   });
 
-  it('a reader in another process wakes within a second and misses none of 10,000 enqueues', async () => {
+  it('readers in two other processes wake within a second and share 10,000 enqueues, each taken exactly once', async () => {
     const dir = tempSpoolDir();
     const spool = await Multispool.create(dir, jobs, { log: silentLog });
     const total = 10_001;
-    // A 5 s re-list timer: waking within a second proves the change notice did it. The reader's 8
-    // takers remove entries while the producer's 32 writers add them.
-    const reader = start('read', dir, String(total), '5000');
+    // A 5 s re-list timer: waking within a second proves the change notice did it. Each reader has
+    // 8 takers removing entries while the producer's 32 writers add them.
+    const readers = [start('read', dir, '5000'), start('read', dir, '5000')];
     const got = new Map<string, number>();
+    const perReader = [0, 0];
     let duplicates = 0;
-    reader.child.on('message', (m: Message) => {
-      if (typeof m.got !== 'string') return;
-      if (got.has(m.got)) duplicates++;
-      got.set(m.got, m.at as number);
-    });
-    await reader.next((m) => m.ready === true);
+    for (const [r, reader] of readers.entries()) {
+      reader.child.on('message', (m: Message) => {
+        if (typeof m.got !== 'string') return;
+        if (got.has(m.got)) duplicates++;
+        got.set(m.got, m.at as number);
+        perReader[r] = (perReader[r] as number) + 1;
+      });
+    }
+    await Promise.all(readers.map((reader) => reader.next((m) => m.ready === true)));
     await new Promise((r) => setTimeout(r, 300));
     const first = await spool.enqueue('todo', { kind: 'first', tries: 0 }, 'x');
     const queuedAt = Date.now();
@@ -173,10 +177,17 @@ describe('multispool: several processes', () => {
       if (typeof m.acked === 'string') names.push(m.acked);
     });
     await producer.next((m) => m.produced === true);
-    await reader.next((m) => m.done === true);
-    assert.equal(duplicates, 0);
+    const deadline = Date.now() + 60_000;
+    while (got.size + duplicates < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const reader of readers) reader.child.send('stop');
+    await Promise.all(readers.map((reader) => reader.next((m) => m.done === true)));
+    assert.equal(duplicates, 0, 'no entry was taken twice');
     assert.equal(got.size, total);
     assert.deepEqual([...got.keys()].sort(), names.sort());
+    assert.ok(
+      perReader.every((n) => n > 0),
+      `both readers took entries (${perReader.join(' / ')})`,
+    );
     assert.deepEqual(files(dir, 'todo'), []);
   });
 });
