@@ -196,7 +196,6 @@ function report(phase: string, c: Counters, seconds: number, cpu: number, pid: n
 async function phase(
   name: string,
   server: Server,
-  pool: Pool,
   work: (c: Counters, until: number) => Promise<unknown>[],
   concurrency: number,
 ): Promise<Counters> {
@@ -224,14 +223,12 @@ async function main(): Promise<void> {
     const produced = await phase(
       'produce',
       server,
-      pool,
       (c, until) => Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), null)),
       PRODUCERS,
     );
     await phase(
       'consume',
       server,
-      pool,
       (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
       CONSUMERS,
     );
@@ -241,7 +238,6 @@ async function main(): Promise<void> {
     await phase(
       'half',
       server,
-      pool,
       (c, until) => [
         ...Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), pace)),
         ...Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
