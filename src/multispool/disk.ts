@@ -19,6 +19,12 @@ export const readFileAsync = promisify(fs.readFile);
 export const readdirAsync = promisify(fs.readdir);
 export const statAsync = promisify(fs.stat);
 
+/**
+ * Spool files are readable by their owner only: spools carry mail and webhook payloads, which are
+ * nobody else's business (Postfix keeps its queue private the same way).
+ */
+export const FILE_MODE = 0o600;
+
 function writeAsync(fd: number, data: Uint8Array, offset: number): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.write(fd, data, offset, data.length - offset, null, (error, written) =>
@@ -47,29 +53,9 @@ export function storageError(what: string, error: unknown): Error {
  * after a crash needs; the directory entry is made durable separately by a DirSyncer.
  */
 export async function writeDurable(path: string, data: Uint8Array, exclusive = true): Promise<void> {
-  const fd = await openAsync(path, exclusive ? 'wx' : 'w', 0o644);
+  const fd = await openAsync(path, exclusive ? 'wx' : 'w', FILE_MODE);
   try {
     await writeAll(fd, data);
-    await fdatasyncAsync(fd);
-  } finally {
-    await closeAsync(fd);
-  }
-}
-
-/** Creates a file (it must not exist) and writes it without waiting for the disk. */
-export async function writeNew(path: string, data: Uint8Array): Promise<void> {
-  const fd = await openAsync(path, 'wx', 0o644);
-  try {
-    await writeAll(fd, data);
-  } finally {
-    await closeAsync(fd);
-  }
-}
-
-/** Makes the contents of an existing file durable. */
-export async function syncFile(path: string): Promise<void> {
-  const fd = await openAsync(path, 'r');
-  try {
     await fdatasyncAsync(fd);
   } finally {
     await closeAsync(fd);

@@ -5,6 +5,7 @@ import {
   closeAsync,
   DirSyncer,
   errnoOf,
+  FILE_MODE,
   fdatasyncAsync,
   linkAsync,
   listNames,
@@ -183,7 +184,7 @@ export class SpoolFiles<M, D, Q extends string> {
     let placed = false;
     try {
       await this.throttle.run(async () => {
-        const fd = await openAsync(scratch, 'wx', 0o644);
+        const fd = await openAsync(scratch, 'wx', FILE_MODE);
         try {
           await writeAll(fd, metadata);
           await Promise.all([fdatasyncAsync(fd), writeDurable(dataPath, data, false)]);
