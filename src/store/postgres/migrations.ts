@@ -229,6 +229,30 @@ export const MIGRATIONS: readonly Migration[] = [
         END IF;
       END $fn$;
 
+      -- A page of a queue's messages after a position. A function for the same reason as
+      -- take_messages: the page must come from walking the primary key, whatever the estimates.
+      CREATE FUNCTION ${s}.list_messages(p_project text, p_queue text, p_after bigint, p_now bigint,
+          p_include_claimed boolean, p_include_delayed boolean, p_hide_client text, p_limit integer)
+      RETURNS SETOF ${s}.messages LANGUAGE plpgsql STABLE
+      SET enable_bitmapscan = off
+      AS $fn$
+      DECLARE
+        v_queue bigint;
+      BEGIN
+        SELECT id INTO v_queue FROM ${s}.queues WHERE project = p_project AND name = p_queue;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'queue % does not exist', p_queue USING ERRCODE = 'PH404';
+        END IF;
+        RETURN QUERY
+          SELECT * FROM ${s}.messages m
+           WHERE m.queue_id = v_queue AND m.seq > p_after AND m.expires_at > p_now
+             AND (p_include_claimed OR m.claim_id IS NULL OR m.claim_expires_at <= p_now)
+             AND (p_include_delayed OR m.visible_at <= p_now)
+             AND (p_hide_client IS NULL OR m.client_id <> p_hide_client)
+           ORDER BY m.seq
+           LIMIT p_limit;
+      END $fn$;
+
       -- Deletes a queue and everything in it. Each statement of a plpgsql function reads a new
       -- snapshot, so a post that held the queue's row just before us is seen, and deleted, too.
       CREATE FUNCTION ${s}.delete_queue(p_project text, p_queue text)

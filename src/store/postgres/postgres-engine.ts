@@ -234,21 +234,14 @@ export class PostgresEngine implements StoreEngine {
     const hideOwn = !query.echo && query.clientId !== null ? checkStorableText(query.clientId, 'clientId') : null;
     const now = this.clock.now();
     const rows = (
-      await this.run<MessageRow & { queue_id: number }>('listMessages', [
-        project,
-        queue,
-        after,
-        now,
-        query.includeClaimed,
-        query.includeDelayed,
-        hideOwn,
-        query.limit,
-      ])
+      await this.run<MessageRow>(
+        'listMessages',
+        [project, queue, after, now, query.includeClaimed, query.includeDelayed, hideOwn, query.limit],
+        { project, queue },
+      )
     ).rows;
-    if (rows.length === 0) throw new QueueNotFoundError(project, queue);
-    const messages = rows.filter((r) => r.id !== null).map((r) => toMessage(r, now));
-    const last = rows[rows.length - 1] as MessageRow;
-    return { messages, marker: messages.length > 0 ? String(last.seq) : query.marker };
+    const last = rows[rows.length - 1];
+    return { messages: rows.map((r) => toMessage(r, now)), marker: last ? String(last.seq) : query.marker };
   }
 
   async firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null> {

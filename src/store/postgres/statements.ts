@@ -50,19 +50,9 @@ export function buildStatements(s: string) {
 
     postMessages: `SELECT ${s}.post_messages($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
                                                $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea)`,
-    // One row per message, or one row of nulls when the queue exists but the page is empty,
-    // or no row at all when the queue does not exist.
     listMessages: `
-      WITH q AS (${queueOf})
-      SELECT q.id AS queue_id, ${MESSAGE_COLUMNS}
-        FROM q LEFT JOIN LATERAL (
-          SELECT * FROM ${s}.messages m
-           WHERE m.queue_id = q.id AND m.seq > $3 AND m.expires_at > $4
-             AND ($5::boolean OR m.claim_id IS NULL OR m.claim_expires_at <= $4)
-             AND ($6::boolean OR m.visible_at <= $4)
-             AND ($7::text IS NULL OR m.client_id <> $7)
-           ORDER BY m.seq
-           LIMIT $8) m ON true
+      SELECT ${MESSAGE_COLUMNS}
+        FROM ${s}.list_messages($1, $2, $3, $4, $5::boolean, $6::boolean, $7::text, $8) m
        ORDER BY m.seq`,
     firstMessage: `
       WITH q AS (${queueOf})
