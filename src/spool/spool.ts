@@ -457,7 +457,10 @@ export class Spool<H = unknown> {
         if (this.messages.get(name)?.queue !== queue) this.scheduleRefresh(name);
       }
     }
-    for (const [id, t] of this.messages) if (!seen.has(id) && !t.delivering) this.scheduleRefresh(id);
+    for (const [id, t] of this.messages) {
+      const stalled = t.queue === 'active' && !t.delivering && !t.timer && !t.ready;
+      if ((!seen.has(id) && !t.delivering) || stalled) this.scheduleRefresh(id);
+    }
   }
 
   /** Brings memory in line with what another process did to a message on disk. */
@@ -470,6 +473,11 @@ export class Spool<H = unknown> {
         try {
           const meta = await this.folder.multispool.entry(known.queue, id).metadata();
           if (JSON.stringify(meta) !== JSON.stringify(known.meta)) this.adopt(id, meta, known.queue);
+          else if (known.queue === 'active' && !known.timer && !known.ready) {
+            // Given back unchanged by another process that had it checked out while it was due.
+            this.schedule(known);
+            this.pump();
+          }
           return;
         } catch (error) {
           if (!(error instanceof ResourceNotFoundError)) throw error;
@@ -602,7 +610,7 @@ export class Spool<H = unknown> {
     });
     if (this.messages.get(id) !== t || t.queue !== 'active') return;
     t.timer?.cancel();
-    t.timer = this.clock.setTimer(this.retryIntervals[0] ?? MINUTE, () => {
+    t.timer = this.clock.setTimer(Math.max(this.retryIntervals[0] ?? MINUTE, 1000), () => {
       t.timer = null;
       this.makeReady(t);
       this.pump();

@@ -10,7 +10,7 @@ import {
   ResourceConflictError,
   ResourceNotFoundError,
 } from '../../src/core/index.js';
-import { type SpoolLog, silentLog } from '../../src/multispool/index.js';
+import { Multispool, type SpoolLog, silentLog } from '../../src/multispool/index.js';
 import {
   type Bounce,
   type DeliveryFunction,
@@ -22,6 +22,7 @@ import {
   type SpoolOptions,
   smtpDelivery,
 } from '../../src/spool/index.js';
+import { spoolSpoolable } from '../../src/spool/spool-folder.js';
 import { type SmtpSink, startSmtpSink } from '../fixtures/spool-smtp-sink.js';
 import { removeTempSpoolDirs, tempSpoolDir } from '../fixtures/spool-spoolable.js';
 
@@ -267,6 +268,31 @@ describe('spool: operators', () => {
     await spool.send({ which: [msg] });
     await until((e) => e.type === 'delivered');
     assert.deepEqual(delivered, [msg]);
+  });
+
+  it('a message another process holds when it comes due is delivered once that process gives it back unchanged', async () => {
+    const delivered: number[] = [];
+    const { spool, clock, until } = await spoolWith({
+      deliver: async (job): Promise<DeliveryReport> => {
+        if (job.attempt === 1) return { 'a@x': { status: 'try-later', reason: 'busy' } };
+        delivered.push(job.attempt);
+        return 'delivered';
+      },
+      retryIntervals: [60 * S],
+    });
+    const [id] = await spool.add(mail(['a@x']));
+    await until((e) => e.type === 'delayed');
+    // Another process (an operator's command, say) checks the message out...
+    const other = Multispool.loadUnsafe(spool.dir, spoolSpoolable, { log: silentLog });
+    const held = await other.checkout(other.entry('active', id as string));
+    await clock.advanceAsync(60 * S);
+    await spool.whenIdle();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(delivered, [], 'not delivered while another process holds it');
+    // ...and gives it back unchanged: the spool notices and delivers it.
+    await held.release();
+    await until((e) => e.type === 'delivered' && e.id === id, 'delivery after the release');
+    assert.deepEqual(delivered, [2]);
   });
 
   it('quarantine(envelope, sections, reason) writes straight into quarantine and never delivers', async () => {
