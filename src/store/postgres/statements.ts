@@ -6,6 +6,10 @@ import { MESSAGE_COLUMNS, SUBSCRIPTION_COLUMNS } from './rows.js';
  * need several steps call the functions of migration 2.
  *
  * Parameters that may be absent are typed explicitly (`$3::uuid`) so one plan serves all calls.
+ *
+ * Statements that find messages by id compare `m.queue_id + 0`, which no index can serve: the
+ * id index finds the few rows, and the planner is never tempted, by statistics that lag behind a
+ * fast-growing queue, to combine it with a scan of the whole queue through the primary key.
  */
 export function buildStatements(s: string) {
   const queueOf = `SELECT id FROM ${s}.queues WHERE project = $1 AND name = $2`;
@@ -68,7 +72,7 @@ export function buildStatements(s: string) {
            ORDER BY m.seq DESC LIMIT 1) m ON true`,
     getMessages: `
       SELECT ${MESSAGE_COLUMNS}
-        FROM ${s}.messages m JOIN ${s}.queues q ON q.id = m.queue_id
+        FROM ${s}.messages m JOIN ${s}.queues q ON q.id = m.queue_id + 0
        WHERE q.project = $1 AND q.name = $2 AND m.id = ANY ($3::uuid[]) AND m.expires_at > $4`,
     // Locks the message, deletes it when the claim rules allow, and reports what it found so a
     // refusal can name its reason. $5: a claim id was given; $6: that id, when it can exist.
@@ -76,7 +80,7 @@ export function buildStatements(s: string) {
       WITH q AS (${queueOf}),
       found AS (
         SELECT m.queue_id, m.seq, m.claim_id, (m.claim_id IS NOT NULL AND m.claim_expires_at > $4) AS claimed
-          FROM ${s}.messages m JOIN q ON m.queue_id = q.id
+          FROM ${s}.messages m JOIN q ON m.queue_id + 0 = q.id
          WHERE m.id = $3::uuid AND m.expires_at > $4
            FOR UPDATE OF m),
       gone AS (
@@ -87,7 +91,7 @@ export function buildStatements(s: string) {
       SELECT found.claimed, (SELECT count(*) FROM gone) AS deleted FROM found`,
     bulkDeleteMessages: `
       DELETE FROM ${s}.messages m USING ${s}.queues q
-       WHERE q.project = $1 AND q.name = $2 AND m.queue_id = q.id AND m.id = ANY ($3::uuid[])
+       WHERE q.project = $1 AND q.name = $2 AND m.queue_id + 0 = q.id AND m.id = ANY ($3::uuid[])
          AND ($4::uuid[] IS NULL OR (m.claim_id = ANY ($4::uuid[]) AND m.claim_expires_at > $5))`,
     takeMessages: `
       SELECT ${MESSAGE_COLUMNS}
