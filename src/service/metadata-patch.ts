@@ -65,12 +65,12 @@ export function applyMetadataPatch(
   for (const change of changes) {
     const present = Object.hasOwn(result, change.key);
     if (change.op === 'add') {
-      result[change.key] = change.value;
+      setKey(result, change.key, change.value);
     } else if (change.op === 'replace') {
       if (!present && !reserved.has(change.key)) {
         throw new ResourceConflictError('metadata key', change.key, 'cannot replace a key that does not exist');
       }
-      result[change.key] = change.value;
+      setKey(result, change.key, change.value);
     } else if (present) {
       delete result[change.key];
     } else if (!reserved.has(change.key)) {
@@ -78,4 +78,9 @@ export function applyMetadataPatch(
     }
   }
   return result;
+}
+
+/** Sets an own property, even one named "__proto__" (an assignment would change the prototype). */
+function setKey(target: QueueMetadata, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
