@@ -470,17 +470,14 @@ export class ResourceScope {
 
   /**
    * Passes errors through, but says "topic" for a missing topic: the store only knows queues,
-   * and its error would name the namespaced project.
+   * and its error would name the namespaced project. Queues pass the operation as it is.
    */
-  private async translate<T>(name: string, operation: Promise<T>): Promise<T> {
-    try {
-      return await operation;
-    } catch (error) {
-      if (error instanceof QueueNotFoundError && this.kind === 'topic') {
-        throw new ResourceNotFoundError('topic', name, { cause: error });
-      }
+  private translate<T>(name: string, operation: Promise<T>): Promise<T> {
+    if (this.kind === 'queue') return operation;
+    return operation.catch((error: unknown) => {
+      if (error instanceof QueueNotFoundError) throw new ResourceNotFoundError('topic', name, { cause: error });
       throw error;
-    }
+    });
   }
 }
 
