@@ -6,7 +6,7 @@ import { StorageUnavailableError } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver, parsePostgresUri } from '../../src/store/postgres/index.js';
 import { allIds } from './conformance/cases/messages.js';
-import { DATABASE_URL, dropSchema, freshSchema, probePostgres, withPostgres } from './postgres-support.js';
+import { adminQuery, DATABASE_URL, dropSchema, freshSchema, probePostgres, withPostgres } from './postgres-support.js';
 
 /**
  * PostgreSQL stopped and started under load, with this machine's own commands (DEVELOPERS.md).
@@ -42,6 +42,25 @@ async function ensureRunning(): Promise<void> {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const APPLICATION = 'posthorn-restart-test';
+
+/**
+ * The server is shared; wait up to 10 s for a moment when no other client is connected, so a
+ * run beside this one is less likely to see the outage. Then go ahead regardless.
+ */
+async function waitForQuiet(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const others = await adminQuery<{ n: number }>(
+      `SELECT count(*)::integer AS n FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`,
+      [APPLICATION],
+    );
+    if ((others.rows[0]?.n ?? 0) === 0) return;
+    await pause(100);
+  }
+}
 
 interface Load {
   posted: string[];
@@ -123,7 +142,7 @@ await withPostgres('postgres: server restart', () => {
       const driver = await createPostgresDriver({
         url: DATABASE_URL,
         schema,
-        pool: { connectionTimeoutMillis: 2000, query_timeout: 10_000 },
+        pool: { connectionTimeoutMillis: 2000, query_timeout: 10_000, application_name: APPLICATION },
         logger: { warn: () => {} },
       });
       const project = 'restart';
@@ -132,6 +151,7 @@ await withPostgres('postgres: server restart', () => {
       try {
         while (load.deleted.size < 50) await pause(20);
 
+        await waitForQuiet();
         cluster('stop');
         const postedAtStop = load.posted.length;
         try {

@@ -35,11 +35,27 @@ export async function probePostgres(): Promise<string | null> {
 }
 
 /**
+ * Like probePostgres, but rides through a short restart (the restart test of a run beside this
+ * one stops the shared server for a second or two): a refused connection is retried for 4 s, a
+ * server still starting up for 20 s.
+ */
+async function probePatiently(): Promise<string | null> {
+  const started = Date.now();
+  for (;;) {
+    const problem = await probePostgres();
+    if (problem === null) return null;
+    const starting = /starting up|not yet accepting|shutting down/.test(problem);
+    if (Date.now() - started > (starting ? 20_000 : 4_000)) return problem;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
  * Registers the suite `register` when PostgreSQL answers; otherwise one skipped test, whose
  * line in the report says why — or, under CI=true, one failing test.
  */
 export async function withPostgres(title: string, register: () => void): Promise<void> {
-  const problem = await probePostgres();
+  const problem = await probePatiently();
   if (problem === null) {
     register();
     return;
