@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { QueueService } from '../../service/index.js';
 import { HttpError } from './errors.js';
 
@@ -35,54 +35,50 @@ export function acceptsJson(accept: string | undefined): boolean {
 /**
  * The checks every versioned request passes before its route runs, in Zaqar's order: a
  * presented pre-signed URL must verify (else 404, revealing nothing), a form-encoded body is
- * refused, the client must accept JSON, and the Client-ID and X-Project-ID must be valid.
+ * refused, the client must accept JSON, and the Client-ID and X-Project-ID must be valid. Throws
+ * the refusal; on success sets `request.identity`.
  */
-export function createRequestGuard(service: QueueService) {
-  return function guard(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+export function createRequestGuard(service: QueueService): (request: FastifyRequest) => void {
+  return function guard(request: FastifyRequest): void {
     const headers = request.headers;
-    try {
-      const signature = headers['url-signature'];
-      if (typeof signature === 'string' && signature !== '') {
-        const url = request.url;
-        const q = url.indexOf('?');
-        const valid = service.verifySignature({
-          signature,
-          expires: header(headers['url-expires']),
-          methods: header(headers['url-methods']),
-          paths: header(headers['url-paths']),
-          project: header(headers['x-project-id']),
-          method: request.method,
-          path: q === -1 ? url : url.slice(0, q),
-        });
-        if (!valid) throw new HttpError(404, 'Not found', 'The pre-signed URL does not allow this request.');
-      }
-      const contentType = headers['content-type'];
-      if (
-        contentType !== undefined &&
-        FORM_PATTERN.test(contentType) &&
-        (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) &&
-        contentType.split(';')[0]?.trim().toLowerCase() === FORM
-      ) {
-        throw new HttpError(
-          400,
-          'Invalid Content-Type',
-          'This endpoint does not accept application/x-www-form-urlencoded bodies; send application/json.',
-        );
-      }
-      if (!acceptsJson(headers.accept)) {
-        throw new HttpError(
-          406,
-          'Media type not acceptable',
-          'This endpoint only serves application/json; say so in the Accept header.',
-        );
-      }
-      const clientId = service.checkClientId(header(headers['client-id']));
-      const project = service.checkProject(header(headers['x-project-id']));
-      request.identity = { project, clientId };
-      done();
-    } catch (error) {
-      done(error as Error);
+    const signature = headers['url-signature'];
+    if (typeof signature === 'string' && signature !== '') {
+      const url = request.url;
+      const q = url.indexOf('?');
+      const valid = service.verifySignature({
+        signature,
+        expires: header(headers['url-expires']),
+        methods: header(headers['url-methods']),
+        paths: header(headers['url-paths']),
+        project: header(headers['x-project-id']),
+        method: request.method,
+        path: q === -1 ? url : url.slice(0, q),
+      });
+      if (!valid) throw new HttpError(404, 'Not found', 'The pre-signed URL does not allow this request.');
     }
+    const contentType = headers['content-type'];
+    if (
+      contentType !== undefined &&
+      FORM_PATTERN.test(contentType) &&
+      (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) &&
+      contentType.split(';')[0]?.trim().toLowerCase() === FORM
+    ) {
+      throw new HttpError(
+        400,
+        'Invalid Content-Type',
+        'This endpoint does not accept application/x-www-form-urlencoded bodies; send application/json.',
+      );
+    }
+    if (!acceptsJson(headers.accept)) {
+      throw new HttpError(
+        406,
+        'Media type not acceptable',
+        'This endpoint only serves application/json; say so in the Accept header.',
+      );
+    }
+    const clientId = service.checkClientId(header(headers['client-id']));
+    const project = service.checkProject(header(headers['x-project-id']));
+    request.identity = { project, clientId };
   };
 }
 
