@@ -5,8 +5,7 @@
  *   produce  producers POST batches of 10 messages of 256 bytes, as fast as answered
  *   consume  consumers claim 10 (POST .../claims?limit=10) and DELETE each with its claim id
  *            (the ten deletes of a claim in parallel)
- *   half     both at once, producers paced at half the measured produce rate, for latency at
- *            half load
+ *   half     both at once, each paced at half its measured rate: the latency at half load
  *
  * One JSON line per figure (bench/lib.ts): msgs/s, requests/s and p50/p99 per request type, the
  * server's RSS and its CPU time per request (from /proc, so Linux only).
@@ -126,8 +125,14 @@ async function produce(pool: Pool, c: Counters, until: number, queue: string, pa
   }
 }
 
-async function consume(pool: Pool, c: Counters, until: number, queue: string): Promise<void> {
+async function consume(pool: Pool, c: Counters, until: number, queue: string, pace: number | null): Promise<void> {
+  let next = performance.now();
   while (performance.now() < until) {
+    if (pace !== null) {
+      next += pace;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     let hrefs: string[] = [];
     const status = await timed(c, 'claim', async () => {
       const r = await pool.request({
@@ -226,21 +231,23 @@ async function main(): Promise<void> {
       (c, until) => Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), null)),
       PRODUCERS,
     );
-    await phase(
+    const consumed = await phase(
       'consume',
       server,
-      (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
+      (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i), null)),
       CONSUMERS,
     );
-    // Half the measured produce rate, spread over the producers, with consumers draining beside them.
+    // Half of each measured rate, spread over the producers and the consumers, both at once.
     const postsPerSecond = produced.produced / BATCH / SECONDS / 2;
     const pace = (1000 * PRODUCERS) / Math.max(1, postsPerSecond);
+    const claimsPerSecond = consumed.consumed / BATCH / SECONDS / 2;
+    const consumePace = (1000 * CONSUMERS) / Math.max(1, claimsPerSecond);
     await phase(
       'half',
       server,
       (c, until) => [
         ...Array.from({ length: PRODUCERS }, (_, i) => produce(pool, c, until, queue(i), pace)),
-        ...Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i))),
+        ...Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i), consumePace)),
       ],
       PRODUCERS + CONSUMERS,
     );
