@@ -1,15 +1,17 @@
 import { type Clock, type Limits, makeLimits, newId, systemClock } from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
 import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
-import type { DriverResolver } from './driver-resolver.js';
+import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 import { healthProject } from './namespaces.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
 import { ResourceScope } from './resource-scope.js';
 import { type PresentedSignature, type SignedUrl, shareQueue, verifySignature } from './signed-urls.js';
 
 export interface QueueServiceOptions {
-  /** Where storage calls go (singleDriverResolver(driver) for one store). */
-  resolver: DriverResolver;
+  /** Where storage calls go; give this or `driver`. Pooling (issue 7) gives its catalog here. */
+  resolver?: DriverResolver;
+  /** One store for everything: the same as `resolver: singleDriverResolver(driver)`. */
+  driver?: DataDriver;
   /** The limits table; Zaqar's defaults when omitted. */
   limits?: Partial<Limits>;
   clock?: Clock;
@@ -61,7 +63,10 @@ export class QueueService {
     if (!(this.clientIdPolicy.minLength >= 1 && this.clientIdPolicy.minLength <= this.clientIdPolicy.maxLength)) {
       throw new RangeError('client id lengths must keep 1 <= minLength <= maxLength');
     }
-    this.resolver = options.resolver;
+    if (options.resolver && options.driver) throw new RangeError('give a resolver or a driver, not both');
+    const resolver = options.resolver ?? (options.driver ? singleDriverResolver(options.driver) : undefined);
+    if (!resolver) throw new RangeError('a QueueService needs a resolver or a driver');
+    this.resolver = resolver;
     this.secret = options.signedUrlSecret ?? null;
     const settings = {
       resolver: this.resolver,

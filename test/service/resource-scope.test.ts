@@ -171,10 +171,16 @@ describe('service: queues and topics over the storage contract', () => {
     assert.equal((await service.queues.postTerms('p', 'q')).defaultTtl, 3600);
   });
 
+  it('takes one driver or a resolver, not both and not neither', () => {
+    const driver = createMemoryDriver();
+    assert.throws(() => new QueueService({}), /resolver or a driver/);
+    assert.throws(() => new QueueService({ driver, resolver: singleDriverResolver(driver) }), /not both/);
+  });
+
   it('a store that fails passes its error up for the transport to answer 503', async () => {
     const broken: DataDriver = createMemoryDriver();
     await broken.close();
-    const service = new QueueService({ resolver: singleDriverResolver(broken) });
+    const service = new QueueService({ driver: broken });
     await assert.rejects(service.queues.post('p', 'q', CLIENT, { messages: [{ body: 1 }] }), { code: 'PH_CLOSED' });
     assert.equal(await service.isAlive(), false);
   });
