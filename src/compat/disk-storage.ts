@@ -15,6 +15,7 @@ import {
   isPlainObject,
   QueueError,
   ResourceNotFoundError,
+  syncDir,
 } from '../core/index.js';
 
 /** A mail envelope: who sends, to whom, and the message (headers and body bytes). */
@@ -236,7 +237,7 @@ export class DiskStorage {
         closeSync(fd);
       }
       await rename(tmp, join(dir, name));
-      syncFolder(dir);
+      syncDir(dir);
     } catch (error) {
       await unlink(tmp).catch(() => {});
       throw new QueueError(`cannot write ${join(dir, name)}: ${(error as Error).message}`, { cause: error });
@@ -246,7 +247,7 @@ export class DiskStorage {
   private async unlinkDurably(dir: string, name: string, notFoundId: string | null): Promise<void> {
     try {
       await unlink(join(dir, name));
-      syncFolder(dir);
+      syncDir(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         if (notFoundId !== null) throw new ResourceNotFoundError('queued message', notFoundId);
@@ -254,15 +255,6 @@ export class DiskStorage {
       }
       throw new QueueError(`cannot remove ${join(dir, name)}: ${(error as Error).message}`, { cause: error });
     }
-  }
-}
-
-function syncFolder(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

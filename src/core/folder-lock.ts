@@ -12,6 +12,7 @@ import {
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LockedError, StorageUnavailableError } from './errors.js';
+import { processStartTime } from './process-start.js';
 
 /**
  * One owner per folder (a store, a spool). The lock is a file `.lock` made with O_EXCL that
@@ -81,7 +82,7 @@ export class FolderLock {
 }
 
 function currentOwner(): Owner {
-  return { pid: process.pid, started: startTime(process.pid), host: hostname() };
+  return { pid: process.pid, started: processStartTime(process.pid), host: hostname() };
 }
 
 function tryCreate(path: string, owner: Owner): boolean {
@@ -120,19 +121,8 @@ function isAlive(owner: Owner): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  const started = startTime(owner.pid);
+  const started = processStartTime(owner.pid);
   return owner.started === null || started === null || started === owner.started;
-}
-
-/** The start time of a process in clock ticks since boot (Linux), to tell a recycled pid. */
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces, so count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /** Moves a stale lock aside; false when another process holds the takeover guard. */

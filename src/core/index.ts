@@ -5,5 +5,7 @@ export * from './folder-lock.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './logger.js';
+export * from './process-start.js';
+export * from './sync-dir.js';
 export * from './types.js';
 export * from './validate.js';

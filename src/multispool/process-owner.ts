@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { processStartTime } from '../core/index.js';
 
 /**
  * Who holds a checked-out entry or a scratch file: a token `<pid>-<start>` put into file names,
@@ -14,7 +14,7 @@ let mine: string | undefined;
 
 /** This process's token. */
 export function ownerToken(): string {
-  mine ??= `${process.pid}-${startTime(process.pid) ?? '0'}`;
+  mine ??= `${process.pid}-${processStartTime(process.pid) ?? '0'}`;
   return mine;
 }
 
@@ -29,23 +29,12 @@ export function isOwnerAlive(token: string): boolean {
   if (!match) return false;
   const pid = Number(match[1]);
   const started = match[2] as string;
-  if (pid === process.pid) return started === '0' || started === startTime(pid);
+  if (pid === process.pid) return started === '0' || started === processStartTime(pid);
   try {
     process.kill(pid, 0);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const now = startTime(pid);
+  const now = processStartTime(pid);
   return started === '0' || now === null || now === started;
-}
-
-/** The start time of a process in clock ticks since boot (Linux), or null where unknown. */
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces, so count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }

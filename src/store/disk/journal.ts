@@ -1,6 +1,8 @@
-import { closeSync, constants, fdatasync, fsyncSync, openSync, readSync, writevSync } from 'node:fs';
+import { closeSync, constants, fdatasync, openSync, readSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
+
+export { syncDir } from '../../core/index.js';
 
 /**
  * The two disk calls the log makes; tests replace them to make writes fail. Writes are
@@ -266,13 +268,4 @@ export function asStorageError(error: unknown, what: string): Error {
   }
   if (error instanceof StorageFullError || error instanceof StorageUnavailableError) return error;
   return new StorageUnavailableError(`${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-}
-
-export function syncDir(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
