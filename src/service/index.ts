@@ -9,6 +9,7 @@ export { type DriverResolver, singleDriverResolver } from './driver-resolver.js'
 export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
 export { applyMetadataPatch, type MetadataChange, parseMetadataPatch } from './metadata-patch.js';
 export { healthProject, NAMESPACE_PREFIX_LENGTH, type ResourceKind, storeLimits, storeProject } from './namespaces.js';
+export type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
 export {
   type OperationStatus,
   QueueService,

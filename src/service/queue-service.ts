@@ -3,6 +3,7 @@ import type { DataDriver } from '../store/contract/index.js';
 import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
 import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 import { healthProject } from './namespaces.js';
+import type { NotificationHooks } from './notify/hooks.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
 import { ResourceScope } from './resource-scope.js';
 import { type PresentedSignature, type SignedUrl, shareQueue, verifySignature } from './signed-urls.js';
@@ -23,6 +24,8 @@ export interface QueueServiceOptions {
   signedUrlSecret?: string | null;
   /** URI schemes a subscriber may have (Zaqar's `subscriber_types`). */
   subscriberTypes?: readonly string[];
+  /** Delivers subscription notifications (service/notify's Notifier); without one, subscriptions only are stored. */
+  notifier?: NotificationHooks;
 }
 
 /** One probed storage operation of a health report. */
@@ -50,6 +53,7 @@ export class QueueService {
   readonly clientIdPolicy: ClientIdPolicy;
   readonly queues: ResourceScope;
   readonly topics: ResourceScope;
+  readonly notifier: NotificationHooks | null;
   private readonly resolver: DriverResolver;
   private readonly secret: string | null;
 
@@ -68,12 +72,14 @@ export class QueueService {
     if (!resolver) throw new RangeError('a QueueService needs a resolver or a driver');
     this.resolver = resolver;
     this.secret = options.signedUrlSecret ?? null;
+    this.notifier = options.notifier ?? null;
     const settings = {
       resolver: this.resolver,
       limits: this.limits,
       clock: this.clock,
       checksums: options.checksums === true,
       subscriberTypes: options.subscriberTypes ?? DEFAULT_SUBSCRIBER_TYPES,
+      notifier: options.notifier,
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);

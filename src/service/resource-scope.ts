@@ -23,9 +23,10 @@ import {
   readSubscription,
 } from './documents.js';
 import type { DriverResolver } from './driver-resolver.js';
-import { bodyError, RequestRefusedError, TITLES } from './errors.js';
+import { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
 import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
 import { type ResourceKind, storeProject } from './namespaces.js';
+import type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
 import {
   checkReservedMetadata,
   type PostTerms,
@@ -41,6 +42,8 @@ export interface ScopeSettings {
   clock: Clock;
   checksums: boolean;
   subscriberTypes: readonly string[];
+  /** Subscription notifications (service/notify); none when the service has no notifier. */
+  notifier?: NotificationHooks | undefined;
 }
 
 export interface ListQueuesQuery {
@@ -158,6 +161,7 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     const created = await driver.queues.create(storeProject(this.kind, project), name, document);
     this.termsCache.delete(termsKey(project, name));
+    this.settings.notifier?.forget(this.kind, project, name);
     return created;
   }
 
@@ -186,6 +190,7 @@ export class ResourceScope {
     }
     await this.translate(name, driver.queues.setMetadata(sp, name, next));
     this.termsCache.delete(termsKey(project, name));
+    this.settings.notifier?.forget(this.kind, project, name);
     return withReservedDefaults(next, this.defaults);
   }
 
@@ -195,6 +200,7 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     await driver.queues.delete(sp, name);
     this.termsCache.delete(termsKey(project, name));
+    this.settings.notifier?.forget(this.kind, project, name);
     await this.resolver.queueDeleted?.(sp, name);
   }
 
@@ -233,8 +239,12 @@ export class ResourceScope {
           null,
         );
         if (page === null || page.subscriptions.length === 0) break;
-        for (const s of page.subscriptions) await driver.subscriptions.delete(sp, name, s.id);
+        for (const s of page.subscriptions) {
+          await driver.subscriptions.delete(sp, name, s.id);
+          this.settings.notifier?.removed(s.id);
+        }
       }
+      this.settings.notifier?.forget(this.kind, project, name);
     }
   }
 
@@ -264,7 +274,12 @@ export class ResourceScope {
     const knownTerms = terms ?? (await this.postTerms(project, name));
     const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
     const driver = await this.driver(project, name);
-    return driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
+    const ids = await driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
+    // Subscribers' notifications are durable before the post is answered; a queue known to have
+    // no subscriptions costs nothing here (see Notifier.posted).
+    const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
+    if (notified !== undefined) await notified;
+    return ids;
   }
 
   /** A page of messages, oldest first; empty for a missing queue or a marker that points nowhere. */
@@ -406,22 +421,68 @@ export class ResourceScope {
    * Subscribes, creating the queue when missing. Subscribing again an unconfirmed subscriber
    * gives its id back; subscribing again a confirmed one is a conflict (SubscriptionExistsError).
    */
-  async subscribe(project: string, name: string, document: unknown): Promise<CreatedSubscriptionResult> {
+  async subscribe(
+    project: string,
+    name: string,
+    document: unknown,
+    how: { confirmed?: boolean } = {},
+  ): Promise<CreatedSubscriptionResult> {
     this.checkName(name);
     const sub = readSubscription(document, this.limits, this.settings.subscriberTypes, true);
     const subscriber = sub.subscriber as string;
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
     await driver.queues.create(sp, name, {});
+    const notifier = this.settings.notifier;
+    if (notifier && notifier.maxSubscriptionsPerQueue > 0) await this.checkRoom(driver, sp, name, subscriber, notifier);
     const result = await driver.subscriptions.create(sp, name, subscriber, {
       ...(sub.ttl !== undefined ? { ttl: sub.ttl } : {}),
       ...(sub.options !== undefined ? { options: sub.options } : {}),
     });
-    if (!result.created) {
-      const existing = await this.translate(name, driver.subscriptions.get(sp, name, result.id));
-      if (existing.confirmed) throw new SubscriptionExistsError(name, subscriber, result.id);
+    // A subscriber that subscribes itself (a WebSocket) needs no confirmation request.
+    if (how.confirmed === true) await driver.subscriptions.confirm(sp, name, result.id, true);
+    if (!notifier) {
+      if (!result.created) {
+        const existing = await this.translate(name, driver.subscriptions.get(sp, name, result.id));
+        if (existing.confirmed) throw new SubscriptionExistsError(name, subscriber, result.id);
+      }
+      return result;
     }
+    const made = await this.translate(name, driver.subscriptions.get(sp, name, result.id));
+    if (!result.created && made.confirmed && how.confirmed !== true) {
+      throw new SubscriptionExistsError(name, subscriber, result.id);
+    }
+    if (made.confirmed) notifier.forget(this.kind, project, name);
+    else await notifier.subscribed(this.kind, project, name, made);
     return result;
+  }
+
+  /** Refuses a new subscriber when the queue has as many subscriptions as a queue may have. */
+  private async checkRoom(
+    driver: DataDriver,
+    sp: string,
+    name: string,
+    subscriber: string,
+    notifier: NotificationHooks,
+  ): Promise<void> {
+    const max = notifier.maxSubscriptionsPerQueue;
+    let count = 0;
+    let marker: string | undefined;
+    for (;;) {
+      const page = await driver.subscriptions.list(sp, name, {
+        limit: driver.limits.maxSubscriptionsPerPage,
+        ...(marker !== undefined ? { marker } : {}),
+      });
+      count += page.subscriptions.length;
+      if (count >= max || page.subscriptions.length === 0 || page.marker === null || page.marker === marker) break;
+      marker = page.marker;
+    }
+    if (count < max) return;
+    if ((await driver.subscriptions.getBySubscriber(sp, name, subscriber)) !== null) return;
+    throw apiError(
+      'subscriber',
+      `The ${this.kind} ${name} has ${max} subscriptions, the most a ${this.kind} may have; delete one first.`,
+    );
   }
 
   async getSubscription(project: string, name: string, id: string): Promise<Subscription> {
@@ -430,18 +491,26 @@ export class ResourceScope {
     return this.translate(name, driver.subscriptions.get(storeProject(this.kind, project), name, id));
   }
 
+  /** The subscription's notifications delivered, pending and failed; null when the service sends none. */
+  deliveryCounts(id: string): DeliveryCounts | null {
+    return this.settings.notifier?.counts(id) ?? null;
+  }
+
   /** Changes a subscription's subscriber, ttl (counted from now) or options. */
   async updateSubscription(project: string, name: string, id: string, document: unknown): Promise<void> {
     this.checkName(name);
     const changes = readSubscription(document, this.limits, this.settings.subscriberTypes, false);
     const driver = await this.driver(project, name);
     await this.translate(name, driver.subscriptions.update(storeProject(this.kind, project), name, id, changes));
+    this.settings.notifier?.forget(this.kind, project, name);
   }
 
   async unsubscribe(project: string, name: string, id: string): Promise<void> {
     this.checkName(name);
     const driver = await this.driver(project, name);
     await this.orElse(driver.subscriptions.delete(storeProject(this.kind, project), name, id), undefined);
+    this.settings.notifier?.forget(this.kind, project, name);
+    this.settings.notifier?.removed(id);
   }
 
   /** Confirms (`{"confirmed": true}`) or unconfirms a subscription. */
@@ -449,7 +518,12 @@ export class ResourceScope {
     this.checkName(name);
     const confirmed = readConfirmation(document);
     const driver = await this.driver(project, name);
-    await this.translate(name, driver.subscriptions.confirm(storeProject(this.kind, project), name, id, confirmed));
+    const sp = storeProject(this.kind, project);
+    await this.translate(name, driver.subscriptions.confirm(sp, name, id, confirmed));
+    const notifier = this.settings.notifier;
+    if (!notifier) return;
+    notifier.forget(this.kind, project, name);
+    if (!confirmed) await notifier.unconfirmed(this.kind, project, name, await driver.subscriptions.get(sp, name, id));
   }
 
   // --- helpers ------------------------------------------------------------------------------

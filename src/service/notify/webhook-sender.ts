@@ -1,0 +1,144 @@
+import { Agent } from 'undici';
+import type { Clock } from '../../core/index.js';
+
+/** A delivery's result for one (notification, subscriber) pair, as the Spool takes it. */
+export type PairOutcome = { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string };
+
+export const DELIVERED: PairOutcome = Object.freeze({ status: 'delivered' });
+
+/**
+ * Failures for good carry this prefix, so the bounce hook can tell them (counted when they
+ * happen) from notifications that ran out of retries (counted when the spool gives up).
+ */
+export const PERMANENT = 'permanent: ';
+
+export function failed(reason: string): PairOutcome {
+  return { status: 'failed', reason: PERMANENT + reason };
+}
+
+export function tryLater(reason: string): PairOutcome {
+  return { status: 'try-later', reason };
+}
+
+export interface WebhookSenderOptions {
+  /** A request that has not been answered (status and body) after this long is abandoned and retried. */
+  timeoutMs: number;
+  /** Keep-alive connections per receiver (origin). */
+  connections: number;
+  clock: Clock;
+}
+
+interface Breaker {
+  /** While now is before this, requests to the URL are not sent. */
+  openUntil: number;
+  /** A single request is let through after the pause; the others wait for its answer. */
+  probing: boolean;
+}
+
+const MAX_RESPONSE_BYTES = 65_536;
+const MAX_BREAKERS = 10_000;
+
+/**
+ * Posts webhooks over keep-alive connections (undici), each bounded by a timeout, and reads the
+ * answer the way the issue asks: a 2xx delivers; a 4xx other than 408 and 429 fails for good (the
+ * receiver refuses this notification and will refuse it again); anything else — other statuses,
+ * refused or reset connections, garbage instead of HTTP, a timeout — is tried again later.
+ *
+ * A receiver that hangs must not hold every delivery slot for the length of a timeout over and
+ * over: after a request to a webhook URL times out, further requests to it are not sent for one
+ * timeout's length (they count as failed attempts and follow the retry schedule); then one
+ * request probes it, and the rest wait for that answer. Receivers that answer, even with errors,
+ * are never paused, and other URLs of the same host are not either.
+ */
+export class WebhookSender {
+  private readonly agent: Agent;
+  private readonly breakers = new Map<string, Breaker>();
+
+  constructor(private readonly options: WebhookSenderOptions) {
+    this.agent = new Agent({
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      // Undici's own clocks are a net under this sender's timer (which runs on the injectable clock).
+      headersTimeout: options.timeoutMs + 1000,
+      bodyTimeout: options.timeoutMs + 1000,
+      connect: { timeout: Math.min(options.timeoutMs, 30_000) },
+    });
+  }
+
+  async send(url: string, headers: Record<string, string>, body: string): Promise<PairOutcome> {
+    const target = new URL(url);
+    const clock = this.options.clock;
+    const breaker = this.breakers.get(url);
+    let probe = false;
+    if (breaker) {
+      if (clock.now() < breaker.openUntil || breaker.probing) {
+        return tryLater(`not sent: ${url} did not answer in time recently; retried on schedule`);
+      }
+      breaker.probing = true;
+      probe = true;
+    }
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = clock.setTimer(this.options.timeoutMs, () => {
+      timedOut = true;
+      controller.abort(new Error('timeout'));
+    });
+    try {
+      const response = await this.agent.request({
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: 'POST',
+        headers,
+        body,
+        signal: controller.signal,
+      });
+      await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => {});
+      if (timedOut) throw new Error('timeout');
+      if (breaker) this.breakers.delete(url);
+      return outcomeOfStatus(response.statusCode);
+    } catch (error) {
+      if (timedOut || isTimeout(error)) {
+        this.pause(url);
+        return tryLater(`no answer within ${this.options.timeoutMs} ms`);
+      }
+      if (probe) this.breakers.delete(url);
+      return tryLater(describe(error));
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  private pause(url: string): void {
+    if (this.breakers.size >= MAX_BREAKERS && !this.breakers.has(url)) this.breakers.clear();
+    this.breakers.set(url, {
+      openUntil: this.options.clock.now() + Math.max(this.options.timeoutMs, 1000),
+      probing: false,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+export function outcomeOfStatus(status: number): PairOutcome {
+  if (status >= 200 && status < 300) return DELIVERED;
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    return failed(`the receiver answered ${status}`);
+  }
+  return tryLater(`the receiver answered ${status}`);
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e?.cause?.code ?? e?.code;
+  const message = e?.cause?.message ?? e?.message ?? String(error);
+  return code ? `${code}: ${message}` : message;
+}
