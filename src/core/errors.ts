@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'PH_LOCKED'
   | 'PH_NOT_A_SPOOL'
   | 'PH_QUEUE_ERROR'
-  | 'PH_CLOSED';
+  | 'PH_CLOSED'
+  | 'PH_POOL_CAPABILITIES_MISMATCH'
+  | 'PH_POOL_IN_USE';
 
 export interface PosthornErrorOptions {
   cause?: unknown;
@@ -252,6 +254,31 @@ export class ClosedError extends PosthornError {
     options?: PosthornErrorOptions,
   ) {
     super(`${what} is closed`, options);
+  }
+}
+
+/** A pool's capabilities differ from those of the flavor it would join (Zaqar answers 400). */
+export class PoolCapabilitiesMismatchError extends ConflictError {
+  readonly code = 'PH_POOL_CAPABILITIES_MISMATCH';
+  constructor(
+    readonly pool: string,
+    readonly flavor: string,
+    reason: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`pool ${JSON.stringify(pool)} cannot join flavor ${JSON.stringify(flavor)}: ${reason}`, options);
+  }
+}
+
+/** A pool cannot be deleted while a flavor lists it (Zaqar answers 403). */
+export class PoolInUseError extends ConflictError {
+  readonly code = 'PH_POOL_IN_USE';
+  constructor(
+    readonly pool: string,
+    readonly flavor: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(`pool ${JSON.stringify(pool)} is used by flavor ${JSON.stringify(flavor)}; it cannot be deleted`, options);
   }
 }
 

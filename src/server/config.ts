@@ -3,6 +3,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, isPlainObject, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
+import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -29,6 +30,8 @@ import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES
  *   [signed_url]
  *   secret_key = "..."         # POSTHORN_SIGNED_URL_SECRET_KEY; without it pre-signed URLs are refused
  *
+ *   [pooling] and [admin]      # storage pools and the admin API: see pooling-config.ts
+ *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
  *   max_messages_per_page = 20
@@ -47,6 +50,10 @@ export interface ServerConfig {
   subscriberTypes: string[];
   signedUrlSecret: string | null;
   limits: Limits;
+  /** Storage pools (null: off, one embedded store as before). */
+  pooling: PoolingConfig | null;
+  /** What admin requests carry in X-Admin-Token; null: the admin API refuses every request. */
+  adminToken: string | null;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -72,6 +79,8 @@ const TOP_KEYS = new Set([
   'transport',
   'signed_url',
   'limits',
+  'pooling',
+  'admin',
 ]);
 const TRANSPORT_KEYS = new Set([
   'client_id_uuid_safe',
@@ -233,6 +242,7 @@ export function loadServerConfig(
   }
   const secret = pick(undefined, 'POSTHORN_SIGNED_URL_SECRET_KEY', signedUrl.secret_key);
   const signedUrlSecret = secret === undefined ? null : text(secret, 'signed_url.secret_key');
+  const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, env);
 
   return {
     host,
@@ -246,6 +256,8 @@ export function loadServerConfig(
     subscriberTypes,
     signedUrlSecret,
     limits,
+    pooling,
+    adminToken,
     file,
   };
 }

@@ -1,0 +1,671 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ClaimNotFoundError,
+  type Message,
+  MessageClaimedError,
+  type NewMessage,
+  QueueNotFoundError,
+  type QueueStats,
+  ResourceConflictError,
+  ResourceNotFoundError,
+  sleep,
+  type Timer,
+} from '../core/index.js';
+import type { DataDriver } from '../store/contract/index.js';
+import { type Catalog, EMBEDDED_POOL } from './catalog.js';
+import { Lease } from './lease.js';
+import { type CopyIntent, type MoveRecord, moveKey, type Route } from './management-store.js';
+import { MOVE_BATCH } from './pool-limits.js';
+
+/** Seconds the move lease lasts without renewal; it is renewed every third of that. */
+const LEASE_SECONDS = 15;
+/** Seconds the mover's claim on a batch of originals lasts (no grace: lifetimes are not stretched). */
+const MOVER_CLAIM_SECONDS = 60;
+/** A delayed message is copied while delayed only when it stays invisible at least this long. */
+const DELAY_MARGIN_MS = 5_000;
+/** How long the copying step runs before posts are switched to the target even if producers outpace it. */
+const COPYING_MAX_MS = 60_000;
+const POLL_MS = 200;
+const PROGRESS_MS = 500;
+
+export interface MoveOptions {
+  /**
+   * Seconds consumers' claims in the source may go on once the source is otherwise drained; then
+   * they are released (their messages are copied and delivered again, as when a claim expires).
+   * Default: none — the move waits for every claim to be deleted or to expire.
+   */
+  claimWaitSeconds?: number | null;
+  /** Told of every progress update (also kept in the move record). */
+  onProgress?: (move: MoveRecord) => void;
+}
+
+/** A move record with whether some process is working on it now. */
+export type MoveReport = MoveRecord & { active: boolean };
+
+class Paused extends Error {}
+class Cancelled extends Error {}
+
+/**
+ * Moves live queues between pools — what Zaqar's pooling never had. The protocol, designed for
+ * several stateless servers that route with cached catalogue entries (at most `cacheMs` old) and
+ * whose storage calls land within `settleMs` of routing; G = cacheMs + settleMs:
+ *
+ * 1. starting: the target pool gets the queue with the source's metadata.
+ * 2. copying: the route says {pool: S, to: T, phase: copying}. Posts still go to S; claims and pops
+ *    take from T first, then S; calls by message or claim id try S then T; deletes go to both.
+ *    The mover first waits G, so that every server follows the new route before T holds a single
+ *    message (a server still on the old route would otherwise miss T's messages by id). Then it
+ *    copies in batches: it CLAIMS up to 100 free messages of S (so no consumer can take them),
+ *    writes an intent (claim id, the batch's tag) to the move record, posts copies to T under the
+ *    Client-ID `tag` (the remaining ttl, delay and checksum kept), and deletes the originals with
+ *    its claim. Copies go to T in S's order and T is consumed first, so FIFO holds.
+ * 3. draining: when S's free backlog fits in a batch (or copying has run a minute), the route says
+ *    phase draining: posts go to T. The mover keeps copying what arrives in S — from servers that
+ *    have not seen the change yet — and waits at least G, until S holds nothing: claims made by
+ *    consumers in S stay valid and are served from S until they are deleted or expire (or, with
+ *    `claimWaitSeconds`, until they are released); delayed messages are copied with their
+ *    remaining delay while more than 5 s from visible, else taken when visible. Subscriptions,
+ *    frozen since the move began, are copied, and the metadata synced.
+ * 4. switched: the route says {pool: T}. The mover waits G more (servers on the moving route still
+ *    look in S first, harmlessly), copies anything that landed late, and deletes the queue's data
+ *    in S.
+ *
+ * Guarantees: no message is lost or delivered twice by the move — a message is in exactly one
+ * pool except while the mover's claim holds the original and its copy is not yet posted, or is
+ * posted and the original not yet deleted; no consumer can take the original then. A mover that
+ * dies mid-batch leaves an intent; whoever resumes the move finds the batch's copies in T by their
+ * tag and finishes the batch (deletes the originals) or undoes it (releases the claim). Only if a
+ * mover stalls longer than its claim (60 s) between posting copies and deleting originals, or the
+ * resume comes after that, may a consumer have taken an original meanwhile: its copy is withdrawn
+ * when still free, else the message is delivered twice and counted in `recovered`.
+ * Claims in flight stay valid: a consumer's claim in S keeps working through the move (the move
+ * waits for it); claims made in T are ordinary claims of the queue's new pool. Only
+ * `claimWaitSeconds` ends a claim early, like an expiry: the consumer's later calls on it answer
+ * 404 and the messages are delivered again.
+ * Costs: message ids, ages, echo filtering (copies carry the mover's Client-ID) and claim counts
+ * restart in the target; subscription ids change; a message with less than a minute to live may
+ * live up to a minute longer. Only one move of a queue runs at a time (a lease in the management
+ * store); a move that stops (its server died, a pool went away) is resumed by starting it again,
+ * and every server routes correctly in every intermediate state meanwhile.
+ */
+export class QueueMover {
+  private readonly running = new Map<string, MoveRun>();
+
+  constructor(private readonly catalog: Catalog) {}
+
+  /**
+   * Starts moving a queue to `to` (or resumes its stopped move) and answers the move record; the
+   * move runs on in this process. A queue already in `to` answers a finished record at once.
+   */
+  async start(project: string, queue: string, to: string, options: MoveOptions = {}): Promise<MoveRecord> {
+    const run = await this.prepare(project, queue, to, options);
+    if (!(run instanceof MoveRun)) return run.record;
+    const key = moveKey(project, queue);
+    this.running.set(key, run);
+    void run.execute().finally(() => this.running.delete(key));
+    return run.snapshot();
+  }
+
+  /** Moves a queue and resolves when the move has ended (done, failed or cancelled). */
+  async move(project: string, queue: string, to: string, options: MoveOptions = {}): Promise<MoveRecord> {
+    const run = await this.prepare(project, queue, to, options);
+    if (!(run instanceof MoveRun)) return run.record;
+    const key = moveKey(project, queue);
+    this.running.set(key, run);
+    try {
+      return await run.execute();
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  /** The queue's last move, and whether a process works on it now; null when it never moved. */
+  async status(project: string, queue: string): Promise<MoveReport | null> {
+    const key = moveKey(project, queue);
+    const local = this.running.get(key);
+    if (local) return { ...local.snapshot(), active: true };
+    const record = await this.catalog.store.getMove(project, queue);
+    if (record === null) return null;
+    return { ...record, active: record.status === 'running' && (await Lease.isHeld(this.catalog.store.driver, key)) };
+  }
+
+  /** Stops the moves running here (each at a safe point; they resume when started again). */
+  async close(): Promise<void> {
+    const runs = [...this.running.values()];
+    for (const run of runs) run.stop();
+    await Promise.all(runs.map((run) => run.done.catch(() => {})));
+  }
+
+  private async prepare(
+    project: string,
+    queue: string,
+    to: string,
+    options: MoveOptions,
+  ): Promise<MoveRun | { record: MoveRecord }> {
+    const key = moveKey(project, queue);
+    const here = this.running.get(key);
+    if (here) {
+      if (here.snapshot().to !== to) throw movingElsewhere(queue, here.snapshot().to);
+      return { record: here.snapshot() };
+    }
+    if (!(to === EMBEDDED_POOL && this.catalog.embedded !== null) && (await this.catalog.pool(to)) === null) {
+      throw new ResourceNotFoundError('pool', to);
+    }
+    const store = this.catalog.store;
+    const lease = await Lease.acquire(store.driver, key, LEASE_SECONDS);
+    if (lease === null) {
+      const record = await store.getMove(project, queue);
+      if (record !== null && record.status === 'running' && record.to === to) return { record };
+      throw new ResourceConflictError('queue', queue, 'is being moved by another server; let that move finish first');
+    }
+    try {
+      const now = this.catalog.clock.now();
+      const previous = await store.getMove(project, queue);
+      if (previous !== null && (previous.status === 'running' || previous.status === 'failed')) {
+        if (previous.to !== to) throw movingElsewhere(queue, previous.to);
+        const resumed: MoveRecord = { ...previous, status: 'running', error: null, updatedAt: now };
+        await store.putMove(resumed);
+        return new MoveRun(this.catalog, lease, resumed, options);
+      }
+      const route = await store.getRoute(project, queue);
+      if (route === null) throw new QueueNotFoundError(project, queue);
+      if (route.to !== undefined && route.to !== to) throw movingElsewhere(queue, route.to);
+      const record: MoveRecord = {
+        id: route.move ?? randomUUID(),
+        project,
+        queue,
+        from: route.pool,
+        to,
+        status: 'running',
+        step: route.to === undefined ? 'starting' : (route.phase ?? 'copying'),
+        copied: 0,
+        source: { free: 0, claimed: 0, delayed: 0 },
+        releasedClaims: 0,
+        recovered: 0,
+        startedAt: now,
+        updatedAt: now,
+        drainingAt: null,
+        switchedAt: null,
+        finishedAt: null,
+        error: null,
+        intent: null,
+      };
+      if (route.pool === to && route.to === undefined) {
+        const done: MoveRecord = { ...record, status: 'done', step: 'finished', finishedAt: now };
+        await store.putMove(done);
+        await lease.release();
+        return { record: done };
+      }
+      await store.putMove(record);
+      return new MoveRun(this.catalog, lease, record, options);
+    } catch (error) {
+      await lease.release().catch(() => {});
+      throw error;
+    }
+  }
+}
+
+function movingElsewhere(queue: string, to: string): ResourceConflictError {
+  return new ResourceConflictError('queue', queue, `is moving to pool ${to}; let that move finish first`);
+}
+
+/** One execution of a move, from wherever its record says it stopped. */
+class MoveRun {
+  readonly done: Promise<MoveRecord>;
+  private resolveDone!: (record: MoveRecord) => void;
+  private stopped = false;
+  private leaseLost = false;
+  private renewTimer: Timer | null = null;
+  private lastPersist = 0;
+  private source!: DataDriver;
+  private target!: DataDriver;
+  private readonly p: string;
+  private readonly q: string;
+  private readonly g: number;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly lease: Lease,
+    private readonly record: MoveRecord,
+    private readonly options: MoveOptions,
+  ) {
+    this.p = record.project;
+    this.q = record.queue;
+    this.g = catalog.cacheMs + catalog.settleMs;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  snapshot(): MoveRecord {
+    return structuredClone(this.record);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async execute(): Promise<MoveRecord> {
+    const r = this.record;
+    this.scheduleRenewal();
+    // The clock's timers do not keep a process alive; a move must not be cut short by an idle loop.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      this.source = await this.catalog.driver(r.from);
+      this.target = await this.catalog.driver(r.to);
+      if (r.intent !== null) await this.recover(r.intent);
+      if (r.step === 'starting') await this.begin();
+      if (r.step === 'copying') await this.copying();
+      if (r.step === 'draining') await this.draining();
+      if (r.step === 'switched') await this.finish();
+      r.status = 'done';
+      r.step = 'finished';
+      r.finishedAt = this.now();
+    } catch (error) {
+      if (error instanceof Cancelled) {
+        r.status = 'cancelled';
+        r.finishedAt = this.now();
+        r.error = 'the queue was deleted during the move';
+      } else {
+        // Every intermediate route is served correctly; starting the move again resumes it here.
+        r.status = 'failed';
+        r.error = error instanceof Paused ? error.message : `${(error as Error).name}: ${(error as Error).message}`;
+        this.catalog.logger.warn({ move: r.id, queue: r.queue, err: error }, 'queue move stopped');
+      }
+    } finally {
+      clearInterval(keepAlive);
+      this.renewTimer?.cancel();
+      await this.persist(true).catch(() => {});
+      await this.lease.release().catch(() => {});
+    }
+    this.resolveDone(this.snapshot());
+    return this.snapshot();
+  }
+
+  // --- the steps ----------------------------------------------------------------------------
+
+  private async begin(): Promise<void> {
+    const metadata = await orMissing(this.source.queues.getMetadata(this.p, this.q), {});
+    if (!(await this.target.queues.create(this.p, this.q, metadata))) {
+      await this.target.queues.setMetadata(this.p, this.q, metadata);
+    }
+    await this.publish({ pool: this.record.from, to: this.record.to, phase: 'copying', move: this.record.id });
+    this.record.step = 'copying';
+    await this.persist(true);
+    // Every server must see the moving route before the target holds a message it could be asked for by id.
+    await this.wait(this.g);
+  }
+
+  private async copying(): Promise<void> {
+    const started = this.now();
+    let batches = 0;
+    for (;;) {
+      this.check();
+      const copied = await this.copyClaimed();
+      if (copied < MOVE_BATCH || this.now() - started > COPYING_MAX_MS) break;
+      if (++batches % 10 === 0) await this.checkRoute();
+      await this.persist(false);
+    }
+    await this.publish({ pool: this.record.from, to: this.record.to, phase: 'draining', move: this.record.id });
+    this.record.step = 'draining';
+    this.record.drainingAt = this.now();
+    await this.persist(true);
+  }
+
+  private async draining(): Promise<void> {
+    const since = this.record.drainingAt ?? this.now();
+    const claimWait = this.options.claimWaitSeconds;
+    for (;;) {
+      this.check();
+      if ((await this.copyClaimed()) > 0) continue;
+      if ((await this.copyDelayed(DELAY_MARGIN_MS)) > 0) continue;
+      const stats = await this.sourceStats();
+      const waited = this.now() - since;
+      if (stats.total === 0 && waited >= this.g) break;
+      if (stats.claimed > 0 && claimWait != null && waited >= claimWait * 1000) await this.releaseClaims();
+      await this.checkRoute();
+      await this.persist(false);
+      await this.wait(POLL_MS);
+    }
+    await this.copySubscriptions();
+    const metadata = await orMissing(this.source.queues.getMetadata(this.p, this.q), null);
+    if (metadata !== null) await this.target.queues.setMetadata(this.p, this.q, metadata);
+    await this.publish({ pool: this.record.to });
+    this.record.step = 'switched';
+    this.record.switchedAt = this.now();
+    await this.persist(true);
+  }
+
+  private async finish(): Promise<void> {
+    const switchedAt = this.record.switchedAt ?? this.now();
+    await this.wait(Math.max(0, switchedAt + this.g - this.now()));
+    // Nobody routes to the source any more: copy what landed late, delayed or not, then delete it.
+    for (;;) {
+      this.check();
+      if ((await this.copyClaimed()) > 0) continue;
+      if ((await this.copyDelayed(Number.NEGATIVE_INFINITY)) > 0) continue;
+      const stats = await this.sourceStats();
+      if (stats.total === 0) break;
+      if (stats.claimed > 0) await this.releaseClaims();
+      await this.persist(false);
+      await this.wait(POLL_MS);
+    }
+    await this.source.queues.delete(this.p, this.q);
+  }
+
+  // --- copying ------------------------------------------------------------------------------
+
+  /** Copies one claimed batch of the source's oldest free messages; answers how many. */
+  private async copyClaimed(): Promise<number> {
+    // Their lifetimes before the claim (a claim may lengthen a message's life).
+    const peek = await orMissing(this.source.messages.list(this.p, this.q, { limit: MOVE_BATCH, echo: true }), null);
+    if (peek === null || peek.messages.length === 0) return 0;
+    const expiry = new Map(peek.messages.map((m) => [m.id, m.expiresAt]));
+    const claim = await orMissing(
+      this.source.claims.create(this.p, this.q, { limit: MOVE_BATCH, ttl: MOVER_CLAIM_SECONDS, grace: 0 }),
+      null,
+    );
+    if (claim === null) return 0;
+    if (claim.messages.length === 0) {
+      await this.source.claims.delete(this.p, this.q, claim.id);
+      return 0;
+    }
+    const claimedAt = this.now();
+    const intent: CopyIntent = {
+      claimId: claim.id,
+      tag: randomUUID(),
+      ids: claim.messages.map((m) => m.id),
+      kind: 'claimed',
+    };
+    this.record.intent = intent;
+    await this.persist(true);
+    await this.target.messages.post(
+      this.p,
+      this.q,
+      claim.messages.map((m) => this.draft(m, expiry.get(m.id))),
+      intent.tag,
+    );
+    if (this.now() - claimedAt > (MOVER_CLAIM_SECONDS * 1000) / 2) {
+      // Slow: make sure the claim still holds the originals before deleting them.
+      const held = await this.source.claims
+        .update(this.p, this.q, claim.id, { ttl: MOVER_CLAIM_SECONDS, grace: 0 })
+        .then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof ClaimNotFoundError || error instanceof QueueNotFoundError) return false;
+            throw error;
+          },
+        );
+      if (!held) {
+        await this.recover(intent);
+        return intent.ids.length;
+      }
+    }
+    await this.source.messages.bulkDelete(this.p, this.q, intent.ids, { claimIds: [claim.id] });
+    this.record.copied += intent.ids.length;
+    this.record.intent = null;
+    return intent.ids.length;
+  }
+
+  /**
+   * Copies delayed messages that stay invisible for more than `marginMs` yet (nobody can claim
+   * them meanwhile), then deletes the originals; a message deleted by a client in between has its
+   * copy withdrawn. Answers how many were copied.
+   */
+  private async copyDelayed(marginMs: number): Promise<number> {
+    const now = this.now();
+    const batch: Message[] = [];
+    let marker: string | undefined;
+    for (let pages = 0; pages < 10 && batch.length < MOVE_BATCH; pages++) {
+      const page = await orMissing(
+        this.source.messages.list(this.p, this.q, {
+          limit: MOVE_BATCH,
+          echo: true,
+          includeDelayed: true,
+          ...(marker !== undefined ? { marker } : {}),
+        }),
+        null,
+      );
+      if (page === null || page.messages.length === 0) break;
+      for (const m of page.messages) {
+        if (m.claimId === null && m.visibleAt > now + marginMs && batch.length < MOVE_BATCH) batch.push(m);
+      }
+      if (page.marker === null) break;
+      marker = page.marker;
+    }
+    if (batch.length === 0) return 0;
+    const intent: CopyIntent = { claimId: '', tag: randomUUID(), ids: batch.map((m) => m.id), kind: 'delayed' };
+    this.record.intent = intent;
+    await this.persist(true);
+    const copies = await this.target.messages.post(
+      this.p,
+      this.q,
+      batch.map((m) => this.draft(m, m.expiresAt)),
+      intent.tag,
+    );
+    const still = new Set(
+      (await orMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), [])).map((m) => m.id),
+    );
+    const withdraw = copies.filter((_, i) => !still.has(intent.ids[i] as string));
+    if (withdraw.length > 0) await this.target.messages.bulkDelete(this.p, this.q, withdraw);
+    await this.source.messages.bulkDelete(
+      this.p,
+      this.q,
+      intent.ids.filter((id) => still.has(id)),
+    );
+    this.record.copied += copies.length - withdraw.length;
+    this.record.intent = null;
+    return batch.length;
+  }
+
+  /**
+   * Finishes or undoes a batch whose mover stopped between writing its intent and deleting its
+   * originals. The batch's copies were posted in one atomic post under the intent's tag: either
+   * all are in the target or none.
+   */
+  private async recover(intent: CopyIntent): Promise<void> {
+    const copies = await this.findCopies(intent.tag);
+    const live = intent.kind === 'claimed' && (await this.claimLive(intent.claimId));
+    if (copies.length === 0) {
+      if (live) await this.source.claims.delete(this.p, this.q, intent.claimId);
+    } else if (live) {
+      await this.source.messages.bulkDelete(this.p, this.q, intent.ids, { claimIds: [intent.claimId] });
+      this.record.copied += copies.length;
+    } else {
+      // The claim is gone: consumers may hold some originals now. Keep one of each message.
+      const originals = await orMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), []);
+      const byId = new Map(originals.map((m) => [m.id, m]));
+      const aligned = copies.length === intent.ids.length;
+      for (const [i, id] of intent.ids.entries()) {
+        const original = byId.get(id);
+        if (original === undefined) continue; // deleted already (by this batch, or by a client)
+        if (original.claimId === null) {
+          await this.source.messages.delete(this.p, this.q, id).catch((error: unknown) => {
+            if (!(error instanceof MessageClaimedError)) throw error;
+          });
+          continue;
+        }
+        const copy = aligned ? copies[i] : undefined;
+        try {
+          if (copy === undefined) throw new MessageClaimedError(id);
+          await this.target.messages.delete(this.p, this.q, copy);
+        } catch (error) {
+          if (!(error instanceof MessageClaimedError)) throw error;
+          this.record.recovered += 1; // both the original and its copy are held: delivered twice
+        }
+      }
+      this.record.copied += copies.length;
+    }
+    this.record.intent = null;
+    await this.persist(true);
+  }
+
+  /** The ids of the target's messages posted under `tag`, in order. */
+  private async findCopies(tag: string): Promise<string[]> {
+    const found: string[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const page = await orMissing(
+        this.target.messages.list(this.p, this.q, {
+          limit: MOVE_BATCH,
+          echo: true,
+          includeClaimed: true,
+          includeDelayed: true,
+          ...(marker !== undefined ? { marker } : {}),
+        }),
+        null,
+      );
+      if (page === null || page.messages.length === 0) return found;
+      for (const m of page.messages) if (m.clientId === tag) found.push(m.id);
+      if (page.marker === null || page.marker === marker) return found;
+      marker = page.marker;
+    }
+  }
+
+  private async claimLive(claimId: string): Promise<boolean> {
+    try {
+      return (await this.source.claims.get(this.p, this.q, claimId)).messages.length > 0;
+    } catch (error) {
+      if (error instanceof ClaimNotFoundError || error instanceof QueueNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** Releases consumers' claims in the source (claimWaitSeconds ran out): their messages are copied. */
+  private async releaseClaims(): Promise<void> {
+    const claims = new Set<string>();
+    let marker: string | undefined;
+    for (;;) {
+      const page = await orMissing(
+        this.source.messages.list(this.p, this.q, {
+          limit: MOVE_BATCH,
+          echo: true,
+          includeClaimed: true,
+          includeDelayed: true,
+          ...(marker !== undefined ? { marker } : {}),
+        }),
+        null,
+      );
+      if (page === null || page.messages.length === 0) break;
+      for (const m of page.messages) if (m.claimId !== null) claims.add(m.claimId);
+      if (page.marker === null || page.marker === marker) break;
+      marker = page.marker;
+    }
+    for (const id of claims) await this.source.claims.delete(this.p, this.q, id);
+    this.record.releasedClaims += claims.size;
+  }
+
+  private async copySubscriptions(): Promise<void> {
+    let marker: string | undefined;
+    for (;;) {
+      const page = await orMissing(
+        this.source.subscriptions.list(this.p, this.q, {
+          limit: Math.min(MOVE_BATCH, this.catalog.limits.maxSubscriptionsPerPage),
+          ...(marker !== undefined ? { marker } : {}),
+        }),
+        null,
+      );
+      if (page === null || page.subscriptions.length === 0) return;
+      for (const s of page.subscriptions) {
+        if ((await this.target.subscriptions.getBySubscriber(this.p, this.q, s.subscriber)) !== null) continue;
+        const ttl = clamp(Math.ceil((s.expiresAt - this.now()) / 1000), 1, this.catalog.limits.maxSubscriptionTtl);
+        const made = await this.target.subscriptions.create(this.p, this.q, s.subscriber, { ttl, options: s.options });
+        if (s.confirmed) await this.target.subscriptions.confirm(this.p, this.q, made.id, true);
+      }
+      if (page.marker === null || page.marker === marker) return;
+      marker = page.marker;
+    }
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  /** A copy of a message with what is left of its life and delay. */
+  private draft(m: Message, expiresAt: number | undefined): NewMessage {
+    const now = this.now();
+    const limits = this.catalog.limits;
+    const ttl = clamp(Math.ceil(((expiresAt ?? m.expiresAt) - now) / 1000), 1, limits.maxMessageTtl);
+    const delay = m.visibleAt > now ? clamp(Math.ceil((m.visibleAt - now) / 1000), 0, limits.maxMessageDelay) : 0;
+    return { body: m.body, ttl, ...(delay > 0 ? { delay } : {}), ...(m.checksum ? { checksum: m.checksum } : {}) };
+  }
+
+  private async sourceStats(): Promise<QueueStats> {
+    const stats = await orMissing(this.source.queues.stats(this.p, this.q), null);
+    const s = stats ?? { claimed: 0, free: 0, delayed: 0, total: 0 };
+    this.record.source = { free: s.free - s.delayed, claimed: s.claimed, delayed: s.delayed };
+    return s;
+  }
+
+  /** Writes a route (this server follows it at once; the others within the cache time). */
+  private async publish(route: Route): Promise<void> {
+    this.check();
+    if (!(await this.lease.renew())) throw new Paused('the move lease was lost; start the move again to resume it');
+    if (!(await this.catalog.store.setRoute(this.p, this.q, route))) await this.cancel();
+    this.catalog.remember(this.p, this.q, route);
+  }
+
+  /** Ends the move when the queue was deleted meanwhile (removing anything the move left). */
+  private async checkRoute(): Promise<void> {
+    const route = await this.catalog.store.getRoute(this.p, this.q);
+    if (route === null || (this.record.step !== 'switched' && route.move !== this.record.id)) await this.cancel();
+  }
+
+  private async cancel(): Promise<never> {
+    // Only when nothing was registered under the name since: a new queue of that name is not ours to clean.
+    if ((await this.catalog.store.getRoute(this.p, this.q)) === null) {
+      await this.target.queues.delete(this.p, this.q).catch(() => {});
+      await this.source.queues.delete(this.p, this.q).catch(() => {});
+    }
+    throw new Cancelled();
+  }
+
+  private check(): void {
+    if (this.stopped) throw new Paused('the server running the move stopped; start the move again to resume it');
+    if (this.leaseLost) throw new Paused('the move lease was lost; start the move again to resume it');
+  }
+
+  private async wait(ms: number): Promise<void> {
+    const until = this.now() + ms;
+    while (this.now() < until) {
+      this.check();
+      await sleep(this.catalog.clock, Math.min(POLL_MS, until - this.now()));
+    }
+  }
+
+  private scheduleRenewal(): void {
+    this.renewTimer = this.catalog.clock.setTimer((LEASE_SECONDS * 1000) / 3, () => {
+      this.lease.renew().then(
+        (held) => {
+          if (!held) this.leaseLost = true;
+          else if (!this.stopped) this.scheduleRenewal();
+        },
+        () => this.scheduleRenewal(), // the management store is away; try again
+      );
+    });
+  }
+
+  private async persist(force: boolean): Promise<void> {
+    const now = this.now();
+    if (!force && now - this.lastPersist < PROGRESS_MS) return;
+    this.lastPersist = now;
+    this.record.updatedAt = now;
+    await this.catalog.store.putMove(this.record);
+    this.options.onProgress?.(this.snapshot());
+  }
+
+  private now(): number {
+    return this.catalog.clock.now();
+  }
+}
+
+async function orMissing<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
+  try {
+    return await operation;
+  } catch (error) {
+    if (error instanceof QueueNotFoundError) return fallback;
+    throw error;
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
