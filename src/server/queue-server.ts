@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
 import { buildHttpApp } from '../api/http/index.js';
-import { QueueService, singleDriverResolver } from '../service/index.js';
+import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
+import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
 import type { ServerConfig } from './config.js';
 import { openStore } from './open-store.js';
 
@@ -23,16 +24,29 @@ export interface QueueServer {
 /** Opens the store and serves the Zaqar API on it. Logs JSON lines (pino) to stdout. */
 export async function startQueueServer(config: ServerConfig, logger?: PinoLogger): Promise<QueueServer> {
   const log = logger ?? pino({ level: config.logLevel });
-  const driver = await openStore(config, log);
+  // Pooling (a catalog of pools) or, as out of the box, the one embedded store.
+  let pooling: Pooling | null = null;
+  let resolver: DriverResolver;
+  if (config.pooling) {
+    pooling = await openPooling({
+      settings: config.pooling,
+      embedded: { store: config.store, data: config.data },
+      limits: storeLimits(config.limits),
+      logger: log,
+    });
+    resolver = pooling.catalog;
+  } else {
+    resolver = singleDriverResolver(await openStore(config, log));
+  }
   const service = new QueueService({
-    resolver: singleDriverResolver(driver),
+    resolver,
     limits: config.limits,
     clientIds: config.clientIds,
     checksums: config.enableChecksum,
     signedUrlSecret: config.signedUrlSecret,
     subscriberTypes: config.subscriberTypes,
   });
-  const app = buildHttpApp({ service, logger: log });
+  const app = buildHttpApp({ service, logger: log, pooling, adminToken: config.adminToken });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -43,7 +57,15 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   log.info(
-    { url, store: config.store, data: config.store === 'disk' ? config.data : null, config: config.file },
+    {
+      url,
+      store: config.store,
+      data: config.store === 'disk' ? config.data : null,
+      config: config.file,
+      ...(config.pooling
+        ? { catalog: config.pooling.catalog === null ? 'embedded' : redactPoolUri(config.pooling.catalog) }
+        : {}),
+    },
     'posthorn serving',
   );
   let closing: Promise<void> | undefined;
@@ -59,6 +81,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
         try {
           await app.close();
         } finally {
+          await pooling?.mover.close(); // moves stop at a safe point and resume when started again
           await service.close();
           log.info({}, 'posthorn stopped');
         }

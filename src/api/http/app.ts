@@ -1,12 +1,16 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
 import { answerBody, answerFor } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, type ResourceRoutes, Router } from './router.js';
+import { adminCheck } from './routes/admin-access.js';
 import { registerClaimRoutes } from './routes/claim-routes.js';
 import { registerMessageRoutes } from './routes/message-routes.js';
+import { registerMoveRoutes } from './routes/move-routes.js';
+import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerServiceRoutes } from './routes/service-routes.js';
 import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
@@ -20,6 +24,10 @@ export interface HttpAppOptions {
   logger?: FastifyBaseLogger;
   /** Seconds an idle keep-alive connection stays open (default 72: beyond common proxies' 60). */
   keepAliveSeconds?: number;
+  /** With pooling on: the admin API for pools, flavors and queue moves (/v2/pools, /v2/flavors). */
+  pooling?: { admin: PoolAdmin; mover: QueueMover } | null;
+  /** The token admin requests carry in X-Admin-Token; without one the admin API refuses everything. */
+  adminToken?: string | null;
 }
 
 /**
@@ -100,6 +108,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       if (kind === 'queue') registerClaimRoutes(routes);
       if (version.subscriptions) registerSubscriptionRoutes(routes);
     }
+  }
+  if (options.pooling) {
+    const requireAdmin = adminCheck(options.adminToken ?? null);
+    registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
+    registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);
   }
   router.finish();
   return app;

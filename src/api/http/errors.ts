@@ -67,6 +67,8 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_CORRUPT_DATA: { status: 503, title: UNAVAILABLE_TITLE },
   PH_LOCKED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_POOL_CAPABILITIES_MISMATCH: { status: 400, title: 'Unable to create pool' },
+  PH_POOL_IN_USE: { status: 403, title: 'Unable to delete' },
 });
 
 /** Descriptions clients of Zaqar know for the refusals of a message delete. */

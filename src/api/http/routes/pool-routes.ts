@@ -1,0 +1,180 @@
+import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FlavorView, PoolAdmin, PoolView } from '../../../pool/index.js';
+import { readJson, requireJson } from '../body.js';
+import { boolParam, intParam, type Query, queryString, stringParam } from '../query.js';
+import { JSON_TYPE, type Router } from '../router.js';
+
+/** What the admin routes need: the pool admin and the admin check. */
+export interface AdminRoutes {
+  router: Router;
+  admin: PoolAdmin;
+  requireAdmin: (request: FastifyRequest) => void;
+}
+
+/** Runs the admin check before a body is read. */
+export function adminBeforeBody(requireAdmin: (request: FastifyRequest) => void): preParsingAsyncHookHandler {
+  return async (request, _reply, payload) => {
+    requireAdmin(request);
+    return payload;
+  };
+}
+
+interface NameParam {
+  name: string;
+}
+
+/**
+ * Zaqar's admin resources for pooling (v2_0/pools.py, flavors.py): /v2/pools and /v2/flavors with
+ * their shapes and codes — PUT 201 (409 when it exists, 400 when the URI cannot be reached or the
+ * capabilities do not match), GET 200/404, PATCH 200, DELETE 204 (403 for a pool a flavor uses),
+ * listings with marker, limit and detailed. Admin requests only (admin-access.ts); they need no
+ * Client-ID or project, as pools and flavors belong to no project.
+ */
+export function registerPoolRoutes({ router, admin, requireAdmin }: AdminRoutes): void {
+  const before = adminBeforeBody(requireAdmin);
+  const admin_ = { identity: false } as const;
+
+  router.add('GET', '/v2/pools', { action: 'Pools could not be listed.', ...admin_ }, async (request, reply) => {
+    requireAdmin(request);
+    const query = request.query as Query;
+    const marker = stringParam(query, 'marker');
+    const limit = intParam(query, 'limit');
+    const detailed = boolParam(query, 'detailed');
+    const page = await admin.listPools({
+      ...(marker !== undefined ? { marker } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(detailed !== undefined ? { detailed } : {}),
+    });
+    const pools = page.pools.map((p) => withHref(p, `/v2/pools/${p.name}`));
+    const links =
+      pools.length === 0
+        ? []
+        : [
+            {
+              rel: 'next',
+              href: `/v2/pools${queryString([
+                ['marker', page.marker ?? marker],
+                ['limit', limit],
+                ['detailed', detailed],
+              ])}`,
+            },
+          ];
+    return reply.type(JSON_TYPE).send(JSON.stringify({ pools, links }));
+  });
+
+  router.add('GET', '/v2/pools/:name', { action: 'The pool could not be read.', ...admin_ }, async (request, reply) => {
+    requireAdmin(request);
+    const { name } = request.params as NameParam;
+    const pool = await admin.getPool(name, boolParam(request.query as Query, 'detailed') === true);
+    return reply.type(JSON_TYPE).send(JSON.stringify(withHref(pool, `/v2/pools/${name}`)));
+  });
+
+  router.add(
+    'PUT',
+    '/v2/pools/:name',
+    { action: 'The pool could not be created.', preParsing: before, ...admin_ },
+    async (request, reply) => {
+      const { name } = request.params as NameParam;
+      await admin.createPool(name, requireJson(request.body));
+      return reply.code(201).header('location', `/v2/pools/${name}`).send();
+    },
+  );
+
+  router.add(
+    'PATCH',
+    '/v2/pools/:name',
+    { action: 'The pool could not be updated.', preParsing: before, ...admin_ },
+    async (request, reply) => {
+      const { name } = request.params as NameParam;
+      const pool = await admin.updatePool(name, requireJson(request.body));
+      return reply.type(JSON_TYPE).send(JSON.stringify(withHref(pool, `/v2/pools/${name}`)));
+    },
+  );
+
+  router.add(
+    'DELETE',
+    '/v2/pools/:name',
+    { action: 'The pool could not be deleted.', ...admin_ },
+    async (request, reply) => {
+      requireAdmin(request);
+      await admin.deletePool((request.params as NameParam).name);
+      return reply.code(204).send();
+    },
+  );
+
+  router.add('GET', '/v2/flavors', { action: 'Flavors could not be listed.', ...admin_ }, async (request, reply) => {
+    requireAdmin(request);
+    const query = request.query as Query;
+    const marker = stringParam(query, 'marker');
+    const limit = intParam(query, 'limit');
+    const detailed = boolParam(query, 'detailed');
+    const page = await admin.listFlavors({
+      ...(marker !== undefined ? { marker } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(detailed !== undefined ? { detailed } : {}),
+    });
+    const flavors = page.flavors.map((f) => withHref(f, `/v2/flavors/${f.name}`));
+    const links =
+      flavors.length === 0
+        ? []
+        : [
+            {
+              rel: 'next',
+              href: `/v2/flavors${queryString([
+                ['marker', page.marker ?? marker],
+                ['limit', limit],
+                ['detailed', detailed],
+              ])}`,
+            },
+          ];
+    return reply.type(JSON_TYPE).send(JSON.stringify({ flavors, links }));
+  });
+
+  router.add(
+    'GET',
+    '/v2/flavors/:name',
+    { action: 'The flavor could not be read.', ...admin_ },
+    async (request, reply) => {
+      requireAdmin(request);
+      const { name } = request.params as NameParam;
+      return reply.type(JSON_TYPE).send(JSON.stringify(withHref(await admin.getFlavor(name), `/v2/flavors/${name}`)));
+    },
+  );
+
+  router.add(
+    'PUT',
+    '/v2/flavors/:name',
+    { action: 'The flavor could not be created.', preParsing: before, ...admin_ },
+    async (request, reply) => {
+      const { name } = request.params as NameParam;
+      await admin.createFlavor(name, requireJson(request.body));
+      return reply.code(201).header('location', `/v2/flavors/${name}`).send();
+    },
+  );
+
+  router.add(
+    'PATCH',
+    '/v2/flavors/:name',
+    { action: 'The flavor could not be updated.', preParsing: before, ...admin_ },
+    async (request, reply) => {
+      const { name } = request.params as NameParam;
+      const flavor = await admin.updateFlavor(name, readJson(request.body) ?? {});
+      return reply.type(JSON_TYPE).send(JSON.stringify(withHref(flavor, `/v2/flavors/${name}`)));
+    },
+  );
+
+  router.add(
+    'DELETE',
+    '/v2/flavors/:name',
+    { action: 'The flavor could not be deleted.', ...admin_ },
+    async (request, reply) => {
+      requireAdmin(request);
+      await admin.deleteFlavor((request.params as NameParam).name);
+      return reply.code(204).send();
+    },
+  );
+}
+
+function withHref<T extends PoolView | FlavorView>(view: T, href: string): T & { href: string } {
+  return { ...view, href };
+}
