@@ -3,6 +3,12 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, isPlainObject, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
+import {
+  type NotificationConfig,
+  readNotificationConfig,
+  readWebSocketConfig,
+  type WebSocketConfig,
+} from './notification-config.js';
 import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
 
 /**
@@ -32,6 +38,11 @@ import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
  *
  *   [pooling] and [admin]      # storage pools and the admin API: see pooling-config.ts
  *
+ *   [notification]             # subscriptions that deliver (webhooks, mail): see notification-config.ts
+ *   spool_dir = "notifications"        # relative to `data`; require_confirmation, webhook_timeout,
+ *                                      # max_subscriptions_per_queue, smtp_host, smtp_port, smtp_from...
+ *   [websocket]                # the WebSocket API: max_frame_size, http_path (/v2/ws), notification_url
+ *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
  *   max_messages_per_page = 20
@@ -54,6 +65,9 @@ export interface ServerConfig {
   pooling: PoolingConfig | null;
   /** What admin requests carry in X-Admin-Token; null: the admin API refuses every request. */
   adminToken: string | null;
+  /** Subscription notifications: their spool folder, confirmation, timeouts, limits, SMTP relay. */
+  notification: NotificationConfig;
+  websocket: WebSocketConfig;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -81,6 +95,8 @@ const TOP_KEYS = new Set([
   'limits',
   'pooling',
   'admin',
+  'notification',
+  'websocket',
 ]);
 const TRANSPORT_KEYS = new Set([
   'client_id_uuid_safe',
@@ -243,6 +259,8 @@ export function loadServerConfig(
   const secret = pick(undefined, 'POSTHORN_SIGNED_URL_SECRET_KEY', signedUrl.secret_key);
   const signedUrlSecret = secret === undefined ? null : text(secret, 'signed_url.secret_key');
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, env);
+  const notification = readNotificationConfig(doc.notification, env, data, signedUrlSecret);
+  const websocket = readWebSocketConfig(doc.websocket);
 
   return {
     host,
@@ -258,6 +276,8 @@ export function loadServerConfig(
     limits,
     pooling,
     adminToken,
+    notification,
+    websocket,
     file,
   };
 }
