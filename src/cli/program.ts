@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerQueueCommand } from './queue-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSpoolCommand } from './spool-command.js';
 
@@ -7,7 +8,7 @@ import { registerSpoolCommand } from './spool-command.js';
  * The `posthorn` command. Each subcommand lives in a file of its own that exports a
  * `register(program)` function; add it to `commands` below.
  */
-const commands: ((program: Command) => void)[] = [registerServeCommand, registerSpoolCommand];
+const commands: ((program: Command) => void)[] = [registerServeCommand, registerSpoolCommand, registerQueueCommand];
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

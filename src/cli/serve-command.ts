@@ -1,5 +1,15 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadServerConfig, type QueueServer, type ServeFlags, startQueueServer } from '../server/index.js';
+import { pino } from 'pino';
+import {
+  checkWorkersAllowed,
+  loadServerConfig,
+  type QueueServer,
+  runPrimary,
+  type ServeFlags,
+  STOP_MESSAGE,
+  startQueueServer,
+} from '../server/index.js';
 
 /** Seconds a shutdown may take before the process gives up waiting and exits anyway. */
 const SHUTDOWN_GRACE_SECONDS = 30;
@@ -21,7 +31,26 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'HTTP port (default 8888; 0 picks a free one)')
     .option('--data <dir>', "the embedded store's folder (default ./data)")
     .option('--ws-port <port>', "the WebSocket API's port (default 9000)")
-    .action(async (flags: ServeFlags) => {
+    .option('--workers <n>', 'serve from N processes on one port (needs a shared [pooling] catalog and pools)')
+    .action(async (flags: ServeFlags & { workers?: string }) => {
+      if (flags.workers !== undefined && cluster.isPrimary) {
+        const workers = Number(flags.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+          process.stderr.write(`posthorn serve: --workers must be a whole number from 1 to 256\n`);
+          process.exit(1);
+        }
+        if (workers > 1) {
+          try {
+            const config = loadServerConfig({ flags, env: process.env, cwd: process.cwd() });
+            await checkWorkersAllowed(config);
+            runPrimary(workers, pino({ level: config.logLevel }));
+          } catch (error) {
+            process.stderr.write(`posthorn serve: ${error instanceof Error ? error.message : String(error)}\n`);
+            process.exit(1);
+          }
+          return;
+        }
+      }
       let server: QueueServer;
       try {
         server = await startQueueServer(loadServerConfig({ flags, env: process.env, cwd: process.cwd() }));
@@ -54,5 +83,9 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      // A worker of --workers: the primary asks it to stop (it may have had the terminal's signal already).
+      process.on('message', (message) => {
+        if (message === STOP_MESSAGE && !stopping) stop('SIGTERM');
+      });
     });
 }

@@ -103,7 +103,7 @@ export class PoolDrivers {
 }
 
 function unavailable(pool: string, uri: string, cause: Error): Error {
-  if (cause instanceof StorageUnavailableError || cause instanceof StorageMisconfiguredError) return cause;
+  if (cause instanceof StorageMisconfiguredError) return cause;
   const reason = isPosthornError(cause) ? cause.message : `${cause.name}: ${cause.message}`;
   return new StorageUnavailableError(
     `pool ${JSON.stringify(pool)} (${redactPoolUri(uri)}) cannot be opened: ${reason}`,

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { loadServerConfig } from '../server/index.js';
+
+/** How often the move's status is read. */
+const POLL_MS = 500;
+/** Failed resumes in a row before giving up. */
+const MAX_RETRIES = 5;
+
+interface MoveFlags {
+  to: string;
+  url?: string;
+  adminToken?: string;
+  config?: string;
+  claimWait?: string;
+  json?: boolean;
+}
+
+interface MoveDocument {
+  id: string;
+  queue: string;
+  from: string;
+  to: string;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  step: string;
+  active: boolean;
+  copied: number;
+  source: { free: number; claimed: number; delayed: number };
+  released_claims: number;
+  recovered: number;
+  error: string | null;
+}
+
+class CommandError extends Error {}
+
+/**
+ * `posthorn queue move <project>/<queue> --to <pool>`: moves a live queue to another pool through
+ * a running server's admin API (POST /v2/queues/{queue}/move), then follows the move until it ends,
+ * printing its progress. The server runs the move; if it stops (that server died, a pool went
+ * away), the command starts it again, which resumes it where it stopped. The server's URL and the
+ * admin token come from the flags, else from the environment (POSTHORN_ADMIN_TOKEN) and the same
+ * configuration file `posthorn serve` reads.
+ */
+export function registerQueueCommand(program: Command): void {
+  const queue = program.command('queue').description('Act on queues of a running server');
+  queue
+    .command('move')
+    .description('Move a live queue to another pool while producers and consumers keep working')
+    .argument('<project/queue>', 'the queue, after its project id and a slash (e.g. demo/mail)')
+    .requiredOption('--to <pool>', 'the pool to move the queue to')
+    .option('--url <url>', "the server's base URL (default: from the configuration, else http://127.0.0.1:8888)")
+    .option('--admin-token <token>', 'the admin token (default: $POSTHORN_ADMIN_TOKEN, else [admin] token)')
+    .option('--config <file>', 'the configuration file to read the URL and token from')
+    .option('--claim-wait <seconds>', "how long consumers' claims in the old pool may hold the move up (default: wait)")
+    .option('--json', 'print each status as a JSON line')
+    .action(async (target: string, flags: MoveFlags) => {
+      try {
+        process.exitCode = await moveQueue(target, flags);
+      } catch (error) {
+        process.stderr.write(`posthorn queue move: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
+
+async function moveQueue(target: string, flags: MoveFlags): Promise<number> {
+  const slash = target.lastIndexOf('/');
+  if (slash <= 0 || slash === target.length - 1) {
+    throw new CommandError(`name the queue as <project>/<queue>, not ${JSON.stringify(target)}`);
+  }
+  const project = target.slice(0, slash);
+  const queueName = target.slice(slash + 1);
+  const { url, token } = endpoint(flags);
+  let claimWait: number | undefined;
+  if (flags.claimWait !== undefined) {
+    claimWait = Number(flags.claimWait);
+    if (!Number.isFinite(claimWait) || claimWait < 0) throw new CommandError('--claim-wait must be seconds, 0 or more');
+  }
+  const headers = {
+    'client-id': randomUUID(),
+    'x-project-id': project,
+    'x-admin-token': token ?? '',
+    accept: 'application/json',
+  };
+  const moveUrl = `${url}/v2/queues/${encodeURIComponent(queueName)}/move`;
+  const start = async (): Promise<MoveDocument> =>
+    call(moveUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ pool: flags.to, ...(claimWait !== undefined ? { claim_wait: claimWait } : {}) }),
+    });
+
+  let move = await start();
+  const print = printer(flags.json === true, project);
+  print(move);
+  let retries = 0;
+  let idle = 0;
+  for (;;) {
+    if (move.status === 'done') {
+      print(move, true);
+      return 0;
+    }
+    if (move.status === 'cancelled') {
+      print(move, true);
+      return 1;
+    }
+    const stalled = move.status === 'failed' || (move.status === 'running' && !move.active && ++idle >= 3);
+    if (stalled) {
+      if (move.status === 'failed') process.stderr.write(`move stopped: ${move.error}; resuming\n`);
+      if (++retries > MAX_RETRIES) {
+        process.stderr.write('the move keeps stopping; it stays resumable: run this command again later\n');
+        return 1;
+      }
+      await delay(retries * 1000);
+      move = await start();
+      idle = 0;
+      continue;
+    }
+    if (move.active) retries = 0;
+    await delay(POLL_MS);
+    move = await call(moveUrl, { method: 'GET', headers });
+    print(move);
+  }
+}
+
+/** The server's URL and the admin token: flags, then environment, then the configuration file. */
+function endpoint(flags: MoveFlags): { url: string; token: string | undefined } {
+  let url = flags.url;
+  let token = flags.adminToken ?? process.env.POSTHORN_ADMIN_TOKEN;
+  if (url === undefined || token === undefined) {
+    const config = loadServerConfig({
+      flags: flags.config !== undefined ? { config: flags.config } : {},
+      env: process.env,
+      cwd: process.cwd(),
+    });
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+    token ??= config.adminToken ?? undefined;
+  }
+  return { url: url.replace(/\/+$/, ''), token };
+}
+
+async function call(url: string, init: RequestInit): Promise<MoveDocument> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    throw new CommandError(
+      `cannot reach ${url}: ${(error as Error).message}. The move, if started, stays resumable: run this command against another server (--url)`,
+    );
+  }
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON: reported below
+  }
+  if (!response.ok) {
+    const description = typeof body.description === 'string' ? body.description : text;
+    throw new CommandError(`${response.status} ${typeof body.title === 'string' ? body.title : ''}: ${description}`);
+  }
+  return body as unknown as MoveDocument;
+}
+
+/** Prints a status when it changed: a line per change, or one JSON object per line. */
+function printer(json: boolean, project: string): (move: MoveDocument, final?: boolean) => void {
+  let last = '';
+  return (move, final = false) => {
+    const line = json
+      ? JSON.stringify(move)
+      : final
+        ? move.status === 'done'
+          ? `done: ${project}/${move.queue} is in pool ${move.to} (${move.copied} messages copied from ${move.from}` +
+            `${move.released_claims > 0 ? `, ${move.released_claims} claims released` : ''}` +
+            `${move.recovered > 0 ? `, ${move.recovered} delivered twice after a crash` : ''})`
+          : `${move.status}: ${move.error ?? ''}`
+        : `${move.step}: ${move.copied} copied to ${move.to}; left in ${move.from}: ${move.source.free} free, ` +
+          `${move.source.claimed} claimed, ${move.source.delayed} delayed`;
+    if (line === last) return;
+    last = line;
+    process.stdout.write(`${line}\n`);
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
