@@ -216,7 +216,8 @@ export function loadServerConfig(
 
   const host = text(pick(flags.host, 'POSTHORN_HOST', doc.host) ?? '127.0.0.1', 'host');
   const httpPort = port(pick(flags.port, 'POSTHORN_PORT', doc.port) ?? 8888, 'port');
-  const wsPort = port(pick(flags.wsPort, 'POSTHORN_WS_PORT', doc.ws_port) ?? 9000, 'ws_port');
+  const wsPortSetting = pick(flags.wsPort, 'POSTHORN_WS_PORT', doc.ws_port);
+  const wsPort = port(wsPortSetting ?? 9000, 'ws_port');
   const dataFromFile = doc.data === undefined ? undefined : resolve(fileDir, text(doc.data, 'data'));
   const dataSetting = pick(flags.data, 'POSTHORN_DATA', undefined);
   const data =
@@ -260,7 +261,7 @@ export function loadServerConfig(
   const signedUrlSecret = secret === undefined ? null : text(secret, 'signed_url.secret_key');
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, env);
   const notification = readNotificationConfig(doc.notification, env, data, signedUrlSecret);
-  const websocket = readWebSocketConfig(doc.websocket);
+  const websocket = readWebSocketConfig(doc.websocket, wsPortSetting !== undefined);
 
   return {
     host,

@@ -36,6 +36,11 @@ export interface NotificationConfig {
 }
 
 export interface WebSocketConfig {
+  /**
+   * False when ws_port is the default (9000) rather than a setting: if that port is taken, the
+   * server says so and listens on a free port instead of refusing to start.
+   */
+  portChosen: boolean;
   maxFrameBytes: number;
   httpPath: boolean;
   notificationUrl: string | null;
@@ -156,9 +161,10 @@ export function readNotificationConfig(
   };
 }
 
-export function readWebSocketConfig(doc: unknown): WebSocketConfig {
+export function readWebSocketConfig(doc: unknown, portChosen: boolean): WebSocketConfig {
   const w = section(doc, 'websocket', WEBSOCKET_KEYS);
   return {
+    portChosen,
     maxFrameBytes: whole(w.max_frame_size ?? 1024 * 1024, 'websocket.max_frame_size', 1024),
     httpPath: flag(w.http_path ?? true, 'websocket.http_path'),
     notificationUrl:

@@ -1,9 +1,12 @@
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
 import { buildHttpApp } from '../api/http/index.js';
+import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
 import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
+import { Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { openStore } from './open-store.js';
 
@@ -13,6 +16,10 @@ export interface QueueServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly service: QueueService;
+  /** The WebSocket API's URL, e.g. ws://127.0.0.1:9000 (also at /v2/ws on the HTTP port unless turned off). */
+  readonly wsUrl: string;
+  /** Delivers subscription notifications; its spool is in config.notification.dir. */
+  readonly notifier: Notifier;
   readonly logger: PinoLogger;
   /**
    * Stops accepting connections, lets requests in flight finish, then closes the store (its
@@ -38,6 +45,28 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   } else {
     resolver = singleDriverResolver(await openStore(config, log));
   }
+  // Subscription notifications: a delivery spool in the data folder, resumed before anything is served.
+  const n = config.notification;
+  let publicUrls = { http: n.publicUrl, ws: null as string | null };
+  let notifier: Notifier;
+  try {
+    notifier = await Notifier.open({
+      resolver,
+      dir: n.dir,
+      limits: config.limits,
+      logger: log,
+      requireConfirmation: n.requireConfirmation,
+      signedUrlSecret: config.signedUrlSecret,
+      publicUrls: () => publicUrls,
+      webhookTimeoutMs: n.webhookTimeoutMs,
+      maxConcurrentDeliveries: n.maxConcurrentDeliveries,
+      maxSubscriptionsPerQueue: n.maxSubscriptionsPerQueue,
+      smtp: n.smtp,
+    });
+  } catch (error) {
+    await (pooling ? pooling.close() : resolver.close());
+    throw error;
+  }
   const service = new QueueService({
     resolver,
     limits: config.limits,
@@ -45,20 +74,50 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     checksums: config.enableChecksum,
     signedUrlSecret: config.signedUrlSecret,
     subscriberTypes: config.subscriberTypes,
+    notifier,
   });
   const app = buildHttpApp({ service, logger: log, pooling, adminToken: config.adminToken });
+  let notificationBase = '';
+  const wsApi = new WebSocketApi({
+    service,
+    logger: log,
+    maxFrameBytes: config.websocket.maxFrameBytes,
+    pools: pooling?.admin ?? null,
+    adminToken: config.adminToken,
+    notificationBase: () => notificationBase,
+  });
+  if (config.websocket.httpPath) {
+    app.server.on('upgrade', (request, socket, head) => {
+      if ((request.url ?? '').split('?')[0] === '/v2/ws') wsApi.handleUpgrade(request, socket, head);
+      else socket.destroy();
+    });
+  }
+  const listeners: WebSocketListener[] = [];
   try {
     await app.listen({ host: config.host, port: config.port });
+    listeners.push(await listenWs(wsApi, config, log));
+    // A worker of `--workers` shares the WebSocket port; its sockets' notifications need an address
+    // that reaches this very process.
+    if (cluster.isWorker) listeners.push(await listenWebSocket(wsApi, { host: config.host, port: 0, exclusive: true }));
   } catch (error) {
+    for (const l of listeners) await l.close();
+    await app.close();
+    await notifier.close();
     await service.close();
     throw error;
   }
+  const ws = listeners[0] as WebSocketListener;
+  const notify = listeners[listeners.length - 1] as WebSocketListener;
+  notificationBase = config.websocket.notificationUrl ?? `${notify.url.replace(/^ws:/, 'http:')}/`;
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  publicUrls = { http: n.publicUrl ?? url, ws: ws.url };
   log.info(
     {
       url,
+      ws: ws.url,
+      notifications: notifier.dir,
       store: config.store,
       data: config.store === 'disk' ? config.data : null,
       config: config.file,
@@ -74,6 +133,8 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     port: address.port,
     app,
     service,
+    wsUrl: ws.url,
+    notifier,
     logger: log,
     close() {
       closing ??= (async () => {
@@ -81,6 +142,11 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
         try {
           await app.close();
         } finally {
+          // Sockets go first (their own subscriptions are deleted), then deliveries in flight
+          // finish or are left in the spool for the next start, then the stores close.
+          await wsApi.close();
+          for (const l of listeners) await l.close();
+          await notifier.close();
           await pooling?.mover.close(); // moves stop at a safe point and resume when started again
           await service.close();
           log.info({}, 'posthorn stopped');
@@ -89,4 +155,19 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       return closing;
     },
   };
+}
+
+/** The WebSocket port; the default port (9000), when taken, gives way to a free one. */
+async function listenWs(api: WebSocketApi, config: ServerConfig, log: PinoLogger): Promise<WebSocketListener> {
+  try {
+    return await listenWebSocket(api, { host: config.host, port: config.wsPort });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EADDRINUSE' || config.websocket.portChosen) throw error;
+    const listener = await listenWebSocket(api, { host: config.host, port: 0 });
+    log.warn(
+      { wanted: config.wsPort, ws: listener.url },
+      'the default WebSocket port is taken: serving WebSocket on a free port (set ws_port to choose one)',
+    );
+    return listener;
+  }
 }

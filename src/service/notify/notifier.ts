@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import {
   type Clock,
   type Limits,
+  LockedError,
   type Logger,
   type NewMessage,
   type QueueMetadata,
@@ -39,7 +40,12 @@ import { failed, type PairOutcome, PERMANENT, tryLater, WebhookSender } from './
 export interface NotifierOptions {
   /** Where subscriptions and queue metadata are read (the service's resolver). */
   resolver: DriverResolver;
-  /** The notifications folder: the delivery spool in `spool/`, the delivery counts beside it. */
+  /**
+   * The notifications folder. Each process takes the first free slot in it, `<dir>/<n>/`, with the
+   * delivery spool in `spool/` and the delivery counts beside it; several processes serving one
+   * configuration (`posthorn serve --workers`) each get their own, and a process started later
+   * takes over a slot whose owner died, with its pending deliveries.
+   */
   dir: string;
   limits: Limits;
   clock?: Clock;
@@ -84,6 +90,8 @@ const MAILS_PER_SUBSCRIBER = 2;
 const PRUNE_EVERY_MS = 3_600_000;
 /** A spooled message's delivery may take this long before the spool gives up on the attempt. */
 const JOB_TIMEOUT_MS = 600_000;
+/** Processes that can share one notifications folder. */
+const MAX_SLOTS = 256;
 
 function cacheKey(kind: ResourceKind, project: string, queue: string): string {
   return `${kind}\u0000${project}\u0000${queue}`;
@@ -119,6 +127,7 @@ export class Notifier implements NotificationHooks {
   private spool!: Spool<null>;
   private batcher!: SpoolBatcher;
   private ledger!: DeliveryLedger;
+  private slotDir = '';
 
   private constructor(private readonly options: NotifierOptions) {
     this.clock = options.clock ?? systemClock;
@@ -137,31 +146,41 @@ export class Notifier implements NotificationHooks {
     }
   }
 
-  /** Opens the notifications folder (made when missing) and resumes every pending delivery in it. */
+  /** Opens a slot of the notifications folder (made when missing) and resumes every pending delivery in it. */
   static async open(options: NotifierOptions): Promise<Notifier> {
     const notifier = new Notifier(options);
-    const dir = resolve(options.dir);
-    mkdirSync(dir, { recursive: true });
-    notifier.ledger = DeliveryLedger.open(dir, notifier.clock, notifier.log);
-    notifier.ledger.prune();
     const log = notifier.log;
-    notifier.spool = await Spool.create<null>({
-      dir: join(dir, 'spool'),
-      deliver: (job) => notifier.deliver(job),
-      bounce: (bounce) => notifier.bounced(bounce),
-      clock: notifier.clock,
-      retryIntervals: [],
-      maxConcurrentJobs: options.maxConcurrentDeliveries ?? 16,
-      deliveryTimeoutMs: JOB_TIMEOUT_MS,
-      log: (level, message, fields) => log[level](fields ?? {}, message),
-    });
+    for (let slot = 0; ; slot++) {
+      const dir = join(resolve(options.dir), String(slot));
+      mkdirSync(dir, { recursive: true });
+      try {
+        notifier.spool = await Spool.create<null>({
+          dir: join(dir, 'spool'),
+          deliver: (job) => notifier.deliver(job),
+          bounce: (bounce) => notifier.bounced(bounce),
+          clock: notifier.clock,
+          retryIntervals: [],
+          maxConcurrentJobs: options.maxConcurrentDeliveries ?? 16,
+          deliveryTimeoutMs: JOB_TIMEOUT_MS,
+          log: (level, message, fields) => log[level](fields ?? {}, message),
+        });
+      } catch (error) {
+        if (error instanceof LockedError && slot < MAX_SLOTS - 1) continue;
+        throw error;
+      }
+      notifier.slotDir = dir;
+      break;
+    }
+    notifier.ledger = DeliveryLedger.open(notifier.slotDir, notifier.clock, notifier.log);
+    notifier.ledger.prune();
     notifier.batcher = new SpoolBatcher(notifier.spool);
     notifier.schedulePrune();
     return notifier;
   }
 
+  /** This process's slot of the notifications folder. */
   get dir(): string {
-    return resolve(this.options.dir);
+    return this.slotDir;
   }
 
   private get webhookTimeoutMs(): number {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type SpoolLog, silentLog } from '../../multispool/index.js';
 import { SpoolFolder } from '../../spool/index.js';
@@ -16,26 +16,48 @@ export interface SubscriptionDeliveryStatus extends DeliveryCounts {
 }
 
 /**
- * The delivery counts of every subscription, read from a notifications folder on disk — safe
- * beside the server that owns it (nothing is locked or changed). Delivered and failed come from
- * the counts file (written at most a second late); pending is counted in the spool's metadata,
- * waiting and frozen messages alike (a message being delivered at that instant is not seen).
+ * The delivery counts of every subscription, read from a notifications folder on disk (every
+ * process's slot, added up) — safe beside the servers that own it: nothing is locked or changed.
+ * Delivered and failed come from the counts files (written at most a second late); pending is
+ * counted in the spools' metadata, waiting and frozen messages alike (a message being delivered
+ * at that instant is not seen).
  */
 export async function readNotificationStatus(
   dir: string,
   log: SpoolLog = silentLog,
 ): Promise<SubscriptionDeliveryStatus[]> {
   const out = new Map<string, SubscriptionDeliveryStatus>();
+  const slots = existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && /^\d+$/.test(e.name))
+        .map((e) => join(dir, e.name))
+    : [];
+  for (const slot of slots) await readSlot(slot, out, log);
+  return [...out.values()].sort(
+    (a, b) =>
+      (a.project ?? '').localeCompare(b.project ?? '') ||
+      (a.source ?? '').localeCompare(b.source ?? '') ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+async function readSlot(dir: string, out: Map<string, SubscriptionDeliveryStatus>, log: SpoolLog): Promise<void> {
   for (const [id, e] of readLedgerFile(dir)) {
+    const known = out.get(id);
+    if (known && known.subscriber !== null) {
+      known.delivered += e.delivered;
+      known.failed += e.failed;
+      continue;
+    }
     out.set(id, {
       id,
       kind: e.kind,
       project: e.project,
       source: e.source,
       subscriber: e.subscriber,
-      delivered: e.delivered,
-      pending: 0,
-      failed: e.failed,
+      delivered: e.delivered + (known?.delivered ?? 0),
+      pending: known?.pending ?? 0,
+      failed: e.failed + (known?.failed ?? 0),
     });
   }
   const spoolDir = join(dir, 'spool');
@@ -79,10 +101,4 @@ export async function readNotificationStatus(
       } catch {}
     }
   }
-  return [...out.values()].sort(
-    (a, b) =>
-      (a.project ?? '').localeCompare(b.project ?? '') ||
-      (a.source ?? '').localeCompare(b.source ?? '') ||
-      a.id.localeCompare(b.id),
-  );
 }

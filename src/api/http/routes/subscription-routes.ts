@@ -46,7 +46,12 @@ export function registerSubscriptionRoutes(r: ResourceRoutes): void {
     const { project } = identityOf(request);
     const { name, id } = paramsOf(request);
     const subscription = await scope.getSubscription(project, name, id as string);
-    return reply.type(JSON_TYPE).send(JSON.stringify(subscriptionObject(subscription)));
+    // Posthorn's addition: how many notifications it was delivered, has waiting, and lost for good.
+    const counts = scope.deliveryCounts(subscription.id);
+    const document = subscriptionObject(subscription);
+    return reply
+      .type(JSON_TYPE)
+      .send(JSON.stringify(counts === null ? document : { ...document, delivery_status: counts }));
   });
 
   router.add('PATCH', one, { action: 'Subscription could not be updated.' }, async (request, reply) => {
