@@ -203,7 +203,11 @@ describe('pool: the catalog', () => {
       ['q0', 'q2'],
     );
     assert.equal(even.count, 4);
-    const evenNext = await service.queues.list('p', { filter: { even: true }, limit: 2, marker: even.marker as string });
+    const evenNext = await service.queues.list('p', {
+      filter: { even: true },
+      limit: 2,
+      marker: even.marker as string,
+    });
     assert.deepEqual(
       evenNext.queues.map((q) => q.name),
       ['q4', 'q6'],
@@ -265,7 +269,14 @@ describe('pool: the catalog', () => {
         return working;
       },
     });
-    await catalog.store.insertPool({ name: 'flaky', uri: 'memory://', weight: 1, flavor: null, options: {}, capabilities: [] });
+    await catalog.store.insertPool({
+      name: 'flaky',
+      uri: 'memory://',
+      weight: 1,
+      flavor: null,
+      options: {},
+      capabilities: [],
+    });
     failures = 1;
     await assert.rejects(service.queues.create('p', 'q', {}), StorageUnavailableError);
     assert.deepEqual(await catalog.store.getRoute('p', 'q'), { pool: 'flaky' }, 'registered, but its pool is away');
@@ -322,8 +333,15 @@ describe('pool: pools and flavors (the admin rules)', () => {
     // A pool joining a flavor must match it.
     await assert.rejects(admin.updatePool('d1', { flavor: 'plain' }), PoolCapabilitiesMismatchError);
     durableNext = true;
-    await assert.rejects(admin.createPool('d2', { uri: 'memory://', weight: 1, flavor: 'plain' }), PoolCapabilitiesMismatchError);
-    assert.equal((await admin.listPools()).pools.some((p) => p.name === 'd2'), false, 'nothing registered');
+    await assert.rejects(
+      admin.createPool('d2', { uri: 'memory://', weight: 1, flavor: 'plain' }),
+      PoolCapabilitiesMismatchError,
+    );
+    assert.equal(
+      (await admin.listPools()).pools.some((p) => p.name === 'd2'),
+      false,
+      'nothing registered',
+    );
 
     await assert.rejects(admin.deletePool('m1'), PoolInUseError);
     const changed = await admin.updateFlavor('plain', { pool_list: ['m2'] });
