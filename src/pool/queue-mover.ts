@@ -58,7 +58,9 @@ class Cancelled extends Error {}
  *    copies in batches: it CLAIMS up to 100 free messages of S (so no consumer can take them),
  *    writes an intent (claim id, the batch's tag) to the move record, posts copies to T under the
  *    Client-ID `tag` (the remaining ttl, delay and checksum kept), and deletes the originals with
- *    its claim. Copies go to T in S's order and T is consumed first, so FIFO holds.
+ *    its claim. Copies go to T in S's order and T is consumed first, so the order holds — except
+ *    that a consumer claiming while a batch is on its way gets the messages after that batch first
+ *    (the order is off by about one batch, for as long as the copying lasts).
  * 3. draining: when S's free backlog fits in a batch (or copying has run a minute), the route says
  *    phase draining: posts go to T. The mover keeps copying what arrives in S — from servers that
  *    have not seen the change yet — and waits at least G, until S holds nothing: claims made by

@@ -16,6 +16,8 @@ export interface QueueServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly service: QueueService;
+  /** The pool catalog, admin and mover when pooling is on. */
+  readonly pooling: Pooling | null;
   /** The WebSocket API's URL, e.g. ws://127.0.0.1:9000 (also at /v2/ws on the HTTP port unless turned off). */
   readonly wsUrl: string;
   /** Delivers subscription notifications; its spool is in config.notification.dir. */
@@ -133,6 +135,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     port: address.port,
     app,
     service,
+    pooling,
     wsUrl: ws.url,
     notifier,
     logger: log,
