@@ -43,7 +43,7 @@ async function call(
   return {
     status: response.statusCode,
     headers: response.headers,
-    json: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>),
+    json: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>,
   };
 }
 
@@ -83,7 +83,7 @@ suiteNeeding(
       try {
         const refused = await call(closed.server.url, 'GET', '/v2/pools');
         assert.equal(refused.status, 403);
-        assert.match(String(refused.json?.description), /admin API is disabled/);
+        assert.match(String(refused.json.description), /admin API is disabled/);
       } finally {
         await closed.stop();
       }
@@ -92,7 +92,7 @@ suiteNeeding(
         assert.equal((await call(server.url, 'GET', '/v2/pools', undefined, {})).status, 403);
         const wrong = await call(server.url, 'GET', '/v2/pools', undefined, { 'x-admin-token': `${TOKEN}x` });
         assert.equal(wrong.status, 403);
-        assert.equal(wrong.json?.title, 'Not authorized');
+        assert.equal(wrong.json.title, 'Not authorized');
         const put = await call(server.url, 'PUT', '/v2/pools/m1', { uri: 'memory://', weight: 1 }, {});
         assert.equal(put.status, 403);
         assert.equal((await call(server.url, 'GET', '/v2/pools')).status, 200);
@@ -118,7 +118,7 @@ suiteNeeding(
           weight: 1,
         });
         assert.equal(unreachable.status, 400);
-        assert.match(String(unreachable.json?.description), /cannot connect/);
+        assert.match(String(unreachable.json.description), /cannot connect/);
         for (const body of [
           { uri: 'memory://' },
           { uri: 'memory://', weight: 'x' },
@@ -136,50 +136,50 @@ suiteNeeding(
           { ...one.json, capabilities: undefined },
           { name: 'm2', uri: 'memory://', weight: 0, flavor: null, href: '/v2/pools/m2', capabilities: undefined },
         );
-        assert.deepEqual((await call(url, 'GET', '/v2/pools/m2?detailed=true')).json?.options, { note: 'spare' });
+        assert.deepEqual((await call(url, 'GET', '/v2/pools/m2?detailed=true')).json.options, { note: 'spare' });
 
         const page = await call(url, 'GET', '/v2/pools?limit=2');
-        const pools = page.json?.pools as { name: string; href: string }[];
+        const pools = page.json.pools as { name: string; href: string }[];
         assert.deepEqual(
           pools.map((p) => p.name),
           ['m1', 'm2'],
         );
-        const links = page.json?.links as { rel: string; href: string }[];
+        const links = page.json.links as { rel: string; href: string }[];
         assert.equal(links[0]?.rel, 'next');
         const rest = await call(url, 'GET', links[0]?.href as string);
         assert.deepEqual(
-          (rest.json?.pools as { name: string }[]).map((p) => p.name),
+          (rest.json.pools as { name: string }[]).map((p) => p.name),
           ['pg'],
         );
-        const end = await call(url, 'GET', ((rest.json?.links as { href: string }[])[0] as { href: string }).href);
+        const end = await call(url, 'GET', ((rest.json.links as { href: string }[])[0] as { href: string }).href);
         assert.deepEqual(end.json, { pools: [], links: [] });
         assert.equal((await call(url, 'GET', '/v2/pools?limit=0')).status, 400);
 
         const patched = await call(url, 'PATCH', '/v2/pools/m2', { weight: 5 });
         assert.equal(patched.status, 200);
-        assert.equal(patched.json?.weight, 5);
+        assert.equal(patched.json.weight, 5);
         assert.equal((await call(url, 'PATCH', '/v2/pools/m2', {})).status, 400);
         assert.equal((await call(url, 'PATCH', '/v2/pools/ghost', { weight: 1 })).status, 404);
 
         // Flavors: pools must share their capabilities (memory has no DURABILITY; PostgreSQL has).
         const mixed = await call(url, 'PUT', '/v2/flavors/mixed', { pool_list: ['m1', 'pg'] });
         assert.equal(mixed.status, 400);
-        assert.match(String(mixed.json?.description), /DURABILITY/);
+        assert.match(String(mixed.json.description), /DURABILITY/);
         assert.equal((await call(url, 'PUT', '/v2/flavors/fast', { pool_list: ['m1', 'm2'] })).status, 201);
         assert.equal((await call(url, 'PUT', '/v2/flavors/fast', { pool_list: ['m1'] })).status, 409);
         const flavor = await call(url, 'GET', '/v2/flavors/fast');
-        assert.deepEqual(flavor.json?.pool_list, ['m1', 'm2']);
-        assert.deepEqual(flavor.json?.capabilities, ['FIFO', 'CLAIMS', 'AOD', 'HIGH_THROUGHPUT']);
-        assert.equal(flavor.json?.href, '/v2/flavors/fast');
+        assert.deepEqual(flavor.json.pool_list, ['m1', 'm2']);
+        assert.deepEqual(flavor.json.capabilities, ['FIFO', 'CLAIMS', 'AOD', 'HIGH_THROUGHPUT']);
+        assert.equal(flavor.json.href, '/v2/flavors/fast');
         const joining = await call(url, 'PATCH', '/v2/pools/pg', { flavor: 'fast' });
         assert.equal(joining.status, 400);
-        assert.equal(joining.json?.title, 'Unable to create pool');
+        assert.equal(joining.json.title, 'Unable to create pool');
         const inUse = await call(url, 'DELETE', '/v2/pools/m2');
         assert.equal(inUse.status, 403);
-        assert.equal(inUse.json?.title, 'Unable to delete');
+        assert.equal(inUse.json.title, 'Unable to delete');
         const listed = await call(url, 'GET', '/v2/flavors?detailed=true');
         assert.deepEqual(
-          (listed.json?.flavors as { name: string; capabilities: string[] }[]).map((f) => [
+          (listed.json.flavors as { name: string; capabilities: string[] }[]).map((f) => [
             f.name,
             f.capabilities.length,
           ]),
@@ -191,23 +191,23 @@ suiteNeeding(
         assert.deepEqual(await server.pooling?.catalog.route('admin-test', 'quick'), { pool: 'm1' });
         const unknown = await call(url, 'PUT', '/v2/queues/odd', { _flavor: 'nope' }, {});
         assert.equal(unknown.status, 400);
-        assert.match(String(unknown.json?.description), /no flavor named/);
+        assert.match(String(unknown.json.description), /no flavor named/);
 
         const health = await call(url, 'GET', '/v2/health', undefined, {});
         assert.equal(health.status, 200);
-        assert.equal(health.json?.catalog_reachable, true);
+        assert.equal(health.json.catalog_reachable, true);
         for (const pool of ['default', 'm1', 'm2', 'pg']) {
-          const report = health.json?.[pool] as { storage_reachable: boolean; operation_status: object };
+          const report = health.json.[pool] as { storage_reachable: boolean; operation_status: object };
           assert.equal(report?.storage_reachable, true, pool);
           assert.ok(Object.keys(report.operation_status).length >= 8, pool);
         }
 
         const narrowed = await call(url, 'PATCH', '/v2/flavors/fast', { pool_list: ['m1'] });
-        assert.deepEqual(narrowed.json?.pool_list, ['m1']);
+        assert.deepEqual(narrowed.json.pool_list, ['m1']);
         assert.equal((await call(url, 'DELETE', '/v2/pools/m2')).status, 204);
         assert.equal((await call(url, 'DELETE', '/v2/flavors/fast')).status, 204);
         assert.equal((await call(url, 'GET', '/v2/flavors/fast')).status, 404);
-        assert.equal((await call(url, 'GET', '/v2/pools/m1')).json?.flavor, null);
+        assert.equal((await call(url, 'GET', '/v2/pools/m1')).json.flavor, null);
       } finally {
         await stop();
       }
@@ -228,19 +228,19 @@ suiteNeeding(
         const started = await call(url, 'POST', '/v2/queues/mail/move', { pool: 'pg' });
         assert.equal(started.status, 202);
         assert.equal(started.headers.location, '/v2/queues/mail/move');
-        assert.equal(started.json?.from, 'default');
-        assert.equal(started.json?.to, 'pg');
-        let status: Record<string, unknown> | undefined = started.json;
-        for (let i = 0; i < 100 && status?.status === 'running'; i++) {
+        assert.equal(started.json.from, 'default');
+        assert.equal(started.json.to, 'pg');
+        let status: Record<string, unknown> = started.json;
+        for (let i = 0; i < 100 && status.status === 'running'; i++) {
           await new Promise((r) => setTimeout(r, 100));
           status = (await call(url, 'GET', '/v2/queues/mail/move')).json;
         }
-        assert.equal(status?.status, 'done', String(status?.error));
-        assert.equal(status?.copied, 2);
+        assert.equal(status.status, 'done', String(status.error));
+        assert.equal(status.copied, 2);
         assert.deepEqual(await server.pooling?.catalog.route('admin-test', 'mail'), { pool: 'pg' });
         const claimed = await call(url, 'POST', '/v2/queues/mail/claims', { ttl: 60 }, {});
         assert.deepEqual(
-          (claimed.json?.messages as { body: number }[]).map((m) => m.body),
+          (claimed.json.messages as { body: number }[]).map((m) => m.body),
           [1, 2],
         );
       } finally {
