@@ -197,7 +197,7 @@ suiteNeeding(
         assert.equal(health.status, 200);
         assert.equal(health.json.catalog_reachable, true);
         for (const pool of ['default', 'm1', 'm2', 'pg']) {
-          const report = health.json.[pool] as { storage_reachable: boolean; operation_status: object };
+          const report = health.json[pool] as { storage_reachable: boolean; operation_status: object };
           assert.equal(report?.storage_reachable, true, pool);
           assert.ok(Object.keys(report.operation_status).length >= 8, pool);
         }
