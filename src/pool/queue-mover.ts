@@ -18,7 +18,7 @@ import { type CopyIntent, type MoveRecord, moveKey, type Route } from './managem
 import { MOVE_BATCH } from './pool-limits.js';
 
 /** Seconds the move lease lasts without renewal; it is renewed every third of that. */
-const LEASE_SECONDS = 15;
+const LEASE_SECONDS = 10;
 /** Seconds the mover's claim on a batch of originals lasts (no grace: lifetimes are not stretched). */
 const MOVER_CLAIM_SECONDS = 60;
 /** A delayed message is copied while delayed only when it stays invisible at least this long. */
