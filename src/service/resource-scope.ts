@@ -274,11 +274,13 @@ export class ResourceScope {
     const knownTerms = terms ?? (await this.postTerms(project, name));
     const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
     const driver = await this.driver(project, name);
-    const ids = await driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
-    // Subscribers' notifications are durable before the post is answered; a queue known to have
-    // no subscriptions costs nothing here (see Notifier.posted).
+    // Subscribers' notifications are spooled while the messages are stored (Zaqar's notifier too
+    // runs beside the store, before it), and both are durable before the post is answered. A
+    // queue known to have no subscriptions costs nothing here (see Notifier.posted).
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
-    if (notified !== undefined) await notified;
+    const posting = driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
+    if (notified === undefined) return posting;
+    const [ids] = await Promise.all([posting, notified]);
     return ids;
   }
 

@@ -16,6 +16,7 @@ export {
   confirmationPayload,
   notificationPayload,
   type Payload,
+  payloadJson,
   webhookBody,
   webhookHeaders,
 } from './payloads.js';

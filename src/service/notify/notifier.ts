@@ -26,9 +26,9 @@ import { DEFAULT_SMTP_RELAY, MailSender, type SmtpRelay } from './mail-sender.js
 import {
   type ConfirmationType,
   confirmationPayload,
-  mailText,
   notificationPayload,
   type Payload,
+  payloadJson,
   webhookBody,
   webhookHeaders,
 } from './payloads.js';
@@ -423,9 +423,19 @@ export class Notifier implements NotificationHooks {
       items.push(pair.item);
     }
     const deadline = this.clock.now() + JOB_TIMEOUT_MS - 2 * this.webhookTimeoutMs;
+    // Each notification is serialized once, whatever the number of its subscribers.
+    const json: (string | undefined)[] = new Array(batch.items.length);
+    const jsonOf = (item: number) => {
+      let text = json[item];
+      if (text === undefined) {
+        text = payloadJson(batch.items[item] as Payload);
+        json[item] = text;
+      }
+      return text;
+    };
     await Promise.all(
       [...bySubscription].map(([id, items]) =>
-        this.deliverTo(subscriptions.get(id) as SpooledSubscription, items, batch, job, deadline, report),
+        this.deliverTo(subscriptions.get(id) as SpooledSubscription, items, batch, jsonOf, job, deadline, report),
       ),
     );
     return report;
@@ -435,6 +445,7 @@ export class Notifier implements NotificationHooks {
     s: SpooledSubscription,
     items: number[],
     batch: NotificationBatch,
+    jsonOf: (item: number) => string,
     job: DeliveryJob<null>,
     deadline: number,
     report: Map<string, RecipientOutcome>,
@@ -459,14 +470,15 @@ export class Notifier implements NotificationHooks {
     }
     const target = parseSubscriber(s.subscriber);
     if (target.type === 'unreachable') return all(failed(target.reason));
-    const send =
-      target.type === 'webhook'
-        ? (payload: Payload) => {
-            const headers = webhookHeaders(s.options);
-            if (target.authorization !== null) headers.authorization = target.authorization;
-            return this.webhook.send(target.url, headers, webhookBody(payload, s.options));
-          }
-        : (payload: Payload) => this.mailer().send(this.mailOf(s, target.address, target.subject, payload));
+    let send: (item: number) => Promise<PairOutcome>;
+    if (target.type === 'webhook') {
+      const headers = webhookHeaders(s.options);
+      if (target.authorization !== null) headers.authorization = target.authorization;
+      send = (item) => this.webhook.send(target.url, headers, webhookBody(jsonOf(item), s.options));
+    } else {
+      send = (item) =>
+        this.mailer().send(this.mailOf(s, target.address, target.subject, batch.items[item] as Payload, jsonOf(item)));
+    }
     const lanes = target.type === 'webhook' ? REQUESTS_PER_SUBSCRIBER : MAILS_PER_SUBSCRIBER;
     let next = 0;
     let delivered = 0;
@@ -478,7 +490,7 @@ export class Notifier implements NotificationHooks {
           settle(item, tryLater('not tried in this attempt: its time ran out'));
           continue;
         }
-        const outcome = await send(batch.items[item] as Payload);
+        const outcome = await send(item);
         settle(item, outcome);
         if (outcome.status === 'delivered') delivered++;
         else if (outcome.status === 'failed') lost++;
@@ -503,7 +515,7 @@ export class Notifier implements NotificationHooks {
     return this.mail;
   }
 
-  private mailOf(s: SpooledSubscription, to: string, uriSubject: string | null, payload: Payload) {
+  private mailOf(s: SpooledSubscription, to: string, uriSubject: string | null, payload: Payload, json: string) {
     const from = typeof s.options.from === 'string' && s.options.from !== '' ? s.options.from : this.relay.from;
     const type = payload.Message_Type;
     if (type === 'SubscriptionConfirmation' || type === 'UnsubscribeConfirmation') {
@@ -519,11 +531,11 @@ export class Notifier implements NotificationHooks {
         text:
           `${String(payload.Message)}\n\nTo ${what} it, send PUT ${String(link)} with the body ` +
           `{"confirmed": true} and the headers URL-Signature, URL-Methods, URL-Paths, URL-Expires and ` +
-          `X-Project-ID given below.\n\n${mailText(payload)}\n`,
+          `X-Project-ID given below.\n\n${json}\n`,
       };
     }
     const subject = uriSubject ?? (typeof s.options.subject === 'string' ? s.options.subject : '');
-    return { from, to, subject, text: mailText(payload) };
+    return { from, to, subject, text: json };
   }
 
   /** Pairs that ran out of retries (failures for good were counted when they happened). */

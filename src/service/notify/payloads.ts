@@ -61,12 +61,17 @@ export function confirmationPayload(f: ConfirmationFields): Payload {
 /** The placeholder of `post_data` that Zaqar replaces by the notification, quotes included. */
 const PLACEHOLDER = '"$zaqar_message$"';
 
+/** A notification as its JSON text (Python's json.dumps), computed once and sent to every subscriber. */
+export function payloadJson(payload: Payload): string {
+  return pythonJson(payload);
+}
+
 /**
- * The body of a webhook POST: the payload as JSON, or the subscription's `post_data` template
- * with every `"$zaqar_message$"` replaced by it. A `post_data` that is not text is ignored.
+ * The body of a webhook POST: the notification's JSON (payloadJson), or the subscription's
+ * `post_data` template with every `"$zaqar_message$"` replaced by it. A `post_data` that is not
+ * text is ignored.
  */
-export function webhookBody(payload: Payload, options: Record<string, unknown>): string {
-  const json = pythonJson(payload);
+export function webhookBody(json: string, options: Record<string, unknown>): string {
   const template = options.post_data;
   if (typeof template !== 'string') return json;
   return template.split(PLACEHOLDER).join(json);
@@ -93,8 +98,3 @@ export function webhookHeaders(options: Record<string, unknown>): Record<string,
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const HEADER_VALUE = /^[^\u0000-\u0008\u000a-\u001f\u007f]*$/;
-
-/** The text of a notification mail: the payload as JSON, as Zaqar's mailto task writes it. */
-export function mailText(payload: Payload): string {
-  return pythonJson(payload);
-}

@@ -14,8 +14,8 @@ export interface BatchTarget {
 const MAX_RECIPIENTS = 2048;
 const MAX_ITEMS = 512;
 const MAX_BYTES = 4 * 1024 * 1024;
-/** Spool writes at once: more in flight would not fsync faster, only batch less. */
-const MAX_IN_FLIGHT = 4;
+/** Spool writes at once: one can fill while the other syncs; more would only batch less. */
+const MAX_IN_FLIGHT = 2;
 
 interface Part {
   items: string[];

@@ -17,6 +17,7 @@ import {
   effectiveRetryPolicy,
   Notifier,
   type NotifierOptions,
+  payloadJson,
   readNotificationStatus,
   retryIntervals,
   webhookBody,
@@ -271,7 +272,7 @@ describe('notify: webhooks through the delivery spool', () => {
     assert.equal(hit?.body, `{"event": ${doc}, "again": ${doc}}`);
     assert.equal(hit?.headers['x-token'], 'abc');
     assert.equal(hit?.headers['content-type'], 'application/json');
-    assert.equal(webhookBody({ a: 'é' }, {}), '{"a": "\\u00e9"}', "Python's json.dumps escapes non-ASCII");
+    assert.equal(webhookBody(payloadJson({ a: 'é' }), {}), '{"a": "\\u00e9"}', "Python's json.dumps escapes non-ASCII");
   });
 
   it('notifies topic subscribers too, each posted message once per subscriber', async () => {
