@@ -17,6 +17,7 @@ import {
   effectiveRetryPolicy,
   Notifier,
   type NotifierOptions,
+  parseSubscriber,
   payloadJson,
   readNotificationStatus,
   retryIntervals,
@@ -490,5 +491,67 @@ describe('notify: faults', () => {
     assert.equal(jsonOf(hits[1]).body, 'survives');
     await second.whenIdle();
     assert.deepEqual(second.counts(sub.id), { delivered: 1, pending: 0, failed: 0 });
+  });
+});
+
+describe('notify: subscribers and the notifications folder', () => {
+  it('reads subscriber URIs: webhooks (trust+ as plain), credentials as Basic auth, mailto with a subject', () => {
+    assert.deepEqual(parseSubscriber('https://example.org/hook?x=1#frag'), {
+      type: 'webhook',
+      url: 'https://example.org/hook?x=1',
+      authorization: null,
+    });
+    assert.deepEqual(parseSubscriber('trust+http://ada:s%20cret@example.org/h'), {
+      type: 'webhook',
+      url: 'http://example.org/h',
+      authorization: `Basic ${Buffer.from('ada:s cret').toString('base64')}`,
+    });
+    assert.deepEqual(parseSubscriber('mailto:ada@example.org?Subject=Hi%20there'), {
+      type: 'mail',
+      address: 'ada@example.org',
+      subject: 'Hi there',
+    });
+    assert.equal(parseSubscriber('mailto:nobody').type, 'unreachable');
+    assert.equal(parseSubscriber('ftp://example.org/x').type, 'unreachable');
+  });
+
+  it('refuses a subscription whose retry policy Zaqar would refuse, and stores nothing', async () => {
+    const s = await setup();
+    for (const policy of [
+      { minimum_delay: 10, maximum_delay: 5 },
+      { minimum_delay: 10, maximum_delay: 15 },
+      { retry_backoff_function: 'cubic' },
+      { retries_with_no_delay: -1 },
+      'often',
+    ]) {
+      await assert.rejects(
+        s.service.queues.subscribe('p', 'q', { subscriber: s.receiver.url('/x'), options: { _retry_policy: policy } }),
+        RequestRefusedError,
+        JSON.stringify(policy),
+      );
+    }
+    assert.equal((await s.service.queues.listSubscriptions('p', 'q')).subscriptions.length, 0);
+  });
+
+  it('gives each process sharing a notifications folder a slot of its own; the status adds them up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posthorn-notify-slots-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const a = await setup({ dir });
+    const b = await setup({ dir });
+    assert.equal(a.notifier.dir, join(dir, '0'));
+    assert.equal(b.notifier.dir, join(dir, '1'));
+    await a.service.queues.subscribe('p', 'q', { subscriber: a.receiver.url('/a') });
+    await b.service.queues.subscribe('p', 'q', { subscriber: b.receiver.url('/b') });
+    await post(a, 'q', 1);
+    await post(b, 'q', 2);
+    await a.receiver.until('/a', 1);
+    await b.receiver.until('/b', 1);
+    await a.notifier.close();
+    await b.notifier.close();
+    const rows = await readNotificationStatus(dir);
+    assert.deepEqual(rows.map((r) => [new URL(r.subscriber ?? 'x:').pathname, r.delivered]).sort(), [
+      ['/a', 1],
+      ['/b', 1],
+    ]);
   });
 });
