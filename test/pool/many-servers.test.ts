@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { silentLogger } from '../../src/core/index.js';
+import { ManagementStore, openPoolDriver } from '../../src/pool/index.js';
+import { type ServeProcess, startServeProcess } from '../interop/serve-process.js';
+import { DATABASE_URL, probePostgres } from '../store/postgres-support.js';
+import { REDIS_URL, redisAnswers, suiteNeeding } from '../store/redis/support.js';
+import { call, Ledger, Resources, runCli, writeConfig } from './processes.js';
+import { POOL_LIMITS } from './support.js';
+
+/**
+ * Many servers, one truth: `posthorn serve` processes sharing a PostgreSQL catalogue and Redis and
+ * PostgreSQL pools serve the same queues — a message posted through one is claimed through another,
+ * never twice — and `posthorn serve --workers 2` serves from two processes on one port, refused
+ * when a store could not be shared.
+ */
+
+const postgresProblem = await probePostgres();
+const reason =
+  postgresProblem !== null
+    ? `PostgreSQL at ${DATABASE_URL} is not reachable (${postgresProblem})`
+    : !(await redisAnswers(REDIS_URL))
+      ? `Redis at ${REDIS_URL} is not reachable`
+      : null;
+
+suiteNeeding('pool: many servers, one truth', reason, () => {
+  const resources = new Resources();
+  const processes: ServeProcess[] = [];
+  after(async () => {
+    for (const p of processes) await p.stop('SIGKILL').catch(() => {});
+    await resources.cleanup();
+  });
+
+  it('two servers on different ports share queues in Redis and PostgreSQL pools: posted through one, claimed through the other, once', {
+    timeout: 120_000,
+  }, async () => {
+    const catalog = resources.postgres('cat');
+    const settings = {
+      catalog,
+      pools: [
+        { name: 'red', uri: resources.redis(), weight: 1 },
+        { name: 'pg', uri: resources.postgres('pool'), weight: 1 },
+      ],
+    };
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((label) => startServeProcess(['--config', writeConfig(resources.dir(label), settings)])),
+    );
+    processes.push(a as ServeProcess, b as ServeProcess);
+    const one = (a as ServeProcess).url;
+    const two = (b as ServeProcess).url;
+    assert.notEqual(one, two);
+
+    // Both registered the configured pools once between them.
+    const pools = await call(two, 'GET', '/v2/pools');
+    assert.deepEqual(
+      (pools.json.pools as { name: string }[]).map((p) => p.name),
+      ['pg', 'red'],
+    );
+
+    const queues = ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'];
+    const ledger = new Ledger();
+    for (const queue of queues) await call(one, 'PUT', `/v2/queues/${queue}`);
+    let producing = true;
+    const producers = queues.map(async (queue, i) => {
+      for (let k = 0; k < 15; k++) await ledger.post(k % 2 === i % 2 ? one : two, queue, 10);
+    });
+    const all = Promise.all(producers).finally(() => {
+      producing = false;
+    });
+    const consumers = queues.flatMap((queue) => [
+      ledger.consume(two, queue, () => !producing),
+      ledger.consume(one, queue, () => !producing),
+    ]);
+    await all;
+    await Promise.all(consumers);
+    assert.equal(ledger.acked.size, 900);
+    assert.deepEqual(ledger.check(), { twice: [], lost: [] });
+
+    // The queues are spread over both pools, as the catalogue (in PostgreSQL) says.
+    const management = await openPoolDriver(catalog, { limits: POOL_LIMITS, logger: silentLogger });
+    try {
+      const store = new ManagementStore(management);
+      const placed = new Set<string>();
+      for (const queue of queues) placed.add((await store.getRoute('procs', queue))?.pool ?? 'none');
+      assert.deepEqual([...placed].sort(), ['pg', 'red']);
+    } finally {
+      await management.close();
+    }
+
+    // A flavor made through one server places the other server's new queues.
+    assert.equal((await call(one, 'PUT', '/v2/flavors/durable', { pool_list: ['pg'] })).status, 201);
+    assert.equal((await call(two, 'PUT', '/v2/queues/kept', { _flavor: 'durable' })).status, 201);
+    assert.equal((await call(one, 'POST', '/v2/queues/kept/messages', { messages: [{ body: 'x' }] })).status, 201);
+    const claimed = await call(two, 'POST', '/v2/queues/kept/claims', { ttl: 60 });
+    assert.deepEqual(
+      (claimed.json.messages as { body: string }[]).map((m) => m.body),
+      ['x'],
+    );
+    const health = await call(one, 'GET', '/v2/health');
+    assert.deepEqual(Object.keys(health.json).sort(), ['catalog_reachable', 'pg', 'red']);
+    for (const server of [a, b] as ServeProcess[]) assert.equal(await server.stop('SIGTERM'), 0);
+  });
+
+  it('serve --workers 2 serves from two processes on one port, and is refused when a store has one owner', {
+    timeout: 120_000,
+  }, async () => {
+    const settings = {
+      catalog: resources.postgres('wcat'),
+      pools: [{ name: 'red', uri: resources.redis(), weight: 1 }],
+    };
+    const server = await startServeProcess([
+      '--config',
+      writeConfig(resources.dir('workers'), settings),
+      '--workers',
+      '2',
+    ]);
+    processes.push(server);
+    const deadline = Date.now() + 20_000;
+    const serving = () => [...server.output().matchAll(/"pid":(\d+)[^\n]*"msg":"posthorn serving"/g)].map((m) => m[1]);
+    while (new Set(serving()).size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(new Set(serving()).size, 2, server.output());
+    const ledger = new Ledger();
+    let producing = true;
+    const producer = (async () => {
+      for (let k = 0; k < 20; k++) await ledger.post(server.url, 'shared', 10);
+    })().finally(() => {
+      producing = false;
+    });
+    const consumers = [0, 1, 2].map(() => ledger.consume(server.url, 'shared', () => !producing));
+    await producer;
+    await Promise.all(consumers);
+    assert.deepEqual(ledger.check(), { twice: [], lost: [] });
+    assert.equal(ledger.acked.size, 200);
+    assert.equal(await server.stop('SIGTERM'), 0);
+    assert.equal((server.output().match(/"msg":"posthorn stopped"/g) ?? []).length, 2, 'each worker stops gracefully');
+
+    const plain = await runCli(['serve', '--port', '0', '--workers', '2', '--data', resources.dir('disk')]);
+    assert.equal(plain.code, 1);
+    assert.match(plain.output, /--workers.*needs \[pooling\].*has one owner/s);
+    const withDisk = writeConfig(resources.dir('diskpool'), {
+      catalog: resources.postgres('dcat'),
+      pools: [{ name: 'local', uri: `disk://${resources.dir('diskpooldata')}`, weight: 1 }],
+    });
+    const refused = await runCli(['serve', '--port', '0', '--workers', '2', '--config', withDisk]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.output, /pool local is a disk pool, which has one owner/);
+  });
+});
