@@ -71,7 +71,9 @@ suiteNeeding('pool: a pool that goes away and comes back', reason, () => {
     return server;
   }
 
-  it('answers 503 for its queues only, and recovers by itself with nothing acknowledged lost', { timeout: 90_000 }, async () => {
+  it('answers 503 for its queues only, and recovers by itself with nothing acknowledged lost', {
+    timeout: 90_000,
+  }, async () => {
     redis = await RedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always'], 'outage');
     let server = await serve();
     assert.equal((await call(server.url, 'PUT', '/v2/pools/red', { uri: redis.url, weight: 1 })).status, 201);
@@ -94,7 +96,10 @@ suiteNeeding('pool: a pool that goes away and comes back', reason, () => {
     assert.ok(down.ms < 10_000, `the refusal took ${down.ms} ms`);
     assert.equal((await call(server.url, 'GET', '/v2/queues/onred/stats')).status, 503);
     // The other queues keep working.
-    assert.equal((await call(server.url, 'POST', '/v2/queues/local/messages', { messages: [{ body: 'x' }] })).status, 201);
+    assert.equal(
+      (await call(server.url, 'POST', '/v2/queues/local/messages', { messages: [{ body: 'x' }] })).status,
+      201,
+    );
     assert.equal((await call(server.url, 'GET', '/v2/queues/local/stats')).status, 200);
     const health = await call(server.url, 'GET', '/v2/health');
     assert.equal((health.json.red as { storage_reachable: boolean }).storage_reachable, false);
