@@ -9,6 +9,7 @@ import {
   type QueueMetadata,
   QueueNotFoundError,
   type Subscription,
+  SubscriptionNotFoundError,
   stderrLogger,
   systemClock,
   type Timer,
@@ -442,7 +443,7 @@ export class Notifier implements NotificationHooks {
   }
 
   private async deliverTo(
-    s: SpooledSubscription,
+    spooled: SpooledSubscription,
     items: number[],
     batch: NotificationBatch,
     jsonOf: (item: number) => string,
@@ -450,24 +451,27 @@ export class Notifier implements NotificationHooks {
     deadline: number,
     report: Map<string, RecipientOutcome>,
   ): Promise<void> {
+    let s = spooled;
     const settle = (item: number, outcome: PairOutcome) => report.set(`${s.id}/${item}`, outcome);
     const all = (outcome: PairOutcome) => {
       for (const item of items) settle(item, outcome);
       if (outcome.status === 'failed') this.count(s, 0, items.length);
     };
-    if (s.expiresAt <= this.clock.now()) return all(failed('the subscription expired'));
     if (job.attempt > 1) {
-      // A retry may come long after the post: the subscription may have been deleted meanwhile.
+      // A retry may come long after the post: the subscription may have been deleted, renewed
+      // or pointed elsewhere meanwhile. Retries follow it as it is now.
       try {
         const driver = await this.driver(s.kind, s.project, s.source);
-        if (!(await driver.subscriptions.exists(storeProject(s.kind, s.project), s.source, s.id))) {
+        const now = await driver.subscriptions.get(storeProject(s.kind, s.project), s.source, s.id);
+        s = { ...s, subscriber: now.subscriber, options: now.options, expiresAt: now.expiresAt };
+      } catch (error) {
+        if (error instanceof QueueNotFoundError || error instanceof SubscriptionNotFoundError) {
           return all(failed('the subscription no longer exists'));
         }
-      } catch (error) {
-        if (error instanceof QueueNotFoundError) return all(failed('the subscription no longer exists'));
         return all(tryLater(`the subscription could not be read: ${(error as Error).message}`));
       }
     }
+    if (s.expiresAt <= this.clock.now()) return all(failed('the subscription expired'));
     const target = parseSubscriber(s.subscriber);
     if (target.type === 'unreachable') return all(failed(target.reason));
     let send: (item: number) => Promise<PairOutcome>;

@@ -284,6 +284,26 @@ describe('notify: webhooks through the delivery spool', () => {
     assert.deepEqual(hits.map((h) => (h.json as { body: number }).body).sort(), [1, 2]);
     assert.ok(hits.every((h) => (h.json as { queue_name: string }).queue_name === 'news'));
   });
+  it('retries follow the subscription as it is now: a new URL, and nothing once it is deleted', async () => {
+    const s = await setup();
+    const clock = s.clock as FakeClock;
+    await s.service.queues.create('p', 'q', { _retry_policy: { ...SHORT_POLICY, retries_with_no_delay: 0 } });
+    const moved = await s.service.queues.subscribe('p', 'q', { subscriber: s.receiver.url('/old') });
+    const gone = await s.service.queues.subscribe('p', 'q', { subscriber: s.receiver.url('/gone') });
+    s.receiver.script('/old', 503);
+    s.receiver.script('/gone', 503);
+    await post(s, 'q', 'm');
+    await eventually(() => s.events.find((e) => e.type === 'delayed'), 'a retry');
+    await s.service.queues.updateSubscription('p', 'q', moved.id, { subscriber: s.receiver.url('/new') });
+    await s.service.queues.unsubscribe('p', 'q', gone.id);
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advanceAsync(2 * S);
+    await s.receiver.until('/new', 1);
+    await eventually(() => s.events.find((e) => e.type === 'bounced'), 'the end');
+    assert.equal(s.receiver.on('/old').length, 1);
+    assert.equal(s.receiver.on('/gone').length, 1, 'a deleted subscription is not retried');
+    assert.equal(jsonOf(s.receiver.on('/new')[0]).body, 'm');
+  });
 });
 
 describe('notify: the post path', () => {
