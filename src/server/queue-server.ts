@@ -143,12 +143,13 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       closing ??= (async () => {
         log.info({}, 'posthorn stopping: finishing requests in flight');
         try {
-          await app.close();
-        } finally {
-          // Sockets go first (their own subscriptions are deleted), then deliveries in flight
-          // finish or are left in the spool for the next start, then the stores close.
+          // Sockets first (their own subscriptions are deleted; an upgraded socket would keep the
+          // HTTP server from closing), then HTTP; deliveries in flight finish or are left in the
+          // spool for the next start; then the stores close.
           await wsApi.close();
           for (const l of listeners) await l.close();
+          await app.close();
+        } finally {
           await notifier.close();
           await pooling?.mover.close(); // moves stop at a safe point and resume when started again
           await service.close();

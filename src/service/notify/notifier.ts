@@ -102,8 +102,10 @@ function cacheKey(kind: ResourceKind, project: string, queue: string): string {
  * Delivers Zaqar's subscription notifications through the delivery Spool.
  *
  * A post to a queue with subscriptions hands one notification per message (Zaqar's payload) to
- * the spool, with every (notification, subscription) pair as a recipient, before the post is
- * answered: an acknowledged message's notifications are on disk. Posts that arrive while a spool
+ * the spool, with every (notification, subscription) pair as a recipient, while the messages are
+ * stored; the post is answered when both are durable, so an acknowledged message's notifications
+ * are on disk. (Like Zaqar's, whose notifier runs before the store, a post the store then refuses
+ * may still be notified: delivery is at least once.) Posts that arrive while a spool
  * write runs share the next one (SpoolBatcher). The spool delivers each message under a
  * concurrency bound; each pair's webhook or mail gets its result, so a retry goes only to the
  * pairs not yet delivered, on intervals that are the subscription's Zaqar retry policy. Retries

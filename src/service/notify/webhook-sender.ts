@@ -126,8 +126,9 @@ export class WebhookSender {
     });
   }
 
+  /** Drops every connection, requests in flight included (their pairs are retried on schedule). */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
 }
 

@@ -414,3 +414,34 @@ describe('ws: bad frames, and nothing else stalls', () => {
     assert.equal((await http('GET', '/v2/queues/via-http-port')).status, 200);
   });
 });
+
+describe('ws: server shutdown', () => {
+  it('closes open sockets on both ports with 1001 and deletes their own subscriptions, without waiting on them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posthorn-ws-close-'));
+    dirs.push(dir);
+    const config = loadServerConfig({
+      env: { POSTHORN_LOG_LEVEL: 'silent' },
+      cwd: dir,
+      flags: { port: 0, wsPort: 0, data: dir },
+    });
+    const own = await startQueueServer(config);
+    const a = await Client.open(`${own.url.replace('http:', 'ws:')}/v2/ws`);
+    const b = await Client.open(own.wsUrl);
+    const made = await b.send('subscription_create', { queue_name: 'closing' });
+    assert.equal(made.headers.status, 201);
+    const started = Date.now();
+    await own.close();
+    assert.ok(Date.now() - started < 3000, 'open sockets do not hold the shutdown');
+    await a.wait(() => a.closed !== null, 'the close of a');
+    await b.wait(() => b.closed !== null, 'the close of b');
+    assert.equal(a.closed?.code, 1001);
+    assert.equal(b.closed?.code, 1001);
+    // The disk store kept what happened before it closed: the socket's subscription is gone.
+    const again = await startQueueServer(config);
+    try {
+      assert.equal((await again.service.queues.listSubscriptions(PROJECT, 'closing')).subscriptions.length, 0);
+    } finally {
+      await again.close();
+    }
+  });
+});
