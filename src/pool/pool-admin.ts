@@ -43,6 +43,8 @@ export interface PageQuery {
 }
 
 const POOL_CREATE_KEYS = new Set(['weight', 'uri', 'flavor', 'options']);
+/** Zaqar's schema still takes a pool `group` (replaced by flavors); it is accepted and ignored. */
+const POOL_BODY_KEYS = new Set([...POOL_CREATE_KEYS, 'group']);
 const FLAVOR_KEYS = new Set(['pool_list', 'capabilities']);
 
 /**
@@ -84,7 +86,7 @@ export class PoolAdmin {
   /** Registers a pool: `{"weight": 0..2^32-1, "uri": "...", "flavor"?: "...", "options"?: {}}`. */
   async createPool(name: string, document: unknown): Promise<PoolView> {
     checkName(name, 'pool');
-    const body = checkDocument(document, POOL_CREATE_KEYS);
+    const body = checkDocument(document, POOL_BODY_KEYS);
     if (body.weight === undefined) throw new InvalidArgumentError('weight', 'is required');
     if (body.uri === undefined) throw new InvalidArgumentError('uri', 'is required');
     const weight = checkWeight(body.weight);
@@ -111,7 +113,7 @@ export class PoolAdmin {
   /** Changes any of a pool's `weight`, `uri`, `flavor` and `options`. */
   async updatePool(name: string, document: unknown): Promise<PoolView> {
     checkName(name, 'pool');
-    const body = checkDocument(document, POOL_CREATE_KEYS);
+    const body = checkDocument(document, POOL_BODY_KEYS);
     if (![...POOL_CREATE_KEYS].some((key) => body[key] !== undefined)) {
       throw new InvalidArgumentError('body', 'one of uri, weight, flavor or options must be given');
     }
