@@ -91,6 +91,8 @@ const MAILS_PER_SUBSCRIBER = 2;
 const PRUNE_EVERY_MS = 3_600_000;
 /** A spooled message's delivery may take this long before the spool gives up on the attempt. */
 const JOB_TIMEOUT_MS = 600_000;
+/** Failed notifications are logged at most this often (a line with how many). */
+const WARN_EVERY_MS = 10_000;
 /** Processes that can share one notifications folder. */
 const MAX_SLOTS = 256;
 
@@ -131,6 +133,8 @@ export class Notifier implements NotificationHooks {
   private batcher!: SpoolBatcher;
   private ledger!: DeliveryLedger;
   private slotDir = '';
+  private lastWarningAt = Number.NEGATIVE_INFINITY;
+  private failedSinceWarning = 0;
 
   private constructor(private readonly options: NotifierOptions) {
     this.clock = options.clock ?? systemClock;
@@ -560,12 +564,17 @@ export class Notifier implements NotificationHooks {
       const s = batch?.subscriptions.find((x) => x.id === id);
       if (s) this.count(s, 0, n);
     }
-    if (bounce.failed.length > 0) {
-      this.log.warn(
-        { id: bounce.id, failed: bounce.failed.length, delivered: bounce.delivered.length, first: bounce.failed[0] },
-        'notifications failed for good',
-      );
-    }
+    if (bounce.failed.length === 0) return;
+    // A subscriber that is down for good fails every batch: one line per interval says so.
+    this.failedSinceWarning += bounce.failed.length;
+    const now = this.clock.now();
+    if (now - this.lastWarningAt < WARN_EVERY_MS) return;
+    this.log.warn(
+      { failed: this.failedSinceWarning, example: bounce.failed[0], spooled: bounce.id },
+      'notifications failed for good (their retries ran out, or the receiver refused them)',
+    );
+    this.lastWarningAt = now;
+    this.failedSinceWarning = 0;
   }
 
   /** Pending pairs per subscription, counted in the spool's memory (a walk over every spooled message). */
