@@ -69,8 +69,15 @@ export class RoutedDriver implements DataDriver {
       create: async (project, queue, metadata = {}) => {
         const flavor = typeof metadata._flavor === 'string' && metadata._flavor !== '' ? metadata._flavor : null;
         if (flavor !== null) await this.checkFlavor(flavor);
-        const place = await catalog.placeOrRegister(project, queue, flavor);
-        await this.checkDeadLetter(project, queue, metadata, place);
+        const known = await catalog.route(project, queue);
+        const place = known ? await catalog.placementOf(known) : await catalog.placeOrRegister(project, queue, flavor);
+        try {
+          await this.checkDeadLetter(project, queue, metadata, place);
+        } catch (error) {
+          // A refused new queue leaves no catalogue entry behind.
+          if (known === null) await catalog.deregister(project, queue);
+          throw error;
+        }
         return place.source.queues.create(project, queue, metadata);
       },
       exists: async (project, queue) => {

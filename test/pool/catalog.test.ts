@@ -255,6 +255,11 @@ describe('pool: the catalog', () => {
       service.queues.patch('p', 'elsewhere', [{ op: 'add', path: '/metadata/_dead_letter_queue', value: 'dead' }]),
       (e: unknown) => e instanceof InvalidArgumentError && e.field === '_dead_letter_queue',
     );
+    await assert.rejects(
+      service.queues.create('p', 'refused', { _flavor: 'other', _dead_letter_queue: 'dead' }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === '_dead_letter_queue',
+    );
+    assert.equal(await catalog.store.getRoute('p', 'refused'), null, 'a refused queue leaves no entry');
   });
 
   it('answers 503 for a pool that cannot be opened and tries it again a second later', async () => {
