@@ -142,6 +142,16 @@ export class PoolAdmin {
     if (record.flavor !== null && (await this.store.getFlavor(record.flavor)) !== null) {
       throw new PoolInUseError(name, record.flavor);
     }
+    const moving = (await this.store.allMoves()).find(
+      (m) => m.status === 'running' && (m.from === name || m.to === name),
+    );
+    if (moving !== undefined) {
+      throw new ResourceConflictError(
+        'pool',
+        name,
+        `queue ${moving.queue} is moving ${moving.from === name ? 'out of' : 'into'} it`,
+      );
+    }
     await this.store.deletePool(name);
     this.catalog.poolChanged(name, true);
   }
