@@ -241,6 +241,7 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     await assert.rejects(b.mover.start('p', 'q', 'third'), ResourceConflictError);
     const again = await b.mover.start('p', 'q', 'dst'); // harmless while it runs
     assert.equal(again.status, 'running');
+    await assert.rejects(b.admin.deletePool('dst'), ResourceConflictError);
     for (;;) {
       const status = await b.mover.status('p', 'q');
       if (status?.status !== 'running') {
