@@ -96,6 +96,7 @@ export async function createPostgresDriver(options: PostgresDriverOptions = {}):
       quotedSchema: quoteIdentifier(schema),
       clock: options.clock ?? systemClock,
       capabilities,
+      pipelineConfig: config,
     });
     return createDataDriver(engine, limits);
   } catch (error) {

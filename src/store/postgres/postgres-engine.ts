@@ -38,6 +38,8 @@ import {
   type SubscriptionDraft,
   type SubscriptionPage,
 } from '../contract/index.js';
+import { CallLanes } from './call-lanes.js';
+import { Pipelines } from './pipelines.js';
 import { type EncodedMessage, PostLanes } from './post-lanes.js';
 import {
   fromUuid,
@@ -61,9 +63,49 @@ export interface PostgresEngineOptions {
   postBatchMessages?: number;
   /** Most body bytes one group-committed post transaction carries. */
   postBatchBytes?: number;
+  /**
+   * How to open connections of the engine's own for posts, in pipeline mode (see pipelines.ts).
+   * Without it posts take pooled connections and one transaction per queue is in flight.
+   */
+  pipelineConfig?: pg.ClientConfig;
+  /** How many pipelined connections posts are spread over, by queue (default 2). */
+  pipelines?: number;
 }
 
 type Scope = { project: ProjectId; queue: string };
+
+/** One claim waiting in the claim lane. */
+interface ClaimCall {
+  id: string;
+  limit: number;
+  ttl: number;
+  grace: number;
+  now: number;
+}
+
+/** What one claim got: its rows, and the time the combined claim was made at. */
+interface ClaimTaken {
+  rows: MessageRow[];
+  now: number;
+}
+
+/** One bulk delete waiting in the delete lane; claims null: whatever holds the messages. */
+interface DeleteCall {
+  ids: string[];
+  claims: string[] | null;
+  now: number;
+}
+
+/** Post transactions of one queue sent at once over its pipelined connection. */
+const POSTS_IN_FLIGHT = 3;
+/** Most messages one combined claim, or one combined delete, asks for. */
+const LANE_MESSAGES = 1000;
+/**
+ * Combined claims (and deletes) of one queue in flight at once: while one runs, the next is
+ * formed and sent, so the server is not idle while answers travel back and consumers call
+ * again. SKIP LOCKED keeps two claims from taking the same message.
+ */
+const LANE_IN_FLIGHT = 2;
 
 /** Rows fetched per round trip when a queue listing filters by metadata (done here, by the shared rule). */
 const FILTER_SCAN_PAGE = 500;
@@ -86,6 +128,9 @@ export class PostgresEngine implements StoreEngine {
   private readonly clock: Clock;
   private readonly sql: Statements;
   private readonly lanes: PostLanes;
+  private readonly pipelines: Pipelines | null;
+  private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
+  private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
   private active = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -94,10 +139,25 @@ export class PostgresEngine implements StoreEngine {
     this.clock = options.clock;
     this.capabilities = options.capabilities;
     this.sql = buildStatements(options.quotedSchema);
+    this.pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
     this.lanes = new PostLanes(
       (project, queue, messages, now) => this.sendPost(project, queue, messages, now),
       options.postBatchMessages ?? 1000,
       options.postBatchBytes ?? 4 * 1024 * 1024,
+      // Pipelined, a queue's next transaction waits on the server, not for a round trip.
+      this.pipelines ? POSTS_IN_FLIGHT : 1,
+    );
+    this.claimLanes = new CallLanes(
+      (project, queue, calls) => this.sendClaims(project, queue, calls),
+      (call) => call.limit,
+      LANE_MESSAGES,
+      LANE_IN_FLIGHT,
+    );
+    this.deleteLanes = new CallLanes(
+      (project, queue, calls) => this.sendDeletes(project, queue, calls),
+      (call) => call.ids.length * (call.claims?.length ?? 1),
+      LANE_MESSAGES,
+      LANE_IN_FLIGHT,
     );
   }
 
@@ -308,7 +368,7 @@ export class PostgresEngine implements StoreEngine {
     const wanted = ids.filter(isId);
     const claims = claimIds === null ? null : claimIds.filter(isId);
     if (wanted.length === 0 || (claims !== null && claims.length === 0)) return;
-    await this.run('bulkDeleteMessages', [project, queue, wanted, claims, this.clock.now()]);
+    await this.deleteLanes.submit(project, queue, { ids: wanted, claims, now: this.clock.now() });
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
@@ -323,14 +383,15 @@ export class PostgresEngine implements StoreEngine {
 
   async createClaim(project: ProjectId, queue: string, terms: ClaimTerms & { limit: number }): Promise<Claim | null> {
     checkStorableText(project, 'project');
-    const now = this.clock.now();
-    const id = newId(now);
-    const rows = (
-      await this.run<MessageRow>('takeMessages', [project, queue, now, terms.limit, id, terms.ttl, terms.grace], {
-        project,
-        queue,
-      })
-    ).rows;
+    const asked = this.clock.now();
+    const id = newId(asked);
+    const { rows, now } = await this.claimLanes.submit(project, queue, {
+      id,
+      limit: terms.limit,
+      ttl: terms.ttl,
+      grace: terms.grace,
+      now: asked,
+    });
     if (rows.length === 0) return null;
     return {
       id,
@@ -550,9 +611,9 @@ export class PostgresEngine implements StoreEngine {
 
   async close(): Promise<void> {
     // Let every call in flight finish (the guard admits no new ones), then hang up.
-    await this.lanes.whenIdle();
+    await Promise.all([this.lanes.whenIdle(), this.claimLanes.whenIdle(), this.deleteLanes.whenIdle()]);
     while (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.pipelines?.close()]);
   }
 
   // --- helpers ------------------------------------------------------------------------------
@@ -579,7 +640,7 @@ export class PostgresEngine implements StoreEngine {
       lengths[i] = m.body.length;
     }
     const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
-    await this.run('postMessages', [
+    await this.runPost(`${project}\u0000${queue}`, [
       project,
       queue,
       now,
@@ -593,6 +654,69 @@ export class PostgresEngine implements StoreEngine {
       lengths,
       bodies,
     ]);
+  }
+
+  /**
+   * Claims made together: one call of take_claims, which hands the messages out in the order the
+   * claims were asked for. They are all made at the latest of their callers' times.
+   */
+  private async sendClaims(project: string, queue: string, calls: ClaimCall[]): Promise<ClaimTaken[]> {
+    let now = 0;
+    for (const call of calls) if (call.now > now) now = call.now;
+    const rows = (
+      await this.run<MessageRow>(
+        'takeClaims',
+        [
+          project,
+          queue,
+          now,
+          calls.map((c) => c.id),
+          calls.map((c) => c.limit),
+          calls.map((c) => c.ttl),
+          calls.map((c) => c.grace),
+        ],
+        { project, queue },
+      )
+    ).rows;
+    if (calls.length === 1) return [{ rows, now }];
+    const byClaim = new Map<string, MessageRow[]>();
+    for (const row of rows) {
+      const claim = fromUuid(row.claim_id as string);
+      const list = byClaim.get(claim);
+      if (list) list.push(row);
+      else byClaim.set(claim, [row]);
+    }
+    return calls.map((c) => ({ rows: byClaim.get(c.id) ?? [], now }));
+  }
+
+  /**
+   * Bulk deletes made together. Those that name claim ids (a consumer deleting what it claimed)
+   * go as one call of delete_claimed over (id, claim) pairs; those that name none delete by id.
+   * All at the latest of their callers' times.
+   */
+  private async sendDeletes(project: string, queue: string, calls: DeleteCall[]): Promise<undefined[]> {
+    let now = 0;
+    const ids: string[] = [];
+    const claims: string[] = [];
+    const free: string[] = [];
+    for (const call of calls) {
+      if (call.now > now) now = call.now;
+      if (call.claims === null) {
+        free.push(...call.ids);
+        continue;
+      }
+      for (const id of call.ids) {
+        for (const claim of call.claims) {
+          ids.push(id);
+          claims.push(claim);
+        }
+      }
+    }
+    await Promise.all([
+      ids.length > 0 ? this.run('deleteClaimed', [project, queue, ids, claims, now]) : null,
+      free.length > 0 ? this.run('bulkDeleteMessages', [project, queue, free, null, now]) : null,
+    ]);
+    return calls.map(() => undefined);
   }
 
   private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {
@@ -622,6 +746,27 @@ export class PostgresEngine implements StoreEngine {
       yield* rows;
       if (rows.length < FILTER_SCAN_PAGE) return;
       marker = (rows[rows.length - 1] as { name: string }).name;
+    }
+  }
+
+  /**
+   * Runs a post: over the queue's pipelined connection when there are any (statements of one
+   * queue reach the server in the order they were made), else on a pooled connection.
+   */
+  private async runPost(key: string, values: unknown[]): Promise<void> {
+    if (!this.pipelines) {
+      await this.run('postMessages', values);
+      return;
+    }
+    this.active++;
+    try {
+      await this.pipelines.query(key, { name: 'ph_postMessages', text: this.sql.postMessages, values });
+    } catch (error) {
+      if (brokenConnection(error)) this.pipelines.discard(key);
+      throw toStorageError(error, 'postMessages');
+    } finally {
+      this.active--;
+      if (this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 

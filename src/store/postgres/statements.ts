@@ -96,6 +96,13 @@ export function buildStatements(s: string) {
     takeMessages: `
       SELECT ${MESSAGE_COLUMNS}
         FROM ${s}.take_messages($1, $2, $3, $4, $5::uuid, $6::bigint, $7::bigint) m`,
+    // Several claims at once (the claim lane): $4 claim ids, $5 limits, $6 ttls, $7 graces.
+    takeClaims: `
+      SELECT ${MESSAGE_COLUMNS}
+        FROM ${s}.take_claims($1, $2, $3, $4::uuid[], $5::integer[], $6::bigint[], $7::bigint[]) m`,
+    // Several bulk deletes with claim ids at once (the delete lane): $3 ids, $4 the claim id
+    // each must be held by.
+    deleteClaimed: `SELECT ${s}.delete_claimed($1, $2, $3::uuid[], $4::uuid[], $5) AS deleted`,
 
     // Rows: none when the queue does not exist; one with claim_id null when the claim does not
     // (or has expired); else one per message still held (or one with message columns null).
