@@ -74,6 +74,18 @@ export {
   UniqueName,
 } from './multispool/index.js';
 export {
+  Catalog,
+  type CatalogOptions,
+  type OpenPoolingOptions,
+  openPoolDriver,
+  openPooling,
+  PoolAdmin,
+  type Pooling,
+  parsePoolUri,
+  poolStoreLimits,
+  QueueMover,
+} from './pool/index.js';
+export {
   type Bounce,
   type BounceHook,
   DEFAULT_RETRY_INTERVALS,
