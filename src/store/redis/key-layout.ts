@@ -20,7 +20,9 @@ import { InvalidArgumentError, type ProjectId } from '../../core/index.js';
  *   <q>:claims                            HASH  claim id -> "ttl grace updated expires id,id,..."
  *   <q>:claimexp                          ZSET  claim ids by expiry (gc)
  *   <q>:subs / <q>:subby                  ZSET  subscription ids by sequence / HASH subscriber -> id
- *   <q>:m:<id>                            HASH  one message: s b t cr e v c ce cc u cs
+ *   <q>:m:<id>                            HASH  one message: s t cr e v c ce cc u cs (b: a body written
+ *                                               before bodies had keys of their own)
+ *   <q>:b:<id>                            STRING  one message's body (MessagePack)
  *   <q>:s:<id>                            HASH  one subscription: q sub t cr e o cf
  *
  * with <p> = `<prefix>{<project>}:` and <q> = `<p>q:<queue>`. Projects and queue names are
