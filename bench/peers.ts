@@ -18,55 +18,63 @@
  *   produce  producers post batches (addBulk / insert / a post of many messages) as fast as acked
  *   consume  a prefilled queue is drained: Posthorn claims and deletes by ids with the claim id;
  *            BullMQ runs a Worker (jobs removed on completion); pg-boss fetches and completes
- *   e2e      producers and consumers together; producers hold back while the backlog is over
- *            BENCH_PEER_BACKLOG, so the figure is the rate consumers sustain and the latency
- *            (post to delivery) is not the age of a growing backlog
+ *   e2e      producers and consumers together, one queue; more producers than the consumers
+ *            can keep up with, held back while the backlog is over BENCH_PEER_BACKLOG, so the
+ *            figure is the rate the consumers sustain and the latency (post to delivery) is
+ *            bounded by the backlog, not the age of a growing one
+ *
+ * Each system is driven the way its documentation has it for throughput, with the settings
+ * that did best on this machine in a sweep (see the notes of each figure):
+ *
+ *   Posthorn  16 claim loops, claims of 20 (Zaqar's limit), bulk delete by ids with the claim id
+ *   BullMQ    Queue.addBulk; one Worker, concurrency 64; jobs removed on completion
+ *   pg-boss   insert; 2 loops of fetch (batchSize 100) and complete by ids — work() without
+ *             its polling interval (at least 0.5 s); more loops poll more and do worse
  *
  * Every delivery is checked against the ids already delivered in the phase: `duplicates` must be
- * 0. One JSON line per figure (bench/lib.ts); after the rounds, one `range:<phase>` line per
- * system (median, min, max) and one `ratio:<phase>` line per pair (Posthorn over its peer, per
- * round, then the range).
+ * 0. One JSON line per figure (bench/lib.ts), with the CPU this process and the server spent per
+ * message; after the rounds, one `range:<phase>` line per system (median, min, max) and one
+ * `ratio:<phase>` line per pair (Posthorn over its peer in the same round; median, min, max).
  *
- *   BENCH_SECONDS=5            seconds of the produce and e2e phases
- *   BENCH_ROUNDS=3             rounds of every phase
- *   BENCH_PEER_MESSAGES=100000 messages drained by the consume phase (postgres systems: half)
- *   BENCH_PEER_BATCH=100       messages per post in the produce phase (e2e posts 10)
- *   BENCH_PEER_PRODUCERS=8     concurrent producers (e2e: 4)
- *   BENCH_PEER_BACKLOG=1000    most messages posted and not yet consumed in the e2e phase
- *   BENCH_PEER_SYSTEMS=...     comma-separated subset of the systems above
- *   BENCH_PEER_PHASES=...      comma-separated subset of produce, consume, e2e
- *   BENCH_PG_POOL=20           connections each PostgreSQL system may open
- *   REDIS_URL, DATABASE_URL    the shared servers (defaults: the local ones)
+ *   BENCH_SECONDS=5              seconds of the produce and e2e phases
+ *   BENCH_ROUNDS=3               rounds of every phase
+ *   BENCH_PEER_MESSAGES=100000   messages drained by the consume phase (PostgreSQL systems: half)
+ *   BENCH_PEER_BATCH=100         messages per post in the produce phase (e2e posts 10)
+ *   BENCH_PEER_PRODUCERS=8       concurrent producers in the produce phase
+ *   BENCH_PEER_E2E_PRODUCERS=16  concurrent producers in the e2e phase
+ *   BENCH_PEER_BACKLOG=1000      most messages posted and not yet consumed in the e2e phase
+ *   BENCH_PEER_CONSUMERS=16      Posthorn's claim loops
+ *   BENCH_BULLMQ_CONCURRENCY=64  BullMQ's Worker concurrency
+ *   BENCH_PGBOSS_CONSUMERS=2     pg-boss fetch loops
+ *   BENCH_PGBOSS_BATCH=100       pg-boss batchSize
+ *   BENCH_PEER_SYSTEMS=...       comma-separated subset of the systems above
+ *   BENCH_PEER_PHASES=...        comma-separated subset of produce, consume, e2e
+ *   BENCH_PG_POOL=20             connections each PostgreSQL system may open
+ *   REDIS_URL, DATABASE_URL      the shared servers (defaults: the local ones)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { silentLogger } from '../src/core/index.js';
 import type { DataDriver } from '../src/store/contract/index.js';
 import { createPostgresDriver } from '../src/store/postgres/index.js';
 import { createRedisDriver } from '../src/store/redis/index.js';
 import { emit, type Figure, percentile, round, rssMb } from './lib.js';
+import { DATABASE_URL, deleteRedisKeys, dropSchema, REDIS_URL } from './pools.js';
 import { APPENDFSYNC_ALWAYS, startRedis } from './redis-server.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MESSAGES = Number(process.env.BENCH_PEER_MESSAGES ?? 100_000);
 const BATCH = Number(process.env.BENCH_PEER_BATCH ?? 100);
 const PRODUCERS = Number(process.env.BENCH_PEER_PRODUCERS ?? 8);
-const E2E_PRODUCERS = Number(process.env.BENCH_PEER_E2E_PRODUCERS ?? 4);
+const E2E_PRODUCERS = Number(process.env.BENCH_PEER_E2E_PRODUCERS ?? 16);
 const E2E_BATCH = 10;
 const BACKLOG = Number(process.env.BENCH_PEER_BACKLOG ?? 1000);
 const PG_POOL = Number(process.env.BENCH_PG_POOL ?? 20);
-// libpq's default user is the operating system's; node-postgres reads only $PGUSER and $USER,
-// which services and containers often lack (pg-boss and the cleanup connect through it).
-if (!process.env.PGUSER && !process.env.USER) process.env.PGUSER = userInfo().username;
 /** Posthorn's claims take at most 20 messages (Zaqar's limit); pg-boss fetches batches of the same size. */
 const TAKE = 20;
 const PROJECT = 'bench';
@@ -315,7 +323,7 @@ async function pgBoss(): Promise<System> {
   };
 }
 
-// --- server CPU and cleanup -------------------------------------------------------------------
+// --- server CPU ------------------------------------------------------------------------------
 
 async function redisCpu(url: string): Promise<number> {
   const client = new Redis(url);
@@ -343,30 +351,6 @@ async function postgresCpu(): Promise<number> {
     }
   }
   return ticks / 100;
-}
-
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 // --- systems and pairs ------------------------------------------------------------------------
