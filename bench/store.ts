@@ -2,7 +2,8 @@
  * `npm run bench:store`: the same workloads on every store target, in one run, so their ratio
  * holds even on a noisy machine. Prints one JSON line per figure (see bench/lib.ts).
  *
- *   BENCH_TARGETS=memory,disk   which targets (default: all registered)
+ *   BENCH_TARGETS=memory,disk   which targets (default: all registered: memory, disk, redis,
+ *                               redis-aof, postgres; see bench/pools.ts for REDIS_URL, DATABASE_URL)
  *   BENCH_SECONDS=3             seconds per timed workload
  *   BENCH_OPEN_MESSAGES=1000000 messages queued for the memory-per-message and open figures
  */
@@ -10,10 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../src/core/index.js';
 import type { DataDriver } from '../src/store/contract/index.js';
 import { createDiskDriver, type DiskDriver } from '../src/store/disk/index.js';
 import { createMemoryDriver } from '../src/store/memory/index.js';
+import { createPostgresDriver } from '../src/store/postgres/index.js';
+import { createRedisDriver } from '../src/store/redis/index.js';
 import { emit, percentile, round, rssMb } from './lib.js';
+import { type BenchPool, benchPool, DATABASE_URL, REDIS_URL } from './pools.js';
+import { APPENDFSYNC_ALWAYS, type BenchRedis, startRedis } from './redis-server.js';
 
 export interface StoreTarget {
   name: string;
@@ -25,9 +31,13 @@ export interface StoreTarget {
   diskBytes?(driver: DataDriver): Promise<number>;
   /** Removes what open() made. */
   dispose?(): Promise<void>;
+  /** Workloads this target does not run. */
+  skip?: string[];
 }
 
 const benchDirs: string[] = [];
+let namespace: BenchPool | null = null;
+let aofServer: BenchRedis | null = null;
 
 const targets: StoreTarget[] = [
   { name: 'memory', open: async () => createMemoryDriver() },
@@ -47,6 +57,65 @@ const targets: StoreTarget[] = [
     },
     async dispose() {
       for (const dir of benchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  },
+  {
+    // The shared Redis (no persistence), under a key prefix of its own.
+    name: 'redis',
+    async open() {
+      namespace = benchPool('redis');
+      return createRedisDriver({ url: REDIS_URL, keyPrefix: namespace.namespace, logger: silentLogger });
+    },
+    async dispose() {
+      await namespace?.dispose();
+    },
+    // A million messages would fill the shared Redis for a figure of this process's memory.
+    skip: ['hold'],
+  },
+  {
+    // A Redis started for the workload with appendonly yes and appendfsync always (DURABILITY).
+    name: 'redis-aof',
+    async open() {
+      aofServer = await startRedis(APPENDFSYNC_ALWAYS);
+      return createRedisDriver({ url: aofServer.url, logger: silentLogger });
+    },
+    async diskBytes() {
+      const { execSync } = await import('node:child_process');
+      return Number(execSync(`du -sb ${aofServer?.dir}`, { encoding: 'utf8' }).split(/\s/)[0]);
+    },
+    async dispose() {
+      await aofServer?.stop();
+      aofServer = null;
+    },
+  },
+  {
+    // The shared PostgreSQL (synchronous_commit on), in a schema of its own.
+    name: 'postgres',
+    async open() {
+      namespace = benchPool('postgres');
+      return createPostgresDriver({ url: DATABASE_URL, schema: namespace.namespace });
+    },
+    async reopen(driver) {
+      await driver.close();
+      return createPostgresDriver({ url: DATABASE_URL, schema: namespace?.namespace });
+    },
+    async diskBytes() {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ bytes: string }>(
+          `SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [namespace?.namespace],
+        );
+        return Number(rows[0]?.bytes ?? 0);
+      } finally {
+        await client.end();
+      }
+    },
+    async dispose() {
+      await namespace?.dispose();
     },
   },
 ];
@@ -296,6 +365,7 @@ export async function main(): Promise<void> {
   const wanted = process.env.BENCH_TARGETS?.split(',');
   for (const target of targets.filter((t) => !wanted || wanted.includes(t.name))) {
     for (const [name] of workloads) {
+      if (target.skip?.includes(name)) continue;
       const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
         stdio: 'inherit',
         env: { ...process.env, BENCH_ONE: `${target.name}:${name}` },
