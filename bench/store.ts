@@ -337,7 +337,10 @@ const workloads: Workload[] = [
   ['post-100x16', (t) => postWorkload(t, 100, 16)],
   ['claim-10', (t) => claimDeleteWorkload(t, 10, 8)],
   ['claim-20', (t) => claimDeleteWorkload(t, 20, 8)],
+  ['claim-10x32', (t) => claimDeleteWorkload(t, 10, 32)],
+  ['claim-20x32', (t) => claimDeleteWorkload(t, 20, 32)],
   ['mixed', (t) => mixedWorkload(t, 4, 4)],
+  ['mixed-16', (t) => mixedWorkload(t, 16, 16)],
 ];
 
 /**

@@ -70,6 +70,9 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/** fdatasyncs of the log running at once (see Journal.flush). */
+const MAX_SYNCS = 2;
+
 export function segmentFileName(no: number): string {
   return `${String(no).padStart(10, '0')}.seg`;
 }
@@ -87,9 +90,11 @@ export class Journal {
   lsn = 0;
   durableLsn = 0;
   private pending: Chunk[] = [];
-  private inflight: Chunk[] = [];
   private waiters: Waiter[] = [];
-  private flushing = false;
+  private flushScheduled = false;
+  /** fdatasyncs running now, and the segment they sync. */
+  private syncing = 0;
+  private syncingSegment: Segment | null = null;
   private failure: Error | null = null;
 
   constructor(
@@ -147,8 +152,8 @@ export class Journal {
     segment.maxLsn = lsn;
     this.lsn = lsn;
     const durable = new Promise<void>((resolve, reject) => this.waiters.push({ lsn, resolve, reject }));
-    if (!this.flushing) {
-      this.flushing = true;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
       // Let every write of this turn of the event loop join the flush.
       setImmediate(() => void this.flush());
     }
@@ -178,7 +183,7 @@ export class Journal {
       done += n;
     }
     if (done === length) return buf;
-    for (const chunk of [...this.inflight, ...this.pending]) {
+    for (const chunk of this.pending) {
       if (chunk.segment !== segment) continue;
       const from = Math.max(offset + done, chunk.offset);
       const to = Math.min(end, chunk.offset + chunk.buf.length);
@@ -205,43 +210,57 @@ export class Journal {
     this.segments.clear();
   }
 
-  private async flush(): Promise<void> {
-    try {
-      while (this.pending.length > 0 && !this.failure) {
-        const batch = this.pending;
-        this.pending = [];
-        this.inflight = batch;
-        const last = batch[batch.length - 1] as Chunk;
-        // One writev and one fdatasync per segment touched, in order: a later segment gets
-        // bytes only once the earlier one is durable, so after a crash a damaged stretch
-        // followed by an intact record anywhere is real damage, never a torn tail.
-        for (let start = 0; start < batch.length; ) {
-          const segment = (batch[start] as Chunk).segment;
-          let end = start;
-          while (end < batch.length && (batch[end] as Chunk).segment === segment) end++;
-          const chunks = batch.slice(start, end);
-          await this.io.write(
-            segment.fd,
-            chunks.map((c) => c.buf),
-            (chunks[0] as Chunk).offset,
-          );
-          const tail = chunks[chunks.length - 1] as Chunk;
-          segment.written = tail.offset + tail.buf.length;
-          await this.io.datasync(segment.fd);
-          segment.durable = segment.written;
-          start = end;
-        }
-        this.inflight = [];
-        this.durableLsn = last.lsn;
-        let done = 0;
-        while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= last.lsn) done++;
-        const acknowledged = this.waiters.splice(0, done);
-        for (const w of acknowledged) w.resolve();
+  /**
+   * Writes what is pending and starts an fdatasync for it, with up to MAX_SYNCS running at once:
+   * records that arrive while one fsync runs need not wait for it to end before their own starts.
+   * A batch is written (into the page cache) before its fsync starts, so every fsync makes all
+   * bytes written before it durable; when one ends, every record up to its batch is acknowledged,
+   * whatever earlier fsyncs are still doing. A segment gets bytes only once the previous one is
+   * wholly durable, so after a crash a damaged stretch followed by an intact record anywhere is
+   * real damage, never a torn tail.
+   */
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.pending.length > 0 && !this.failure && this.syncing < MAX_SYNCS) {
+      const segment = (this.pending[0] as Chunk).segment;
+      if (this.syncing > 0 && this.syncingSegment !== segment) return; // the earlier segment first
+      let end = 0;
+      while (end < this.pending.length && (this.pending[end] as Chunk).segment === segment) end++;
+      const chunks = this.pending.slice(0, end);
+      const tail = chunks[chunks.length - 1] as Chunk;
+      try {
+        this.io.write(
+          segment.fd,
+          chunks.map((c) => c.buf),
+          (chunks[0] as Chunk).offset,
+        );
+      } catch (error) {
+        this.fail(asStorageError(error, 'a write to the log failed'));
+        return;
       }
-    } catch (error) {
-      this.fail(asStorageError(error, 'a write to the log failed'));
-    } finally {
-      this.flushing = false;
+      this.pending = this.pending.slice(end);
+      segment.written = tail.offset + tail.buf.length;
+      const written = segment.written;
+      this.syncing++;
+      this.syncingSegment = segment;
+      this.io.datasync(segment.fd).then(
+        () => {
+          this.syncing--;
+          if (this.failure) return;
+          if (written > segment.durable) segment.durable = written;
+          if (tail.lsn > this.durableLsn) {
+            this.durableLsn = tail.lsn;
+            let done = 0;
+            while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= tail.lsn) done++;
+            for (const w of this.waiters.splice(0, done)) w.resolve();
+          }
+          this.flush();
+        },
+        (error: unknown) => {
+          this.syncing--;
+          this.fail(asStorageError(error, 'an fsync of the log failed'));
+        },
+      );
     }
   }
 
@@ -250,7 +269,6 @@ export class Journal {
     this.failure = error;
     for (const w of this.waiters.splice(0)) w.reject(error);
     this.pending = [];
-    this.inflight = [];
   }
 
   /** How far each segment is durable: the owner cuts the files back to this when it recovers. */
