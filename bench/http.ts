@@ -15,15 +15,19 @@
  *   BENCH_CONSUMERS=16    concurrent consumers
  *   BENCH_QUEUES=8        queues the load is spread over
  *   BENCH_CONNECTIONS=32  keep-alive connections to the server
- *   BENCH_STORE=disk      disk (the server's default) or memory
+ *   BENCH_STORE=disk      disk (the server's default), memory, or a pool every queue goes to:
+ *                         redis (the shared Redis) or postgres (the shared PostgreSQL), each in a
+ *                         namespace of its own removed after (bench/pools.ts: REDIS_URL,
+ *                         DATABASE_URL); the server's CPU figure then leaves out the pool's server
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { emit, percentile, round } from './lib.js';
+import { type BenchPool, benchPool } from './pools.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PRODUCERS = Number(process.env.BENCH_PRODUCERS ?? 16);
@@ -48,19 +52,29 @@ interface Server {
   child: ChildProcess;
   url: string;
   data: string;
+  /** The Redis or PostgreSQL namespace the queues went to, when BENCH_STORE names a pool. */
+  pool: BenchPool | null;
 }
 
 async function startServer(): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', data],
-    {
-      cwd: ROOT,
-      env: { ...process.env, POSTHORN_STORE: STORE, POSTHORN_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', data];
+  let pool: BenchPool | null = null;
+  if (STORE === 'redis' || STORE === 'postgres') {
+    // Pooling on, with the pool as the default pool: every queue goes there.
+    pool = benchPool(STORE);
+    const config = join(data, 'posthorn.toml');
+    writeFileSync(
+      config,
+      `[pooling]\ndefault_pool = "bench"\n[[pooling.pools]]\nname = "bench"\nuri = ${JSON.stringify(pool.uri)}\nweight = 100\n`,
+    );
+    args.push('--config', config);
+  }
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, POSTHORN_STORE: pool ? 'disk' : STORE, POSTHORN_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -70,7 +84,7 @@ async function startServer(): Promise<Server> {
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
   });
-  return { child, url, data };
+  return { child, url, data, pool };
 }
 
 /** CPU seconds (user + system) the process has used. */
@@ -256,6 +270,7 @@ async function main(): Promise<void> {
     server.child.kill('SIGTERM');
     await new Promise((resolve) => server.child.once('exit', resolve));
     rmSync(server.data, { recursive: true, force: true });
+    await server.pool?.dispose();
   }
 }
 

@@ -202,6 +202,31 @@ await withPostgres('postgres claim and delete lanes', () => {
       assert.deepEqual(await allIds(driver, project, 'q'), ids.slice(2));
     });
 
+    it('single deletes made at once each get their own answer', async () => {
+      const driver = await track(open());
+      const project = `p-${randomBytes(4).toString('hex')}`;
+      const [a, b, c, free] = (await post(driver, project, 'q', 4)) as [string, string, string, string];
+      const first = await driver.claims.create(project, 'q', { limit: 2 });
+      const second = await driver.claims.create(project, 'q', { limit: 1 });
+      assert.ok(first && second);
+      assert.deepEqual(
+        [...first.messages, ...second.messages].map((m) => m.id),
+        [a, b, c],
+      );
+      const outcomes = await Promise.allSettled([
+        driver.messages.delete(project, 'q', a, { claimId: first.id }), // its claim: goes
+        driver.messages.delete(project, 'q', b), // claimed, no claim id: refused
+        driver.messages.delete(project, 'q', c, { claimId: first.id }), // held by another claim: refused
+        driver.messages.delete(project, 'q', free, { claimId: first.id }), // not claimed: refused
+        driver.messages.delete(project, 'q', '0123456789abcdef0123456789abcdef'), // not there: fine
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code)),
+        ['ok', 'PH_MESSAGE_CLAIMED', 'PH_MESSAGE_NOT_CLAIMED_BY', 'PH_MESSAGE_NOT_CLAIMED', 'ok'],
+      );
+      assert.deepEqual(await allIds(driver, project, 'q'), [b, c, free]);
+    });
+
     it('sixteen consumers draining one queue get every message exactly once, in few statements', async () => {
       const driver = await track(open());
       const project = `p-${randomBytes(4).toString('hex')}`;

@@ -98,6 +98,17 @@ interface DeleteCall {
 
 /** Post transactions of one queue sent at once over its pipelined connection. */
 const POSTS_IN_FLIGHT = 3;
+/** One deleteMessage waiting in its lane; claim: the claim id when one was given and can exist. */
+interface DeleteOneCall {
+  id: string;
+  withClaim: boolean;
+  claim: string | null;
+  now: number;
+}
+
+/** What a deleteMessage found: nothing (gone already), or whether it was claimed and whether it went. */
+type DeleteOneOutcome = { claimed: boolean; deleted: boolean } | null;
+
 /** Most messages one combined claim, or one combined delete, asks for. */
 const LANE_MESSAGES = 1000;
 /**
@@ -131,6 +142,7 @@ export class PostgresEngine implements StoreEngine {
   private readonly pipelines: Pipelines | null;
   private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
   private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
+  private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
   private active = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -156,6 +168,13 @@ export class PostgresEngine implements StoreEngine {
     this.deleteLanes = new CallLanes(
       (project, queue, calls) => this.sendDeletes(project, queue, calls),
       (call) => call.ids.length * (call.claims?.length ?? 1),
+      LANE_MESSAGES,
+      LANE_IN_FLIGHT,
+    );
+    // A consumer over HTTP deletes what it claimed one message at a time, all at once.
+    this.deleteOneLanes = new CallLanes(
+      (project, queue, calls) => this.sendDeleteOnes(project, queue, calls),
+      () => 1,
       LANE_MESSAGES,
       LANE_IN_FLIGHT,
     );
@@ -346,18 +365,13 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const uuid = toUuid(id);
     if (uuid === null) return;
-    const now = this.clock.now();
-    const row = (
-      await this.run<{ claimed: boolean; deleted: number }>('deleteMessage', [
-        project,
-        queue,
-        uuid,
-        now,
-        claimId !== null,
-        claimId === null ? null : toUuid(claimId),
-      ])
-    ).rows[0];
-    if (!row || row.deleted > 0) return;
+    const row = await this.deleteOneLanes.submit(project, queue, {
+      id: uuid,
+      withClaim: claimId !== null,
+      claim: claimId === null ? null : toUuid(claimId),
+      now: this.clock.now(),
+    });
+    if (!row || row.deleted) return;
     if (claimId === null) throw new MessageClaimedError(id);
     if (!row.claimed) throw new MessageNotClaimedError(id);
     throw new MessageNotClaimedByError(id, claimId);
@@ -611,7 +625,12 @@ export class PostgresEngine implements StoreEngine {
 
   async close(): Promise<void> {
     // Let every call in flight finish (the guard admits no new ones), then hang up.
-    await Promise.all([this.lanes.whenIdle(), this.claimLanes.whenIdle(), this.deleteLanes.whenIdle()]);
+    await Promise.all([
+      this.lanes.whenIdle(),
+      this.claimLanes.whenIdle(),
+      this.deleteLanes.whenIdle(),
+      this.deleteOneLanes.whenIdle(),
+    ]);
     while (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.all([this.pool.end(), this.pipelines?.close()]);
   }
@@ -717,6 +736,25 @@ export class PostgresEngine implements StoreEngine {
       free.length > 0 ? this.run('bulkDeleteMessages', [project, queue, free, null, now]) : null,
     ]);
     return calls.map(() => undefined);
+  }
+
+  /** Single deletes made together: one statement that reports, for each, what it found and did. */
+  private async sendDeleteOnes(project: string, queue: string, calls: DeleteOneCall[]): Promise<DeleteOneOutcome[]> {
+    let now = 0;
+    for (const call of calls) if (call.now > now) now = call.now;
+    const rows = (
+      await this.run<{ n: number; claimed: boolean; deleted: boolean }>('deleteMessagesOneByOne', [
+        project,
+        queue,
+        calls.map((c) => c.id),
+        calls.map((c) => c.withClaim),
+        calls.map((c) => c.claim),
+        now,
+      ])
+    ).rows;
+    const outcomes: DeleteOneOutcome[] = calls.map(() => null);
+    for (const row of rows) outcomes[row.n - 1] = { claimed: row.claimed, deleted: row.deleted };
+    return outcomes;
   }
 
   private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {

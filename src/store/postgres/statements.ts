@@ -74,21 +74,26 @@ export function buildStatements(s: string) {
       SELECT ${MESSAGE_COLUMNS}
         FROM ${s}.messages m JOIN ${s}.queues q ON q.id = m.queue_id + 0
        WHERE q.project = $1 AND q.name = $2 AND m.id = ANY ($3::uuid[]) AND m.expires_at > $4`,
-    // Locks the message, deletes it when the claim rules allow, and reports what it found so a
-    // refusal can name its reason. $5: a claim id was given; $6: that id, when it can exist.
-    deleteMessage: `
+    // Single deletes made together (the delete lane of deleteMessage): locks each message named,
+    // deletes it when the claim rules allow, and reports what it found so a refusal can name its
+    // reason. $3 ids, $4 whether a claim id was given, $5 that claim id (null when it cannot
+    // exist). One row per message found: its call's position in $3, whether it was claimed,
+    // whether it went.
+    deleteMessagesOneByOne: `
       WITH q AS (${queueOf}),
+      d AS (SELECT * FROM unnest($3::uuid[], $4::boolean[], $5::uuid[]) WITH ORDINALITY AS d(id, with_claim, claim, n)),
       found AS (
-        SELECT m.queue_id, m.seq, m.claim_id, (m.claim_id IS NOT NULL AND m.claim_expires_at > $4) AS claimed
-          FROM ${s}.messages m JOIN q ON m.queue_id + 0 = q.id
-         WHERE m.id = $3::uuid AND m.expires_at > $4
+        SELECT d.n, m.queue_id, m.seq, m.claim_id, d.with_claim, d.claim AS wanted,
+               (m.claim_id IS NOT NULL AND m.claim_expires_at > $6) AS claimed
+          FROM d JOIN ${s}.messages m ON m.id = d.id JOIN q ON m.queue_id + 0 = q.id
+         WHERE m.expires_at > $6
            FOR UPDATE OF m),
       gone AS (
         DELETE FROM ${s}.messages x USING found
          WHERE x.queue_id = found.queue_id AND x.seq = found.seq
-           AND CASE WHEN $5::boolean THEN found.claimed AND found.claim_id = $6::uuid ELSE NOT found.claimed END
+           AND CASE WHEN found.with_claim THEN found.claimed AND found.claim_id = found.wanted ELSE NOT found.claimed END
         RETURNING x.seq)
-      SELECT found.claimed, (SELECT count(*) FROM gone) AS deleted FROM found`,
+      SELECT found.n::integer AS n, found.claimed, found.seq IN (SELECT gone.seq FROM gone) AS deleted FROM found`,
     bulkDeleteMessages: `
       DELETE FROM ${s}.messages m USING ${s}.queues q
        WHERE q.project = $1 AND q.name = $2 AND m.queue_id + 0 = q.id AND m.id = ANY ($3::uuid[])
