@@ -28,8 +28,12 @@
  *
  *   Posthorn  16 claim loops, claims of 20 (Zaqar's limit), bulk delete by ids with the claim id
  *   BullMQ    Queue.addBulk; one Worker, concurrency 64; jobs removed on completion
- *   pg-boss   insert; 2 loops of fetch (batchSize 100) and complete by ids — work() without
+ *   pg-boss   insert; 2 loops of fetch (batchSize 160) and complete by ids — work() without
  *             its polling interval (at least 0.5 s); more loops poll more and do worse
+ *
+ * Posthorn's and pg-boss's consumers hold at most 320 messages at a time (16 x 20, 2 x 160).
+ * pg-boss drains faster the more one fetch takes (a fetch costs it milliseconds of server time
+ * whatever its size): BENCH_PGBOSS_BATCH=500 shows that; its end-to-end rate changes little.
  *
  * Every delivery is checked against the ids already delivered in the phase: `duplicates` must be
  * 0. One JSON line per figure (bench/lib.ts), with the CPU this process and the server spent per
@@ -46,7 +50,7 @@
  *   BENCH_PEER_CONSUMERS=16      Posthorn's claim loops
  *   BENCH_BULLMQ_CONCURRENCY=64  BullMQ's Worker concurrency
  *   BENCH_PGBOSS_CONSUMERS=2     pg-boss fetch loops
- *   BENCH_PGBOSS_BATCH=100       pg-boss batchSize
+ *   BENCH_PGBOSS_BATCH=160       pg-boss batchSize
  *   BENCH_PEER_SYSTEMS=...       comma-separated subset of the systems above
  *   BENCH_PEER_PHASES=...        comma-separated subset of produce, consume, e2e
  *   BENCH_PG_POOL=20             connections each PostgreSQL system may open
@@ -278,7 +282,7 @@ async function pgBoss(): Promise<System> {
   const name = 'peers';
   await boss.createQueue(name);
   const consumers = Number(process.env.BENCH_PGBOSS_CONSUMERS ?? 2);
-  const batchSize = Number(process.env.BENCH_PGBOSS_BATCH ?? 100);
+  const batchSize = Number(process.env.BENCH_PGBOSS_BATCH ?? 160);
   return {
     how: `insert; ${consumers} fetch loops (batchSize ${batchSize}) completing by ids; pool of ${PG_POOL}`,
     take: batchSize,
