@@ -324,10 +324,19 @@ export class Catalog {
       if ((await this.store.getFlavor(flavor)) === null) {
         throw new InvalidArgumentError('_flavor', `there is no flavor named ${JSON.stringify(flavor)}`);
       }
-      const chosen = weightedChoice(
+      let chosen = weightedChoice(
         pools.filter((p) => p.flavor === flavor),
         this.random,
       );
+      if (chosen === null) {
+        // The flavor is new to this server's cached pool table (made through another server
+        // moments ago): read the table once more before refusing.
+        const fresh = [...(await this.pools(true)).values()];
+        chosen = weightedChoice(
+          fresh.filter((p) => p.flavor === flavor),
+          this.random,
+        );
+      }
       if (chosen === null) {
         throw new StorageUnavailableError(`no pool of flavor ${JSON.stringify(flavor)} takes new queues (weight 0)`);
       }

@@ -163,6 +163,20 @@ describe('pool: the catalog', () => {
     assert.deepEqual(await one.catalog.route('p', 'q'), { pool: 'b' });
   });
 
+  it('places a queue of a flavor another server made moments ago, though its pool table is cached', async () => {
+    const clock = new FakeClock();
+    const management = createMemoryDriver({ clock, limits: POOL_LIMITS });
+    const pool = createMemoryDriver({ clock, limits: POOL_LIMITS });
+    const openDriver = async () => pool;
+    const one = poolSetup({ clock, management, embedded: null, openDriver, cacheSeconds: 60 });
+    const two = poolSetup({ clock, management, embedded: null, openDriver, cacheSeconds: 60 });
+    await one.admin.createPool('a', { uri: 'memory://', weight: 1 });
+    await two.service.queues.create('p', 'plain', {}); // two now holds the pool table, 'a' of no flavor
+    await one.admin.createFlavor('durable', { pool_list: ['a'] });
+    await two.service.queues.create('p', 'kept', { _flavor: 'durable' });
+    assert.deepEqual(await two.catalog.route('p', 'kept'), { pool: 'a' });
+  });
+
   it('answers lookups per controller with the pool driver, and the default pool for a queue in no pool', async () => {
     const { admin, catalog, service, management } = poolSetup();
     await admin.createPool('a', { uri: 'memory://', weight: 1 });
