@@ -20,23 +20,6 @@ const load = os
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`;
 let section = `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — ${names.join(', ')}\n\nMachine: ${machine}. Load average before: ${load}.\n`;
 
-const columns = [
-  'target',
-  'op',
-  'batch',
-  'concurrency',
-  'msgs_per_s',
-  'reqs_per_s',
-  'p50_ms',
-  'p99_ms',
-  'seconds',
-  'messages',
-  'bytes_per_msg',
-  'rss_bytes_per_msg',
-  'cpu_us_per_req',
-  'rss_mb',
-  'note',
-];
 for (const name of names) {
   const run = spawnSync('npm', ['run', '--silent', `bench:${name}`], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   process.stdout.write(run.stdout);
@@ -45,7 +28,8 @@ for (const name of names) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
-  const used = columns.filter((c) => rows.some((r) => r[c] !== undefined));
+  // Every field any row has, in the order they first appear (so no figure a bench prints is left out).
+  const used = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => c !== 'bench');
   section += `\n### bench:${name}${run.status === 0 ? '' : ` (exited with ${run.status})`}\n\n| ${used.join(' | ')} |\n|${used.map(() => ' --- ').join('|')}|\n`;
   for (const r of rows) section += `| ${used.map((c) => String(r[c] ?? '').replaceAll('|', '/')).join(' | ')} |\n`;
 }
