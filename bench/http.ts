@@ -15,7 +15,9 @@
  *   BENCH_CONSUMERS=16    concurrent consumers
  *   BENCH_QUEUES=8        queues the load is spread over
  *   BENCH_CONNECTIONS=32  keep-alive connections to the server
- *   BENCH_STORE=disk      disk (the server's default), memory, or a pool every queue goes to:
+ *   BENCH_STORE=disk,redis,postgres
+ *                         the stores to run the phases on, one server each, in turn: disk (the
+ *                         server's default), memory, or a pool every queue goes to:
  *                         redis (the shared Redis) or postgres (the shared PostgreSQL), each in a
  *                         namespace of its own removed after (bench/pools.ts: REDIS_URL,
  *                         DATABASE_URL); the server's CPU figure then leaves out the pool's server
@@ -34,7 +36,7 @@ const PRODUCERS = Number(process.env.BENCH_PRODUCERS ?? 16);
 const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const STORE = process.env.BENCH_STORE ?? 'disk';
+const STORES = (process.env.BENCH_STORE ?? 'disk,redis,postgres').split(',');
 const BATCH = 10;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HEADERS = {
@@ -52,17 +54,30 @@ interface Server {
   child: ChildProcess;
   url: string;
   data: string;
-  /** The Redis or PostgreSQL namespace the queues went to, when BENCH_STORE names a pool. */
+  /** The store it runs on (the figures' target). */
+  store: string;
+  /** The Redis or PostgreSQL namespace the queues went to, when the store is a pool. */
   pool: BenchPool | null;
 }
 
-async function startServer(): Promise<Server> {
+async function startServer(store: string): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', data];
+  const args = [
+    // BENCH_PROFILE=<dir>: the server writes a CPU profile there (for `node --cpu-prof` analysis).
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'serve',
+    '--port',
+    '0',
+    '--data',
+    data,
+  ];
   let pool: BenchPool | null = null;
-  if (STORE === 'redis' || STORE === 'postgres') {
+  if (store === 'redis' || store === 'postgres') {
     // Pooling on, with the pool as the default pool: every queue goes there.
-    pool = benchPool(STORE);
+    pool = benchPool(store);
     const config = join(data, 'posthorn.toml');
     writeFileSync(
       config,
@@ -72,7 +87,7 @@ async function startServer(): Promise<Server> {
   }
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, POSTHORN_STORE: pool ? 'disk' : STORE, POSTHORN_LOG_LEVEL: 'info' },
+    env: { ...process.env, POSTHORN_STORE: pool ? 'disk' : store, POSTHORN_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -84,7 +99,7 @@ async function startServer(): Promise<Server> {
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
   });
-  return { child, url, data, pool };
+  return { child, url, data, store, pool };
 }
 
 /** CPU seconds (user + system) the process has used. */
@@ -183,9 +198,10 @@ async function consume(pool: Pool, c: Counters, until: number, queue: string, pa
   }
 }
 
-function report(phase: string, c: Counters, seconds: number, cpu: number, pid: number, concurrency: number): void {
+function report(phase: string, c: Counters, seconds: number, cpu: number, server: Server, concurrency: number): void {
+  const pid = server.child.pid as number;
   const requests = c.latencies.post.length + c.latencies.claim.length + c.latencies.delete.length;
-  const common = { bench: 'http', target: STORE, rss_mb: rssMb(pid) };
+  const common = { bench: 'http', target: server.store, rss_mb: rssMb(pid) };
   for (const kind of ['post', 'claim', 'delete'] as const) {
     const lat = c.latencies[kind];
     if (lat.length === 0) continue;
@@ -224,12 +240,12 @@ async function phase(
   const t0 = performance.now();
   await Promise.all(work(c, t0 + SECONDS * 1000));
   const seconds = (performance.now() - t0) / 1000;
-  report(name, c, seconds, cpuSeconds(pid) - cpu0, pid, concurrency);
+  report(name, c, seconds, cpuSeconds(pid) - cpu0, server, concurrency);
   return c;
 }
 
-async function main(): Promise<void> {
-  const server = await startServer();
+async function run(store: string): Promise<void> {
+  const server = await startServer(store);
   const pool = new Pool(server.url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
   const queue = (i: number) => `bench-${i % QUEUES}`;
   try {
@@ -274,4 +290,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+for (const store of STORES) await run(store);
