@@ -20,7 +20,9 @@
  *                         server's default), memory, or a pool every queue goes to:
  *                         redis (the shared Redis) or postgres (the shared PostgreSQL), each in a
  *                         namespace of its own removed after (bench/pools.ts: REDIS_URL,
- *                         DATABASE_URL); the server's CPU figure then leaves out the pool's server
+ *                         DATABASE_URL); the server's CPU figure then leaves out the pool's server;
+ *                         or floor: a bare node:http server with canned answers and no store
+ *                         (bench/http-floor.ts), what the round trips alone cost on this machine
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,6 +87,7 @@ async function startServer(store: string): Promise<Server> {
     );
     args.push('--config', config);
   }
+  if (store === 'floor') args.splice(0, args.length, '--import', 'tsx', 'bench/http-floor.ts');
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, POSTHORN_STORE: pool ? 'disk' : store, POSTHORN_LOG_LEVEL: 'info' },

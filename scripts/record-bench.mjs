@@ -29,7 +29,8 @@ for (const name of names) {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
   // Every field any row has, in the order they first appear (so no figure a bench prints is left out).
-  const used = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => c !== 'bench');
+  const used = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => c !== 'bench' && c !== 'note');
+  if (rows.some((r) => r.note !== undefined)) used.push('note'); // the long text last
   section += `\n### bench:${name}${run.status === 0 ? '' : ` (exited with ${run.status})`}\n\n| ${used.join(' | ')} |\n|${used.map(() => ' --- ').join('|')}|\n`;
   for (const r of rows) section += `| ${used.map((c) => String(r[c] ?? '').replaceAll('|', '/')).join(' | ')} |\n`;
 }
