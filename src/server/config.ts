@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { DEFAULT_LIMITS, InvalidArgumentError, isPlainObject, type Limits, makeLimits } from '../core/index.js';
+import { DEFAULT_LIMITS, InvalidArgumentError, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
+import { fail, flag, section, text, whole } from './config-values.js';
 import {
   type NotificationConfig,
   readNotificationConfig,
@@ -113,45 +114,12 @@ const LIMIT_KEYS = new Map<string, keyof Limits>(
   (Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]).map((key) => [snake(key), key]),
 );
 
-function fail(field: string, reason: string): never {
-  throw new InvalidArgumentError(`config ${field}`, reason);
-}
-
 function port(value: unknown, field: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) {
     fail(field, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '')
-    fail(field, `must be a non-empty string, not ${JSON.stringify(value)}`);
-  return value;
-}
-
-function flag(value: unknown, field: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  fail(field, `must be true or false, not ${JSON.stringify(value)}`);
-}
-
-function integer(value: unknown, field: string): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    fail(field, `must be a whole number, not ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function table(value: unknown, field: string, known: Set<string> | Map<string, unknown>): Record<string, unknown> {
-  if (!isPlainObject(value)) fail(field, 'must be a table of settings');
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) fail(`${field}.${key}`, 'is not a setting Posthorn knows');
-  }
-  return value;
 }
 
 /** Reads a config file (TOML unless its name ends in .json). */
@@ -163,7 +131,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (error) {
     throw new InvalidArgumentError(`config file ${path}`, (error as Error).message, { cause: error });
   }
-  return table(parsed, path, TOP_KEYS);
+  return section(parsed, path, TOP_KEYS);
 }
 
 /** The file to read: the flag, else $POSTHORN_CONFIG, else ./posthorn.toml or ./posthorn.json when present. */
@@ -192,13 +160,13 @@ export function loadServerConfig(
   const doc = file === null ? {} : readConfigFile(file);
   const fileDir = file === null ? cwd : dirname(file);
 
-  const transport = doc.transport === undefined ? {} : table(doc.transport, 'transport', TRANSPORT_KEYS);
-  const signedUrl = doc.signed_url === undefined ? {} : table(doc.signed_url, 'signed_url', new Set(['secret_key']));
-  const limitsDoc = doc.limits === undefined ? {} : table(doc.limits, 'limits', LIMIT_KEYS);
+  const transport = section(doc.transport, 'transport', TRANSPORT_KEYS);
+  const signedUrl = section(doc.signed_url, 'signed_url', new Set(['secret_key']));
+  const limitsDoc = section(doc.limits, 'limits', LIMIT_KEYS);
 
   const limitOverrides: Partial<Limits> = {};
   for (const [key, value] of Object.entries(limitsDoc)) {
-    limitOverrides[LIMIT_KEYS.get(key) as keyof Limits] = integer(value, `limits.${key}`);
+    limitOverrides[LIMIT_KEYS.get(key) as keyof Limits] = whole(value, `limits.${key}`);
   }
   let limits: Limits;
   try {
@@ -240,11 +208,11 @@ export function loadServerConfig(
     minLength:
       transport.min_length_client_id === undefined
         ? DEFAULT_CLIENT_ID_POLICY.minLength
-        : integer(transport.min_length_client_id, 'transport.min_length_client_id'),
+        : whole(transport.min_length_client_id, 'transport.min_length_client_id'),
     maxLength:
       transport.max_length_client_id === undefined
         ? DEFAULT_CLIENT_ID_POLICY.maxLength
-        : integer(transport.max_length_client_id, 'transport.max_length_client_id'),
+        : whole(transport.max_length_client_id, 'transport.max_length_client_id'),
   };
   if (!(clientIds.minLength >= 1 && clientIds.minLength <= clientIds.maxLength)) {
     fail('transport', 'min_length_client_id must be at least 1 and at most max_length_client_id');

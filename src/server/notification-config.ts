@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { InvalidArgumentError, isPlainObject } from '../core/index.js';
 import { DEFAULT_SMTP_RELAY, type SmtpRelay } from '../service/notify/index.js';
+import { fail, flag, section, text, whole } from './config-values.js';
 
 /**
  * The notification and WebSocket settings of `posthorn serve` (read by config.ts):
@@ -61,40 +61,6 @@ const NOTIFICATION_KEYS = new Set([
   'smtp_from',
 ]);
 const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
-
-function fail(field: string, reason: string): never {
-  throw new InvalidArgumentError(`config ${field}`, reason);
-}
-
-function section(value: unknown, field: string, known: Set<string>): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) fail(field, 'must be a table of settings');
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) fail(`${field}.${key}`, 'is not a setting Posthorn knows');
-  }
-  return value;
-}
-
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '')
-    fail(field, `must be a non-empty string, not ${JSON.stringify(value)}`);
-  return value;
-}
-
-function flag(value: unknown, field: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  fail(field, `must be true or false, not ${JSON.stringify(value)}`);
-}
-
-function whole(value: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    fail(field, `must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 function httpUrl(value: unknown, field: string): string {
   const raw = text(value, field);

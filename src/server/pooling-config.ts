@@ -1,5 +1,5 @@
-import { InvalidArgumentError, isPlainObject } from '../core/index.js';
 import { type InitialPool, MAX_POOL_WEIGHT, type PoolingSettings, parsePoolUri } from '../pool/index.js';
+import { fail, flag, section } from './config-values.js';
 
 /**
  * The pooling and admin settings of `posthorn serve` (read by config.ts):
@@ -24,26 +24,6 @@ export interface PoolingConfig extends PoolingSettings {}
 const POOLING_KEYS = new Set(['enabled', 'catalog', 'default_pool', 'cache_seconds', 'settle_seconds', 'pools']);
 const POOL_KEYS = new Set(['name', 'uri', 'weight', 'flavor']);
 const ADMIN_KEYS = new Set(['token']);
-
-function fail(field: string, reason: string): never {
-  throw new InvalidArgumentError(`config ${field}`, reason);
-}
-
-function section(value: unknown, field: string, known: Set<string>): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) fail(field, 'must be a table of settings');
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) fail(`${field}.${key}`, 'is not a setting Posthorn knows');
-  }
-  return value;
-}
-
-function flag(value: unknown, field: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  fail(field, `must be true or false, not ${JSON.stringify(value)}`);
-}
 
 function seconds(value: unknown, field: string, fallback: number): number {
   if (value === undefined) return fallback;
