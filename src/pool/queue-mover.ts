@@ -505,10 +505,16 @@ class MoveRun {
   /** The ids of the target's messages posted under `tag`, in order. */
   private async findCopies(tag: string): Promise<string[]> {
     const found: string[] = [];
+    for await (const m of this.everyMessage(this.target)) if (m.clientId === tag) found.push(m.id);
+    return found;
+  }
+
+  /** Every message of the queue in a store, claimed and delayed ones too, page by page (none when the queue is gone). */
+  private async *everyMessage(store: DataDriver): AsyncGenerator<Message> {
     let marker: string | undefined;
     for (;;) {
       const page = await orMissing(
-        this.target.messages.list(this.p, this.q, {
+        store.messages.list(this.p, this.q, {
           limit: MOVE_BATCH,
           echo: true,
           includeClaimed: true,
@@ -517,9 +523,9 @@ class MoveRun {
         }),
         null,
       );
-      if (page === null || page.messages.length === 0) return found;
-      for (const m of page.messages) if (m.clientId === tag) found.push(m.id);
-      if (page.marker === null || page.marker === marker) return found;
+      if (page === null || page.messages.length === 0) return;
+      yield* page.messages;
+      if (page.marker === null || page.marker === marker) return;
       marker = page.marker;
     }
   }
@@ -536,23 +542,7 @@ class MoveRun {
   /** Releases consumers' claims in the source (claimWaitSeconds ran out): their messages are copied. */
   private async releaseClaims(): Promise<void> {
     const claims = new Set<string>();
-    let marker: string | undefined;
-    for (;;) {
-      const page = await orMissing(
-        this.source.messages.list(this.p, this.q, {
-          limit: MOVE_BATCH,
-          echo: true,
-          includeClaimed: true,
-          includeDelayed: true,
-          ...(marker !== undefined ? { marker } : {}),
-        }),
-        null,
-      );
-      if (page === null || page.messages.length === 0) break;
-      for (const m of page.messages) if (m.claimId !== null) claims.add(m.claimId);
-      if (page.marker === null || page.marker === marker) break;
-      marker = page.marker;
-    }
+    for await (const m of this.everyMessage(this.source)) if (m.claimId !== null) claims.add(m.claimId);
     for (const id of claims) await this.source.claims.delete(this.p, this.q, id);
     this.record.releasedClaims += claims.size;
   }
