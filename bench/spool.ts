@@ -8,12 +8,18 @@
  *   BENCH_SPOOL_PREFILL=20000   entries queued before the checkout+remove runs
  *   BENCH_SPOOL_MESSAGES=5000   messages for the Spool figures
  *
+ * First a floor: new 1 KiB files made durable (open, write, fdatasync, close) per second by one
+ * process with as many in flight, nothing else — what this disk allows. A Multispool entry is two
+ * such files (metadata and data) plus renames and folder fsyncs, so it cannot go faster than half
+ * the floor.
+ *
  * The Multispool workers are forked with UV_THREADPOOL_SIZE=16, so concurrent fsyncs can share the
  * disk's flushes (libuv's default pool of 4 threads caps them at 4 in flight); the Spool figures run
  * in this process, with whatever UV_THREADPOOL_SIZE it was started with.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonMetadata, Multispool, type Spoolable, silentLog, textData } from '../src/multispool/index.js';
@@ -46,19 +52,25 @@ interface WorkerResult {
 
 /** In a worker process: enqueue (until time or `limit`) or check out and remove (until time or empty). */
 async function work(op: string, dir: string, seconds: number, limit: number): Promise<WorkerResult> {
-  const spool = await Multispool.load(dir, jobs, { log: silentLog });
+  const spool = op === 'durable-file' ? null : await Multispool.load(dir, jobs, { log: silentLog });
+  const data = Buffer.from(PAYLOAD);
   const latencies: number[] = [];
   let done = 0;
   let claimed = 0;
   const start = performance.now();
-  const reader = spool.reader('todo');
+  const reader = spool?.reader('todo');
   const loop = async () => {
     while (performance.now() - start < seconds * 1000) {
       const t0 = performance.now();
-      if (op === 'enqueue') {
+      if (op === 'durable-file') {
+        const file = await open(join(dir, `f${claimed++}`), 'wx');
+        await file.write(data);
+        await file.datasync();
+        await file.close();
+      } else if (op === 'enqueue' && spool) {
         if (claimed++ >= limit) return;
         await spool.enqueue('todo', { kind: 'bench', n: done }, PAYLOAD);
-      } else {
+      } else if (reader) {
         const taken = await reader.dequeueAvailable();
         if (!taken) return;
         await taken.remove();
@@ -68,7 +80,7 @@ async function work(op: string, dir: string, seconds: number, limit: number): Pr
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-  reader.close();
+  reader?.close();
   return { done, seconds: (performance.now() - start) / 1000, latencies };
 }
 
@@ -96,13 +108,13 @@ function runWorkers(
   );
 }
 
-function report(op: string, processes: number, results: WorkerResult[], note: string): void {
+function report(op: string, processes: number, results: WorkerResult[], note: string, target = 'multispool'): void {
   const done = results.reduce((n, r) => n + r.done, 0);
   const seconds = Math.max(...results.map((r) => r.seconds));
   const latencies = results.flatMap((r) => r.latencies);
   emit({
     bench: 'spool',
-    target: 'multispool',
+    target,
     op,
     concurrency: processes * CONCURRENCY,
     msgs_per_s: round(done / seconds),
@@ -113,6 +125,13 @@ function report(op: string, processes: number, results: WorkerResult[], note: st
 }
 
 async function multispoolFigures(): Promise<void> {
+  const floorDir = mkdtempSync(join(tmpdir(), 'posthorn-bench-floor-'));
+  try {
+    const floor = await runWorkers('durable-file', floorDir, 1, SECONDS, 0);
+    report('durable-file', 1, floor, 'new files made durable (open, write, fdatasync, close), no spool', 'floor');
+  } finally {
+    rmSync(floorDir, { recursive: true, force: true });
+  }
   for (const processes of PROCESSES) {
     const dir = mkdtempSync(join(tmpdir(), 'posthorn-bench-multispool-'));
     try {
