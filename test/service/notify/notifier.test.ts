@@ -464,7 +464,7 @@ describe('notify: mail', () => {
 
 describe('notify: faults', () => {
   it('bounds a hanging receiver by the timeout; other subscribers are served meanwhile', async () => {
-    const s = await setup({ clock: systemClock, webhookTimeoutMs: 300 });
+    const s = await setup({ clock: systemClock, webhookTimeoutMs: 1500 });
     await s.service.queues.create('p', 'q', {
       _retry_policy: { ...SHORT_POLICY, minimum_delay: 60, maximum_delay: 70 },
     });
@@ -474,10 +474,14 @@ describe('notify: faults', () => {
     const started = Date.now();
     await post(s, 'q', 1);
     await s.receiver.until('/fine', 1);
-    assert.ok(Date.now() - started < 250, 'the other subscriber does not wait for the hanging one');
+    // Well before the hang's timeout: the other subscriber did not wait for it (with room for a busy machine).
+    assert.ok(
+      Date.now() - started < 1000,
+      `the other subscriber waited for the hanging one (${Date.now() - started} ms)`,
+    );
     const delayed = await eventually(() => s.events.find((e) => e.type === 'delayed'), 'the timeout');
-    assert.ok(Date.now() - started < 2000, `the hang was cut after the timeout (${Date.now() - started} ms)`);
-    assert.match(JSON.stringify(delayed), /no answer within 300 ms/);
+    assert.ok(Date.now() - started < 5000, `the hang was cut after the timeout (${Date.now() - started} ms)`);
+    assert.match(JSON.stringify(delayed), /no answer within 1500 ms/);
     // While the hanging origin is paused, new notifications to the other subscriber still flow.
     for (let i = 2; i <= 4; i++) await post(s, 'q', i);
     await s.receiver.until('/fine', 4, 2000);
