@@ -24,14 +24,14 @@
  *                         or floor: a bare node:http server with canned answers and no store
  *                         (bench/http-floor.ts), what the round trips alone cost on this machine
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { emit, percentile, round } from './lib.js';
 import { type BenchPool, benchPool } from './pools.js';
+import { cpuSeconds, posthornServe, processRssMb, startServing } from './serve-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PRODUCERS = Number(process.env.BENCH_PRODUCERS ?? 16);
@@ -40,7 +40,6 @@ const QUEUES = Number(process.env.BENCH_QUEUES ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const STORES = (process.env.BENCH_STORE ?? 'disk,redis,postgres').split(',');
 const BATCH = 10;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
   'x-project-id': 'bench',
@@ -50,7 +49,6 @@ const POST_BODY = JSON.stringify({
   messages: Array.from({ length: BATCH }, (_, i) => ({ ttl: 3600, body: `${i}`.padEnd(256, 'x') })),
 });
 const CLAIM_BODY = '{"ttl": 60, "grace": 60}';
-const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ on Linux)
 
 interface Server {
   child: ChildProcess;
@@ -64,18 +62,7 @@ interface Server {
 
 async function startServer(store: string): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
-  const args = [
-    // BENCH_PROFILE=<dir>: the server writes a CPU profile there (for `node --cpu-prof` analysis).
-    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-    '--import',
-    'tsx',
-    'src/cli/main.ts',
-    'serve',
-    '--port',
-    '0',
-    '--data',
-    data,
-  ];
+  const args = posthornServe(['--port', '0', '--data', data]);
   let pool: BenchPool | null = null;
   if (store === 'redis' || store === 'postgres') {
     // Pooling on, with the pool as the default pool: every queue goes there.
@@ -88,32 +75,12 @@ async function startServer(store: string): Promise<Server> {
     args.push('--config', config);
   }
   if (store === 'floor') args.splice(0, args.length, '--import', 'tsx', 'bench/http-floor.ts');
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, POSTHORN_STORE: pool ? 'disk' : store, POSTHORN_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /"url":"(http:[^"]+)"/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  const { child, url } = await startServing(args, {
+    ...process.env,
+    POSTHORN_STORE: pool ? 'disk' : store,
+    POSTHORN_LOG_LEVEL: 'info',
   });
   return { child, url, data, store, pool };
-}
-
-/** CPU seconds (user + system) the process has used. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / TICK;
-}
-
-function rssMb(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return Math.round(kb / 1024);
 }
 
 interface Counters {
@@ -204,7 +171,7 @@ async function consume(pool: Pool, c: Counters, until: number, queue: string, pa
 function report(phase: string, c: Counters, seconds: number, cpu: number, server: Server, concurrency: number): void {
   const pid = server.child.pid as number;
   const requests = c.latencies.post.length + c.latencies.claim.length + c.latencies.delete.length;
-  const common = { bench: 'http', target: server.store, rss_mb: rssMb(pid) };
+  const common = { bench: 'http', target: server.store, rss_mb: processRssMb(pid) };
   for (const kind of ['post', 'claim', 'delete'] as const) {
     const lat = c.latencies[kind];
     if (lat.length === 0) continue;

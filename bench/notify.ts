@@ -15,27 +15,25 @@
  *   BENCH_BATCH=10        messages per post
  *   BENCH_FANOUTS=1,10    subscriptions per queue, one run each
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { emit, percentile, round } from './lib.js';
+import { cpuSeconds, posthornServe, processRssMb, startServing } from './serve-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PRODUCERS = Number(process.env.BENCH_PRODUCERS ?? 32);
 const BATCH = Number(process.env.BENCH_BATCH ?? 10);
 const FANOUTS = (process.env.BENCH_FANOUTS ?? '1,10').split(',').map(Number);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
   'x-project-id': 'bench',
   'content-type': 'application/json',
 };
-const TICK = 100;
 
 interface Server {
   child: ChildProcess;
@@ -45,48 +43,12 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-notify-'));
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--port',
-      '0',
-      '--ws-port',
-      '0',
-      '--data',
-      data,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, POSTHORN_LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '16' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      if (out.length > 100_000) return;
-      out += chunk;
-      const match = /"url":"(http:[^"]+)"/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  const { child, url } = await startServing(posthornServe(['--port', '0', '--ws-port', '0', '--data', data]), {
+    ...process.env,
+    POSTHORN_LOG_LEVEL: 'info',
+    UV_THREADPOOL_SIZE: '16',
   });
   return { child, url, data };
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / TICK;
-}
-
-function rssMb(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return Math.round(kb / 1024);
 }
 
 /**
@@ -197,7 +159,7 @@ async function run(fanout: number, server: Server, pool: Pool, receiver: Receive
     msgs_per_s: round(delivered / fanout / total),
     reqs_per_s: round(delivered / total),
     seconds: round(total),
-    rss_mb: rssMb(pid),
+    rss_mb: processRssMb(pid),
     note:
       `${posted.n} messages posted in ${round(postSeconds)} s (${round(posted.n / postSeconds)}/s), ` +
       `${delivered} webhooks delivered (${inWindow} while posting, the rest in ${round(drained)} s after); ` +
@@ -228,7 +190,7 @@ async function run(fanout: number, server: Server, pool: Pool, receiver: Receive
     msgs_per_s: round(halfPosted.n / SECONDS),
     p50_ms: percentile(latencies, 50),
     p99_ms: percentile(latencies, 99),
-    rss_mb: rssMb(pid),
+    rss_mb: processRssMb(pid),
     note: `${halfPosted.n} messages at half rate, ${latencies.length} webhooks timed from the start of the post to arrival`,
   });
 }
