@@ -160,8 +160,7 @@ export class ResourceScope {
     checkReservedMetadata(document, this.limits);
     const driver = await this.driver(project, name);
     const created = await driver.queues.create(storeProject(this.kind, project), name, document);
-    this.termsCache.delete(termsKey(project, name));
-    this.settings.notifier?.forget(this.kind, project, name);
+    this.metadataChanged(project, name);
     return created;
   }
 
@@ -189,8 +188,7 @@ export class ResourceScope {
       throw error;
     }
     await this.translate(name, driver.queues.setMetadata(sp, name, next));
-    this.termsCache.delete(termsKey(project, name));
-    this.settings.notifier?.forget(this.kind, project, name);
+    this.metadataChanged(project, name);
     return withReservedDefaults(next, this.defaults);
   }
 
@@ -199,8 +197,7 @@ export class ResourceScope {
     const sp = storeProject(this.kind, project);
     const driver = await this.driver(project, name);
     await driver.queues.delete(sp, name);
-    this.termsCache.delete(termsKey(project, name));
-    this.settings.notifier?.forget(this.kind, project, name);
+    this.metadataChanged(project, name);
     await this.resolver.queueDeleted?.(sp, name);
   }
 
@@ -529,6 +526,12 @@ export class ResourceScope {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /** Drops what this process keeps of a queue's metadata: its post terms and the notifier's view. */
+  private metadataChanged(project: string, name: string): void {
+    this.termsCache.delete(termsKey(project, name));
+    this.settings.notifier?.forget(this.kind, project, name);
+  }
 
   private driver(project: string, name: string): DataDriver | Promise<DataDriver> {
     return this.resolver.forQueue(storeProject(this.kind, project), name);
