@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { InvalidArgumentError, isPlainObject, ResourceNotFoundError } from '../../../core/index.js';
-import type { MoveRecord, MoveReport, QueueMover } from '../../../pool/index.js';
+import type { MoveReport, QueueMover } from '../../../pool/index.js';
 import type { QueueService } from '../../../service/index.js';
 import { requireJson } from '../body.js';
 import { identityOf } from '../request-guard.js';
@@ -70,7 +70,7 @@ export function registerMoveRoutes(
 }
 
 /** A move as the API shows it. */
-export function moveJson(move: MoveReport | (MoveRecord & { active: boolean })): Record<string, unknown> {
+function moveJson(move: MoveReport): Record<string, unknown> {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     id: move.id,

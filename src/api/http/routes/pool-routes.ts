@@ -1,5 +1,5 @@
 import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
-import type { FlavorView, PoolAdmin, PoolView } from '../../../pool/index.js';
+import type { FlavorView, PageQuery, PoolAdmin, PoolView } from '../../../pool/index.js';
 import { readJson, requireJson } from '../body.js';
 import { boolParam, intParam, type Query, queryString, stringParam } from '../query.js';
 import { JSON_TYPE, type Router } from '../router.js';
@@ -36,29 +36,10 @@ export function registerPoolRoutes({ router, admin, requireAdmin }: AdminRoutes)
 
   router.add('GET', '/v2/pools', { action: 'Pools could not be listed.', ...admin_ }, async (request, reply) => {
     requireAdmin(request);
-    const query = request.query as Query;
-    const marker = stringParam(query, 'marker');
-    const limit = intParam(query, 'limit');
-    const detailed = boolParam(query, 'detailed');
-    const page = await admin.listPools({
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(detailed !== undefined ? { detailed } : {}),
-    });
+    const query = pageQuery(request.query as Query);
+    const page = await admin.listPools(query);
     const pools = page.pools.map((p) => withHref(p, `/v2/pools/${p.name}`));
-    const links =
-      pools.length === 0
-        ? []
-        : [
-            {
-              rel: 'next',
-              href: `/v2/pools${queryString([
-                ['marker', page.marker ?? marker],
-                ['limit', limit],
-                ['detailed', detailed],
-              ])}`,
-            },
-          ];
+    const links = nextLinks('/v2/pools', pools.length, page.marker, query);
     return reply.type(JSON_TYPE).send(JSON.stringify({ pools, links }));
   });
 
@@ -104,29 +85,10 @@ export function registerPoolRoutes({ router, admin, requireAdmin }: AdminRoutes)
 
   router.add('GET', '/v2/flavors', { action: 'Flavors could not be listed.', ...admin_ }, async (request, reply) => {
     requireAdmin(request);
-    const query = request.query as Query;
-    const marker = stringParam(query, 'marker');
-    const limit = intParam(query, 'limit');
-    const detailed = boolParam(query, 'detailed');
-    const page = await admin.listFlavors({
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(detailed !== undefined ? { detailed } : {}),
-    });
+    const query = pageQuery(request.query as Query);
+    const page = await admin.listFlavors(query);
     const flavors = page.flavors.map((f) => withHref(f, `/v2/flavors/${f.name}`));
-    const links =
-      flavors.length === 0
-        ? []
-        : [
-            {
-              rel: 'next',
-              href: `/v2/flavors${queryString([
-                ['marker', page.marker ?? marker],
-                ['limit', limit],
-                ['detailed', detailed],
-              ])}`,
-            },
-          ];
+    const links = nextLinks('/v2/flavors', flavors.length, page.marker, query);
     return reply.type(JSON_TYPE).send(JSON.stringify({ flavors, links }));
   });
 
@@ -173,6 +135,34 @@ export function registerPoolRoutes({ router, admin, requireAdmin }: AdminRoutes)
       return reply.code(204).send();
     },
   );
+}
+
+/** Zaqar's pool and flavor listings read the same query: marker, limit, detailed. */
+function pageQuery(query: Query): PageQuery {
+  const marker = stringParam(query, 'marker');
+  const limit = intParam(query, 'limit');
+  const detailed = boolParam(query, 'detailed');
+  return {
+    ...(marker !== undefined ? { marker } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(detailed !== undefined ? { detailed } : {}),
+  };
+}
+
+/** The `next` link of a pool or flavor listing: none for an empty page, else the query from the page's marker. */
+function nextLinks(
+  path: string,
+  count: number,
+  marker: string | null,
+  query: PageQuery,
+): { rel: string; href: string }[] {
+  if (count === 0) return [];
+  const next = queryString([
+    ['marker', marker ?? query.marker],
+    ['limit', query.limit],
+    ['detailed', query.detailed],
+  ]);
+  return [{ rel: 'next', href: `${path}${next}` }];
 }
 
 function withHref<T extends PoolView | FlavorView>(view: T, href: string): T & { href: string } {
