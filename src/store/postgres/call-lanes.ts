@@ -17,6 +17,12 @@ interface Lane<T, R> {
 /** Sends the calls of one batch, all to one queue; answers with one result per call, in order. */
 export type BatchSender<T, R> = (project: string, queue: string, items: T[]) => Promise<R[]>;
 
+/** A bound on one batch: the `weight` of its calls adds up to at most `max` (a call heavier than that goes alone). */
+export interface BatchLimit<T> {
+  weight(item: T): number;
+  max: number;
+}
+
 /**
  * Claims and deletes made to one queue by many consumers of this process at once go to the
  * database together. Calls that arrive in one turn of the event loop, or while the queue's
@@ -28,6 +34,7 @@ export type BatchSender<T, R> = (project: string, queue: string, items: T[]) => 
  * Each call keeps its own meaning (its own claim, its own ids and claim ids); when the combined
  * statement fails, every call in it fails, and none took effect. Up to `maxInFlight`
  * statements of one queue run at once (the database keeps them apart: SKIP LOCKED for claims).
+ * Posts go through lanes too, with their own sender (see post-lanes.ts).
  */
 export class CallLanes<T, R> {
   private readonly lanes = new Map<string, Lane<T, R>>();
@@ -35,10 +42,8 @@ export class CallLanes<T, R> {
 
   constructor(
     private readonly send: BatchSender<T, R>,
-    /** What one call adds to a batch (messages asked for or named). */
-    private readonly weight: (item: T) => number,
-    /** The most a batch carries; a call heavier than this goes alone. */
-    private readonly maxWeight: number,
+    /** What a batch may carry (messages asked for or named, bytes), each bound checked alone. */
+    private readonly limits: readonly BatchLimit<T>[],
     /** Statements of one queue in flight at once. */
     private readonly maxInFlight = 1,
   ) {}
@@ -77,13 +82,12 @@ export class CallLanes<T, R> {
   }
 
   private sendBatch(key: string, lane: Lane<T, R>): void {
+    const totals = this.limits.map(() => 0);
     let count = 0;
-    let weight = 0;
-    for (const next of lane.waiting) {
-      const w = this.weight(next.item);
-      if (count > 0 && weight + w > this.maxWeight) break;
+    for (const { item } of lane.waiting) {
+      if (count > 0 && this.limits.some((limit, i) => (totals[i] as number) + limit.weight(item) > limit.max)) break;
+      for (const [i, limit] of this.limits.entries()) totals[i] = (totals[i] as number) + limit.weight(item);
       count++;
-      weight += w;
     }
     const batch = lane.waiting.splice(0, count);
     lane.inFlight++;

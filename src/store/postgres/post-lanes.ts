@@ -1,3 +1,5 @@
+import { CallLanes } from './call-lanes.js';
+
 /** A message ready for the database: id made, body encoded, times computed from the Clock. */
 export interface EncodedMessage {
   id: string;
@@ -12,22 +14,11 @@ export interface EncodedMessage {
 
 export type PostSender = (project: string, queue: string, messages: EncodedMessage[], now: number) => Promise<void>;
 
+/** One post waiting in its queue's lane. */
 interface PendingPost {
   messages: EncodedMessage[];
   bytes: number;
   now: number;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-interface Lane {
-  project: string;
-  queue: string;
-  waiting: PendingPost[];
-  /** Transactions sent and not yet answered. */
-  inFlight: number;
-  /** A batch is about to be formed on the next turn of the event loop. */
-  scheduled: boolean;
 }
 
 /**
@@ -48,83 +39,32 @@ interface Lane {
  * just answered) share it, at next to no cost in latency.
  */
 export class PostLanes {
-  private readonly lanes = new Map<string, Lane>();
-  private idleWaiters: (() => void)[] = [];
+  private readonly lanes: CallLanes<PendingPost, undefined>;
 
-  constructor(
-    private readonly send: PostSender,
-    private readonly maxMessages: number,
-    private readonly maxBytes: number,
-    private readonly maxInFlight = 1,
-  ) {}
+  constructor(send: PostSender, maxMessages: number, maxBytes: number, maxInFlight = 1) {
+    this.lanes = new CallLanes<PendingPost, undefined>(
+      async (project, queue, posts) => {
+        const messages = posts.length === 1 ? (posts[0] as PendingPost).messages : posts.flatMap((p) => p.messages);
+        // Called at once by the lanes, so transactions reach the sender in the order they were formed.
+        await send(project, queue, messages, (posts[posts.length - 1] as PendingPost).now);
+        return posts.map(() => undefined);
+      },
+      [
+        { weight: (post) => post.messages.length, max: maxMessages },
+        { weight: (post) => post.bytes, max: maxBytes },
+      ],
+      maxInFlight,
+    );
+  }
 
   post(project: string, queue: string, messages: EncodedMessage[], now: number): Promise<void> {
-    // Projects cannot hold NUL (checked before), so the key cannot be forged.
-    const key = `${project}\u0000${queue}`;
-    return new Promise<void>((resolve, reject) => {
-      let bytes = 0;
-      for (const m of messages) bytes += m.body.length;
-      const pending: PendingPost = { messages, bytes, now, resolve, reject };
-      let lane = this.lanes.get(key);
-      if (!lane) {
-        lane = { project, queue, waiting: [], inFlight: 0, scheduled: false };
-        this.lanes.set(key, lane);
-      }
-      lane.waiting.push(pending);
-      this.schedule(key, lane);
-    });
+    let bytes = 0;
+    for (const m of messages) bytes += m.body.length;
+    return this.lanes.submit(project, queue, { messages, bytes, now });
   }
 
   /** Resolves once no post is in flight or waiting. */
   whenIdle(): Promise<void> {
-    if (this.lanes.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private schedule(key: string, lane: Lane): void {
-    if (lane.scheduled || lane.waiting.length === 0 || lane.inFlight >= this.maxInFlight) return;
-    lane.scheduled = true;
-    setImmediate(() => {
-      lane.scheduled = false;
-      this.sendBatch(key, lane);
-    });
-  }
-
-  private sendBatch(key: string, lane: Lane): void {
-    const batch: PendingPost[] = [];
-    let count = 0;
-    let bytes = 0;
-    for (const next of lane.waiting) {
-      if (batch.length > 0 && (count + next.messages.length > this.maxMessages || bytes + next.bytes > this.maxBytes)) {
-        break;
-      }
-      batch.push(next);
-      count += next.messages.length;
-      bytes += next.bytes;
-    }
-    lane.waiting.splice(0, batch.length);
-    const messages = batch.length === 1 ? (batch[0] as PendingPost).messages : batch.flatMap((p) => p.messages);
-    const now = (batch[batch.length - 1] as PendingPost).now;
-    lane.inFlight++;
-    // More may go at once, up to maxInFlight; each is sent (in order) before this one is answered.
-    this.schedule(key, lane);
-    this.send(lane.project, lane.queue, messages, now).then(
-      () => {
-        for (const p of batch) p.resolve();
-        this.finish(key, lane);
-      },
-      (error: unknown) => {
-        for (const p of batch) p.reject(error);
-        this.finish(key, lane);
-      },
-    );
-  }
-
-  private finish(key: string, lane: Lane): void {
-    lane.inFlight--;
-    this.schedule(key, lane);
-    if (lane.inFlight > 0 || lane.scheduled || lane.waiting.length > 0) return;
-    this.lanes.delete(key);
-    if (this.lanes.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    return this.lanes.whenIdle();
   }
 }

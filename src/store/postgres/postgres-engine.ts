@@ -161,21 +161,18 @@ export class PostgresEngine implements StoreEngine {
     );
     this.claimLanes = new CallLanes(
       (project, queue, calls) => this.sendClaims(project, queue, calls),
-      (call) => call.limit,
-      LANE_MESSAGES,
+      [{ weight: (call) => call.limit, max: LANE_MESSAGES }],
       LANE_IN_FLIGHT,
     );
     this.deleteLanes = new CallLanes(
       (project, queue, calls) => this.sendDeletes(project, queue, calls),
-      (call) => call.ids.length * (call.claims?.length ?? 1),
-      LANE_MESSAGES,
+      [{ weight: (call) => call.ids.length * (call.claims?.length ?? 1), max: LANE_MESSAGES }],
       LANE_IN_FLIGHT,
     );
     // A consumer over HTTP deletes what it claimed one message at a time, all at once.
     this.deleteOneLanes = new CallLanes(
       (project, queue, calls) => this.sendDeleteOnes(project, queue, calls),
-      () => 1,
-      LANE_MESSAGES,
+      [{ weight: () => 1, max: LANE_MESSAGES }],
       LANE_IN_FLIGHT,
     );
   }
