@@ -45,7 +45,8 @@ export class MessageIdCodec {
   format(seq: number): string {
     const hi = Math.floor(seq / 2 ** 24);
     const lo = seq % 2 ** 24;
-    return hex24(hi) + hex24(lo) + this.tagHex + hex24(this.checkA(seq)) + hex24(this.checkB(seq));
+    const a = this.mixA(seq);
+    return hex24(hi) + hex24(lo) + this.tagHex + hex24(a >>> 8) + hex24(this.mixB(seq, a) >>> 8);
   }
 
   /** The sequence number of an id of this store, or -1. */
@@ -55,16 +56,18 @@ export class MessageIdCodec {
     const lo = parseHex(id, 6, 6);
     if (hi < 0 || lo < 0) return -1;
     const seq = hi * 2 ** 24 + lo;
-    return parseHex(id, 20, 6) === this.checkA(seq) && parseHex(id, 26, 6) === this.checkB(seq) ? seq : -1;
+    const a = this.mixA(seq);
+    return parseHex(id, 20, 6) === a >>> 8 && parseHex(id, 26, 6) === this.mixB(seq, a) >>> 8 ? seq : -1;
   }
 
-  private checkA(seq: number): number {
-    return (mix32((seq >>> 0) ^ this.salt, Math.floor(seq / 2 ** 32) >>> 0) >>> 8) & 0xffffff;
+  // The check is the top 24 bits of two mixes: `a` of the sequence and the salt, then `b` of `a`
+  // (computed once for both halves).
+  private mixA(seq: number): number {
+    return mix32((seq >>> 0) ^ this.salt, Math.floor(seq / 2 ** 32) >>> 0);
   }
 
-  private checkB(seq: number): number {
-    const hi = Math.floor(seq / 2 ** 32) >>> 0;
-    return (mix32(mix32((seq >>> 0) ^ this.salt, hi) ^ hi, this.salt ^ 0x9e3779b9) >>> 8) & 0xffffff;
+  private mixB(seq: number, a: number): number {
+    return mix32(a ^ (Math.floor(seq / 2 ** 32) >>> 0), this.salt ^ 0x9e3779b9);
   }
 }
 
