@@ -4,7 +4,6 @@ import {
   type Limits,
   type Logger,
   type QueueInfo,
-  QueueNotFoundError,
   StorageUnavailableError,
   silentLogger,
   systemClock,
@@ -19,6 +18,7 @@ import {
   queueMatches,
   type SubscriptionController,
 } from '../store/contract/index.js';
+import { ignoreMissing } from './ignore-missing.js';
 import { ManagementStore, type PoolRecord, type Route } from './management-store.js';
 import { PoolDrivers } from './pool-drivers.js';
 import { openPoolDriver } from './pool-uri.js';
@@ -442,13 +442,9 @@ export class Catalog {
   private async withMetadata(project: string, names: QueueInfo[]): Promise<QueueInfo[]> {
     const found = await Promise.all(
       names.map(async ({ name }) => {
-        try {
-          return { name, metadata: await this.routed.queues.getMetadata(project, name) };
-        } catch (error) {
-          // In the catalogue but not (yet) in its pool: registered by a request still on its way.
-          if (error instanceof QueueNotFoundError) return null;
-          throw error;
-        }
+        // In the catalogue but not (yet) in its pool: registered by a request still on its way.
+        const metadata = await ignoreMissing(this.routed.queues.getMetadata(project, name), null);
+        return metadata === null ? null : { name, metadata };
       }),
     );
     return found.filter((q): q is Required<QueueInfo> => q !== null);

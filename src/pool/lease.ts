@@ -1,5 +1,6 @@
 import { ClaimNotFoundError, QueueNotFoundError } from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
+import { ignoreMissing } from './ignore-missing.js';
 import { LEASES } from './management-store.js';
 
 /** Lifetime of a lock token message: the longest a store keeps a message (renewed by each use). */
@@ -28,11 +29,8 @@ export class Lease {
 
   /** Takes the lease, or answers null when another process holds it. */
   static async acquire(store: DataDriver, name: string, ttlSeconds: number): Promise<Lease | null> {
-    const take = () =>
-      store.claims.create(LEASES, name, { limit: 1, ttl: ttlSeconds, grace: 0 }).catch((error: unknown) => {
-        if (error instanceof QueueNotFoundError) return null; // no token was ever posted
-        throw error;
-      });
+    // A missing queue: no token was ever posted.
+    const take = () => ignoreMissing(store.claims.create(LEASES, name, { limit: 1, ttl: ttlSeconds, grace: 0 }), null);
     let claim = await take();
     if (claim === null) {
       if ((await liveTokens(store, name)) > 0) return null; // every token is held
@@ -51,12 +49,8 @@ export class Lease {
 
   /** True when a live claim holds a token of the name (some process holds the lease). */
   static async isHeld(store: DataDriver, name: string): Promise<boolean> {
-    try {
-      return (await store.queues.stats(LEASES, name)).claimed > 0;
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return false;
-      throw error;
-    }
+    const stats = await ignoreMissing(store.queues.stats(LEASES, name), null);
+    return stats !== null && stats.claimed > 0;
   }
 
   /** Extends the lease by its ttl from now; false when it was lost (the claim expired). */
@@ -77,10 +71,5 @@ export class Lease {
 }
 
 async function liveTokens(store: DataDriver, name: string): Promise<number> {
-  try {
-    return (await store.queues.stats(LEASES, name)).total;
-  } catch (error) {
-    if (error instanceof QueueNotFoundError) return 0;
-    throw error;
-  }
+  return (await ignoreMissing(store.queues.stats(LEASES, name), null))?.total ?? 0;
 }

@@ -5,9 +5,9 @@ import {
   CorruptDataError,
   isPlainObject,
   type QueueMetadata,
-  QueueNotFoundError,
 } from '../core/index.js';
 import type { DataDriver, QueuePage } from '../store/contract/index.js';
+import { ignoreMissing } from './ignore-missing.js';
 
 /**
  * The management store: pools, flavors, the catalogue of (project, queue) -> pool, moves and
@@ -250,23 +250,16 @@ export class ManagementStore {
 
   // --- helpers ------------------------------------------------------------------------------
 
-  private async read(project: string, name: string): Promise<QueueMetadata | null> {
-    try {
-      return await this.driver.queues.getMetadata(project, name);
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return null;
-      throw error;
-    }
+  private read(project: string, name: string): Promise<QueueMetadata | null> {
+    return ignoreMissing(this.driver.queues.getMetadata(project, name), null);
   }
 
-  private async write(project: string, name: string, metadata: QueueMetadata): Promise<boolean> {
-    try {
-      await this.driver.queues.setMetadata(project, name, metadata);
-      return true;
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return false;
-      throw error;
-    }
+  /** Replaces a record; false when it does not exist. */
+  private write(project: string, name: string, metadata: QueueMetadata): Promise<boolean> {
+    return ignoreMissing(
+      this.driver.queues.setMetadata(project, name, metadata).then(() => true),
+      false,
+    );
   }
 
   private async all<T>(

@@ -13,6 +13,7 @@ import {
 } from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
 import { type Catalog, EMBEDDED_POOL } from './catalog.js';
+import { ignoreMissing } from './ignore-missing.js';
 import { Lease } from './lease.js';
 import { type CopyIntent, type MoveRecord, moveKey, type Route } from './management-store.js';
 import { MOVE_BATCH } from './pool-limits.js';
@@ -287,7 +288,7 @@ class MoveRun {
   // --- the steps ----------------------------------------------------------------------------
 
   private async begin(): Promise<void> {
-    const metadata = await orMissing(this.source.queues.getMetadata(this.p, this.q), {});
+    const metadata = await ignoreMissing(this.source.queues.getMetadata(this.p, this.q), {});
     if (!(await this.target.queues.create(this.p, this.q, metadata))) {
       await this.target.queues.setMetadata(this.p, this.q, metadata);
     }
@@ -330,7 +331,7 @@ class MoveRun {
       await this.wait(POLL_MS);
     }
     await this.copySubscriptions();
-    const metadata = await orMissing(this.source.queues.getMetadata(this.p, this.q), null);
+    const metadata = await ignoreMissing(this.source.queues.getMetadata(this.p, this.q), null);
     if (metadata !== null) await this.target.queues.setMetadata(this.p, this.q, metadata);
     await this.publish({ pool: this.record.to });
     this.record.step = 'switched';
@@ -360,10 +361,13 @@ class MoveRun {
   /** Copies one claimed batch of the source's oldest free messages; answers how many. */
   private async copyClaimed(): Promise<number> {
     // Their lifetimes before the claim (a claim may lengthen a message's life).
-    const peek = await orMissing(this.source.messages.list(this.p, this.q, { limit: MOVE_BATCH, echo: true }), null);
+    const peek = await ignoreMissing(
+      this.source.messages.list(this.p, this.q, { limit: MOVE_BATCH, echo: true }),
+      null,
+    );
     if (peek === null || peek.messages.length === 0) return 0;
     const expiry = new Map(peek.messages.map((m) => [m.id, m.expiresAt]));
-    const claim = await orMissing(
+    const claim = await ignoreMissing(
       this.source.claims.create(this.p, this.q, { limit: MOVE_BATCH, ttl: MOVER_CLAIM_SECONDS, grace: 0 }),
       null,
     );
@@ -419,7 +423,7 @@ class MoveRun {
     const batch: Message[] = [];
     let marker: string | undefined;
     for (let pages = 0; pages < 10 && batch.length < MOVE_BATCH; pages++) {
-      const page = await orMissing(
+      const page = await ignoreMissing(
         this.source.messages.list(this.p, this.q, {
           limit: MOVE_BATCH,
           echo: true,
@@ -446,7 +450,7 @@ class MoveRun {
       intent.tag,
     );
     const still = new Set(
-      (await orMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), [])).map((m) => m.id),
+      (await ignoreMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), [])).map((m) => m.id),
     );
     const withdraw = copies.filter((_, i) => !still.has(intent.ids[i] as string));
     if (withdraw.length > 0) await this.target.messages.bulkDelete(this.p, this.q, withdraw);
@@ -475,7 +479,7 @@ class MoveRun {
       this.record.copied += copies.length;
     } else {
       // The claim is gone: consumers may hold some originals now. Keep one of each message.
-      const originals = await orMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), []);
+      const originals = await ignoreMissing(this.source.messages.bulkGet(this.p, this.q, intent.ids), []);
       const byId = new Map(originals.map((m) => [m.id, m]));
       const aligned = copies.length === intent.ids.length;
       for (const [i, id] of intent.ids.entries()) {
@@ -513,7 +517,7 @@ class MoveRun {
   private async *everyMessage(store: DataDriver): AsyncGenerator<Message> {
     let marker: string | undefined;
     for (;;) {
-      const page = await orMissing(
+      const page = await ignoreMissing(
         store.messages.list(this.p, this.q, {
           limit: MOVE_BATCH,
           echo: true,
@@ -550,7 +554,7 @@ class MoveRun {
   private async copySubscriptions(): Promise<void> {
     let marker: string | undefined;
     for (;;) {
-      const page = await orMissing(
+      const page = await ignoreMissing(
         this.source.subscriptions.list(this.p, this.q, {
           limit: Math.min(MOVE_BATCH, this.catalog.limits.maxSubscriptionsPerPage),
           ...(marker !== undefined ? { marker } : {}),
@@ -581,7 +585,7 @@ class MoveRun {
   }
 
   private async sourceStats(): Promise<QueueStats> {
-    const stats = await orMissing(this.source.queues.stats(this.p, this.q), null);
+    const stats = await ignoreMissing(this.source.queues.stats(this.p, this.q), null);
     const s = stats ?? { claimed: 0, free: 0, delayed: 0, total: 0 };
     this.record.source = { free: s.free - s.delayed, claimed: s.claimed, delayed: s.delayed };
     return s;
@@ -646,15 +650,6 @@ class MoveRun {
 
   private now(): number {
     return this.catalog.clock.now();
-  }
-}
-
-async function orMissing<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
-  try {
-    return await operation;
-  } catch (error) {
-    if (error instanceof QueueNotFoundError) return fallback;
-    throw error;
   }
 }
 

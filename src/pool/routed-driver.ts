@@ -24,6 +24,7 @@ import type {
   SubscriptionController,
 } from '../store/contract/index.js';
 import type { Catalog, Placement } from './catalog.js';
+import { ignoreMissing } from './ignore-missing.js';
 
 /**
  * The DataDriver the service talks to when pooling is on — Zaqar's pooling DataDriver: each call
@@ -385,16 +386,6 @@ async function sourceThenTarget<T>(
   } catch (error) {
     if (!missing(error)) throw error;
     return call(place.target);
-  }
-}
-
-/** The answer of `operation`, or `fallback` when its queue is not in that pool. */
-async function ignoreMissing<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
-  try {
-    return await operation;
-  } catch (error) {
-    if (error instanceof QueueNotFoundError) return fallback;
-    throw error;
   }
 }
 

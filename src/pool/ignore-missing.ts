@@ -1,0 +1,15 @@
+import { QueueNotFoundError } from '../core/index.js';
+
+/**
+ * The answer of `operation`, or `fallback` when its queue is not in that store. A pool holds only
+ * some queues (a moving queue is in two, briefly in one of them only), and the management store
+ * keeps each record as a queue, so a missing queue is an ordinary answer throughout pooling.
+ */
+export async function ignoreMissing<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
+  try {
+    return await operation;
+  } catch (error) {
+    if (error instanceof QueueNotFoundError) return fallback;
+    throw error;
+  }
+}
