@@ -4,25 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { request } from 'undici';
 import { startWebhookReceiver } from '../fixtures/webhook-receiver.js';
 import { ROOT, type ServeProcess, startServeProcess } from '../interop/serve-process.js';
+import { jsonCaller, zaqarHeaders } from './serve-client.js';
 
-const HEADERS = {
-  'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
-  'x-project-id': 'notify-restart',
-  'content-type': 'application/json',
-};
-
-async function call(url: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
-  const response = await request(`${url}${path}`, {
-    method,
-    headers: HEADERS,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, json: text === '' ? undefined : JSON.parse(text) };
-}
+const call = jsonCaller(zaqarHeaders('notify-restart'));
 
 /** After a first failure: a retry 2 s later, then 2 s and 7 s (no immediate retries). */
 const POLICY = {

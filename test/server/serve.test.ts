@@ -5,24 +5,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { request } from 'undici';
 import { ROOT, startServeProcess } from '../interop/serve-process.js';
+import { jsonCaller, zaqarHeaders } from './serve-client.js';
 
-const HEADERS = {
-  'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
-  'x-project-id': 'serve-test',
-  'content-type': 'application/json',
-};
-
-async function call(url: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
-  const response = await request(`${url}${path}`, {
-    method,
-    headers: HEADERS,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, json: text === '' ? undefined : JSON.parse(text) };
-}
+const HEADERS = zaqarHeaders('serve-test');
+const call = jsonCaller(HEADERS);
 
 function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
