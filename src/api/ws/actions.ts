@@ -6,7 +6,8 @@ import {
   type Subscription,
   SubscriptionNotFoundError,
 } from '../../core/index.js';
-import { apiError, type QueueService } from '../../service/index.js';
+import type { PoolAdmin } from '../../pool/index.js';
+import { apiError, formatExpires, type QueueService } from '../../service/index.js';
 import { homeDocument, V2 } from '../http/home-document.js';
 
 /**
@@ -31,27 +32,13 @@ export class ActionError extends Error {
   }
 }
 
-/**
- * The pools and flavors admin API, as the pooling part exposes it (src/pool's PoolAdmin). Bodies
- * are checked by it, so the transports refuse the same input.
- */
-export interface PoolAdminApi {
-  listPools(query: { marker?: string; limit?: number; detailed?: boolean }): Promise<{ pools: unknown[] }>;
-  getPool(name: string, detailed?: boolean): Promise<unknown>;
-  createPool(name: string, document: unknown): Promise<unknown>;
-  updatePool(name: string, document: unknown): Promise<unknown>;
-  deletePool(name: string): Promise<void>;
-  listFlavors(query: { marker?: string; limit?: number; detailed?: boolean }): Promise<{ flavors: unknown[] }>;
-  getFlavor(name: string): Promise<unknown>;
-  createFlavor(name: string, document: unknown): Promise<unknown>;
-  updateFlavor(name: string, document: unknown): Promise<unknown>;
-  deleteFlavor(name: string): Promise<void>;
-}
-
 export interface ActionContext {
   service: QueueService;
-  /** null when the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API does then. */
-  pools: PoolAdminApi | null;
+  /**
+   * The pooling part's admin (it checks bodies, so the transports refuse the same input); null when
+   * the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API does then.
+   */
+  pools: PoolAdmin | null;
   /** What pool and flavor requests carry in their X-Admin-Token header (the HTTP admin API's rule); null: refused. */
   adminToken: string | null;
   /** The subscriber URI that sends notifications to this socket. */
@@ -119,6 +106,18 @@ function integer(body: Body, name: string): number | undefined {
   return n;
 }
 
+/** The paging fields of a listing (`marker`, `limit`, and `detailed` where it has one), absent ones left out. */
+function listing(body: Body, detailed: boolean): { marker?: string; limit?: number; detailed?: boolean } {
+  const marker = optional<string>(body, 'marker');
+  const limit = integer(body, 'limit');
+  const details = detailed ? flag(body, 'detailed') : undefined;
+  return {
+    ...(marker !== undefined ? { marker } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(details !== undefined ? { detailed: details } : {}),
+  };
+}
+
 function strings(body: Body, name: string): string[] {
   const value = body[name];
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
@@ -132,7 +131,7 @@ function digest(text: string): Buffer {
 }
 
 /** The pools admin, for a request that carries the admin token (as /v2/pools and /v2/flavors require). */
-function pools(ctx: ActionContext, headers: Record<string, string>): PoolAdminApi {
+function pools(ctx: ActionContext, headers: Record<string, string>): PoolAdmin {
   if (ctx.pools === null)
     throw new ActionError(404, 'Pooling is not enabled on this server: it has no pools or flavors.');
   if (ctx.adminToken === null) {
@@ -183,14 +182,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
 
   async queue_list(body, headers, ctx) {
     const { project } = identity(ctx, headers);
-    const marker = optional<string>(body, 'marker');
-    const limit = integer(body, 'limit');
-    const detailed = flag(body, 'detailed');
-    const page = await ctx.service.queues.list(project, {
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(detailed !== undefined ? { detailed } : {}),
-    });
+    const page = await ctx.service.queues.list(project, listing(body, true));
     return ok({
       queues: page.queues.map((q) =>
         q.metadata === undefined ? { name: q.name } : { name: q.name, metadata: q.metadata },
@@ -253,14 +245,12 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
 
   async message_list(body, headers, ctx) {
     const { project, clientId } = identity(ctx, headers);
-    const marker = optional<string>(body, 'marker');
-    const limit = integer(body, 'limit');
+    const paging = listing(body, false);
     const echo = flag(body, 'echo');
     const includeClaimed = flag(body, 'include_claimed');
     const includeDelayed = flag(body, 'include_delayed');
     const page = await ctx.service.queues.listMessages(project, text(body, 'queue_name'), clientId, {
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
+      ...paging,
       ...(echo !== undefined ? { echo } : {}),
       ...(includeClaimed !== undefined ? { includeClaimed } : {}),
       ...(includeDelayed !== undefined ? { includeDelayed } : {}),
@@ -394,14 +384,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
   // --- pools and flavors ----------------------------------------------------------------------
 
   async pool_list(body, headers, ctx) {
-    const marker = optional<string>(body, 'marker');
-    const limit = integer(body, 'limit');
-    const detailed = flag(body, 'detailed');
-    const page = await pools(ctx, headers).listPools({
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(detailed !== undefined ? { detailed } : {}),
-    });
+    const page = await pools(ctx, headers).listPools(listing(body, true));
     return ok({ pools: page.pools });
   },
   async pool_create(body, headers, ctx) {
@@ -418,14 +401,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
     return ok({}, 204);
   },
   async flavor_list(body, headers, ctx) {
-    const marker = optional<string>(body, 'marker');
-    const limit = integer(body, 'limit');
-    const detailed = flag(body, 'detailed');
-    const page = await pools(ctx, headers).listFlavors({
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(detailed !== undefined ? { detailed } : {}),
-    });
+    const page = await pools(ctx, headers).listFlavors(listing(body, true));
     return ok({ flavors: page.flavors });
   },
   async flavor_create(body, headers, ctx) {
@@ -446,12 +422,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
 
   async subscription_list(body, headers, ctx) {
     const { project } = identity(ctx, headers);
-    const marker = optional<string>(body, 'marker');
-    const limit = integer(body, 'limit');
-    const page = await ctx.service.queues.listSubscriptions(project, text(body, 'queue_name'), {
-      ...(marker !== undefined ? { marker } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-    });
+    const page = await ctx.service.queues.listSubscriptions(project, text(body, 'queue_name'), listing(body, false));
     return ok({ subscriptions: page.subscriptions.map(formatSubscription) });
   },
 
@@ -499,6 +470,7 @@ function flavorDocument(body: Body): Body {
   return doc;
 }
 
+/** A moment as Zaqar's stats show it: UTC, whole seconds, with its Z. */
 function iso(ms: number): string {
-  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+  return `${formatExpires(ms)}Z`;
 }

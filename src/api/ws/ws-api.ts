@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isPlainObject, type Logger, stderrLogger } from '../../core/index.js';
+import type { PoolAdmin } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { answerFor } from '../http/errors.js';
-import { ActionError, type ActionResult, type Body, HANDLERS, type PoolAdminApi } from './actions.js';
+import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.js';
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
 import { ACTIONS, matchesSchema } from './request-schema.js';
 
@@ -16,7 +17,7 @@ export interface WebSocketApiOptions {
   /** Largest frame read (bytes); a larger one closes its socket with 1009. Default 1 MiB. */
   maxFrameBytes?: number;
   /** Pools and flavors (the pooling part's PoolAdmin); without it their actions answer 404. */
-  pools?: PoolAdminApi | null;
+  pools?: PoolAdmin | null;
   /** The `[admin] token` pool and flavor requests must carry in X-Admin-Token. */
   adminToken?: string | null;
   /**
