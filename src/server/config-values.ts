@@ -6,6 +6,12 @@ import { InvalidArgumentError, isPlainObject } from '../core/index.js';
  * flags accept both; anything else is an InvalidArgumentError naming the setting.
  */
 
+/** An environment variable's value; unset and empty are both undefined (so the file's value or the default applies). */
+export function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 export function fail(field: string, reason: string): never {
   throw new InvalidArgumentError(`config ${field}`, reason);
 }

@@ -3,7 +3,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
-import { fail, flag, section, text, whole } from './config-values.js';
+import { fail, flag, fromEnv, section, text, whole } from './config-values.js';
 import {
   type NotificationConfig,
   readNotificationConfig,
@@ -175,12 +175,8 @@ export function loadServerConfig(
     fail('limits', (error as Error).message);
   }
 
-  const pick = <T>(fromFlag: T | undefined, envName: string, fromFile: unknown): unknown => {
-    if (fromFlag !== undefined) return fromFlag;
-    const fromEnv = env[envName];
-    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-    return fromFile;
-  };
+  const pick = (fromFlag: unknown, envName: string, fromFile: unknown): unknown =>
+    fromFlag ?? fromEnv(env, envName) ?? fromFile;
 
   const host = text(pick(flags.host, 'POSTHORN_HOST', doc.host) ?? '127.0.0.1', 'host');
   const httpPort = port(pick(flags.port, 'POSTHORN_PORT', doc.port) ?? 8888, 'port');

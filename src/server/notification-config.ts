@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { DEFAULT_SMTP_RELAY, type SmtpRelay } from '../service/notify/index.js';
-import { fail, flag, section, text, whole } from './config-values.js';
+import { fail, flag, fromEnv, section, text, whole } from './config-values.js';
 
 /**
  * The notification and WebSocket settings of `posthorn serve` (read by config.ts):
@@ -81,10 +81,7 @@ export function readNotificationConfig(
   signedUrlSecret: string | null,
 ): NotificationConfig {
   const n = section(doc, 'notification', NOTIFICATION_KEYS);
-  const pick = (name: string, value: unknown) => {
-    const v = env[name];
-    return v !== undefined && v !== '' ? v : value;
-  };
+  const pick = (name: string, value: unknown) => fromEnv(env, name) ?? value;
   const requireConfirmation = flag(
     pick('POSTHORN_REQUIRE_CONFIRMATION', n.require_confirmation) ?? false,
     'notification.require_confirmation',

@@ -1,5 +1,5 @@
 import { type InitialPool, MAX_POOL_WEIGHT, type PoolingSettings, parsePoolUri } from '../pool/index.js';
-import { fail, flag, section } from './config-values.js';
+import { fail, flag, fromEnv, section } from './config-values.js';
 
 /**
  * The pooling and admin settings of `posthorn serve` (read by config.ts):
@@ -61,22 +61,19 @@ export function readPoolingConfig(
 ): { pooling: PoolingConfig | null; adminToken: string | null } {
   const doc = section(poolingDoc, 'pooling', POOLING_KEYS);
   const admin = section(adminDoc, 'admin', ADMIN_KEYS);
-  const fromEnv = (key: string): string | undefined => {
-    const value = env[key];
-    return value === undefined || value === '' ? undefined : value;
-  };
+  const setting = (name: string) => fromEnv(env, name);
 
-  const tokenSetting = fromEnv('POSTHORN_ADMIN_TOKEN') ?? admin.token;
+  const tokenSetting = setting('POSTHORN_ADMIN_TOKEN') ?? admin.token;
   if (tokenSetting !== undefined && (typeof tokenSetting !== 'string' || tokenSetting.length < 16)) {
     fail('admin.token', 'must be a string of at least 16 characters');
   }
   const adminToken = (tokenSetting as string | undefined) ?? null;
 
-  const enabledSetting = fromEnv('POSTHORN_POOLING') ?? doc.enabled ?? poolingDoc !== undefined;
+  const enabledSetting = setting('POSTHORN_POOLING') ?? doc.enabled ?? poolingDoc !== undefined;
   if (!flag(enabledSetting, 'pooling.enabled')) return { pooling: null, adminToken };
 
-  const catalogSetting = fromEnv('POSTHORN_POOLING_CATALOG') ?? doc.catalog;
-  const defaultPool = fromEnv('POSTHORN_POOLING_DEFAULT_POOL') ?? doc.default_pool;
+  const catalogSetting = setting('POSTHORN_POOLING_CATALOG') ?? doc.catalog;
+  const defaultPool = setting('POSTHORN_POOLING_DEFAULT_POOL') ?? doc.default_pool;
   const pools: InitialPool[] = [];
   if (doc.pools !== undefined) {
     if (!Array.isArray(doc.pools)) fail('pooling.pools', 'must be a list of pools ([[pooling.pools]] in TOML)');
@@ -103,9 +100,9 @@ export function readPoolingConfig(
     pooling: {
       catalog: catalogSetting === undefined ? null : uri(catalogSetting, 'pooling.catalog'),
       defaultPool: defaultPool === undefined ? null : name(defaultPool, 'pooling.default_pool'),
-      cacheSeconds: seconds(fromEnv('POSTHORN_POOLING_CACHE_SECONDS') ?? doc.cache_seconds, 'pooling.cache_seconds', 2),
+      cacheSeconds: seconds(setting('POSTHORN_POOLING_CACHE_SECONDS') ?? doc.cache_seconds, 'pooling.cache_seconds', 2),
       settleSeconds: seconds(
-        fromEnv('POSTHORN_POOLING_SETTLE_SECONDS') ?? doc.settle_seconds,
+        setting('POSTHORN_POOLING_SETTLE_SECONDS') ?? doc.settle_seconds,
         'pooling.settle_seconds',
         5,
       ),
