@@ -48,10 +48,6 @@ export class DeliveryLedger {
     return this.entries.get(id);
   }
 
-  all(): ReadonlyMap<string, LedgerEntry> {
-    return this.entries;
-  }
-
   /** Counts deliveries and failures for a subscription (made known with its description). */
   count(id: string, about: Omit<LedgerEntry, 'delivered' | 'failed'>, delivered: number, failed: number): void {
     let entry = this.entries.get(id);
