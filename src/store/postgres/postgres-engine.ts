@@ -50,8 +50,8 @@ import {
   toSubscription,
   toUuid,
 } from './rows.js';
-import { buildStatements, type Statements } from './statements.js';
-import { checkStorableText, QUEUE_MISSING_SQLSTATE, sqlState, toStorageError } from './storage-errors.js';
+import { StatementRunner } from './statement-runner.js';
+import { checkStorableText } from './storage-errors.js';
 
 export interface PostgresEngineOptions {
   pool: pg.Pool;
@@ -71,8 +71,6 @@ export interface PostgresEngineOptions {
   /** How many pipelined connections posts are spread over, by queue (default 2). */
   pipelines?: number;
 }
-
-type Scope = { project: ProjectId; queue: string };
 
 /** One claim waiting in the claim lane. */
 interface ClaimCall {
@@ -135,29 +133,24 @@ const INT4_MAX = 2_147_483_647;
 export class PostgresEngine implements StoreEngine {
   readonly kind = 'postgres';
   readonly capabilities: ReadonlySet<Capability>;
-  private readonly pool: pg.Pool;
   private readonly clock: Clock;
-  private readonly sql: Statements;
+  private readonly db: StatementRunner;
   private readonly lanes: PostLanes;
-  private readonly pipelines: Pipelines | null;
   private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
   private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
   private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
-  private active = 0;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(options: PostgresEngineOptions) {
-    this.pool = options.pool;
     this.clock = options.clock;
     this.capabilities = options.capabilities;
-    this.sql = buildStatements(options.quotedSchema);
-    this.pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
+    const pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
+    this.db = new StatementRunner(options.pool, options.quotedSchema, pipelines);
     this.lanes = new PostLanes(
       (project, queue, messages, now) => this.sendPost(project, queue, messages, now),
       options.postBatchMessages ?? 1000,
       options.postBatchBytes ?? 4 * 1024 * 1024,
       // Pipelined, a queue's next transaction waits on the server, not for a round trip.
-      this.pipelines ? POSTS_IN_FLIGHT : 1,
+      pipelines ? POSTS_IN_FLIGHT : 1,
     );
     this.claimLanes = new CallLanes(
       (project, queue, calls) => this.sendClaims(project, queue, calls),
@@ -181,7 +174,7 @@ export class PostgresEngine implements StoreEngine {
 
   async createQueue(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<boolean> {
     checkStorableText(project, 'project');
-    const result = await this.run('createQueue', [
+    const result = await this.db.run('createQueue', [
       project,
       queue,
       JSON.stringify(metadata),
@@ -193,19 +186,19 @@ export class PostgresEngine implements StoreEngine {
 
   async queueExists(project: ProjectId, queue: string): Promise<boolean> {
     checkStorableText(project, 'project');
-    return (await this.run('queueExists', [project, queue])).rowCount === 1;
+    return (await this.db.run('queueExists', [project, queue])).rowCount === 1;
   }
 
   async getQueueMetadata(project: ProjectId, queue: string): Promise<QueueMetadata> {
     checkStorableText(project, 'project');
-    const row = (await this.run<{ metadata: QueueMetadata }>('getQueueMetadata', [project, queue])).rows[0];
+    const row = (await this.db.run<{ metadata: QueueMetadata }>('getQueueMetadata', [project, queue])).rows[0];
     if (!row) throw new QueueNotFoundError(project, queue);
     return row.metadata;
   }
 
   async setQueueMetadata(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<void> {
     checkStorableText(project, 'project');
-    const result = await this.run('setQueueMetadata', [
+    const result = await this.db.run('setQueueMetadata', [
       project,
       queue,
       JSON.stringify(metadata),
@@ -216,7 +209,7 @@ export class PostgresEngine implements StoreEngine {
 
   async deleteQueue(project: ProjectId, queue: string): Promise<void> {
     checkStorableText(project, 'project');
-    await this.run('deleteQueue', [project, queue]);
+    await this.db.run('deleteQueue', [project, queue]);
   }
 
   async listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage> {
@@ -226,11 +219,11 @@ export class PostgresEngine implements StoreEngine {
     type Row = { name: string; metadata: QueueMetadata | null };
     const counting =
       query.withCount && query.filter === null
-        ? this.run<{ count: number }>('countQueues', [project, name]).then((r) => r.rows[0]?.count ?? 0)
+        ? this.db.run<{ count: number }>('countQueues', [project, name]).then((r) => r.rows[0]?.count ?? 0)
         : undefined;
     let page: Row[];
     if (query.filter === null) {
-      page = (await this.run<Row>('listQueues', [project, query.marker, name, query.limit, query.detailed])).rows;
+      page = (await this.db.run<Row>('listQueues', [project, query.marker, name, query.limit, query.detailed])).rows;
     } else {
       // Metadata filters follow the shared rule (semantics.ts), applied here to pages of rows.
       page = [];
@@ -267,7 +260,7 @@ export class PostgresEngine implements StoreEngine {
       newest_id: string | null;
       newest_created: number | null;
     };
-    const row = (await this.run<Row>('queueStats', [project, queue, now])).rows[0];
+    const row = (await this.db.run<Row>('queueStats', [project, queue, now])).rows[0];
     if (!row) throw new QueueNotFoundError(project, queue);
     const stamp = (id: string, createdAt: number) => ({ id: fromUuid(id), age: ageSeconds(now, createdAt), createdAt });
     return {
@@ -310,7 +303,7 @@ export class PostgresEngine implements StoreEngine {
     const hideOwn = !query.echo && query.clientId !== null ? checkStorableText(query.clientId, 'clientId') : null;
     const now = this.clock.now();
     const rows = (
-      await this.run<MessageRow>(
+      await this.db.run<MessageRow>(
         'listMessages',
         [project, queue, after, now, query.includeClaimed, query.includeDelayed, hideOwn, query.limit],
         { project, queue },
@@ -323,8 +316,9 @@ export class PostgresEngine implements StoreEngine {
   async firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null> {
     checkStorableText(project, 'project');
     const now = this.clock.now();
-    const rows = (await this.run<MessageRow>(end === 'oldest' ? 'firstMessage' : 'lastMessage', [project, queue, now]))
-      .rows;
+    const rows = (
+      await this.db.run<MessageRow>(end === 'oldest' ? 'firstMessage' : 'lastMessage', [project, queue, now])
+    ).rows;
     const row = rows[0];
     if (!row) throw new QueueNotFoundError(project, queue);
     return row.id === null ? null : toMessage(row, now);
@@ -335,7 +329,7 @@ export class PostgresEngine implements StoreEngine {
     const uuid = toUuid(id);
     if (uuid === null) throw new MessageNotFoundError(queue, id);
     const now = this.clock.now();
-    const row = (await this.run<MessageRow>('getMessages', [project, queue, [uuid], now])).rows[0];
+    const row = (await this.db.run<MessageRow>('getMessages', [project, queue, [uuid], now])).rows[0];
     if (!row) throw new MessageNotFoundError(queue, id);
     return toMessage(row, now);
   }
@@ -345,7 +339,7 @@ export class PostgresEngine implements StoreEngine {
     const wanted = ids.filter(isId);
     if (wanted.length === 0) return [];
     const now = this.clock.now();
-    const rows = (await this.run<MessageRow>('getMessages', [project, queue, wanted, now])).rows;
+    const rows = (await this.db.run<MessageRow>('getMessages', [project, queue, wanted, now])).rows;
     const byId = new Map(rows.map((r) => [fromUuid(r.id), r]));
     const found: Message[] = [];
     for (const id of ids) {
@@ -385,7 +379,7 @@ export class PostgresEngine implements StoreEngine {
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
     checkStorableText(project, 'project');
     const now = this.clock.now();
-    const rows = (await this.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows;
+    const rows = (await this.db.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows;
     // A pop counts as a claim of the message, as in Zaqar.
     return bySeq(rows).map((r) => toMessage(r, now, 1));
   }
@@ -425,7 +419,7 @@ export class PostgresEngine implements StoreEngine {
       c_updated: number;
       c_expires: number;
     };
-    const rows = (await this.run<Row>('getClaim', [project, queue, toUuid(claimId), now])).rows;
+    const rows = (await this.db.run<Row>('getClaim', [project, queue, toUuid(claimId), now])).rows;
     const head = rows[0];
     if (!head) throw new QueueNotFoundError(project, queue);
     if (head.c_id === null) throw new ClaimNotFoundError(queue, claimId);
@@ -444,7 +438,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const now = this.clock.now();
     const row = (
-      await this.run<{ queues: number; claims: number }>('updateClaim', [
+      await this.db.run<{ queues: number; claims: number }>('updateClaim', [
         project,
         queue,
         toUuid(claimId),
@@ -462,7 +456,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const uuid = toUuid(claimId);
     if (uuid === null) return;
-    await this.run('deleteClaim', [project, queue, uuid]);
+    await this.db.run('deleteClaim', [project, queue, uuid]);
   }
 
   // --- subscriptions ------------------------------------------------------------------------
@@ -472,7 +466,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(draft.subscriber, 'subscriber');
     const now = this.clock.now();
     const row = (
-      await this.run<{ o_id: string; o_created: boolean }>(
+      await this.db.run<{ o_id: string; o_created: boolean }>(
         'createSubscription',
         [
           project,
@@ -500,7 +494,7 @@ export class PostgresEngine implements StoreEngine {
     if (after === null) throw new InvalidArgumentError('marker', 'is not a marker this store made');
     const now = this.clock.now();
     type Row = SubscriptionRow & { seq: number | null };
-    const rows = (await this.run<Row>('listSubscriptions', [project, queue, after, now, query.limit])).rows;
+    const rows = (await this.db.run<Row>('listSubscriptions', [project, queue, after, now, query.limit])).rows;
     if (rows.length === 0) throw new QueueNotFoundError(project, queue);
     const live = rows.filter((r) => r.id !== null);
     const last = live[live.length - 1];
@@ -524,7 +518,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     checkStorableText(subscriber, 'subscriber');
     const now = this.clock.now();
-    const row = (await this.run<SubscriptionRow>('getSubscriptionBySubscriber', [project, queue, subscriber, now]))
+    const row = (await this.db.run<SubscriptionRow>('getSubscriptionBySubscriber', [project, queue, subscriber, now]))
       .rows[0];
     if (!row) throw new QueueNotFoundError(project, queue);
     return row.id === null ? null : toSubscription(row, queue, now);
@@ -545,7 +539,7 @@ export class PostgresEngine implements StoreEngine {
     if (changes.subscriber !== undefined) checkStorableText(changes.subscriber, 'subscriber');
     const now = this.clock.now();
     const row = (
-      await this.run<{ o_status: number; o_other: string | null }>('updateSubscription', [
+      await this.db.run<{ o_status: number; o_other: string | null }>('updateSubscription', [
         project,
         queue,
         toUuid(id),
@@ -567,14 +561,14 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const uuid = toUuid(id);
     if (uuid === null) return;
-    await this.run('deleteSubscription', [project, queue, uuid]);
+    await this.db.run('deleteSubscription', [project, queue, uuid]);
   }
 
   async confirmSubscription(project: ProjectId, queue: string, id: string, confirmed: boolean): Promise<void> {
     checkStorableText(project, 'project');
     const now = this.clock.now();
     const row = (
-      await this.run<{ queues: number; subscriptions: number }>('confirmSubscription', [
+      await this.db.run<{ queues: number; subscriptions: number }>('confirmSubscription', [
         project,
         queue,
         toUuid(id),
@@ -594,7 +588,7 @@ export class PostgresEngine implements StoreEngine {
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), ALIVE_TIMEOUT_MS);
     });
-    const probe = this.run('alive', []).then(
+    const probe = this.db.run('alive', []).then(
       () => true,
       () => false,
     );
@@ -609,14 +603,14 @@ export class PostgresEngine implements StoreEngine {
     const now = this.clock.now();
     let messages = 0;
     for (;;) {
-      const removed = (await this.run('gcMessages', [now, GC_SLICE])).rowCount ?? 0;
+      const removed = (await this.db.run('gcMessages', [now, GC_SLICE])).rowCount ?? 0;
       messages += removed;
       if (removed < GC_SLICE) break;
     }
     return {
       messages,
-      claims: (await this.run('gcClaims', [now])).rowCount ?? 0,
-      subscriptions: (await this.run('gcSubscriptions', [now])).rowCount ?? 0,
+      claims: (await this.db.run('gcClaims', [now])).rowCount ?? 0,
+      subscriptions: (await this.db.run('gcSubscriptions', [now])).rowCount ?? 0,
     };
   }
 
@@ -628,8 +622,7 @@ export class PostgresEngine implements StoreEngine {
       this.deleteLanes.whenIdle(),
       this.deleteOneLanes.whenIdle(),
     ]);
-    while (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    await Promise.all([this.pool.end(), this.pipelines?.close()]);
+    await this.db.close();
   }
 
   // --- helpers ------------------------------------------------------------------------------
@@ -656,7 +649,7 @@ export class PostgresEngine implements StoreEngine {
       lengths[i] = m.body.length;
     }
     const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
-    await this.runPost(`${project}\u0000${queue}`, [
+    await this.db.runPost(`${project}\u0000${queue}`, [
       project,
       queue,
       now,
@@ -677,10 +670,9 @@ export class PostgresEngine implements StoreEngine {
    * claims were asked for. They are all made at the latest of their callers' times.
    */
   private async sendClaims(project: string, queue: string, calls: ClaimCall[]): Promise<ClaimTaken[]> {
-    let now = 0;
-    for (const call of calls) if (call.now > now) now = call.now;
+    const now = latest(calls);
     const rows = (
-      await this.run<MessageRow>(
+      await this.db.run<MessageRow>(
         'takeClaims',
         [
           project,
@@ -711,12 +703,11 @@ export class PostgresEngine implements StoreEngine {
    * All at the latest of their callers' times.
    */
   private async sendDeletes(project: string, queue: string, calls: DeleteCall[]): Promise<undefined[]> {
-    let now = 0;
+    const now = latest(calls);
     const ids: string[] = [];
     const claims: string[] = [];
     const free: string[] = [];
     for (const call of calls) {
-      if (call.now > now) now = call.now;
       if (call.claims === null) {
         free.push(...call.ids);
         continue;
@@ -729,18 +720,17 @@ export class PostgresEngine implements StoreEngine {
       }
     }
     await Promise.all([
-      ids.length > 0 ? this.run('deleteClaimed', [project, queue, ids, claims, now]) : null,
-      free.length > 0 ? this.run('bulkDeleteMessages', [project, queue, free, null, now]) : null,
+      ids.length > 0 ? this.db.run('deleteClaimed', [project, queue, ids, claims, now]) : null,
+      free.length > 0 ? this.db.run('bulkDeleteMessages', [project, queue, free, null, now]) : null,
     ]);
     return calls.map(() => undefined);
   }
 
   /** Single deletes made together: one statement that reports, for each, what it found and did. */
   private async sendDeleteOnes(project: string, queue: string, calls: DeleteOneCall[]): Promise<DeleteOneOutcome[]> {
-    let now = 0;
-    for (const call of calls) if (call.now > now) now = call.now;
+    const now = latest(calls);
     const rows = (
-      await this.run<{ n: number; claimed: boolean; deleted: boolean }>('deleteMessagesOneByOne', [
+      await this.db.run<{ n: number; claimed: boolean; deleted: boolean }>('deleteMessagesOneByOne', [
         project,
         queue,
         calls.map((c) => c.id),
@@ -756,7 +746,7 @@ export class PostgresEngine implements StoreEngine {
 
   private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {
     checkStorableText(project, 'project');
-    const row = (await this.run<SubscriptionRow>('getSubscription', [project, queue, toUuid(id), this.clock.now()]))
+    const row = (await this.db.run<SubscriptionRow>('getSubscription', [project, queue, toUuid(id), this.clock.now()]))
       .rows[0];
     if (!row) throw new QueueNotFoundError(project, queue);
     return row;
@@ -770,7 +760,7 @@ export class PostgresEngine implements StoreEngine {
     let marker = after;
     for (;;) {
       const rows = (
-        await this.run<{ name: string; metadata: QueueMetadata }>('listQueues', [
+        await this.db.run<{ name: string; metadata: QueueMetadata }>('listQueues', [
           project,
           marker,
           name,
@@ -783,75 +773,13 @@ export class PostgresEngine implements StoreEngine {
       marker = (rows[rows.length - 1] as { name: string }).name;
     }
   }
-
-  /**
-   * Runs a post: over the queue's pipelined connection when there are any (statements of one
-   * queue reach the server in the order they were made), else on a pooled connection.
-   */
-  private async runPost(key: string, values: unknown[]): Promise<void> {
-    if (!this.pipelines) {
-      await this.run('postMessages', values);
-      return;
-    }
-    this.active++;
-    try {
-      await this.pipelines.query(key, { name: 'ph_postMessages', text: this.sql.postMessages, values });
-    } catch (error) {
-      if (brokenConnection(error)) this.pipelines.discard(key);
-      throw toStorageError(error, 'postMessages');
-    } finally {
-      this.active--;
-      if (this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
-  }
-
-  /**
-   * Runs one named statement on a pooled connection. A connection that failed is destroyed
-   * rather than returned to the pool; one that merely answered with an SQL error is kept.
-   * Every failure leaves here as a typed error.
-   */
-  private async run<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    statement: keyof Statements,
-    values: unknown[],
-    scope?: Scope,
-  ): Promise<pg.QueryResult<R>> {
-    this.active++;
-    try {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (error) {
-        throw toStorageError(error, statement);
-      }
-      let broken: Error | undefined;
-      const onError = (error: Error) => {
-        broken = error;
-      };
-      client.on('error', onError);
-      try {
-        return await client.query<R>({ name: `ph_${statement}`, text: this.sql[statement], values });
-      } catch (error) {
-        if (brokenConnection(error)) broken ??= error as Error;
-        if (scope && sqlState(error) === QUEUE_MISSING_SQLSTATE)
-          throw new QueueNotFoundError(scope.project, scope.queue);
-        throw toStorageError(error, statement);
-      } finally {
-        client.off('error', onError);
-        client.release(broken);
-      }
-    } finally {
-      this.active--;
-      if (this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
-  }
 }
 
-/** Whether a failed query leaves its connection unusable (so it must not go back to the pool). */
-function brokenConnection(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state === undefined) return true;
-  if (state === '57014') return false; // statement_timeout: the session is fine
-  return ['08', '57', '58', 'XX'].includes(state.slice(0, 2));
+/** The latest of the times calls made together were made at: the time the combined statement runs at. */
+function latest(calls: { now: number }[]): number {
+  let now = 0;
+  for (const call of calls) if (call.now > now) now = call.now;
+  return now;
 }
 
 function bySeq(rows: MessageRow[]): MessageRow[] {
