@@ -8,7 +8,6 @@ import {
   InvalidArgumentError,
   isPlainObject,
   NotASpoolError,
-  newId,
   PosthornError,
   ResourceConflictError,
   ResourceNotFoundError,
@@ -24,6 +23,8 @@ import {
   stderrLog,
   watchQueue,
 } from '../multispool/index.js';
+import { checkIds, checkIntervals, checkReason, type PlannedMessage, planMessages } from './arguments.js';
+import { callDelivery, type ReportedOutcome, readReport } from './delivery-call.js';
 import { EventHub } from './event-hub.js';
 import {
   describeMessage,
@@ -38,8 +39,6 @@ import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from '.
 import type {
   BounceHook,
   DeliveryFunction,
-  DeliveryJob,
-  DeliveryReport,
   Envelope,
   FailedRecipient,
   RecipientInfo,
@@ -47,7 +46,6 @@ import type {
   SendWhich,
   SpoolEvent,
   SpooledEnvelope,
-  SpooledMessageInfo,
   SpoolStatus,
 } from './types.js';
 
@@ -114,12 +112,6 @@ interface AttemptOutcome {
   after: MessageMeta | null;
   events: SpoolEvent[];
 }
-
-const TIMED_OUT = Symbol('timed out');
-const MAX_ADDRESS = 4096;
-const MAX_SECTIONS = 1000;
-const HEADER_NAME = /^[!-9;-~]+$/;
-const LINE_BREAK = /[\r\n\0]/;
 
 /**
  * async_smtp's delivery Spool with slimta's relay-queue semantics: messages are written to disk
@@ -381,7 +373,7 @@ export class Spool<H = unknown> {
 
   /** What is in the spool, from memory: each message's state, next attempt, attempts and last error. */
   status(): SpoolStatus<H> {
-    const messages = [...this.messages.values()].map((t) => info<H>(t));
+    const messages = [...this.messages.values()].map((t) => describeMessage<H>(t.meta, t.delivering));
     messages.sort((a, b) => a.spooledAt - b.spooledAt || (a.id < b.id ? -1 : 1));
     return { messages, running: this.running, maxConcurrentJobs: this.maxJobs, killed: this.killed };
   }
@@ -550,7 +542,12 @@ export class Spool<H = unknown> {
       this.makeReady(t);
       return;
     }
-    t.timer = this.clock.setTimer(due - now, () => {
+    this.wakeAfter(t, due - now);
+  }
+
+  /** Makes the message ready for delivery once `ms` have passed on the spool's clock. */
+  private wakeAfter(t: Tracked, ms: number): void {
+    t.timer = this.clock.setTimer(ms, () => {
       t.timer = null;
       this.makeReady(t);
       this.pump();
@@ -610,11 +607,7 @@ export class Spool<H = unknown> {
     });
     if (this.messages.get(id) !== t || t.queue !== 'active') return;
     t.timer?.cancel();
-    t.timer = this.clock.setTimer(Math.max(this.retryIntervals[0] ?? MINUTE, 1000), () => {
-      t.timer = null;
-      this.makeReady(t);
-      this.pump();
-    });
+    this.wakeAfter(t, Math.max(this.retryIntervals[0] ?? MINUTE, 1000));
   }
 
   // --- one delivery attempt ---------------------------------------------------------------------
@@ -657,19 +650,12 @@ export class Spool<H = unknown> {
     meta: MessageMeta,
     dataFile: DataFile<SpooledEnvelope>,
   ): Promise<[EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome]> {
-    const keep = (
-      m: MessageMeta,
-      events: SpoolEvent[] = [],
-    ): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] => [
-      { save: [m, queueOf(m.status)] },
-      { after: m, events },
-    ];
     const now = this.clock.now();
-    if (meta.status !== 'send-now' && meta.status !== 'send-at') return keep(meta);
-    if (meta.status === 'send-at' && (meta.nextAttemptAt ?? now) > now) return keep(meta); // moved later by an operator
+    if (meta.status !== 'send-now' && meta.status !== 'send-at') return saveAttempt(meta);
+    if (meta.status === 'send-at' && (meta.nextAttemptAt ?? now) > now) return saveAttempt(meta); // moved later by an operator
     if (t.freezeRequested !== null) {
       const frozen = freezeMeta(meta, t.freezeRequested);
-      return keep(frozen, [{ type: 'frozen', id: meta.id, at: now, reason: t.freezeRequested }]);
+      return saveAttempt(frozen, [{ type: 'frozen', id: meta.id, at: now, reason: t.freezeRequested }]);
     }
     const pending = meta.recipients.filter((r) => r.state === 'pending').map((r) => r.address);
     if (pending.length === 0) return this.decide(t, meta, null, now);
@@ -680,29 +666,43 @@ export class Spool<H = unknown> {
     } catch (error) {
       const reason = `data file unreadable: ${(error as Error).message}`;
       this.log('error', 'a spooled message was quarantined', { spool: this.dir, id: meta.id, reason });
-      return keep(quarantineMeta(meta, reason), [{ type: 'quarantined', id: meta.id, at: now, reason }]);
+      return saveAttempt(quarantineMeta(meta, reason), [{ type: 'quarantined', id: meta.id, at: now, reason }]);
     }
     const attempt = meta.attempts + 1;
     this.hub.emit({ type: 'delivering', id: meta.id, at: now, attempt, recipients: pending });
-    const result = await this.callDeliver({
-      id: meta.id,
-      parentId: meta.parentId,
-      attempt,
-      envelope: { ...envelope, recipients: pending },
-      nextHop: meta.nextHop as H | null,
-    });
-    const outcomes = 'error' in result ? null : this.readReport(meta.id, result.report, pending);
+    const result = await callDelivery(
+      this.deliver,
+      {
+        id: meta.id,
+        parentId: meta.parentId,
+        attempt,
+        envelope: { ...envelope, recipients: pending },
+        nextHop: meta.nextHop as H | null,
+      },
+      this.clock,
+      this.deliveryTimeoutMs,
+    );
+    // Without a report, every pending recipient is tried later for the same reason.
+    let outcomes: Map<string, ReportedOutcome> | null = null;
+    let failure = 'error' in result ? result.error : '';
+    if ('report' in result) {
+      outcomes = readReport(result.report, pending);
+      if (outcomes === null) {
+        this.log('error', 'the delivery function returned something that is not a report', {
+          spool: this.dir,
+          id: meta.id,
+        });
+        failure = 'the delivery function returned an invalid report';
+      }
+    }
     const finished = this.clock.now();
     let lastError: string | null = null;
     const recipients = meta.recipients.map((r): RecipientInfo => {
       if (r.state !== 'pending') return r;
-      const outcome =
+      const outcome: ReportedOutcome =
         outcomes === null
-          ? { status: 'try-later' as const, reason: (result as { error: string }).error }
-          : (outcomes.get(r.address) ?? {
-              status: 'try-later' as const,
-              reason: 'the delivery function reported no result',
-            });
+          ? { status: 'try-later', reason: failure }
+          : (outcomes.get(r.address) ?? { status: 'try-later', reason: 'the delivery function reported no result' });
       if (outcome.status === 'delivered') return { ...r, state: 'delivered', reason: null, at: finished };
       lastError ??= outcome.reason;
       if (outcome.status === 'failed') return { ...r, state: 'failed', reason: outcome.reason, at: finished };
@@ -723,22 +723,18 @@ export class Spool<H = unknown> {
     const failed = meta.recipients.filter((r) => r.state === 'failed');
     const delivered = meta.recipients.filter((r) => r.state === 'delivered').map((r) => r.address);
     const id = meta.id;
-    const save = (m: MessageMeta, events: SpoolEvent[]): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] => [
-      { save: [m, queueOf(m.status)] },
-      { after: m, events },
-    ];
     if (pending.length === 0 && failed.length === 0) {
       return ['remove', { after: null, events: [{ type: 'delivered', id, at: now, recipients: delivered }] }];
     }
     if (t.freezeRequested !== null) {
       const reason = t.freezeRequested;
-      return save(freezeMeta(meta, reason), [{ type: 'frozen', id, at: now, reason }]);
+      return saveAttempt(freezeMeta(meta, reason), [{ type: 'frozen', id, at: now, reason }]);
     }
     const [wait, ...rest] = meta.retryIntervals;
     if (pending.length > 0 && wait !== undefined) {
       const until = now + wait;
       const reason = meta.lastError ?? 'not delivered';
-      return save({ ...meta, status: 'send-at', nextAttemptAt: until, retryIntervals: rest }, [
+      return saveAttempt({ ...meta, status: 'send-at', nextAttemptAt: until, retryIntervals: rest }, [
         { type: 'delayed', id, at: now, until, reason, delivered, failed: failed.map((r) => r.address) },
       ]);
     }
@@ -774,67 +770,9 @@ export class Spool<H = unknown> {
         });
       }
     }
-    return save({ ...meta, status: 'frozen', nextAttemptAt: null, frozenReason }, [
+    return saveAttempt({ ...meta, status: 'frozen', nextAttemptAt: null, frozenReason }, [
       { type: 'frozen', id, at: now, reason: frozenReason },
     ]);
-  }
-
-  /** Calls the delivery function, bounded by the delivery timeout; a throw or a timeout is an error text. */
-  private async callDeliver(
-    job: Omit<DeliveryJob<H>, 'signal'>,
-  ): Promise<{ report: DeliveryReport } | { error: string }> {
-    const controller = new AbortController();
-    let timer: Timer | undefined;
-    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = this.clock.setTimer(this.deliveryTimeoutMs, () => resolve(TIMED_OUT));
-    });
-    const delivering = Promise.resolve().then(() => this.deliver({ ...job, signal: controller.signal }));
-    delivering.catch(() => {}); // a late failure after a timeout is no one's to handle
-    try {
-      const result = await Promise.race([delivering, timedOut]);
-      if (result === TIMED_OUT) {
-        const error = `delivery timed out after ${this.deliveryTimeoutMs} ms`;
-        controller.abort(new Error(error));
-        return { error };
-      }
-      return { report: result };
-    } catch (error) {
-      return { error: (error as Error)?.message ?? String(error) };
-    } finally {
-      timer?.cancel();
-    }
-  }
-
-  private readReport(
-    id: string,
-    report: DeliveryReport,
-    pending: string[],
-  ): Map<string, { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string }> {
-    const out = new Map<string, { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string }>();
-    if (report === 'delivered') {
-      for (const r of pending) out.set(r, { status: 'delivered' });
-      return out;
-    }
-    const entries =
-      report instanceof Map ? [...report.entries()] : isPlainObject(report) ? Object.entries(report) : null;
-    if (entries === null) {
-      this.log('error', 'the delivery function returned something that is not a report', { spool: this.dir, id });
-      for (const r of pending)
-        out.set(r, { status: 'try-later', reason: 'the delivery function returned an invalid report' });
-      return out;
-    }
-    const wanted = new Set(pending);
-    for (const [recipient, outcome] of entries) {
-      if (!wanted.has(recipient)) continue;
-      if (outcome === 'delivered' || (isPlainObject(outcome) && outcome.status === 'delivered')) {
-        out.set(recipient, { status: 'delivered' });
-      } else if (isPlainObject(outcome) && (outcome.status === 'try-later' || outcome.status === 'failed')) {
-        out.set(recipient, { status: outcome.status, reason: String(outcome.reason ?? outcome.status) });
-      } else {
-        out.set(recipient, { status: 'try-later', reason: 'the delivery function returned an invalid outcome' });
-      }
-    }
-    return out;
   }
 
   // --- operator actions ---------------------------------------------------------------------------
@@ -927,55 +865,17 @@ export class Spool<H = unknown> {
     sections: readonly Section<H>[],
     status: 'send-now' | 'quarantined',
     reason: string | null,
-  ): { meta: MessageMeta; envelope: SpooledEnvelope }[] {
-    const base = checkEnvelope(envelope);
-    if (!Array.isArray(sections) || sections.length === 0) {
-      throw new InvalidArgumentError('sections', 'must list at least one section');
-    }
-    if (sections.length > MAX_SECTIONS) throw new InvalidArgumentError('sections', `at most ${MAX_SECTIONS}`);
-    const now = this.clock.now();
-    const parentId = newId(now);
-    return sections.map((section, i) => {
-      const field = `sections[${i}]`;
-      if (!isPlainObject(section)) throw new InvalidArgumentError(field, 'must be an object');
-      let recipients = base.recipients;
-      if (section.recipients !== undefined) {
-        recipients = checkRecipients(section.recipients, `${field}.recipients`);
-        const known = new Set(base.recipients);
-        const stranger = recipients.find((r) => !known.has(r));
-        if (stranger !== undefined) {
-          throw new InvalidArgumentError(
-            `${field}.recipients`,
-            `${JSON.stringify(stranger)} is not a recipient of the envelope`,
-          );
-        }
-      }
-      const retryIntervals =
-        section.retryIntervals === undefined
-          ? [...this.retryIntervals]
-          : checkIntervals(section.retryIntervals, `${field}.retryIntervals`);
-      const meta: MessageMeta = {
-        id: `${parentId}-${i}`,
-        parentId,
-        sender: base.sender,
-        spooledAt: now,
-        nextHop: checkJson(section.nextHop, `${field}.nextHop`),
-        status,
-        nextAttemptAt: status === 'send-now' ? now : null,
-        retryIntervals,
-        attempts: 0,
-        lastAttemptAt: null,
-        lastError: null,
-        recipients: recipients.map((address) => ({ address, state: 'pending', reason: null, at: null })),
-        frozenReason: null,
-        quarantineReason: reason,
-      };
-      return { meta, envelope: { ...base, recipients } };
+  ): PlannedMessage[] {
+    return planMessages(envelope, sections, {
+      status,
+      reason,
+      now: this.clock.now(),
+      retryIntervals: this.retryIntervals,
     });
   }
 
   /** Writes every section; if one fails, the ones written are taken back so a failed add leaves nothing. */
-  private async writeAll(planned: { meta: MessageMeta; envelope: SpooledEnvelope }[]): Promise<void> {
+  private async writeAll(planned: PlannedMessage[]): Promise<void> {
     const results = await Promise.allSettled(planned.map((p) => this.folder.write(p.meta, p.envelope)));
     const failure = results.find((r) => r.status === 'rejected');
     if (!failure) return;
@@ -988,8 +888,12 @@ export class Spool<H = unknown> {
   }
 }
 
-function info<H>(t: Tracked): SpooledMessageInfo<H> {
-  return describeMessage<H>(t.meta, t.delivering);
+/** An attempt that leaves the message spooled: its new metadata saved in the queue its status names. */
+function saveAttempt(
+  meta: MessageMeta,
+  events: SpoolEvent[] = [],
+): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] {
+  return [{ save: [meta, queueOf(meta.status)] }, { after: meta, events }];
 }
 
 function checkOptions<H>(options: SpoolOptions<H>): void {
@@ -1015,85 +919,5 @@ function checkOptions<H>(options: SpoolOptions<H>): void {
   }
   if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
     throw new InvalidArgumentError('clock', 'must be a Clock');
-  }
-}
-
-function checkEnvelope(envelope: Envelope): SpooledEnvelope {
-  if (!isPlainObject(envelope)) throw new InvalidArgumentError('envelope', 'must be an object');
-  const { sender, headers = [], body } = envelope;
-  if (typeof sender !== 'string' || sender.length > MAX_ADDRESS || LINE_BREAK.test(sender)) {
-    throw new InvalidArgumentError('envelope.sender', 'must be a string without line breaks ("" is the null sender)');
-  }
-  const recipients = checkRecipients(envelope.recipients, 'envelope.recipients');
-  if (!Array.isArray(headers))
-    throw new InvalidArgumentError('envelope.headers', 'must be a list of [name, value] pairs');
-  const copied: [string, string][] = headers.map((h, i) => {
-    const field = `envelope.headers[${i}]`;
-    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
-      throw new InvalidArgumentError(field, 'must be a [name, value] pair of strings');
-    }
-    if (!HEADER_NAME.test(h[0])) throw new InvalidArgumentError(field, `${JSON.stringify(h[0])} is not a header name`);
-    if (LINE_BREAK.test(h[1])) throw new InvalidArgumentError(field, 'a header value must not hold line breaks');
-    return [h[0], h[1]];
-  });
-  let bytes: Buffer;
-  if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
-  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
-  else throw new InvalidArgumentError('envelope.body', 'must be a string or bytes');
-  return { sender, recipients, headers: copied, body: bytes };
-}
-
-/** Recipients: at least one, each a non-empty string without line breaks; duplicates are dropped (as Postfix does). */
-function checkRecipients(value: unknown, field: string): string[] {
-  if (!Array.isArray(value) || value.length === 0)
-    throw new InvalidArgumentError(field, 'must list at least one recipient');
-  const out: string[] = [];
-  const seen = new Set<string>();
-  value.forEach((r, i) => {
-    if (typeof r !== 'string' || r.length === 0 || r.length > MAX_ADDRESS || LINE_BREAK.test(r)) {
-      throw new InvalidArgumentError(`${field}[${i}]`, 'must be a non-empty string without line breaks');
-    }
-    if (!seen.has(r)) {
-      seen.add(r);
-      out.push(r);
-    }
-  });
-  return out;
-}
-
-function checkIntervals(value: unknown, field: string): number[] {
-  if (!Array.isArray(value) || value.length > 1000)
-    throw new InvalidArgumentError(field, 'must be a list of at most 1000 intervals');
-  return value.map((n, i) => {
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-      throw new InvalidArgumentError(`${field}[${i}]`, 'must be a number of milliseconds, 0 or more');
-    }
-    return n;
-  });
-}
-
-function checkIds(value: unknown): string[] {
-  if (!Array.isArray(value)) throw new InvalidArgumentError('ids', 'must be a list of message ids');
-  value.forEach((id, i) => {
-    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) {
-      throw new InvalidArgumentError(`ids[${i}]`, `${JSON.stringify(id)} is not a spool message id`);
-    }
-  });
-  return [...new Set(value as string[])];
-}
-
-function checkReason(value: unknown): string {
-  if (typeof value !== 'string' || value.trim().length === 0 || value.length > 1000) {
-    throw new InvalidArgumentError('reason', 'must be a non-empty text of at most 1000 characters');
-  }
-  return value;
-}
-
-function checkJson(value: unknown, field: string): unknown {
-  if (value === undefined) return null;
-  try {
-    return JSON.parse(JSON.stringify(value));
-  } catch (error) {
-    throw new InvalidArgumentError(field, 'must be JSON', { cause: error });
   }
 }
