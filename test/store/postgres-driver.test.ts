@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { encodeValue, FakeClock, InvalidArgumentError, newId, StorageUnavailableError } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver, parsePostgresUri } from '../../src/store/postgres/index.js';
 import { allIds } from './conformance/cases/messages.js';
-import { adminQuery, DATABASE_URL, dropSchema, freshSchema, withPostgres } from './postgres-support.js';
+import { adminQuery, DATABASE_URL, freshSchema, trackDrivers, withPostgres } from './postgres-support.js';
 
 const schema = freshSchema('driver');
 const open = (clock = new FakeClock()) => createPostgresDriver({ url: DATABASE_URL, schema, clock });
@@ -22,16 +22,7 @@ const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 await withPostgres('postgres driver', () => {
   describe('postgres driver', () => {
-    const drivers: DataDriver[] = [];
-    const track = async (d: Promise<DataDriver>) => {
-      const driver = await d;
-      drivers.push(driver);
-      return driver;
-    };
-    after(async () => {
-      await Promise.all(drivers.map((d) => d.close()));
-      await dropSchema(schema);
-    });
+    const track = trackDrivers(schema);
 
     it('a post that commits late is never skipped by a reader paging with markers', async () => {
       const clock = new FakeClock();

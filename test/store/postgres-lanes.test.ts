@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver } from '../../src/store/postgres/index.js';
 import { allIds } from './conformance/cases/messages.js';
-import { adminQuery, DATABASE_URL, dropSchema, freshSchema, withPostgres } from './postgres-support.js';
+import { adminQuery, DATABASE_URL, freshSchema, trackDrivers, withPostgres } from './postgres-support.js';
 
 const schema = freshSchema('lanes');
 const open = (clock = new FakeClock()) => createPostgresDriver({ url: DATABASE_URL, schema, clock });
@@ -36,16 +36,7 @@ async function post(driver: DataDriver, project: string, queue: string, count: n
 
 await withPostgres('postgres claim and delete lanes', () => {
   describe('postgres claim and delete lanes', () => {
-    const drivers: DataDriver[] = [];
-    const track = async (d: Promise<DataDriver>) => {
-      const driver = await d;
-      drivers.push(driver);
-      return driver;
-    };
-    after(async () => {
-      await Promise.all(drivers.map((d) => d.close()));
-      await dropSchema(schema);
-    });
+    const track = trackDrivers(schema);
 
     it('claims made at once share a transaction and split the oldest messages in the order asked, each on its own terms', async () => {
       const clock = new FakeClock();

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import pg from 'pg';
+import type { DataDriver } from '../../src/store/contract/index.js';
 import { parsePostgresUri } from '../../src/store/postgres/index.js';
 
 /**
@@ -92,4 +93,21 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
 
 export async function dropSchema(schema: string): Promise<void> {
   await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+
+/**
+ * For a suite that opens drivers on `schema`: `track` records each driver opened, and when the
+ * suite ends they are all closed and the schema dropped. Call it inside the suite's describe.
+ */
+export function trackDrivers(schema: string): (opening: Promise<DataDriver>) => Promise<DataDriver> {
+  const drivers: DataDriver[] = [];
+  after(async () => {
+    await Promise.all(drivers.map((d) => d.close()));
+    await dropSchema(schema);
+  });
+  return async (opening) => {
+    const driver = await opening;
+    drivers.push(driver);
+    return driver;
+  };
 }
