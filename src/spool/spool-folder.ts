@@ -1,11 +1,4 @@
-import { readdir } from 'node:fs/promises';
-import {
-  CorruptDataError,
-  PosthornError,
-  ResourceConflictError,
-  ResourceNotFoundError,
-  StorageUnavailableError,
-} from '../core/index.js';
+import { CorruptDataError, PosthornError, ResourceConflictError, ResourceNotFoundError } from '../core/index.js';
 import {
   type EntryDecision,
   Multispool,
@@ -43,6 +36,10 @@ export interface Changed {
 }
 
 const CHANGE_ATTEMPTS = 3;
+
+function busy(id: string): ResourceConflictError {
+  return new ResourceConflictError('spool message', id, 'is being delivered or changed by another process; try again');
+}
 
 /**
  * A delivery spool's folder as files: what both the running Spool and the `posthorn spool`
@@ -143,13 +140,7 @@ export class SpoolFolder {
     for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
       const found = await this.locate(id);
       if (found === null) return 'not-found';
-      if (found === 'busy') {
-        throw new ResourceConflictError(
-          'spool message',
-          id,
-          'is being delivered or changed by another process; try again',
-        );
-      }
+      if (found === 'busy') throw busy(id);
       const { queue } = found;
       const done = await this.multispool.withEntryOrNotFound<Changed>(
         this.multispool.entry(queue, id),
@@ -177,13 +168,7 @@ export class SpoolFolder {
     for (const id of ids) {
       const found = await this.locate(id);
       if (found === null) throw new ResourceNotFoundError('spool message', id);
-      if (found === 'busy') {
-        throw new ResourceConflictError(
-          'spool message',
-          id,
-          'is being delivered or changed by another process; try again',
-        );
-      }
+      if (found === 'busy') throw busy(id);
       transition(found.meta); // throws when the message's state does not allow it
     }
     const done: Changed[] = [];
@@ -213,11 +198,7 @@ export class SpoolFolder {
 
   /** Names in a queue's folder now (cheap: no metadata read). */
   async names(queue: SpoolQueue): Promise<string[]> {
-    try {
-      return (await readdir(`${this.dir}/${queue}`)).filter((n) => !n.startsWith('.'));
-    } catch (error) {
-      throw new StorageUnavailableError(`cannot list ${queue} in ${this.dir}`, { cause: error });
-    }
+    return (await this.multispool.list(queue)).map((entry) => entry.name);
   }
 
   /**
