@@ -14,9 +14,9 @@ export const fdatasyncAsync = promisify(fs.fdatasync);
 const fsyncAsync = promisify(fs.fsync);
 export const renameAsync = promisify(fs.rename);
 export const linkAsync = promisify(fs.link);
-export const unlinkAsync = promisify(fs.unlink);
+const unlinkAsync = promisify(fs.unlink);
 export const readFileAsync = promisify(fs.readFile);
-export const readdirAsync = promisify(fs.readdir);
+const readdirAsync = promisify(fs.readdir);
 export const statAsync = promisify(fs.stat);
 
 /**
@@ -69,6 +69,16 @@ export async function writeAll(fd: number, data: Uint8Array): Promise<void> {
 export async function unlinkIfPresent(path: string): Promise<boolean> {
   try {
     await unlinkAsync(path);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await statAsync(path);
     return true;
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return false;

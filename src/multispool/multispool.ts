@@ -162,9 +162,8 @@ export class Multispool<M, D, Q extends string = string> {
     const out: { name: string; owner: string }[] = [];
     let names: string[];
     try {
-      names = await readdir(this.files.layout.checkoutDir(q));
+      names = await listNames(this.files.layout.checkoutDir(q));
     } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return out;
       throw storageError(`cannot list ${q}/.checkout in ${this.dir}`, error);
     }
     for (const file of names) {

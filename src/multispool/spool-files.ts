@@ -5,6 +5,7 @@ import {
   closeAsync,
   DirSyncer,
   errnoOf,
+  exists,
   FILE_MODE,
   fdatasyncAsync,
   linkAsync,
@@ -12,7 +13,6 @@ import {
   openAsync,
   readFileAsync,
   renameAsync,
-  statAsync,
   storageError,
   Throttle,
   unlinkIfPresent,
@@ -321,15 +321,5 @@ export class SpoolFiles<M, D, Q extends string> {
       error: reason.message,
     });
     return target;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await statAsync(path);
-    return true;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return false;
-    throw error;
   }
 }
