@@ -53,12 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
         checksum text,
         body bytea NOT NULL,
         PRIMARY KEY (queue_id, seq)
-      ) WITH (
-        fillfactor = 85, -- room on each page for a claim's update to stay HOT
-        -- A queue table churns: vacuum it early so claims walk few dead rows at a queue's head.
-        autovacuum_vacuum_scale_factor = 0.01,
-        autovacuum_analyze_scale_factor = 0.02
-      );
+      ) WITH (fillfactor = 85); -- room on each page for the claim's update to stay HOT
       CREATE UNIQUE INDEX messages_id ON ${s}.messages (id);
       CREATE INDEX messages_expiry ON ${s}.messages (expires_at);
 
@@ -72,10 +67,9 @@ export const MIGRATIONS: readonly Migration[] = [
         -- The positions it took: its messages are found through the primary key, so the
         -- messages table needs no index on claim_id and a claim's update of a message stays HOT.
         seqs bigint[] NOT NULL
-      ) WITH (autovacuum_vacuum_scale_factor = 0.02);
-      -- No other index: every claim writes a row here, and only gc and deleting a queue look
-      -- claims up by anything but id; they scan this table, which holds about one gc period
-      -- of claims.
+      );
+      CREATE INDEX claims_expiry ON ${s}.claims (expires_at);
+      CREATE INDEX claims_queue ON ${s}.claims (queue_id);
 
       CREATE TABLE ${s}.subscriptions (
         id uuid PRIMARY KEY,
@@ -125,14 +119,8 @@ export const MIGRATIONS: readonly Migration[] = [
         v_queue bigint;
         v_first bigint;
       BEGIN
-        -- reserve_seqs inlined for the common case of a queue that exists.
-        UPDATE ${s}.queues SET next_seq = next_seq + cardinality(p_ids)
-         WHERE project = p_project AND name = p_queue
-         RETURNING id, next_seq - cardinality(p_ids) INTO v_queue, v_first;
-        IF NOT FOUND THEN
-          SELECT r.o_queue, r.o_first INTO v_queue, v_first
-            FROM ${s}.reserve_seqs(p_project, p_queue, cardinality(p_ids), p_now) r;
-        END IF;
+        SELECT r.o_queue, r.o_first INTO v_queue, v_first
+          FROM ${s}.reserve_seqs(p_project, p_queue, cardinality(p_ids), p_now) r;
         INSERT INTO ${s}.messages (queue_id, seq, id, ttl, created_at, expires_at, visible_at, client_id,
                                    checksum, body)
         SELECT v_queue, v_first + t.i - 1, t.id, t.ttl, t.created, t.expires, t.visible, t.client, t.checksum,
@@ -149,12 +137,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- letter queue on the way, in this same transaction, and another is taken in its place.
       CREATE FUNCTION ${s}.take_messages(p_project text, p_queue text, p_now bigint, p_limit integer,
           p_claim uuid, p_claim_ttl bigint, p_claim_grace bigint)
-      RETURNS SETOF ${s}.messages LANGUAGE plpgsql
-      -- The free messages must be found by walking the primary key from the queue's head and
-      -- stopping at the limit. A bitmap scan would read every row of the queue (and its dead
-      -- ones) on each claim; the planner picks one when its estimates are off, so it may not.
-      SET enable_bitmapscan = off
-      AS $fn$
+      RETURNS SETOF ${s}.messages LANGUAGE plpgsql AS $fn$
       DECLARE
         v_queue ${s}.queues%ROWTYPE;
         v_want integer := p_limit;
@@ -227,30 +210,6 @@ export const MIGRATIONS: readonly Migration[] = [
           INSERT INTO ${s}.claims (id, queue_id, ttl, grace, updated_at, expires_at, seqs)
           VALUES (p_claim, v_queue.id, p_claim_ttl, p_claim_grace, p_now, v_claim_end, v_taken);
         END IF;
-      END $fn$;
-
-      -- A page of a queue's messages after a position. A function for the same reason as
-      -- take_messages: the page must come from walking the primary key, whatever the estimates.
-      CREATE FUNCTION ${s}.list_messages(p_project text, p_queue text, p_after bigint, p_now bigint,
-          p_include_claimed boolean, p_include_delayed boolean, p_hide_client text, p_limit integer)
-      RETURNS SETOF ${s}.messages LANGUAGE plpgsql STABLE
-      SET enable_bitmapscan = off
-      AS $fn$
-      DECLARE
-        v_queue bigint;
-      BEGIN
-        SELECT id INTO v_queue FROM ${s}.queues WHERE project = p_project AND name = p_queue;
-        IF NOT FOUND THEN
-          RAISE EXCEPTION 'queue % does not exist', p_queue USING ERRCODE = 'PH404';
-        END IF;
-        RETURN QUERY
-          SELECT * FROM ${s}.messages m
-           WHERE m.queue_id = v_queue AND m.seq > p_after AND m.expires_at > p_now
-             AND (p_include_claimed OR m.claim_id IS NULL OR m.claim_expires_at <= p_now)
-             AND (p_include_delayed OR m.visible_at <= p_now)
-             AND (p_hide_client IS NULL OR m.client_id <> p_hide_client)
-           ORDER BY m.seq
-           LIMIT p_limit;
       END $fn$;
 
       -- Deletes a queue and everything in it. Each statement of a plpgsql function reads a new
@@ -336,8 +295,74 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: 'claims and deletes made together, by physical position and by range',
+    name: 'tuning of 1 and 2, a listing function, claims and deletes made together',
     sql: (s) => `
+      -- Tuning of what migrations 1 and 2 made (they stay as released).
+      -- A queue table churns: vacuum it early so claims walk few dead rows at a queue's head.
+      ALTER TABLE ${s}.messages SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02);
+      -- The claims table keeps only its primary key: every claim writes a row here, and only gc
+      -- and deleting a queue look claims up by anything but id; they scan this table, which
+      -- holds about one gc period of claims.
+      ALTER TABLE ${s}.claims SET (autovacuum_vacuum_scale_factor = 0.02);
+      DROP INDEX ${s}.claims_expiry;
+      DROP INDEX ${s}.claims_queue;
+
+      -- post_messages of migration 2, faster for a queue that exists.
+      CREATE OR REPLACE FUNCTION ${s}.post_messages(p_project text, p_queue text, p_now bigint, p_ids uuid[],
+          p_clients text[], p_created bigint[], p_expires bigint[], p_visible bigint[], p_ttls bigint[],
+          p_checksums text[], p_lengths integer[], p_bodies bytea)
+      RETURNS bigint LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_queue bigint;
+        v_first bigint;
+      BEGIN
+        -- reserve_seqs inlined for the common case of a queue that exists.
+        UPDATE ${s}.queues SET next_seq = next_seq + cardinality(p_ids)
+         WHERE project = p_project AND name = p_queue
+         RETURNING id, next_seq - cardinality(p_ids) INTO v_queue, v_first;
+        IF NOT FOUND THEN
+          SELECT r.o_queue, r.o_first INTO v_queue, v_first
+            FROM ${s}.reserve_seqs(p_project, p_queue, cardinality(p_ids), p_now) r;
+        END IF;
+        INSERT INTO ${s}.messages (queue_id, seq, id, ttl, created_at, expires_at, visible_at, client_id,
+                                   checksum, body)
+        SELECT v_queue, v_first + t.i - 1, t.id, t.ttl, t.created, t.expires, t.visible, t.client, t.checksum,
+               substring(p_bodies FROM (t.stop - t.len + 1)::integer FOR t.len)
+          FROM (SELECT u.*, sum(u.len) OVER (ORDER BY u.i) AS stop
+                  FROM unnest(p_ids, p_clients, p_created, p_expires, p_visible, p_ttls, p_checksums, p_lengths)
+                       WITH ORDINALITY AS u(id, client, created, expires, visible, ttl, checksum, len, i)) t;
+        RETURN v_first;
+      END $fn$;
+
+      -- The free messages must be found by walking the primary key from the queue's head and
+      -- stopping at the limit. A bitmap scan would read every row of the queue (and its dead
+      -- ones) on each claim; the planner picks one when its estimates are off, so it may not.
+      ALTER FUNCTION ${s}.take_messages(text, text, bigint, integer, uuid, bigint, bigint) SET enable_bitmapscan = off;
+
+      -- A page of a queue's messages after a position. A function for the same reason as
+      -- take_messages: the page must come from walking the primary key, whatever the estimates.
+      CREATE FUNCTION ${s}.list_messages(p_project text, p_queue text, p_after bigint, p_now bigint,
+          p_include_claimed boolean, p_include_delayed boolean, p_hide_client text, p_limit integer)
+      RETURNS SETOF ${s}.messages LANGUAGE plpgsql STABLE
+      SET enable_bitmapscan = off
+      AS $fn$
+      DECLARE
+        v_queue bigint;
+      BEGIN
+        SELECT id INTO v_queue FROM ${s}.queues WHERE project = p_project AND name = p_queue;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'queue % does not exist', p_queue USING ERRCODE = 'PH404';
+        END IF;
+        RETURN QUERY
+          SELECT * FROM ${s}.messages m
+           WHERE m.queue_id = v_queue AND m.seq > p_after AND m.expires_at > p_now
+             AND (p_include_claimed OR m.claim_id IS NULL OR m.claim_expires_at <= p_now)
+             AND (p_include_delayed OR m.visible_at <= p_now)
+             AND (p_hide_client IS NULL OR m.client_id <> p_hide_client)
+           ORDER BY m.seq
+           LIMIT p_limit;
+      END $fn$;
+
       -- Several claims of one queue at once (the driver's claim lane): up to the sum of their
       -- limits of the oldest free, visible messages, handed out in position order, the first
       -- p_limits[1] to the first claim and so on. Each claim has its own id, ttl and grace; a
