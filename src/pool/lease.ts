@@ -24,7 +24,7 @@ export class Lease {
     private readonly store: DataDriver,
     readonly name: string,
     private readonly claimId: string,
-    private readonly ttlSeconds: number,
+    readonly ttlSeconds: number,
   ) {}
 
   /** Takes the lease, or answers null when another process holds it. */
