@@ -1,3 +1,4 @@
+export { AdminToken } from './admin-token.js';
 export { messageChecksum, pythonJson } from './checksum.js';
 export {
   type ClaimTermsDocument,

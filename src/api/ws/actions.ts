@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ClaimNotFoundError,
   type Message,
@@ -7,7 +6,7 @@ import {
   SubscriptionNotFoundError,
 } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
-import { apiError, formatExpires, type QueueService } from '../../service/index.js';
+import { type AdminToken, apiError, formatExpires, type QueueService } from '../../service/index.js';
 import { homeDocument, V2 } from '../http/home-document.js';
 
 /**
@@ -39,8 +38,8 @@ export interface ActionContext {
    * the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API does then.
    */
   pools: PoolAdmin | null;
-  /** What pool and flavor requests carry in their X-Admin-Token header (the HTTP admin API's rule); null: refused. */
-  adminToken: string | null;
+  /** Who may make pool and flavor requests (their X-Admin-Token header, as over HTTP). */
+  admin: AdminToken;
   /** The subscriber URI that sends notifications to this socket. */
   socketSubscriber(): string;
   /** A subscription of this socket to itself was made: delete it when the socket closes. */
@@ -126,24 +125,13 @@ function strings(body: Body, name: string): string[] {
   return value as string[];
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 /** The pools admin, for a request that carries the admin token (as /v2/pools and /v2/flavors require). */
 function pools(ctx: ActionContext, headers: Record<string, string>): PoolAdmin {
   if (ctx.pools === null)
     throw new ActionError(404, 'Pooling is not enabled on this server: it has no pools or flavors.');
-  if (ctx.adminToken === null) {
-    throw new ActionError(
-      403,
-      'The admin API is disabled: set [admin] token (or POSTHORN_ADMIN_TOKEN) and send it in X-Admin-Token.',
-    );
-  }
   const given = headers['X-Admin-Token'];
-  if (typeof given !== 'string' || given === '' || !timingSafeEqual(digest(given), digest(ctx.adminToken))) {
-    throw new ActionError(403, 'This request needs the admin token in the X-Admin-Token header.');
-  }
+  const refusal = ctx.admin.refusal(typeof given === 'string' ? given : undefined);
+  if (refusal !== null) throw new ActionError(403, refusal);
   return ctx.pools;
 }
 

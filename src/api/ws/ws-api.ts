@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isPlainObject, type Logger, stderrLogger } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
-import type { QueueService } from '../../service/index.js';
+import { AdminToken, type QueueService } from '../../service/index.js';
 import { answerFor } from '../http/errors.js';
 import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.js';
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
@@ -85,10 +85,12 @@ export class WebSocketApi {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Map<string, Connection>();
   private readonly log: Logger;
+  private readonly admin: AdminToken;
   private closed = false;
 
   constructor(private readonly options: WebSocketApiOptions) {
     this.log = options.logger ?? stderrLogger;
+    this.admin = new AdminToken(options.adminToken ?? null);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxFrameBytes ?? 1024 * 1024,
@@ -259,7 +261,7 @@ export class WebSocketApi {
       result = await (HANDLERS[name] as NonNullable<(typeof HANDLERS)[string]>)(body, headers, {
         service: this.options.service,
         pools: this.options.pools ?? null,
-        adminToken: this.options.adminToken ?? null,
+        admin: this.admin,
         socketSubscriber: () => `${this.options.notificationBase()}${conn.id}`,
         subscribedSocket: (project, queue, id) => {
           own = true;
