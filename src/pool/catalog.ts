@@ -1,6 +1,7 @@
 import {
   type Clock,
   InvalidArgumentError,
+  ignoreMissing,
   type Limits,
   type Logger,
   type QueueInfo,
@@ -18,7 +19,6 @@ import {
   queueMatches,
   type SubscriptionController,
 } from '../store/contract/index.js';
-import { ignoreMissing } from './ignore-missing.js';
 import { ManagementStore, type PoolRecord, type Route } from './management-store.js';
 import { PoolDrivers } from './pool-drivers.js';
 import { openPoolDriver } from './pool-uri.js';

@@ -1,6 +1,5 @@
-import { ClaimNotFoundError, QueueNotFoundError } from '../core/index.js';
+import { ClaimNotFoundError, ignoreMissing, QueueNotFoundError } from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
-import { ignoreMissing } from './ignore-missing.js';
 import { LEASES } from './management-store.js';
 
 /** Lifetime of a lock token message: the longest a store keeps a message (renewed by each use). */

@@ -3,11 +3,11 @@ import {
   ALL_CAPABILITIES,
   type Capability,
   CorruptDataError,
+  ignoreMissing,
   isPlainObject,
   type QueueMetadata,
 } from '../core/index.js';
 import type { DataDriver, QueuePage } from '../store/contract/index.js';
-import { ignoreMissing } from './ignore-missing.js';
 
 /**
  * The management store: pools, flavors, the catalogue of (project, queue) -> pool, moves and

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   ClaimNotFoundError,
+  ignoreMissing,
   type Message,
   MessageClaimedError,
   type NewMessage,
@@ -11,7 +12,6 @@ import {
 } from '../core/index.js';
 import type { DataDriver, ListMessagesOptions } from '../store/contract/index.js';
 import type { Catalog } from './catalog.js';
-import { ignoreMissing } from './ignore-missing.js';
 import type { Lease } from './lease.js';
 import type { CopyIntent, MoveRecord, Route } from './management-store.js';
 import { MOVE_BATCH } from './pool-limits.js';

@@ -4,6 +4,7 @@ import {
   ClaimNotFoundError,
   type GcReport,
   InvalidArgumentError,
+  ignoreMissing,
   type Limits,
   type Message,
   MessageNotFoundError,
@@ -24,7 +25,6 @@ import type {
   SubscriptionController,
 } from '../store/contract/index.js';
 import type { Catalog, Placement } from './catalog.js';
-import { ignoreMissing } from './ignore-missing.js';
 
 /**
  * The DataDriver the service talks to when pooling is on — Zaqar's pooling DataDriver: each call

@@ -2,6 +2,7 @@ import {
   type Claim,
   type Clock,
   InvalidArgumentError,
+  ignoreMissing,
   isPlainObject,
   type Limits,
   type Message,
@@ -205,7 +206,7 @@ export class ResourceScope {
   async stats(project: string, name: string): Promise<QueueStats> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    return this.orElse(driver.queues.stats(storeProject(this.kind, project), name), EMPTY_STATS);
+    return ignoreMissing(driver.queues.stats(storeProject(this.kind, project), name), EMPTY_STATS);
   }
 
   /** Deletes every message (claimed, delayed or not) and/or every subscription of the queue. */
@@ -217,7 +218,7 @@ export class ResourceScope {
     if (types.has('messages')) {
       const limit = this.limits.maxMessagesPerPage;
       for (;;) {
-        const page = await this.orElse(
+        const page = await ignoreMissing(
           driver.messages.list(sp, name, { limit, echo: true, includeClaimed: true, includeDelayed: true }),
           null,
         );
@@ -231,7 +232,7 @@ export class ResourceScope {
     }
     if (types.has('subscriptions')) {
       for (;;) {
-        const page = await this.orElse(
+        const page = await ignoreMissing(
           driver.subscriptions.list(sp, name, { limit: this.limits.maxSubscriptionsPerPage }),
           null,
         );
@@ -255,7 +256,7 @@ export class ResourceScope {
     const cached = this.termsCache.get(key);
     if (cached !== undefined && cached.until > now) return cached.terms;
     const driver = await this.driver(project, name);
-    const metadata = await this.orElse(driver.queues.getMetadata(storeProject(this.kind, project), name), null);
+    const metadata = await ignoreMissing(driver.queues.getMetadata(storeProject(this.kind, project), name), null);
     const terms = postTerms(metadata, this.limits);
     if (this.termsCache.size >= POST_TERMS_MAX_ENTRIES) this.termsCache.clear();
     this.termsCache.set(key, { terms, until: now + POST_TERMS_TTL_MS });
@@ -292,12 +293,12 @@ export class ResourceScope {
     const limit = checkCountParameter(query.limit, 'limit', this.limits.maxMessagesPerPage);
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
-    const metadata = await this.orElse(driver.queues.getMetadata(sp, name), null);
+    const metadata = await ignoreMissing(driver.queues.getMetadata(sp, name), null);
     if (metadata === null) return { messages: [], marker: null };
     // Zaqar filters delayed messages out of listings only in queues that have a default delay.
     const includeDelayed = query.includeDelayed === true || !postTerms(metadata, this.limits).hidesDelayed;
     try {
-      return await this.orElse(
+      return await ignoreMissing(
         driver.messages.list(sp, name, {
           ...(query.marker !== undefined ? { marker: query.marker } : {}),
           ...(limit !== undefined ? { limit } : {}),
@@ -319,7 +320,7 @@ export class ResourceScope {
     this.checkName(name);
     checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
     const driver = await this.driver(project, name);
-    return this.orElse(driver.messages.bulkGet(storeProject(this.kind, project), name, ids), []);
+    return ignoreMissing(driver.messages.bulkGet(storeProject(this.kind, project), name, ids), []);
   }
 
   async getMessage(project: string, name: string, id: string): Promise<Message> {
@@ -333,7 +334,7 @@ export class ResourceScope {
     this.checkName(name);
     checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
     const driver = await this.driver(project, name);
-    await this.orElse(driver.messages.bulkDelete(storeProject(this.kind, project), name, ids), undefined);
+    await ignoreMissing(driver.messages.bulkDelete(storeProject(this.kind, project), name, ids), undefined);
   }
 
   /** Takes and deletes up to `count` of the oldest free messages. */
@@ -341,7 +342,7 @@ export class ResourceScope {
     this.checkName(name);
     checkCountParameter(count, 'pop', this.limits.maxMessagesPerClaimOrPop);
     const driver = await this.driver(project, name);
-    return this.orElse(driver.messages.pop(storeProject(this.kind, project), name, count), []);
+    return ignoreMissing(driver.messages.pop(storeProject(this.kind, project), name, count), []);
   }
 
   /** Deletes one message; a claimed one needs its claim id. */
@@ -362,7 +363,7 @@ export class ResourceScope {
     const terms = readClaimTerms(document, this.limits, false);
     const count = checkCountParameter(limit, 'limit', this.limits.maxMessagesPerClaimOrPop);
     const driver = await this.driver(project, name);
-    return this.orElse(
+    return ignoreMissing(
       driver.claims.create(storeProject(this.kind, project), name, {
         ...terms,
         ...(count !== undefined ? { limit: count } : {}),
@@ -389,7 +390,7 @@ export class ResourceScope {
   async releaseClaim(project: string, name: string, claimId: string): Promise<void> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    await this.orElse(driver.claims.delete(storeProject(this.kind, project), name, claimId), undefined);
+    await ignoreMissing(driver.claims.delete(storeProject(this.kind, project), name, claimId), undefined);
   }
 
   // --- subscriptions ------------------------------------------------------------------------
@@ -403,7 +404,7 @@ export class ResourceScope {
     const limit = checkCountParameter(query.limit, 'limit', this.limits.maxSubscriptionsPerPage);
     const driver = await this.driver(project, name);
     try {
-      return await this.orElse(
+      return await ignoreMissing(
         driver.subscriptions.list(storeProject(this.kind, project), name, {
           ...(query.marker !== undefined ? { marker: query.marker } : {}),
           ...(limit !== undefined ? { limit } : {}),
@@ -507,7 +508,7 @@ export class ResourceScope {
   async unsubscribe(project: string, name: string, id: string): Promise<void> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    await this.orElse(driver.subscriptions.delete(storeProject(this.kind, project), name, id), undefined);
+    await ignoreMissing(driver.subscriptions.delete(storeProject(this.kind, project), name, id), undefined);
     this.settings.notifier?.forget(this.kind, project, name);
     this.settings.notifier?.removed(id);
   }
@@ -538,15 +539,6 @@ export class ResourceScope {
   }
 
   /** The answer of `operation`, or `fallback` when the queue does not exist. */
-  private async orElse<T, F>(operation: Promise<T>, fallback: F): Promise<T | F> {
-    try {
-      return await operation;
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return fallback;
-      throw error;
-    }
-  }
-
   /**
    * Passes errors through, but says "topic" for a missing topic: the store only knows queues,
    * and its error would name the namespaced project. Queues pass the operation as it is.

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type Clock,
+  ignoreMissing,
   type Limits,
   LockedError,
   type Logger,
@@ -369,12 +370,7 @@ export class Notifier implements NotificationHooks {
 
   private async queueMetadata(kind: ResourceKind, project: string, queue: string): Promise<QueueMetadata | null> {
     const driver = await this.driver(kind, project, queue);
-    try {
-      return await driver.queues.getMetadata(storeProject(kind, project), queue);
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return null;
-      throw error;
-    }
+    return ignoreMissing(driver.queues.getMetadata(storeProject(kind, project), queue), null);
   }
 
   private async loadTargets(kind: ResourceKind, project: string, queue: string): Promise<Target[]> {
