@@ -27,6 +27,7 @@ import {
   type GcReport,
   type Logger,
   StorageFullError,
+  syncDir,
   type Timer,
 } from '../../core/index.js';
 import {
@@ -38,7 +39,7 @@ import {
   StoreState,
   seqRange,
 } from '../state/index.js';
-import { asStorageError, type DiskIo, Journal, segmentFileName, syncDir } from './journal.js';
+import { asStorageError, type DiskIo, Journal, segmentFileName } from './journal.js';
 import {
   decodeRecord,
   encodeEffect,

@@ -2,8 +2,6 @@ import { closeSync, constants, fdatasync, openSync, readSync, writevSync } from 
 import { join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
 
-export { syncDir } from '../../core/index.js';
-
 /**
  * The two disk calls the log makes; tests replace them to make writes fail. Writes are
  * synchronous: copying a batch into the page cache costs microseconds, less than handing it to

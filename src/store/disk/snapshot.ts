@@ -2,9 +2,8 @@ import { readdirSync, readFileSync, renameSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { CorruptDataError, decodeValue, encodeValue, type QueueMetadata } from '../../core/index.js';
+import { CorruptDataError, decodeValue, encodeValue, type QueueMetadata, syncDir } from '../../core/index.js';
 import { type BodyFreed, MessageColumns, type MessageIdCodec, StoreState } from '../state/index.js';
-import { syncDir } from './journal.js';
 
 /**
  * A snapshot is the whole state of the store at one log position, so that opening replays only
