@@ -13,6 +13,7 @@ import {
   encodeValue,
   InvalidArgumentError,
   isPlainObject,
+  KeyedSerializer,
   QueueError,
   ResourceNotFoundError,
   syncDir,
@@ -48,7 +49,7 @@ export class DiskStorage {
   readonly metaDir: string;
   readonly tmpDir: string;
   /** Changes to one message's metadata run one after another. */
-  private readonly busy = new Map<string, Promise<unknown>>();
+  private readonly busy = new KeyedSerializer();
 
   constructor(envDir: string, metaDir: string, tmpDir?: string) {
     this.envDir = resolve(checkNonEmptyString(envDir, 'envDir'));
@@ -154,7 +155,7 @@ export class DiskStorage {
   /** Removes the message (delivered, or failed for good). */
   async remove(id: string): Promise<void> {
     checkId(id);
-    await this.serialize(id, async () => {
+    await this.busy.run(id, async () => {
       // Metadata first: once it is gone the message is out of the queue whatever happens next.
       await this.unlinkDurably(this.metaDir, `${id}.meta`, id);
       await this.unlinkDurably(this.envDir, `${id}.env`, null);
@@ -163,22 +164,11 @@ export class DiskStorage {
 
   private change(id: string, edit: (meta: Meta) => void): Promise<void> {
     checkId(id);
-    return this.serialize(id, async () => {
+    return this.busy.run(id, async () => {
       const meta = await this.readMeta(id);
       edit(meta);
       await this.putMeta(id, meta);
     });
-  }
-
-  private serialize<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.busy.get(id) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const settled = run.catch(() => {});
-    this.busy.set(id, settled);
-    void settled.then(() => {
-      if (this.busy.get(id) === settled) this.busy.delete(id);
-    });
-    return run;
   }
 
   private async readMeta(id: string): Promise<Meta> {

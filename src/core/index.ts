@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './folder-lock.js';
 export * from './ids.js';
 export * from './ignore-missing.js';
+export * from './keyed-serializer.js';
 export * from './limits.js';
 export * from './logger.js';
 export * from './process-start.js';

@@ -7,6 +7,7 @@ import {
   FolderLock,
   InvalidArgumentError,
   isPlainObject,
+  KeyedSerializer,
   NotASpoolError,
   PosthornError,
   ResourceConflictError,
@@ -125,7 +126,7 @@ interface AttemptOutcome {
 export class Spool<H = unknown> {
   private readonly messages = new Map<string, Tracked>();
   private readonly readyIds: string[] = [];
-  private readonly locks = new Map<string, Promise<void>>();
+  private readonly locks = new KeyedSerializer();
   private readonly hub: EventHub;
   private running = 0;
   private maxJobs: number;
@@ -458,7 +459,7 @@ export class Spool<H = unknown> {
   /** Brings memory in line with what another process did to a message on disk. */
   private async refresh(id: string): Promise<void> {
     if (this.closed || this.messages.get(id)?.delivering) return;
-    await this.withLock(id, async () => {
+    await this.locks.run(id, async () => {
       const known = this.messages.get(id);
       if (this.closed || known?.delivering) return;
       if (known) {
@@ -575,7 +576,8 @@ export class Spool<H = unknown> {
   private startJob(id: string, t: Tracked): void {
     t.delivering = true;
     this.running++;
-    void this.withLock(id, () => this.deliverOnce(id, t))
+    void this.locks
+      .run(id, () => this.deliverOnce(id, t))
       .catch((error) => this.jobFailed(id, t, error))
       .finally(() => {
         t.delivering = false;
@@ -807,7 +809,7 @@ export class Spool<H = unknown> {
     const failures: PosthornError[] = [];
     for (const id of ids) {
       try {
-        await this.withLock(id, async () => {
+        await this.locks.run(id, async () => {
           const changed = await this.folder.change(id, (meta) => transition(meta));
           if (changed === 'not-found') {
             if (options.goneIsDone) return; // delivered meanwhile: nothing left to do
@@ -838,23 +840,6 @@ export class Spool<H = unknown> {
   }
 
   // --- helpers ------------------------------------------------------------------------------------
-
-  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(id) ?? Promise.resolve();
-    let release = () => {};
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const chained = previous.then(() => mine);
-    this.locks.set(id, chained);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.locks.get(id) === chained) this.locks.delete(id);
-    }
-  }
 
   private checkOpen(): void {
     if (this.closed) throw new ClosedError(`spool ${this.dir}`);
