@@ -41,6 +41,7 @@ export {
 } from './resource-scope.js';
 export {
   formatExpires,
+  isoSeconds,
   type PresentedSignature,
   parseIsoDate,
   SIGNABLE_RESOURCES,

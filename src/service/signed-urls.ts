@@ -32,6 +32,11 @@ export function formatExpires(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19);
 }
 
+/** The same with a "Z": how Zaqar writes the times of stats and subscriptions. */
+export function isoSeconds(ms: number): string {
+  return `${formatExpires(ms)}Z`;
+}
+
 const ISO_DATE =
   /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2}):?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 

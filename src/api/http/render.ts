@@ -1,5 +1,5 @@
 import type { Claim, Message, QueueStats, Subscription } from '../../core/index.js';
-import type { SignedUrl } from '../../service/index.js';
+import { isoSeconds, type SignedUrl } from '../../service/index.js';
 import type { QueuePage } from '../../store/contract/index.js';
 
 /**
@@ -96,10 +96,6 @@ export function queueListJson(
   const body: Record<string, unknown> = { [listKey]: items, links: next === null ? [] : [{ rel: 'next', href: next }] };
   if (page.count) body.count = page.count;
   return JSON.stringify(body);
-}
-
-function isoSeconds(ms: number): string {
-  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
 }
 
 /** `{"messages": {"claimed","free","total"[,"oldest","newest"]}}` with hrefs for oldest and newest. */

@@ -6,7 +6,7 @@ import {
   SubscriptionNotFoundError,
 } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
-import { type AdminToken, apiError, formatExpires, type QueueService } from '../../service/index.js';
+import { type AdminToken, apiError, isoSeconds, type QueueService } from '../../service/index.js';
 import { homeDocument, V2 } from '../http/home-document.js';
 
 /**
@@ -212,8 +212,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
     const stats = await ctx.service.queues.stats(project, text(body, 'queue_name'));
     const messages: Record<string, unknown> = { claimed: stats.claimed, free: stats.free, total: stats.total };
     if (stats.total > 0 && stats.oldest && stats.newest) {
-      messages.oldest = { id: stats.oldest.id, age: stats.oldest.age, created: iso(stats.oldest.createdAt) };
-      messages.newest = { id: stats.newest.id, age: stats.newest.age, created: iso(stats.newest.createdAt) };
+      messages.oldest = { id: stats.oldest.id, age: stats.oldest.age, created: isoSeconds(stats.oldest.createdAt) };
+      messages.newest = { id: stats.newest.id, age: stats.newest.age, created: isoSeconds(stats.newest.createdAt) };
     }
     return ok({ messages });
   },
@@ -456,9 +456,4 @@ function flavorDocument(body: Body): Body {
   // Zaqar's WebSocket schema names the flavor's pool `pool_name` (the v1.1 pool group).
   if (typeof body.pool_name === 'string') doc.pool_list = [body.pool_name];
   return doc;
-}
-
-/** A moment as Zaqar's stats show it: UTC, whole seconds, with its Z. */
-function iso(ms: number): string {
-  return `${formatExpires(ms)}Z`;
 }
