@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   type Clock,
   ClosedError,
@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   isPlainObject,
   KeyedSerializer,
+  LockedError,
   NotASpoolError,
   PosthornError,
   ResourceConflictError,
@@ -171,17 +172,25 @@ export class Spool<H = unknown> {
     checkOptions(options);
     const dir = resolve(options.dir);
     const log = options.log ?? stderrLog;
+    // True only when this call made the folder: another process may be making it at this moment.
     let made = false;
     if (!existsSync(dir)) {
       if (options.createIfMissing === false) throw new NotASpoolError(dir, 'the folder does not exist');
-      mkdirSync(dir, { recursive: true });
-      made = true;
+      mkdirSync(dirname(dir), { recursive: true });
+      try {
+        mkdirSync(dir);
+        made = true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
     }
     let lock: FolderLock;
     try {
       lock = FolderLock.acquire(dir);
     } catch (error) {
-      if (made) rmSync(dir, { recursive: true, force: true });
+      // Locked: another process owns the folder (perhaps one that took it the moment this call
+      // made it) and is filling it; it is not ours to remove. Otherwise only an empty folder goes.
+      if (made && !(error instanceof LockedError)) removeIfEmpty(dir);
       throw error;
     }
     try {
@@ -904,5 +913,13 @@ function checkOptions<H>(options: SpoolOptions<H>): void {
   }
   if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
     throw new InvalidArgumentError('clock', 'must be a Clock');
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty, or gone already: leave it.
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   FakeClock,
+  FolderLock,
   InvalidArgumentError,
   LockedError,
   NotASpoolError,
@@ -491,6 +492,22 @@ describe('spool: time limits and concurrency', () => {
 });
 
 describe('spool: restarts and damage', () => {
+  it('leaves a new folder alone when another process locked it first (two servers starting at once)', async () => {
+    const dir = join(tempSpoolDir('posthorn-spool-'), 'new');
+    // Another process takes the folder between this call making it and locking it, and starts filling it.
+    const acquire = FolderLock.acquire;
+    FolderLock.acquire = (folder: string) => {
+      writeFileSync(join(folder, 'theirs'), 'x');
+      throw new LockedError(folder, 4242);
+    };
+    try {
+      await assert.rejects(Spool.create({ dir, deliver: deliverOk, log: silentLog }), LockedError);
+    } finally {
+      FolderLock.acquire = acquire;
+    }
+    assert.deepEqual(readdirSync(dir), ['theirs'], "the other process's folder is not removed");
+  });
+
   it('a restarted spool resumes schedules and keeps per-recipient results', async () => {
     const dir = tempSpoolDir('posthorn-spool-');
     const clock = new FakeClock();
