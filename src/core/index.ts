@@ -1,5 +1,6 @@
 export * from './clock.js';
 export * from './codec.js';
+export * from './envelope.js';
 export * from './errors.js';
 export * from './folder-lock.js';
 export * from './ids.js';
