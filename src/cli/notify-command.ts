@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isPosthornError } from '../core/index.js';
 import { stderrLog } from '../multispool/index.js';
-import { loadServerConfig } from '../server/index.js';
+import { loadServerConfig } from '../server/config.js';
 import { readNotificationStatus } from '../service/notify/index.js';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { loadServerConfig } from '../server/index.js';
+import { loadServerConfig } from '../server/config.js';
 
 /** How often the move's status is read. */
 const POLL_MS = 500;

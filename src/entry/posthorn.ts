@@ -1,136 +1,104 @@
 /**
- * Posthorn's public API: everything a library user imports from 'posthorn', listed by name.
- * Anything not here is internal and may change.
+ * `posthorn`: the embedded library — core types and errors, the storage contract, the memory and
+ * disk stores, the seeds' facades (DiskStorage, MessageQueue), the delivery Spool and the
+ * Multispool. Everything a public function here takes or returns is exported here too; anything
+ * not listed is internal and may change.
+ *
+ * Importing this loads no driver of a server (ioredis, pg) and no HTTP framework (fastify): a
+ * project that installs Posthorn with `--omit=optional` can use the embedded store. Redis,
+ * PostgreSQL, pooling and the server have entry points of their own.
  */
 
-export { DiskStorage, type Envelope, MessageQueue, type MessageQueueOptions } from './compat/index.js';
+export type { MessageQueueOptions } from '../compat/index.js';
+export { DiskStorage, MessageQueue } from '../compat/index.js';
+export type { Envelope, Header, SpooledEnvelope } from '../core/index.js';
 export {
-  type Capability,
-  type Claim,
   ClaimNotFoundError,
-  type Clock,
   ClosedError,
   ConflictError,
   CorruptDataError,
   DEFAULT_LIMITS,
-  type ErrorCode,
   FakeClock,
-  type GcReport,
   GLOBAL_PROJECT,
   InvalidArgumentError,
+  isPosthornError,
   LimitExceededError,
-  type Limits,
   LockedError,
-  type Logger,
-  type Message,
-  type MessageBody,
   MessageClaimedError,
   MessageNotClaimedByError,
   MessageNotClaimedError,
   MessageNotFoundError,
   makeLimits,
-  type NewMessage,
   NotASpoolError,
   NotFoundError,
   PosthornError,
-  type ProjectId,
   QueueError,
-  type QueueInfo,
-  type QueueMetadata,
   QueueNotFoundError,
-  type QueueStats,
   ResourceConflictError,
   ResourceNotFoundError,
   StorageFullError,
   StorageMisconfiguredError,
   StorageUnavailableError,
-  type Subscription,
   SubscriptionExistsError,
   SubscriptionNotFoundError,
   systemClock,
-} from './core/index.js';
+} from '../core/index.js';
+export type {
+  DataCodec,
+  DirSyncer,
+  EnqueueName,
+  EntryAction,
+  EntryDecision,
+  Layout,
+  MetadataCodec,
+  MultispoolOptions,
+  NameGenerator,
+  QueueReaderOptions,
+  RecoveryReport,
+  ScratchKind,
+  Spoolable,
+  SpoolFiles,
+  SpoolLog,
+  SpoolLogLevel,
+  Throttle,
+} from '../multispool/index.js';
 export {
   bytesData,
   CheckedOutEntry,
-  type DataCodec,
   DataFile,
   Entry,
-  type EntryAction,
-  type EntryDecision,
   jsonData,
   jsonMetadata,
-  type MetadataCodec,
   Multispool,
-  type MultispoolOptions,
-  type NameGenerator,
   NewerMetadataError,
   QueueReader,
-  type QueueReaderOptions,
-  type RecoveryReport,
-  type Spoolable,
-  type SpoolLog,
   textData,
   timeOrderedNames,
   UniqueName,
-} from './multispool/index.js';
-export {
-  Catalog,
-  type CatalogOptions,
-  type OpenPoolingOptions,
-  openPoolDriver,
-  openPooling,
-  PoolAdmin,
-  type Pooling,
-  parsePoolUri,
-  poolStoreLimits,
-  QueueMover,
-} from './pool/index.js';
-export {
-  type Bounce,
-  type BounceHook,
-  DEFAULT_RETRY_INTERVALS,
-  type DeliveryFunction,
-  type DeliveryJob,
-  type DeliveryReport,
-  type Envelope as SpoolEnvelope,
-  type FailedRecipient,
-  type MessageState,
-  parseIntervals,
-  type RecipientInfo,
-  type RecipientOutcome,
-  type Section,
-  type SmtpDeliveryOptions,
-  type SmtpHop,
-  Spool,
-  type SpoolEvent,
-  type SpooledEnvelope,
-  type SpooledMessageInfo,
-  type SpoolOptions,
-  type SpoolStatus,
-  smtpDelivery,
-} from './spool/index.js';
+} from '../multispool/index.js';
 export type {
-  ClaimController,
-  DataDriver,
-  MessageController,
-  QueueController,
-  StoreEngine,
-  SubscriptionController,
-} from './store/contract/index.js';
-export { createDataDriver } from './store/contract/index.js';
-export {
-  createDiskDriver,
-  type DamageReport,
-  type DiskDriver,
-  type DiskDriverOptions,
-  type DiskUsage,
-  type OpenStats,
-} from './store/disk/index.js';
-export { createMemoryDriver, type MemoryDriverOptions } from './store/memory/index.js';
-export {
-  createPostgresDriver,
-  type PostgresDriverOptions,
-  type PostgresLogger,
-  parsePostgresUri,
-} from './store/postgres/index.js';
-export { createRedisDriver, parseRedisUri, type RedisDriverOptions, type RedisLocation } from './store/redis/index.js';
+  Bounce,
+  BounceHook,
+  DeliveryFunction,
+  DeliveryJob,
+  DeliveryReport,
+  FailedRecipient,
+  MessageState,
+  RecipientInfo,
+  RecipientOutcome,
+  Section,
+  SendWhich,
+  SmtpDeliveryOptions,
+  SmtpHop,
+  SpoolEvent,
+  SpooledMessageInfo,
+  SpoolOptions,
+  SpoolStatus,
+} from '../spool/index.js';
+export { DEFAULT_RETRY_INTERVALS, parseIntervals, Spool, smtpDelivery } from '../spool/index.js';
+export { createDataDriver } from '../store/contract/index.js';
+export type { DamageReport, DiskDriver, DiskDriverOptions, DiskIo, DiskUsage, OpenStats } from '../store/disk/index.js';
+export { createDiskDriver } from '../store/disk/index.js';
+export type { MemoryDriverOptions } from '../store/memory/index.js';
+export { createMemoryDriver } from '../store/memory/index.js';
+export type * from './shared-types.js';
