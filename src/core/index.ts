@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './ignore-missing.js';
 export * from './keyed-serializer.js';
 export * from './limits.js';
+export * from './log-throttle.js';
 export * from './logger.js';
 export * from './process-start.js';
 export * from './sync-dir.js';

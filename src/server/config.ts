@@ -24,8 +24,9 @@ import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
  *   port = 8888                # POSTHORN_PORT, --port (0: any free port)
  *   ws_port = 9000             # POSTHORN_WS_PORT, --ws-port (the WebSocket API's port)
  *   data = "./data"            # POSTHORN_DATA, --data; relative to the file's folder when set here
- *   store = "disk"             # POSTHORN_STORE: "disk" (durable, the default) or "memory"
- *   log_level = "info"         # POSTHORN_LOG_LEVEL: trace, debug, info, warn, error, fatal, silent
+ *   store = "disk"             # POSTHORN_STORE, --store: "disk" (durable, the default) or "memory"
+ *   log_level = "info"         # POSTHORN_LOG_LEVEL, --log-level: trace, debug, info, warn, error, fatal, silent
+ *   log_requests = true        # POSTHORN_LOG_REQUESTS: one info line per request (never bodies or tokens)
  *   enable_checksum = false    # POSTHORN_ENABLE_CHECKSUM: stamp messages with "MD5:<hex>" checksums
  *
  *   [transport]                # Zaqar's [transport] options
@@ -57,6 +58,8 @@ export interface ServerConfig {
   data: string;
   store: 'disk' | 'memory';
   logLevel: string;
+  /** One info line per request: method, route, status, duration, project. */
+  logRequests: boolean;
   enableChecksum: boolean;
   clientIds: ClientIdPolicy;
   subscriberTypes: string[];
@@ -80,6 +83,8 @@ export interface ServeFlags {
   port?: string | number;
   data?: string;
   wsPort?: string | number;
+  store?: string;
+  logLevel?: string;
 }
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -90,6 +95,7 @@ const TOP_KEYS = new Set([
   'data',
   'store',
   'log_level',
+  'log_requests',
   'enable_checksum',
   'transport',
   'signed_url',
@@ -186,10 +192,11 @@ export function loadServerConfig(
   const dataSetting = pick(flags.data, 'POSTHORN_DATA', undefined);
   const data =
     dataSetting !== undefined ? resolve(cwd, text(dataSetting, 'data')) : (dataFromFile ?? resolve(cwd, 'data'));
-  const store = pick(undefined, 'POSTHORN_STORE', doc.store) ?? 'disk';
+  const store = pick(flags.store, 'POSTHORN_STORE', doc.store) ?? 'disk';
   if (store !== 'disk' && store !== 'memory') fail('store', `must be "disk" or "memory", not ${JSON.stringify(store)}`);
-  const logLevel = text(pick(undefined, 'POSTHORN_LOG_LEVEL', doc.log_level) ?? 'info', 'log_level');
+  const logLevel = text(pick(flags.logLevel, 'POSTHORN_LOG_LEVEL', doc.log_level) ?? 'info', 'log_level');
   if (!LOG_LEVELS.has(logLevel)) fail('log_level', `must be one of ${[...LOG_LEVELS].join(', ')}`);
+  const logRequests = flag(pick(undefined, 'POSTHORN_LOG_REQUESTS', doc.log_requests) ?? true, 'log_requests');
   const enableChecksum = flag(
     pick(undefined, 'POSTHORN_ENABLE_CHECKSUM', doc.enable_checksum) ?? false,
     'enable_checksum',
@@ -234,6 +241,7 @@ export function loadServerConfig(
     data,
     store,
     logLevel,
+    logRequests,
     enableChecksum,
     clientIds,
     subscriberTypes,
