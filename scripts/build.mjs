@@ -8,14 +8,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 if (process.argv.includes('--prepare') && ['pack', 'publish'].includes(process.env.npm_command ?? '')) {
-  console.log('dist/ was built by prepack');
+  console.error('dist/ was built by prepack');
   process.exit(0);
 }
 const require = createRequire(import.meta.url);
 rmSync('dist', { recursive: true, force: true });
 const tscPath = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
+// Its output goes to stderr: `npm pack --json` runs this script and its stdout must stay JSON.
 const tsc = spawnSync(process.execPath, [tscPath, '-p', 'tsconfig.build.json'], {
-  stdio: 'inherit',
+  stdio: ['ignore', process.stderr, process.stderr],
 });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 chmodSync('dist/cli/main.js', 0o755);

@@ -80,11 +80,28 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      if (process.env.npm_lifecycle_event !== undefined && cluster.isPrimary) watchLauncher(() => stop('SIGTERM'));
       // A worker of --workers: the primary asks it to stop (it may have had the terminal's signal already).
       process.on('message', (message) => {
         if (message === STOP_MESSAGE && !stopping) stop('SIGTERM');
       });
     });
+}
+
+/**
+ * Started by npm (`npx posthorn serve`, an npm script): npm hands a signal to the shell it ran the
+ * command in, and a shell that does not exec its command dies of it, leaving this process behind
+ * under init. So a server that npm started stops, gracefully, when the process that started it is
+ * gone — as if the signal had reached it.
+ */
+function watchLauncher(stop: () => void): void {
+  const launcher = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(timer);
+    stop();
+  }, 500);
+  timer.unref();
 }
 
 async function loadServer(): Promise<typeof import('../server/index.js')> {

@@ -5,12 +5,14 @@ import { DEFAULT_LIMITS, InvalidArgumentError, type Limits, makeLimits } from '.
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import { fail, flag, fromEnv, section, text, whole } from './config-values.js';
 import {
+  NOTIFICATION_KEYS,
   type NotificationConfig,
   readNotificationConfig,
   readWebSocketConfig,
+  WEBSOCKET_KEYS,
   type WebSocketConfig,
 } from './notification-config.js';
-import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -105,6 +107,7 @@ const TOP_KEYS = new Set([
   'notification',
   'websocket',
 ]);
+const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
   'client_id_uuid_safe',
   'min_length_client_id',
@@ -126,6 +129,28 @@ function port(value: unknown, field: string): number {
     fail(field, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/**
+ * Every setting a configuration file may hold, as `key` or `table.key` (`pooling.pools.key` for
+ * the keys of each pool), for posthorn.example.toml's test to check that it shows them all.
+ */
+export function knownSettings(): string[] {
+  const tables: [string, Iterable<string>][] = [
+    ['transport', TRANSPORT_KEYS],
+    ['signed_url', SIGNED_URL_KEYS],
+    ['limits', LIMIT_KEYS.keys()],
+    ['notification', NOTIFICATION_KEYS],
+    ['websocket', WEBSOCKET_KEYS],
+    ['admin', ADMIN_KEYS],
+    ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
+    ['pooling.pools', POOL_KEYS],
+  ];
+  const tableNames = new Set(tables.map(([t]) => t.split('.')[0]));
+  return [
+    ...[...TOP_KEYS].filter((k) => !tableNames.has(k)),
+    ...tables.flatMap(([table, keys]) => [...keys].map((k) => `${table}.${k}`)),
+  ];
 }
 
 /** Reads a config file (TOML unless its name ends in .json). */
@@ -167,7 +192,7 @@ export function loadServerConfig(
   const fileDir = file === null ? cwd : dirname(file);
 
   const transport = section(doc.transport, 'transport', TRANSPORT_KEYS);
-  const signedUrl = section(doc.signed_url, 'signed_url', new Set(['secret_key']));
+  const signedUrl = section(doc.signed_url, 'signed_url', SIGNED_URL_KEYS);
   const limitsDoc = section(doc.limits, 'limits', LIMIT_KEYS);
 
   const limitOverrides: Partial<Limits> = {};

@@ -1,4 +1,11 @@
-export { findConfigFile, loadServerConfig, readConfigFile, type ServeFlags, type ServerConfig } from './config.js';
+export {
+  findConfigFile,
+  knownSettings,
+  loadServerConfig,
+  readConfigFile,
+  type ServeFlags,
+  type ServerConfig,
+} from './config.js';
 export type { NotificationConfig, WebSocketConfig } from './notification-config.js';
 export { openStore, type StoreSettings } from './open-store.js';
 export type { PoolingConfig } from './pooling-config.js';

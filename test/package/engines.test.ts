@@ -21,7 +21,8 @@ describe('package: the Node.js versions it runs on', () => {
       const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
       if (range === undefined) continue;
       checked++;
-      if (!semver.satisfies(oldest, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')}@${entry.version} wants ${range}`);
+      if (!semver.satisfies(oldest, range))
+        refusing.push(`${path.replace(/^.*node_modules\//, '')}@${entry.version} wants ${range}`);
     }
     assert.ok(checked > 10, `the lock file lists engines (${checked})`);
     assert.deepEqual(refusing, [], `declared minimum ${oldest.version}`);
