@@ -31,7 +31,8 @@ describe('server: posthorn.example.toml', () => {
     const shown = settingsShown();
     const known = knownSettings().sort();
     assert.deepEqual([...shown.keys()].sort(), known);
-    for (const [key, { comment }] of shown) assert.ok(comment.length >= 8, `${key} says what it does: ${JSON.stringify(comment)}`);
+    for (const [key, { comment }] of shown)
+      assert.ok(comment.length >= 8, `${key} says what it does: ${JSON.stringify(comment)}`);
   });
 
   it('loads, and what it sets is exactly the defaults', () => {
@@ -43,6 +44,13 @@ describe('server: posthorn.example.toml', () => {
 
   it('comments out only the settings that have no default, or whose presence turns something on', () => {
     const inactive = [...settingsShown()].filter(([, s]) => !s.active).map(([key]) => key.split('.')[0]);
-    assert.deepEqual([...new Set(inactive)].sort(), ['admin', 'notification', 'pooling', 'signed_url', 'websocket', 'ws_port']);
+    assert.deepEqual([...new Set(inactive)].sort(), [
+      'admin',
+      'notification',
+      'pooling',
+      'signed_url',
+      'websocket',
+      'ws_port',
+    ]);
   });
 });
