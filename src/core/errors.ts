@@ -41,15 +41,26 @@ export abstract class PosthornError extends Error {
   }
 }
 
-/** An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`). */
+export interface InvalidArgumentOptions extends PosthornErrorOptions {
+  /**
+   * The whole message, for when `invalid <field>: <reason>` is not what a person needs to read:
+   * a configuration's error names the file or the environment variable to fix.
+   */
+  message?: string;
+}
+
+/**
+ * An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`) and
+ * `reason` says what is wrong with it ("must be a whole number...").
+ */
 export class InvalidArgumentError extends PosthornError {
   readonly code = 'PH_INVALID_ARGUMENT';
   constructor(
     readonly field: string,
-    reason: string,
-    options?: PosthornErrorOptions,
+    readonly reason: string,
+    options?: InvalidArgumentOptions,
   ) {
-    super(`invalid ${field}: ${reason}`, options);
+    super(options?.message ?? `invalid ${field}: ${reason}`, options);
   }
 }
 
