@@ -1,21 +1,25 @@
-import type { Command } from 'commander';
-import { type Clock, InvalidArgumentError, isPosthornError, systemClock } from '../core/index.js';
-import { stderrLog } from '../multispool/index.js';
+import { type Command, Option } from 'commander';
+import { type PosthornError, ResourceNotFoundError, UsageError } from '../core/index.js';
 import {
   type Changed,
   describeMessage,
   formatDuration,
   freezeMeta,
   MESSAGE_ID_PATTERN,
+  type MessageMeta,
   parseIntervals,
   quarantineMeta,
   recoverMeta,
   removeMeta,
   SPOOL_QUEUES,
   type SpooledMessageInfo,
-  SpoolFolder,
   sendMeta,
 } from '../spool/index.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { commandLog, formatError } from './error-report.js';
+import { count } from './plural.js';
+import { commandLineValue, type PosthornCommand } from './posthorn-command.js';
+import { openSpoolTargets, type SpoolSelection, type SpoolTarget, selectedIds } from './spool-targets.js';
 
 /**
  * `posthorn spool status|send|freeze|remove|recover|quarantine <dir> [ids…]`: an operator's view
@@ -25,24 +29,17 @@ import {
  * right now is reported busy). Tables for people, `--json` for scripts.
  */
 
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-  setExitCode(code: number): void;
-  clock: Clock;
+interface SpoolFlags {
+  json?: boolean;
 }
 
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  clock: systemClock,
-};
-
-interface JsonOption {
-  json?: boolean;
+/** The arguments and options every spool subcommand has: the folder, and --json. */
+function spoolSubcommand(parent: Command, name: string, ids: 'optional' | 'required'): Command {
+  return parent
+    .command(name)
+    .argument('<dir>', 'the spool folder')
+    .argument(ids === 'required' ? '<ids...>' : '[ids...]', ids === 'required' ? 'the messages' : 'only these messages')
+    .option('--json', 'print JSON for scripts');
 }
 
 export function registerSpoolCommand(program: Command, io: CliIo = processIo): void {
@@ -50,142 +47,163 @@ export function registerSpoolCommand(program: Command, io: CliIo = processIo): v
     .command('spool')
     .description('inspect and act on a delivery spool folder (like postqueue/postsuper)');
 
-  spool
-    .command('status')
+  spoolSubcommand(spool, 'status', 'optional')
     .description('list the messages in the spool: state, next attempt, attempts, recipients, last error')
-    .argument('<dir>', 'the spool folder')
-    .argument('[ids...]', 'only these messages')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption) => run(io, () => status(io, dir, ids, opts)));
+    .action(async (dir: string, ids: string[], opts: SpoolFlags, command: PosthornCommand) => {
+      const selection = { dir, ids, ...opts };
+      const wanted = new Set(checkIds(selectedIds(selection), 'optional'));
+      await status(io, await open(io, selection, command), wanted, opts);
+    });
 
-  spool
-    .command('send')
+  spoolSubcommand(spool, 'send', 'optional')
     .description('send now: frozen messages are unfrozen, waiting ones brought forward (all when no ids are given)')
-    .argument('<dir>', 'the spool folder')
-    .argument('[ids...]', 'the messages (default: every frozen and waiting message)')
     .option('--frozen', 'only frozen messages (when no ids are given)')
-    .option('--retry <intervals>', 'retry intervals to use first, like 5m,30m,2h*3', '')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { frozen?: boolean; retry: string }) =>
-      run(io, async () => {
-        const intervals = parseIntervals(opts.retry, '--retry');
-        const folder = await openFolder(dir);
-        let targets = checkIds(ids);
-        if (targets.length === 0) {
-          const all = await folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active']);
-          targets = all.filter((l) => l.meta.status === 'frozen' || l.meta.status === 'send-at').map((l) => l.meta.id);
+    .option(
+      '--retry <intervals>',
+      'retry intervals to use first, like 5m,30m,2h*3',
+      commandLineValue((text) => parseIntervals(text, '--retry')),
+    )
+    .action(
+      async (
+        dir: string,
+        ids: string[],
+        opts: SpoolFlags & { frozen?: boolean; retry?: number[] },
+        command: PosthornCommand,
+      ) => {
+        const selection = { dir, ids, ...opts };
+        const named = checkIds(selectedIds(selection), 'optional');
+        const targets = await open(io, selection, command);
+        const now = io.clock.now();
+        const send = (meta: MessageMeta) => sendMeta(meta, opts.retry ?? [], now);
+        if (named.length > 0) return act(io, command, targets, named, send, 'sent', opts);
+        // No ids: every frozen message, and every waiting one unless --frozen.
+        const all: string[] = [];
+        for (const target of targets) {
+          const located = await target.folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active']);
+          for (const l of located) if (l.meta.status === 'frozen' || l.meta.status === 'send-at') all.push(l.meta.id);
         }
-        await act(io, folder, targets, (meta) => sendMeta(meta, intervals, io.clock.now()), 'sent', opts);
-      }),
+        await act(io, command, targets, all, send, 'sent', opts);
+      },
     );
 
-  spool
-    .command('freeze')
+  spoolSubcommand(spool, 'freeze', 'required')
     .description('stop delivering messages until they are sent again')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .option('--reason <text>', 'why', 'frozen by an operator')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { reason: string }) =>
-      run(io, async () =>
-        act(io, await openFolder(dir), checkIds(ids, true), (m) => freezeMeta(m, opts.reason), 'frozen', opts),
-      ),
-    );
+    .option('--reason <text>', 'why', commandLineValue(nonEmpty), 'frozen by an operator')
+    .action(async (dir: string, ids: string[], opts: SpoolFlags & { reason: string }, command: PosthornCommand) => {
+      const selection = { dir, ids, ...opts };
+      const named = checkIds(selectedIds(selection), 'required');
+      await act(
+        io,
+        command,
+        await open(io, selection, command),
+        named,
+        (m) => freezeMeta(m, opts.reason),
+        'frozen',
+        opts,
+      );
+    });
 
-  spool
-    .command('remove')
+  spoolSubcommand(spool, 'remove', 'required')
     .description('move frozen messages to removed (recover brings them back)')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages (each must be frozen)')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption) =>
-      run(io, async () => act(io, await openFolder(dir), checkIds(ids, true), removeMeta, 'removed', opts)),
-    );
+    .action(async (dir: string, ids: string[], opts: SpoolFlags, command: PosthornCommand) => {
+      const selection = { dir, ids, ...opts };
+      const named = checkIds(selectedIds(selection), 'required');
+      await act(io, command, await open(io, selection, command), named, removeMeta, 'removed', opts);
+    });
 
-  spool
-    .command('recover')
+  spoolSubcommand(spool, 'recover', 'required')
     .description('bring removed or quarantined messages back, frozen (send them to deliver)')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .requiredOption('--from <where>', 'removed or quarantined')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { from: string }) =>
-      run(io, async () => {
-        const from = opts.from;
-        if (from !== 'removed' && from !== 'quarantined') {
-          throw new InvalidArgumentError('--from', "must be 'removed' or 'quarantined'");
-        }
-        await act(io, await openFolder(dir), checkIds(ids, true), (m) => recoverMeta(m, from), 'recovered', opts);
-      }),
+    .addOption(
+      new Option('--from <where>', 'where the messages are').choices(['removed', 'quarantined']).makeOptionMandatory(),
+    )
+    .action(
+      async (
+        dir: string,
+        ids: string[],
+        opts: SpoolFlags & { from: 'removed' | 'quarantined' },
+        command: PosthornCommand,
+      ) => {
+        const selection = { dir, ids, ...opts };
+        const named = checkIds(selectedIds(selection), 'required');
+        const targets = await open(io, selection, command);
+        await act(io, command, targets, named, (m) => recoverMeta(m, opts.from), 'recovered', opts);
+      },
     );
 
-  spool
-    .command('quarantine')
+  spoolSubcommand(spool, 'quarantine', 'required')
     .description('move waiting or frozen messages to quarantine')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .requiredOption('--reason <text>', 'why')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { reason: string }) =>
-      run(io, async () => {
-        if (opts.reason.trim() === '') throw new InvalidArgumentError('--reason', 'must not be empty');
-        await act(
-          io,
-          await openFolder(dir),
-          checkIds(ids, true),
-          (m) => quarantineMeta(m, opts.reason),
-          'quarantined',
-          opts,
-        );
-      }),
-    );
+    .requiredOption('--reason <text>', 'why', commandLineValue(nonEmpty))
+    .action(async (dir: string, ids: string[], opts: SpoolFlags & { reason: string }, command: PosthornCommand) => {
+      const selection = { dir, ids, ...opts };
+      const named = checkIds(selectedIds(selection), 'required');
+      const targets = await open(io, selection, command);
+      await act(io, command, targets, named, (m) => quarantineMeta(m, opts.reason), 'quarantined', opts);
+    });
 }
 
-async function run(io: CliIo, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (error) {
-    const text = isPosthornError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.stack ?? error);
-    io.err(`posthorn spool: ${text}\n`);
-    io.setExitCode(isPosthornError(error) ? 1 : 2);
-  }
+function nonEmpty(text: string): string {
+  if (text.trim() === '') throw new UsageError('must not be empty');
+  return text;
 }
 
-function openFolder(dir: string): Promise<SpoolFolder> {
-  // Never creates: pointing the command at a wrong folder must not turn it into a spool.
-  return SpoolFolder.open(dir, { createIfMissing: false, log: stderrLog });
+function open(io: CliIo, selection: SpoolSelection, command: PosthornCommand): Promise<SpoolTarget[]> {
+  return openSpoolTargets(selection, io, commandLog(io, command.path, command.opts().json === true));
 }
 
-function checkIds(ids: string[], required = false): string[] {
-  if (required && ids.length === 0) throw new InvalidArgumentError('ids', 'name at least one message');
+/** Message ids as given on the command line, each once. */
+function checkIds(ids: string[], need: 'optional' | 'required'): string[] {
+  if (need === 'required' && ids.length === 0) throw new UsageError("missing required argument 'ids'");
   for (const id of ids) {
-    if (!MESSAGE_ID_PATTERN.test(id))
-      throw new InvalidArgumentError('ids', `${JSON.stringify(id)} is not a spool message id`);
+    if (!MESSAGE_ID_PATTERN.test(id)) throw new UsageError(`${JSON.stringify(id)} is not a spool message id`);
   }
   return [...new Set(ids)];
 }
 
+/**
+ * Changes messages wherever they are among the targets. As SpoolFolder.changeAll does in one
+ * folder, every id is checked in every folder first, so a bad request changes nothing.
+ */
 async function act(
   io: CliIo,
-  folder: SpoolFolder,
+  command: PosthornCommand,
+  targets: SpoolTarget[],
   ids: string[],
-  transition: Parameters<SpoolFolder['changeAll']>[1],
+  transition: (meta: MessageMeta) => MessageMeta,
   verb: string,
-  opts: JsonOption,
+  opts: SpoolFlags,
 ): Promise<void> {
-  const { done, failed } = await folder.changeAll(ids, transition);
+  const groups = new Map<SpoolTarget, string[]>();
+  for (const id of ids) {
+    let home: SpoolTarget | undefined;
+    for (const target of targets) {
+      if ((await target.folder.locate(id)) !== null) {
+        home = target;
+        break;
+      }
+    }
+    if (home === undefined) throw new ResourceNotFoundError('spool message', id);
+    groups.set(home, [...(groups.get(home) ?? []), id]);
+  }
+  for (const [target, group] of groups) await target.folder.checkAll(group, transition);
+  const done: Changed[] = [];
+  const failed: { id: string; error: PosthornError }[] = [];
+  for (const [target, group] of groups) {
+    const result = await target.folder.changeAll(group, transition);
+    done.push(...result.done);
+    failed.push(...result.failed);
+  }
   if (opts.json) {
     io.out(
       `${JSON.stringify({
-        [verb]: done.map((c: Changed) => c.before.id),
+        [verb]: done.map((c) => c.before.id),
         failed: failed.map((f) => ({ id: f.id, code: f.error.code, message: f.error.message })),
       })}\n`,
     );
   } else {
     for (const c of done) io.out(`${verb} ${c.before.id}${c.after ? ` (now ${c.after.status})` : ''}\n`);
-    for (const f of failed) io.err(`not ${verb} ${f.id}: ${f.error.code}: ${f.error.message}\n`);
-    if (done.length === 0 && failed.length === 0) io.out(`nothing to do\n`);
+    if (done.length === 0 && failed.length === 0) io.out('nothing to do\n');
   }
+  for (const f of failed) io.err(formatError(command.path, f.error, opts.json === true));
   if (failed.length > 0) io.setExitCode(1);
 }
 
@@ -193,17 +211,18 @@ interface StatusRow extends SpooledMessageInfo {
   queue: string;
 }
 
-async function status(io: CliIo, dir: string, ids: string[], opts: JsonOption): Promise<void> {
-  const folder = await openFolder(dir);
-  const wanted = new Set(checkIds(ids));
-  const rows: StatusRow[] = (await folder.readAll())
-    .filter((l) => wanted.size === 0 || wanted.has(l.meta.id))
-    .map((l) => ({ ...describeMessage(l.meta), queue: l.queue }));
+async function status(io: CliIo, targets: SpoolTarget[], wanted: Set<string>, opts: SpoolFlags): Promise<void> {
+  const rows: StatusRow[] = [];
   // Messages checked out right now (being delivered, or changed by another command) show as busy.
   const busy: { id: string; queue: string }[] = [];
-  for (const queue of SPOOL_QUEUES) {
-    for (const c of await folder.multispool.listCheckouts(queue)) {
-      if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue });
+  for (const { folder } of targets) {
+    for (const l of await folder.readAll()) {
+      if (wanted.size === 0 || wanted.has(l.meta.id)) rows.push({ ...describeMessage(l.meta), queue: l.queue });
+    }
+    for (const queue of SPOOL_QUEUES) {
+      for (const c of await folder.multispool.listCheckouts(queue)) {
+        if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue });
+      }
     }
   }
   rows.sort((a, b) => a.spooledAt - b.spooledAt || (a.id < b.id ? -1 : 1));
@@ -232,7 +251,8 @@ async function status(io: CliIo, dir: string, ids: string[], opts: JsonOption): 
   for (const b of busy) table.push([b.id, 'delivering', '-', '', '', '', '', `held in ${b.queue}`]);
   io.out(renderTable(table));
   io.out(
-    `${rows.length + busy.length} messages: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ${busy.length} busy; ${waiting} waiting or frozen\n`,
+    `${count(rows.length + busy.length, 'message')}: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ` +
+      `${busy.length} busy; ${waiting} waiting or frozen\n`,
   );
 }
 

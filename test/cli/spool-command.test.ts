@@ -1,68 +1,34 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { Command } from 'commander';
-import { type CliIo, registerSpoolCommand } from '../../src/cli/spool-command.js';
 import { FakeClock } from '../../src/core/index.js';
 import { silentLog } from '../../src/multispool/index.js';
 import { type DeliveryReport, Spool, type SpoolEvent, smtpDelivery } from '../../src/spool/index.js';
 import { startSmtpSink } from '../fixtures/spool-smtp-sink.js';
 import { removeTempSpoolDirs, tempSpoolDir } from '../fixtures/spool-spoolable.js';
+import { posthornProcess, posthorn as run } from './run-posthorn.js';
 
 after(removeTempSpoolDirs);
 
 const S = 1000;
-const root = new URL('../../', import.meta.url).pathname;
 
 /** Runs `posthorn spool ...` in this process and captures what it prints. */
-async function posthorn(clock: FakeClock, ...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const io: CliIo = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    setExitCode: (c) => {
-      code = c;
-    },
-    clock,
-  };
-  const program = new Command('posthorn').exitOverride().configureOutput({
-    writeOut: (t) => {
-      out += t;
-    },
-    writeErr: (t) => {
-      err += t;
-    },
-  });
-  registerSpoolCommand(program, io);
-  try {
-    await program.parseAsync(['spool', ...args], { from: 'user' });
-  } catch (error) {
-    code = (error as { exitCode?: number }).exitCode ?? 1;
-  }
-  return { out, err, code };
-}
+const posthorn = (clock: FakeClock, ...args: string[]) => run({ clock }, 'spool', ...args);
 
 const mail = (to: string) => ({ sender: 'ada@example.org', recipients: [to], body: 'hi\r\n' });
 
 /** A spool folder holding one frozen, one waiting and one quarantined message. */
-async function sampleSpool(): Promise<{
+async function sampleSpool(
+  dir = tempSpoolDir('posthorn-spool-cli-'),
+  clock = new FakeClock(),
+): Promise<{
   dir: string;
   clock: FakeClock;
   frozen: string;
   waiting: string;
   held: string;
 }> {
-  const dir = tempSpoolDir('posthorn-spool-cli-');
-  const clock = new FakeClock();
   const spool = await Spool.create({
     dir,
     clock,
@@ -104,7 +70,15 @@ describe('cli: posthorn spool', () => {
       new RegExp(`${waiting}\\s+send-at\\s+in 59m\\s+1\\s+1m\\s+ada@example.org\\s+down@x\\s+451 busy`),
     );
     assert.match(table.out, new RegExp(`${held}\\s+quarantined\\s+-\\s+0\\s+.*spam score 12`));
-    assert.match(table.out, /3 messages: 1 active, 1 frozen, 0 removed, 1 quarantine, 0 busy; 2 waiting or frozen/);
+    assert.match(
+      table.out,
+      /\n3 messages: 1 active, 1 frozen, 0 removed, 1 quarantine, 0 busy; 2 waiting or frozen\n$/,
+    );
+    const single = await posthorn(clock, 'status', dir, held);
+    assert.match(
+      single.out,
+      /\n1 message: 0 active, 0 frozen, 0 removed, 1 quarantine, 0 busy; 0 waiting or frozen\n$/,
+    );
 
     const json = await posthorn(clock, 'status', dir, '--json');
     const parsed = JSON.parse(json.out) as {
@@ -133,7 +107,10 @@ describe('cli: posthorn spool', () => {
     const { dir, clock, frozen, waiting, held } = await sampleSpool();
     const refused = await posthorn(clock, 'remove', dir, waiting);
     assert.equal(refused.code, 1);
-    assert.match(refused.err, /PH_CONFLICT: .*freeze it first/);
+    assert.equal(
+      refused.err,
+      `posthorn spool remove: spool message "${waiting}": is send-at; only a frozen message can be removed (freeze it first)\n`,
+    );
     assert.deepEqual(names(dir, 'active'), [waiting], 'a refused command changes nothing');
 
     assert.equal((await posthorn(clock, 'freeze', dir, waiting)).out, `frozen ${waiting} (now frozen)\n`);
@@ -155,33 +132,91 @@ describe('cli: posthorn spool', () => {
     assert.deepEqual(status.messages[0].retryIntervals, [300 * S, 3600 * S, 3600 * S]);
   });
 
-  it('bad input is a typed error with exit code 1 and changes nothing', async () => {
+  it('says what is wrong in one line (exit 2 for the command line, 1 for the rest) and changes nothing', async () => {
     const { dir, clock, waiting } = await sampleSpool();
     const stranger = tempSpoolDir();
     writeFileSync(join(stranger, 'notes.txt'), 'mine');
     const empty = join(tempSpoolDir(), 'nothing-here');
     mkdirSync(empty);
-    const cases: [string[], RegExp][] = [
-      [['status', stranger], /PH_NOT_A_SPOOL/],
-      [['status', join(stranger, 'missing')], /PH_NOT_A_SPOOL/],
-      [['freeze', empty, waiting], /PH_NOT_A_SPOOL/],
-      [['freeze', dir, 'not-an-id'], /PH_INVALID_ARGUMENT/],
-      [['freeze', dir, `${'0'.repeat(32)}-0`], /PH_NOT_FOUND/],
-      [['send', dir, waiting, '--retry', '5 minutes'], /PH_INVALID_ARGUMENT: invalid --retry/],
-      [['recover', dir, waiting, '--from', 'trash'], /PH_INVALID_ARGUMENT/],
-      [['freeze', dir, waiting, `${'0'.repeat(32)}-0`], /PH_NOT_FOUND/],
+    const unknown = `${'0'.repeat(32)}-0`;
+    const cases: [string[], number, string][] = [
+      [
+        ['status', stranger],
+        1,
+        `posthorn spool status: ${stranger} is not a usable spool: the folder is not empty and is not a spool (no .registry and .tmp; it holds notes.txt)`,
+      ],
+      [
+        ['status', join(stranger, 'missing')],
+        1,
+        `posthorn spool status: ${join(stranger, 'missing')} is not a usable spool: the folder does not exist`,
+      ],
+      [['freeze', empty, waiting], 1, `posthorn spool freeze: ${empty} is not a usable spool: the folder is empty`],
+      [['freeze', dir, 'not-an-id'], 2, 'posthorn spool freeze: "not-an-id" is not a spool message id'],
+      [['freeze', dir, unknown], 1, `posthorn spool freeze: spool message "${unknown}" does not exist`],
+      [['freeze', dir, waiting, unknown], 1, `posthorn spool freeze: spool message "${unknown}" does not exist`],
+      [['freeze', dir], 2, "posthorn spool freeze: missing required argument 'ids'"],
+      [['freeze'], 2, "posthorn spool freeze: missing required argument 'dir'"],
+      [
+        ['send', dir, waiting, '--retry', '5 minutes'],
+        2,
+        "posthorn spool send: option '--retry <intervals>' argument '5 minutes' is invalid. \"5 minutes\" is not a duration like 30s, 5m, 1h or 1h*3",
+      ],
+      [['send', dir, '--retry'], 2, "posthorn spool send: option '--retry <intervals>' argument missing"],
+      [
+        ['recover', dir, waiting, '--from', 'trash'],
+        2,
+        "posthorn spool recover: option '--from <where>' argument 'trash' is invalid. Allowed choices are removed, quarantined.",
+      ],
+      [['recover', dir, waiting], 2, "posthorn spool recover: required option '--from <where>' not specified"],
+      [
+        ['quarantine', dir, waiting, '--reason', ' '],
+        2,
+        "posthorn spool quarantine: option '--reason <text>' argument ' ' is invalid. must not be empty",
+      ],
+      [['status', dir, '--jsn'], 2, "posthorn spool status: unknown option '--jsn' (Did you mean --json?)"],
+      [['stat', dir], 2, "posthorn spool: unknown command 'stat' (Did you mean status?)"],
     ];
-    for (const [args, expected] of cases) {
+    for (const [args, code, line] of cases) {
       const r = await posthorn(clock, ...args);
-      assert.equal(r.code, 1, args.join(' '));
-      assert.match(r.err, expected, args.join(' '));
+      assert.equal(r.err, `${line}\n`, args.join(' '));
+      assert.equal(r.code, code, args.join(' '));
+      assert.equal(r.out, '', args.join(' '));
     }
     assert.deepEqual(readdirSync(stranger), ['notes.txt']);
     assert.deepEqual(readdirSync(empty), []);
     assert.equal(existsSync(join(stranger, 'missing')), false);
     assert.deepEqual(names(dir, 'active'), [waiting], 'a batch with one unknown id changes none');
-    const usage = await posthorn(clock, 'freeze', dir);
-    assert.notEqual(usage.code, 0, 'commander refuses a missing argument');
+  });
+
+  it('with --json, every error is one JSON object on stderr, of one shape', async () => {
+    const { dir, clock, waiting } = await sampleSpool();
+    const unknown = `${'0'.repeat(32)}-0`;
+    const cases: [string[], number, string, RegExp][] = [
+      [['status', join(dir, 'missing'), '--json'], 1, 'PH_NOT_A_SPOOL', /the folder does not exist$/],
+      [['freeze', dir, unknown, '--json'], 1, 'PH_NOT_FOUND', /^spool message "0+-0" does not exist$/],
+      [['remove', dir, waiting, '--json'], 1, 'PH_CONFLICT', /freeze it first/],
+      [['freeze', dir, 'bad', '--json'], 2, 'PH_USAGE', /^"bad" is not a spool message id$/],
+      [['freeze', '--json', dir], 2, 'PH_USAGE', /^missing required argument 'ids'$/],
+      // --json comes after the value commander refuses: the command line still asks for JSON.
+      [
+        ['recover', dir, waiting, '--from', 'trash', '--json'],
+        2,
+        'PH_USAGE',
+        /Allowed choices are removed, quarantined/,
+      ],
+      [['status', dir, '--json', '--bogus'], 2, 'PH_USAGE', /^unknown option '--bogus'$/],
+    ];
+    for (const [args, code, errorCode, message] of cases) {
+      const r = await posthorn(clock, ...args);
+      assert.equal(r.code, code, args.join(' '));
+      assert.equal(r.err.endsWith('\n') && r.err.split('\n').length, 2, `one line: ${r.err}`);
+      const report = JSON.parse(r.err) as { error: { code: string; message: string } };
+      assert.deepEqual(Object.keys(report), ['error']);
+      assert.deepEqual(Object.keys(report.error), ['code', 'message']);
+      assert.equal(report.error.code, errorCode, args.join(' '));
+      assert.match(report.error.message, message, args.join(' '));
+    }
+    assert.deepEqual(names(dir, 'active'), [waiting], 'nothing changed');
   });
 
   it('the posthorn command, run as another process, sends a frozen message and the running spool delivers it', async () => {
@@ -208,14 +243,8 @@ describe('cli: posthorn spool', () => {
     try {
       const [id] = await spool.add(mail('later@example.org'));
       await waitFor((e) => e.type === 'frozen', 'the message to freeze');
-      const run = promisify(execFile);
-      const { stdout } = await run(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'spool', 'send', dir, id as string],
-        {
-          cwd: root,
-        },
-      );
+      const { out: stdout, code } = await posthornProcess(['spool', 'send', dir, id as string]);
+      assert.equal(code, 0);
       assert.equal(stdout, `sent ${id} (now send-now)\n`);
       await waitFor((e) => e.type === 'unfrozen' && e.id === id, 'the spool to notice');
       await waitFor((e) => e.type === 'delivered' && e.id === id, 'delivery');
