@@ -11,10 +11,16 @@ import type { PosthornCommand } from './posthorn-command.js';
 /**
  * `posthorn notify status [dir]`: the delivery status of every subscription — notifications
  * delivered, waiting in the spool (first attempt or retry) and failed for good — read from the
- * notifications folder (by default the one `posthorn serve` uses with the same configuration).
- * Safe beside a running server: it reads files and changes nothing. `posthorn spool status
- * <dir>/<n>/spool` shows the spooled messages themselves.
+ * notifications folder (by default the one `posthorn serve` uses with the same configuration,
+ * `--data` and `--config`). Safe beside a running server: it reads files and changes nothing.
+ * `posthorn spool status --data <dir>` shows the spooled messages themselves.
  */
+
+interface NotifyFlags {
+  data?: string;
+  config?: string;
+  json?: boolean;
+}
 
 export function registerNotifyCommand(program: Command, io: CliIo = processIo): void {
   const notify = program.command('notify').description('subscription notifications (webhooks, mail)');
@@ -22,19 +28,23 @@ export function registerNotifyCommand(program: Command, io: CliIo = processIo): 
     .command('status')
     .description('delivered, pending and failed notifications per subscription')
     .argument('[dir]', "the notifications folder (default: the server configuration's, as serve finds it)")
+    .option('--data <dir>', "a server's data folder: read its notifications folder")
     .option('--config <file>', 'the server configuration to take the folder from')
     .option('--json', 'print JSON for scripts')
-    .action(async (dir: string | undefined, opts: { config?: string; json?: boolean }, command: PosthornCommand) => {
+    .action(async (dir: string | undefined, opts: NotifyFlags, command: PosthornCommand) => {
       let folder: string;
-      if (dir !== undefined && opts.config !== undefined) {
-        throw new UsageError('give the notifications folder or --config, not both');
+      if (dir !== undefined && (opts.data !== undefined || opts.config !== undefined)) {
+        throw new UsageError('give the notifications folder or --data/--config, not both');
       }
       if (dir !== undefined) {
         folder = resolve(io.cwd(), dir);
         // A folder named by hand that is not there is a typo, not a server without notifications yet.
         if (!existsSync(folder)) throw new ResourceNotFoundError('folder', folder);
       } else {
-        const flags = opts.config !== undefined ? { config: opts.config } : {};
+        const flags = {
+          ...(opts.config !== undefined ? { config: opts.config } : {}),
+          ...(opts.data !== undefined ? { data: opts.data } : {}),
+        };
         folder = loadServerConfig({ flags, env: io.env, cwd: io.cwd() }).notification.dir;
       }
       const rows = await readNotificationStatus(folder, commandLog(io, command.path, opts.json === true));

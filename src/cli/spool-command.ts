@@ -19,27 +19,60 @@ import { type CliIo, processIo } from './cli-io.js';
 import { commandLog, formatError } from './error-report.js';
 import { count } from './plural.js';
 import { commandLineValue, type PosthornCommand } from './posthorn-command.js';
-import { openSpoolTargets, type SpoolSelection, type SpoolTarget, selectedIds } from './spool-targets.js';
+import { discovers, openSpoolTargets, type SpoolSelection, type SpoolTarget, selectedIds } from './spool-targets.js';
 
 /**
  * `posthorn spool status|send|freeze|remove|recover|quarantine <dir> [ids…]`: an operator's view
  * of a delivery spool folder, as Postfix's postqueue/postsuper are for its queues. It works on
  * the files, so it needs no running server, and it is safe beside a running Spool: every change
  * is a checkout by rename, and the running Spool notices the result (a message it is delivering
- * right now is reported busy). Tables for people, `--json` for scripts.
+ * right now is reported busy). `--data` or `--config` instead of the folder: a server's
+ * notification spools (every slot's). Tables for people, `--json` for scripts.
  */
 
 interface SpoolFlags {
   json?: boolean;
+  data?: string;
+  config?: string;
 }
 
-/** The arguments and options every spool subcommand has: the folder, and --json. */
-function spoolSubcommand(parent: Command, name: string, ids: 'optional' | 'required'): Command {
-  return parent
-    .command(name)
-    .argument('<dir>', 'the spool folder')
-    .argument(ids === 'required' ? '<ids...>' : '[ids...]', ids === 'required' ? 'the messages' : 'only these messages')
-    .option('--json', 'print JSON for scripts');
+const FOLDER_USAGE = '(<dir> | --data <dir> | --config <file>)';
+
+/** What a subcommand works on, from its command line: the message ids it names and the spool folders. */
+interface SpoolJob {
+  command: PosthornCommand;
+  ids: string[];
+  targets: SpoolTarget[];
+  /** True for a server's notification spools (--data, --config): output names each one's slot. */
+  bySlot: boolean;
+}
+
+interface SpoolSubcommand<O extends SpoolFlags> {
+  name: string;
+  description: string;
+  ids: 'optional' | 'required';
+  options?: (command: Command) => Command;
+  run: (job: SpoolJob, opts: O) => Promise<void>;
+}
+
+/** A subcommand with what every one has: the folder (or a server's, by --data or --config), ids, --json. */
+function addSubcommand<O extends SpoolFlags>(parent: Command, io: CliIo, spec: SpoolSubcommand<O>): void {
+  const command = parent
+    .command(spec.name)
+    .description(spec.description)
+    .usage(`[options] ${FOLDER_USAGE} ${spec.ids === 'required' ? '<ids...>' : '[ids...]'}`)
+    .argument('[dir]', 'the spool folder (left out with --data or --config)')
+    .argument('[ids...]', spec.ids === 'required' ? 'the messages' : 'only these messages');
+  (spec.options ?? ((c) => c))(command)
+    .option('--data <dir>', "a server's data folder: work on its notification spools")
+    .option('--config <file>', "a server's configuration file: work on its notification spools")
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string | undefined, ids: string[], opts: O, self: PosthornCommand) => {
+      const selection: SpoolSelection = { dir, ids, ...opts };
+      const named = checkIds(selectedIds(selection, io), spec.ids);
+      const targets = await openSpoolTargets(selection, io, commandLog(io, self.path, opts.json === true));
+      await spec.run({ command: self, ids: named, targets, bySlot: discovers(selection) }, opts);
+    });
 }
 
 export function registerSpoolCommand(program: Command, io: CliIo = processIo): void {
@@ -47,107 +80,78 @@ export function registerSpoolCommand(program: Command, io: CliIo = processIo): v
     .command('spool')
     .description('inspect and act on a delivery spool folder (like postqueue/postsuper)');
 
-  spoolSubcommand(spool, 'status', 'optional')
-    .description('list the messages in the spool: state, next attempt, attempts, recipients, last error')
-    .action(async (dir: string, ids: string[], opts: SpoolFlags, command: PosthornCommand) => {
-      const selection = { dir, ids, ...opts };
-      const wanted = new Set(checkIds(selectedIds(selection), 'optional'));
-      await status(io, await open(io, selection, command), wanted, opts);
-    });
+  addSubcommand<SpoolFlags>(spool, io, {
+    name: 'status',
+    description: 'list the messages in the spool: state, next attempt, attempts, recipients, last error',
+    ids: 'optional',
+    run: (job, opts) => status(io, job, opts),
+  });
 
-  spoolSubcommand(spool, 'send', 'optional')
-    .description('send now: frozen messages are unfrozen, waiting ones brought forward (all when no ids are given)')
-    .option('--frozen', 'only frozen messages (when no ids are given)')
-    .option(
-      '--retry <intervals>',
-      'retry intervals to use first, like 5m,30m,2h*3',
-      commandLineValue((text) => parseIntervals(text, '--retry')),
-    )
-    .action(
-      async (
-        dir: string,
-        ids: string[],
-        opts: SpoolFlags & { frozen?: boolean; retry?: number[] },
-        command: PosthornCommand,
-      ) => {
-        const selection = { dir, ids, ...opts };
-        const named = checkIds(selectedIds(selection), 'optional');
-        const targets = await open(io, selection, command);
-        const now = io.clock.now();
-        const send = (meta: MessageMeta) => sendMeta(meta, opts.retry ?? [], now);
-        if (named.length > 0) return act(io, command, targets, named, send, 'sent', opts);
-        // No ids: every frozen message, and every waiting one unless --frozen.
-        const all: string[] = [];
-        for (const target of targets) {
-          const located = await target.folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active']);
-          for (const l of located) if (l.meta.status === 'frozen' || l.meta.status === 'send-at') all.push(l.meta.id);
+  addSubcommand<SpoolFlags & { frozen?: boolean; retry?: number[] }>(spool, io, {
+    name: 'send',
+    description: 'send now: frozen messages are unfrozen, waiting ones brought forward (all when no ids are given)',
+    ids: 'optional',
+    options: (c) =>
+      c.option('--frozen', 'only frozen messages (when no ids are given)').option(
+        '--retry <intervals>',
+        'retry intervals to use first, like 5m,30m,2h*3',
+        commandLineValue((text) => parseIntervals(text, '--retry')),
+      ),
+    run: async (job, opts) => {
+      const now = io.clock.now();
+      const send = (meta: MessageMeta) => sendMeta(meta, opts.retry ?? [], now);
+      if (job.ids.length > 0) return act(io, job, send, 'sent', opts);
+      // No ids: every frozen message, and every waiting one unless --frozen.
+      const all: string[] = [];
+      for (const { folder } of job.targets) {
+        for (const l of await folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active'])) {
+          if (l.meta.status === 'frozen' || l.meta.status === 'send-at') all.push(l.meta.id);
         }
-        await act(io, command, targets, all, send, 'sent', opts);
-      },
-    );
+      }
+      await act(io, { ...job, ids: all }, send, 'sent', opts);
+    },
+  });
 
-  spoolSubcommand(spool, 'freeze', 'required')
-    .description('stop delivering messages until they are sent again')
-    .option('--reason <text>', 'why', commandLineValue(nonEmpty), 'frozen by an operator')
-    .action(async (dir: string, ids: string[], opts: SpoolFlags & { reason: string }, command: PosthornCommand) => {
-      const selection = { dir, ids, ...opts };
-      const named = checkIds(selectedIds(selection), 'required');
-      await act(
-        io,
-        command,
-        await open(io, selection, command),
-        named,
-        (m) => freezeMeta(m, opts.reason),
-        'frozen',
-        opts,
-      );
-    });
+  addSubcommand<SpoolFlags & { reason: string }>(spool, io, {
+    name: 'freeze',
+    description: 'stop delivering messages until they are sent again',
+    ids: 'required',
+    options: (c) => c.option('--reason <text>', 'why', commandLineValue(nonEmpty), 'frozen by an operator'),
+    run: (job, opts) => act(io, job, (m) => freezeMeta(m, opts.reason), 'frozen', opts),
+  });
 
-  spoolSubcommand(spool, 'remove', 'required')
-    .description('move frozen messages to removed (recover brings them back)')
-    .action(async (dir: string, ids: string[], opts: SpoolFlags, command: PosthornCommand) => {
-      const selection = { dir, ids, ...opts };
-      const named = checkIds(selectedIds(selection), 'required');
-      await act(io, command, await open(io, selection, command), named, removeMeta, 'removed', opts);
-    });
+  addSubcommand<SpoolFlags>(spool, io, {
+    name: 'remove',
+    description: 'move frozen messages to removed (recover brings them back)',
+    ids: 'required',
+    run: (job, opts) => act(io, job, removeMeta, 'removed', opts),
+  });
 
-  spoolSubcommand(spool, 'recover', 'required')
-    .description('bring removed or quarantined messages back, frozen (send them to deliver)')
-    .addOption(
-      new Option('--from <where>', 'where the messages are').choices(['removed', 'quarantined']).makeOptionMandatory(),
-    )
-    .action(
-      async (
-        dir: string,
-        ids: string[],
-        opts: SpoolFlags & { from: 'removed' | 'quarantined' },
-        command: PosthornCommand,
-      ) => {
-        const selection = { dir, ids, ...opts };
-        const named = checkIds(selectedIds(selection), 'required');
-        const targets = await open(io, selection, command);
-        await act(io, command, targets, named, (m) => recoverMeta(m, opts.from), 'recovered', opts);
-      },
-    );
+  addSubcommand<SpoolFlags & { from: 'removed' | 'quarantined' }>(spool, io, {
+    name: 'recover',
+    description: 'bring removed or quarantined messages back, frozen (send them to deliver)',
+    ids: 'required',
+    options: (c) =>
+      c.addOption(
+        new Option('--from <where>', 'where the messages are')
+          .choices(['removed', 'quarantined'])
+          .makeOptionMandatory(),
+      ),
+    run: (job, opts) => act(io, job, (m) => recoverMeta(m, opts.from), 'recovered', opts),
+  });
 
-  spoolSubcommand(spool, 'quarantine', 'required')
-    .description('move waiting or frozen messages to quarantine')
-    .requiredOption('--reason <text>', 'why', commandLineValue(nonEmpty))
-    .action(async (dir: string, ids: string[], opts: SpoolFlags & { reason: string }, command: PosthornCommand) => {
-      const selection = { dir, ids, ...opts };
-      const named = checkIds(selectedIds(selection), 'required');
-      const targets = await open(io, selection, command);
-      await act(io, command, targets, named, (m) => quarantineMeta(m, opts.reason), 'quarantined', opts);
-    });
+  addSubcommand<SpoolFlags & { reason: string }>(spool, io, {
+    name: 'quarantine',
+    description: 'move waiting or frozen messages to quarantine',
+    ids: 'required',
+    options: (c) => c.requiredOption('--reason <text>', 'why', commandLineValue(nonEmpty)),
+    run: (job, opts) => act(io, job, (m) => quarantineMeta(m, opts.reason), 'quarantined', opts),
+  });
 }
 
 function nonEmpty(text: string): string {
   if (text.trim() === '') throw new UsageError('must not be empty');
   return text;
-}
-
-function open(io: CliIo, selection: SpoolSelection, command: PosthornCommand): Promise<SpoolTarget[]> {
-  return openSpoolTargets(selection, io, commandLog(io, command.path, command.opts().json === true));
 }
 
 /** Message ids as given on the command line, each once. */
@@ -165,9 +169,7 @@ function checkIds(ids: string[], need: 'optional' | 'required'): string[] {
  */
 async function act(
   io: CliIo,
-  command: PosthornCommand,
-  targets: SpoolTarget[],
-  ids: string[],
+  { command, targets, ids }: SpoolJob,
   transition: (meta: MessageMeta) => MessageMeta,
   verb: string,
   opts: SpoolFlags,
@@ -209,19 +211,22 @@ async function act(
 
 interface StatusRow extends SpooledMessageInfo {
   queue: string;
+  /** The notification slot whose spool holds it; null in a folder named on the command line. */
+  slot: number | null;
 }
 
-async function status(io: CliIo, targets: SpoolTarget[], wanted: Set<string>, opts: SpoolFlags): Promise<void> {
+async function status(io: CliIo, { targets, ids, bySlot }: SpoolJob, opts: SpoolFlags): Promise<void> {
+  const wanted = new Set(ids);
   const rows: StatusRow[] = [];
   // Messages checked out right now (being delivered, or changed by another command) show as busy.
-  const busy: { id: string; queue: string }[] = [];
-  for (const { folder } of targets) {
+  const busy: { id: string; queue: string; slot: number | null }[] = [];
+  for (const { folder, slot } of targets) {
     for (const l of await folder.readAll()) {
-      if (wanted.size === 0 || wanted.has(l.meta.id)) rows.push({ ...describeMessage(l.meta), queue: l.queue });
+      if (wanted.size === 0 || wanted.has(l.meta.id)) rows.push({ ...describeMessage(l.meta), queue: l.queue, slot });
     }
     for (const queue of SPOOL_QUEUES) {
       for (const c of await folder.multispool.listCheckouts(queue)) {
-        if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue });
+        if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue, slot });
       }
     }
   }
@@ -229,15 +234,28 @@ async function status(io: CliIo, targets: SpoolTarget[], wanted: Set<string>, op
   const counts = Object.fromEntries(SPOOL_QUEUES.map((q) => [q, rows.filter((r) => r.queue === q).length]));
   const waiting = (counts.active ?? 0) + (counts.frozen ?? 0) + busy.length;
   if (opts.json) {
-    io.out(`${JSON.stringify({ messages: rows, busy, counts: { ...counts, busy: busy.length, waiting } })}\n`);
+    const spools = targets.map((t) => ({ slot: t.slot, dir: t.dir }));
+    io.out(`${JSON.stringify({ spools, messages: rows, busy, counts: { ...counts, busy: busy.length, waiting } })}\n`);
     return;
   }
   const now = io.clock.now();
+  const slotColumn = (slot: number | null) => (bySlot ? [String(slot)] : []);
   const table: string[][] = [
-    ['id', 'state', 'next attempt', 'attempts', 'age', 'sender', 'recipients', 'last error / reason'],
+    [
+      ...(bySlot ? ['slot'] : []),
+      'id',
+      'state',
+      'next attempt',
+      'attempts',
+      'age',
+      'sender',
+      'recipients',
+      'last error / reason',
+    ],
   ];
   for (const r of rows) {
     table.push([
+      ...slotColumn(r.slot),
       r.id,
       r.state,
       r.nextAttemptAt === null ? '-' : r.nextAttemptAt <= now ? 'now' : `in ${formatDuration(r.nextAttemptAt - now)}`,
@@ -248,10 +266,12 @@ async function status(io: CliIo, targets: SpoolTarget[], wanted: Set<string>, op
       r.quarantineReason ?? r.frozenReason ?? r.lastError ?? '',
     ]);
   }
-  for (const b of busy) table.push([b.id, 'delivering', '-', '', '', '', '', `held in ${b.queue}`]);
+  for (const b of busy)
+    table.push([...slotColumn(b.slot), b.id, 'delivering', '-', '', '', '', '', `held in ${b.queue}`]);
   io.out(renderTable(table));
+  const where = bySlot ? ` in ${count(targets.length, 'spool')}` : '';
   io.out(
-    `${count(rows.length + busy.length, 'message')}: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ` +
+    `${count(rows.length + busy.length, 'message')}${where}: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ` +
       `${busy.length} busy; ${waiting} waiting or frozen\n`,
   );
 }

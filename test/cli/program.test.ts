@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,11 @@ describe('cli: the posthorn command', () => {
       '--reason <text> why (default: "frozen by an operator")',
     );
     assert.equal(await helpLine(['spool', 'status'], '--json'), '--json print JSON for scripts');
+    const usage = await posthorn(inDir, 'spool', 'freeze', '--help');
+    assert.match(
+      usage.out,
+      /^Usage: posthorn spool freeze \[options\] \(<dir> \| --data <dir> \| --config <file>\) <ids\.\.\.>\n/,
+    );
   });
 
   it('a wrong command line is one line on stderr and exit 2', async () => {
@@ -79,8 +84,8 @@ describe('cli: the posthorn command', () => {
         "posthorn queue move: option '--claim-wait <seconds>' argument 'soon' is invalid. must be seconds, 0 or more",
       ],
       [
-        ['notify', 'status', dir, '--config', 'posthorn.toml'],
-        'posthorn notify status: give the notifications folder or --config, not both',
+        ['notify', 'status', dir, '--data', dir],
+        'posthorn notify status: give the notifications folder or --data/--config, not both',
       ],
     ];
     for (const [args, line] of cases) {
@@ -114,10 +119,10 @@ describe('cli: the posthorn command', () => {
       },
     });
     assert.equal(json.code, 1);
-    const broken = await posthorn(at, 'notify', 'status', '--config', 'broken.toml');
+    const broken = await posthorn(at, 'spool', 'status', '--config', 'broken.toml');
     assert.equal(
       broken.err,
-      'posthorn notify status: broken.toml is not valid TOML: illegal character in key (line 1, column 14)\n',
+      'posthorn spool status: broken.toml is not valid TOML: illegal character in key (line 1, column 14)\n',
     );
     const env = await posthorn(
       { cwd: configs, env: { POSTHORN_PORT: 'http' } },
@@ -133,11 +138,16 @@ describe('cli: the posthorn command', () => {
     );
   });
 
-  it('notify status refuses a folder that is not there', async () => {
+  it('notify status refuses a folder that is not there, and finds the notifications from --data', async () => {
     const missing = join(dir, 'no-such-folder');
     const refused = await posthorn(inDir, 'notify', 'status', missing);
     assert.equal(refused.err, `posthorn notify status: folder "${missing}" does not exist\n`);
     assert.equal(refused.code, 1);
+    const data = mkdtempSync(join(dir, 'data-'));
+    mkdirSync(join(data, 'notifications', '0'), { recursive: true });
+    const found = await posthorn(inDir, 'notify', 'status', '--data', data, '--json');
+    assert.equal(found.code, 0, found.err);
+    assert.deepEqual(JSON.parse(found.out), { dir: join(data, 'notifications'), subscriptions: [] });
   });
 
   it('queue move counts with the right plural and reports a failed request with its code', async () => {

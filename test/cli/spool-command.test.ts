@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FakeClock } from '../../src/core/index.js';
 import { silentLog } from '../../src/multispool/index.js';
@@ -155,7 +155,7 @@ describe('cli: posthorn spool', () => {
       [['freeze', dir, unknown], 1, `posthorn spool freeze: spool message "${unknown}" does not exist`],
       [['freeze', dir, waiting, unknown], 1, `posthorn spool freeze: spool message "${unknown}" does not exist`],
       [['freeze', dir], 2, "posthorn spool freeze: missing required argument 'ids'"],
-      [['freeze'], 2, "posthorn spool freeze: missing required argument 'dir'"],
+      [['freeze'], 2, "posthorn spool freeze: missing required argument 'dir' (or give --data or --config)"],
       [
         ['send', dir, waiting, '--retry', '5 minutes'],
         2,
@@ -253,5 +253,129 @@ describe('cli: posthorn spool', () => {
       await spool.close();
       await sink.close();
     }
+  });
+});
+
+describe('cli: posthorn spool --data / --config (a server notification spools)', () => {
+  /** A server's data folder whose notifications folder has two slots, each with a sample spool. */
+  async function dataFolder(notifications = 'notifications') {
+    const data = tempSpoolDir('posthorn-spool-data-');
+    const clock = new FakeClock();
+    const slot0 = await sampleSpool(join(data, notifications, '0', 'spool'), clock);
+    const slot1 = await sampleSpool(join(data, notifications, '1', 'spool'), clock);
+    return { data, clock, slot0, slot1 };
+  }
+
+  it('status --data finds every slot spool and names the slot', async () => {
+    const { data, clock, slot0, slot1 } = await dataFolder();
+    const table = await posthorn(clock, 'status', '--data', data);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out.split('\n')[0] ?? '', /^slot\s+id\s+state\s+next attempt/);
+    assert.match(table.out, new RegExp(`\\n0\\s+${slot0.waiting}\\s+send-at`));
+    assert.match(table.out, new RegExp(`\\n1\\s+${slot1.waiting}\\s+send-at`));
+    assert.match(
+      table.out,
+      /\n6 messages in 2 spools: 2 active, 2 frozen, 0 removed, 2 quarantine, 0 busy; 4 waiting or frozen\n$/,
+    );
+
+    const json = JSON.parse((await posthorn(clock, 'status', '--data', data, '--json')).out) as {
+      spools: { slot: number; dir: string }[];
+      messages: { id: string; slot: number }[];
+    };
+    assert.deepEqual(json.spools, [
+      { slot: 0, dir: join(data, 'notifications', '0', 'spool') },
+      { slot: 1, dir: join(data, 'notifications', '1', 'spool') },
+    ]);
+    const slotOf = new Map(json.messages.map((m) => [m.id, m.slot]));
+    assert.equal(slotOf.get(slot0.held), 0);
+    assert.equal(slotOf.get(slot1.held), 1);
+    assert.equal(json.messages.length, 6);
+
+    // With --data every argument is a message id.
+    const one = JSON.parse((await posthorn(clock, 'status', '--data', data, slot1.frozen, '--json')).out) as {
+      messages: { id: string; slot: number }[];
+    };
+    assert.deepEqual(
+      one.messages.map((m) => [m.id, m.slot]),
+      [[slot1.frozen, 1]],
+    );
+  });
+
+  it('the other subcommands act in whichever slot holds each message, and refuse before changing any', async () => {
+    const { data, clock, slot0, slot1 } = await dataFolder();
+    const frozen = await posthorn(clock, 'freeze', '--data', data, slot0.waiting, slot1.waiting);
+    assert.equal(frozen.code, 0, frozen.err);
+    assert.equal(frozen.out, `frozen ${slot0.waiting} (now frozen)\nfrozen ${slot1.waiting} (now frozen)\n`);
+    assert.deepEqual(names(slot0.dir, 'active'), []);
+    assert.deepEqual(names(slot1.dir, 'active'), []);
+
+    // slot 0's message may be removed, slot 1's held one may not: neither is.
+    const refused = await posthorn(clock, 'remove', '--data', data, slot0.waiting, slot1.held);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /^posthorn spool remove: spool message "[^"]+": is quarantined; only a frozen message/);
+    assert.deepEqual(names(slot0.dir, 'frozen').sort(), [slot0.frozen, slot0.waiting].sort());
+
+    const sent = await posthorn(clock, 'send', '--data', data, '--frozen', '--json');
+    assert.equal(sent.code, 0, sent.err);
+    assert.deepEqual(
+      (JSON.parse(sent.out) as { sent: string[] }).sent.sort(),
+      [slot0.frozen, slot0.waiting, slot1.frozen, slot1.waiting].sort(),
+    );
+    const missing = `${'0'.repeat(32)}-0`;
+    const unknown = await posthorn(clock, 'freeze', '--data', data, missing);
+    assert.equal(unknown.err, `posthorn spool freeze: spool message "${missing}" does not exist\n`);
+    assert.equal(unknown.code, 1);
+  });
+
+  it('--config finds data and [notification] spool_dir as serve does, relative to the working folder', async () => {
+    const { data, clock, slot1 } = await dataFolder('elsewhere');
+    writeFileSync(join(data, 'posthorn.toml'), 'data = "."\n[notification]\nspool_dir = "elsewhere"\n');
+    const byConfig = await run(
+      { clock, cwd: data },
+      'spool',
+      'status',
+      '--config',
+      'posthorn.toml',
+      slot1.held,
+      '--json',
+    );
+    assert.equal(byConfig.code, 0, byConfig.err);
+    assert.deepEqual(
+      (JSON.parse(byConfig.out) as { messages: { id: string }[] }).messages.map((m) => m.id),
+      [slot1.held],
+    );
+    // The environment moves it as it moves serve's; --data is relative to the working folder.
+    const byEnv = await run(
+      { clock, cwd: join(data, '..'), env: { POSTHORN_NOTIFICATION_SPOOL_DIR: 'elsewhere' } },
+      'spool',
+      'status',
+      '--data',
+      basename(data),
+      '--json',
+    );
+    assert.equal(byEnv.code, 0, byEnv.err);
+    assert.equal((JSON.parse(byEnv.out) as { messages: unknown[] }).messages.length, 6);
+  });
+
+  it('says when there is no notification spool, and refuses a folder and --data together', async () => {
+    const empty = tempSpoolDir('posthorn-spool-data-');
+    const none = await posthorn(new FakeClock(), 'status', '--data', empty);
+    assert.equal(none.code, 1);
+    assert.equal(
+      none.err,
+      `posthorn spool status: ${join(empty, 'notifications')} is not a usable spool: the folder does not exist: has a server run with this data folder?\n`,
+    );
+    mkdirSync(join(empty, 'notifications'));
+    const noSlot = await posthorn(new FakeClock(), 'status', '--data', empty, '--json');
+    assert.deepEqual(JSON.parse(noSlot.err), {
+      error: {
+        code: 'PH_NOT_A_SPOOL',
+        message: `${join(empty, 'notifications')} is not a usable spool: it holds no notification spool (<n>/spool): has a server run with this data folder?`,
+      },
+    });
+    const { data, clock } = await dataFolder();
+    const both = await posthorn(clock, 'status', join(data, 'notifications', '0', 'spool'), '--data', data);
+    assert.equal(both.code, 2);
+    assert.match(both.err, /^posthorn spool status: give the spool folder \(.*\) or --data\/--config, not both\n$/);
   });
 });
