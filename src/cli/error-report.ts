@@ -1,4 +1,4 @@
-import { isPosthornError, UsageError } from '../core/index.js';
+import { isPosthornError, NotASpoolError, UsageError } from '../core/index.js';
 import type { SpoolLog } from '../multispool/index.js';
 import type { CliIo } from './cli-io.js';
 
@@ -25,8 +25,14 @@ export function errorReport(error: unknown): ErrorReport {
     : typeof (error as { code?: unknown })?.code === 'string'
       ? (error as { code: string }).code
       : 'PH_UNEXPECTED';
-  const message = error instanceof Error ? error.message : String(error);
-  return { error: { code, message } };
+  return { error: { code, message: messageOf(error) } };
+}
+
+function messageOf(error: unknown): string {
+  // The hint names a library option ("pass createIfMissing") that no command has.
+  if (error instanceof NotASpoolError && error.hint !== null)
+    return `${error.path} is not a usable spool: ${error.reason}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 export function formatError(command: string, error: unknown, json: boolean): string {

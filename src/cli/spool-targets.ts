@@ -83,17 +83,9 @@ export async function openSpoolTargets(selection: SpoolSelection, io: CliIo, log
   return targets;
 }
 
-async function openFolder(dir: string, log: SpoolLog): Promise<SpoolFolder> {
-  try {
-    // Never creates: pointing the command at a wrong folder must not turn it into a spool.
-    return await SpoolFolder.open(dir, { createIfMissing: false, log });
-  } catch (error) {
-    // Its hint names a library option ("pass createIfMissing") that the command does not have.
-    if (error instanceof NotASpoolError && error.hint !== null) {
-      throw new NotASpoolError(error.path, error.reason, { cause: error });
-    }
-    throw error;
-  }
+function openFolder(dir: string, log: SpoolLog): Promise<SpoolFolder> {
+  // Never creates: pointing the command at a wrong folder must not turn it into a spool.
+  return SpoolFolder.open(dir, { createIfMissing: false, log });
 }
 
 function isFolder(path: string): boolean {

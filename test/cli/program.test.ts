@@ -148,6 +148,20 @@ describe('cli: the posthorn command', () => {
     const found = await posthorn(inDir, 'notify', 'status', '--data', data, '--json');
     assert.equal(found.code, 0, found.err);
     assert.deepEqual(JSON.parse(found.out), { dir: join(data, 'notifications'), subscriptions: [] });
+    // No error names an option of the library ("pass createIfMissing") that the command does not have.
+    mkdirSync(join(data, 'notifications', '0', 'spool'));
+    const empty = await posthorn(inDir, 'notify', 'status', '--data', data);
+    assert.equal(
+      empty.err,
+      `posthorn notify status: ${join(data, 'notifications', '0', 'spool')} is not a usable spool: the folder is empty\n`,
+    );
+    const spool = await posthorn(inDir, 'spool', 'status', '--data', data, '--json');
+    assert.deepEqual(JSON.parse(spool.err), {
+      error: {
+        code: 'PH_NOT_A_SPOOL',
+        message: `${join(data, 'notifications', '0', 'spool')} is not a usable spool: the folder is empty`,
+      },
+    });
   });
 
   it('queue move counts with the right plural and reports a failed request with its code', async () => {
