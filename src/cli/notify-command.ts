@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ResourceNotFoundError, UsageError } from '../core/index.js';
-import { loadServerConfig } from '../server/index.js';
+import { loadServerConfig } from '../server/config.js';
 import { readNotificationStatus } from '../service/notify/index.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { commandLog } from './error-report.js';

@@ -6,7 +6,7 @@ import {
   ResourceConflictError,
   StorageUnavailableError,
 } from '../core/index.js';
-import { loadServerConfig } from '../server/index.js';
+import { loadServerConfig } from '../server/config.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { count } from './plural.js';
 import { commandLineValue } from './posthorn-command.js';

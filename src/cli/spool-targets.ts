@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { NotASpoolError, UsageError } from '../core/index.js';
 import type { SpoolLog } from '../multispool/index.js';
-import { loadServerConfig } from '../server/index.js';
+import { loadServerConfig } from '../server/config.js';
 import { listNotificationSlots } from '../service/notify/index.js';
 import { SpoolFolder } from '../spool/index.js';
 import type { CliIo } from './cli-io.js';

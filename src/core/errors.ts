@@ -43,24 +43,18 @@ export abstract class PosthornError extends Error {
   }
 }
 
-export interface InvalidArgumentOptions extends PosthornErrorOptions {
-  /**
-   * The whole message, for when `invalid <field>: <reason>` is not what a person needs to read:
-   * a configuration's error names the file or the environment variable to fix.
-   */
-  message?: string;
-}
-
 /**
  * An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`) and
- * `reason` says what is wrong with it ("must be a whole number...").
+ * `reason` says what is wrong with it ("must be a whole number..."). `options.message` replaces
+ * the message `invalid <field>: <reason>` when that is not what a person needs to read: a
+ * configuration's error names the file or the environment variable to fix.
  */
 export class InvalidArgumentError extends PosthornError {
   readonly code = 'PH_INVALID_ARGUMENT';
   constructor(
     readonly field: string,
     readonly reason: string,
-    options?: InvalidArgumentOptions,
+    options?: PosthornErrorOptions & { message?: string },
   ) {
     super(options?.message ?? `invalid ${field}: ${reason}`, options);
   }

@@ -5,12 +5,14 @@ import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLi
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
 import {
+  NOTIFICATION_KEYS,
   type NotificationConfig,
   readNotificationConfig,
   readWebSocketConfig,
+  WEBSOCKET_KEYS,
   type WebSocketConfig,
 } from './notification-config.js';
-import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -24,8 +26,9 @@ import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
  *   port = 8888                # POSTHORN_PORT, --port (0: any free port)
  *   ws_port = 9000             # POSTHORN_WS_PORT, --ws-port (the WebSocket API's port)
  *   data = "./data"            # POSTHORN_DATA, --data; relative to the file's folder when set here
- *   store = "disk"             # POSTHORN_STORE: "disk" (durable, the default) or "memory"
- *   log_level = "info"         # POSTHORN_LOG_LEVEL: trace, debug, info, warn, error, fatal, silent
+ *   store = "disk"             # POSTHORN_STORE, --store: "disk" (durable, the default) or "memory"
+ *   log_level = "info"         # POSTHORN_LOG_LEVEL, --log-level: trace, debug, info, warn, error, fatal, silent
+ *   log_requests = true        # POSTHORN_LOG_REQUESTS: one info line per request (never bodies or tokens)
  *   enable_checksum = false    # POSTHORN_ENABLE_CHECKSUM: stamp messages with "MD5:<hex>" checksums
  *
  *   [transport]                # Zaqar's [transport] options
@@ -57,6 +60,8 @@ export interface ServerConfig {
   data: string;
   store: 'disk' | 'memory';
   logLevel: string;
+  /** One info line per request: method, route, status, duration, project. */
+  logRequests: boolean;
   enableChecksum: boolean;
   clientIds: ClientIdPolicy;
   subscriberTypes: string[];
@@ -80,6 +85,8 @@ export interface ServeFlags {
   port?: string | number;
   data?: string;
   wsPort?: string | number;
+  store?: string;
+  logLevel?: string;
 }
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -90,6 +97,7 @@ const TOP_KEYS = new Set([
   'data',
   'store',
   'log_level',
+  'log_requests',
   'enable_checksum',
   'transport',
   'signed_url',
@@ -99,6 +107,7 @@ const TOP_KEYS = new Set([
   'notification',
   'websocket',
 ]);
+const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
   'client_id_uuid_safe',
   'min_length_client_id',
@@ -121,6 +130,28 @@ function port(setting: Setting): number {
     fail(setting, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/**
+ * Every setting a configuration file may hold, as `key` or `table.key` (`pooling.pools.key` for
+ * the keys of each pool), for posthorn.example.toml's test to check that it shows them all.
+ */
+export function knownSettings(): string[] {
+  const tables: [string, Iterable<string>][] = [
+    ['transport', TRANSPORT_KEYS],
+    ['signed_url', SIGNED_URL_KEYS],
+    ['limits', LIMIT_KEYS.keys()],
+    ['notification', NOTIFICATION_KEYS],
+    ['websocket', WEBSOCKET_KEYS],
+    ['admin', ADMIN_KEYS],
+    ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
+    ['pooling.pools', POOL_KEYS],
+  ];
+  const tableNames = new Set(tables.map(([t]) => t.split('.')[0]));
+  return [
+    ...[...TOP_KEYS].filter((k) => !tableNames.has(k)),
+    ...tables.flatMap(([table, keys]) => [...keys].map((k) => `${table}.${k}`)),
+  ];
 }
 
 /** A file's name for people: relative to the working folder when it is inside it, else absolute. */
@@ -187,7 +218,7 @@ export function loadServerConfig(
   const fromFile = (key: string) => sources.fromFile(key, doc[key]);
 
   const transport = section(fromFile('transport'), TRANSPORT_KEYS);
-  const signedUrl = section(fromFile('signed_url'), new Set(['secret_key']));
+  const signedUrl = section(fromFile('signed_url'), SIGNED_URL_KEYS);
   const limitsDoc = section(fromFile('limits'), LIMIT_KEYS);
 
   const limitOverrides: Partial<Limits> = {};
@@ -234,15 +265,26 @@ export function loadServerConfig(
       : doc.data !== undefined
         ? resolve(fileDir, text(fromFile('data')))
         : resolve(cwd, 'data');
-  const storeSetting = sources.pick('store', doc.store, { env: 'POSTHORN_STORE', fallback: 'disk' });
+  const storeSetting = sources.pick('store', doc.store, {
+    flag: { name: '--store', value: flags.store },
+    env: 'POSTHORN_STORE',
+    fallback: 'disk',
+  });
   const store = storeSetting.value;
   if (store !== 'disk' && store !== 'memory')
     fail(storeSetting, `must be "disk" or "memory", not ${JSON.stringify(store)}`);
-  const logLevelSetting = sources.pick('log_level', doc.log_level, { env: 'POSTHORN_LOG_LEVEL', fallback: 'info' });
+  const logLevelSetting = sources.pick('log_level', doc.log_level, {
+    flag: { name: '--log-level', value: flags.logLevel },
+    env: 'POSTHORN_LOG_LEVEL',
+    fallback: 'info',
+  });
   const logLevel = text(logLevelSetting);
   if (!LOG_LEVELS.has(logLevel)) {
     fail(logLevelSetting, `must be one of ${[...LOG_LEVELS].join(', ')}, not ${JSON.stringify(logLevel)}`);
   }
+  const logRequests = flag(
+    sources.pick('log_requests', doc.log_requests, { env: 'POSTHORN_LOG_REQUESTS', fallback: true }),
+  );
   const enableChecksum = flag(
     sources.pick('enable_checksum', doc.enable_checksum, { env: 'POSTHORN_ENABLE_CHECKSUM', fallback: false }),
   );
@@ -294,6 +336,7 @@ export function loadServerConfig(
     data,
     store,
     logLevel,
+    logRequests,
     enableChecksum,
     clientIds,
     subscriberTypes,

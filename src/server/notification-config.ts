@@ -46,7 +46,7 @@ export interface WebSocketConfig {
   notificationUrl: string | null;
 }
 
-const NOTIFICATION_KEYS = new Set([
+export const NOTIFICATION_KEYS = new Set([
   'spool_dir',
   'require_confirmation',
   'webhook_timeout',
@@ -60,7 +60,7 @@ const NOTIFICATION_KEYS = new Set([
   'smtp_password',
   'smtp_from',
 ]);
-const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
+export const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
 
 function httpUrl(setting: Setting): string {
   const raw = text(setting);

@@ -22,9 +22,9 @@ import { fail, flag, type Setting, type SettingSources, section } from './config
  */
 export interface PoolingConfig extends PoolingSettings {}
 
-const POOLING_KEYS = new Set(['enabled', 'catalog', 'default_pool', 'cache_seconds', 'settle_seconds', 'pools']);
-const POOL_KEYS = new Set(['name', 'uri', 'weight', 'flavor']);
-const ADMIN_KEYS = new Set(['token']);
+export const POOLING_KEYS = new Set(['enabled', 'catalog', 'default_pool', 'cache_seconds', 'settle_seconds', 'pools']);
+export const POOL_KEYS = new Set(['name', 'uri', 'weight', 'flavor']);
+export const ADMIN_KEYS = new Set(['token']);
 
 function seconds(setting: Setting, fallback: number): number {
   const { value } = setting;

@@ -1,4 +1,10 @@
-import { CorruptDataError, PosthornError, ResourceConflictError, ResourceNotFoundError } from '../core/index.js';
+import {
+  CorruptDataError,
+  PosthornError,
+  ResourceConflictError,
+  ResourceNotFoundError,
+  type SpooledEnvelope,
+} from '../core/index.js';
 import {
   type EntryDecision,
   Multispool,
@@ -15,7 +21,6 @@ import {
   SPOOL_QUEUES,
   type SpoolQueue,
 } from './message-metadata.js';
-import type { SpooledEnvelope } from './types.js';
 
 export const spoolSpoolable: Spoolable<MessageMeta, SpooledEnvelope, SpoolQueue> = {
   queues: SPOOL_QUEUES,

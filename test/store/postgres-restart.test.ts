@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { StorageUnavailableError } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver, parsePostgresUri } from '../../src/store/postgres/index.js';
-import { allIds } from './conformance/cases/messages.js';
 import { adminQuery, DATABASE_URL, dropSchema, freshSchema, probePostgres, withPostgres } from './postgres-support.js';
 
 /**
