@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import {
   type Clock,
   ignoreMissing,
@@ -36,6 +35,7 @@ import {
   webhookHeaders,
 } from './payloads.js';
 import { effectiveRetryPolicy, retryIntervals } from './retry-schedule.js';
+import { MAX_SLOTS, notificationSlot } from './slots.js';
 import { type BatchTarget, SpoolBatcher } from './spool-batcher.js';
 import { parseSubscriber } from './subscriber-uri.js';
 import { failed, type PairOutcome, PERMANENT, tryLater, WebhookSender } from './webhook-sender.js';
@@ -96,7 +96,6 @@ const JOB_TIMEOUT_MS = 600_000;
 /** Failed notifications are logged at most this often (a line with how many). */
 const WARN_EVERY_MS = 10_000;
 /** Processes that can share one notifications folder. */
-const MAX_SLOTS = 256;
 
 function cacheKey(kind: ResourceKind, project: string, queue: string): string {
   return `${kind}\u0000${project}\u0000${queue}`;
@@ -162,11 +161,11 @@ export class Notifier implements NotificationHooks {
     const notifier = new Notifier(options);
     const log = notifier.log;
     for (let slot = 0; ; slot++) {
-      const dir = join(resolve(options.dir), String(slot));
+      const { dir, spoolDir } = notificationSlot(options.dir, slot);
       mkdirSync(dir, { recursive: true });
       try {
         notifier.spool = await Spool.create<null>({
-          dir: join(dir, 'spool'),
+          dir: spoolDir,
           deliver: (job) => notifier.deliver(job),
           bounce: (bounce) => notifier.bounced(bounce),
           clock: notifier.clock,
