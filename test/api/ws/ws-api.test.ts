@@ -140,7 +140,9 @@ for (const binary of [false, true]) {
       assert.equal(home.headers.status, 200);
       assert.ok((home.body.resources as Record<string, unknown>)['rel/queues'], 'the v2 home document');
       assert.deepEqual(home.request, { action: 'get_home_doc', body: {}, headers: {}, api: 'v2' });
-      const health = await c.send('check_node_health', undefined, binary, {});
+      // Health is private: this server has an admin token, so it needs it.
+      assert.equal((await c.send('check_node_health', undefined, binary, {})).headers.status, 403);
+      const health = await c.send('check_node_health', undefined, binary, { 'X-Admin-Token': ADMIN_TOKEN });
       assert.equal(health.headers.status, 200);
       assert.equal(health.body.storage_reachable, true);
       assert.equal((await c.send('ping_node', undefined, binary, {})).headers.status, 204);
