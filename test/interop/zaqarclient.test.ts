@@ -32,12 +32,12 @@ const missing =
 const skip = python === null && process.env.CI !== 'true' ? missing : false;
 
 describe('interop: python-zaqarclient against posthorn serve', () => {
-  it('every client operation gets the answers Zaqar gives', { skip, timeout: 120_000 }, async () => {
+  it('every client operation gets the answers Zaqar gives', { skip, timeout: 300_000 }, async () => {
     if (python === null) assert.fail(missing);
     const data = mkdtempSync(join(tmpdir(), 'posthorn-interop-'));
     const server = await startServeProcess(['--data', data], { POSTHORN_SIGNED_URL_SECRET_KEY: 'interop-secret' });
     try {
-      const run = spawnSync(python as string, [SCRIPT, server.url], { encoding: 'utf8', timeout: 90_000 });
+      const run = spawnSync(python as string, [SCRIPT, server.url], { encoding: 'utf8', timeout: 240_000 });
       const report = `${run.stdout}\n${run.stderr}`;
       assert.equal(run.status, 0, `the client saw wrong behaviour:\n${report}\nserver log:\n${server.output()}`);
       assert.match(run.stdout, /all \d+ steps passed/);
