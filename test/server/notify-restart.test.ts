@@ -97,6 +97,12 @@ describe('server: notifications survive a restart of posthorn serve', { timeout:
       server = await serve(data);
       const hits = await receiver.until('/orders', 4, DEADLINE_MS);
       assert.equal((hits[3]?.json as { body?: string } | undefined)?.body, 'two');
+      // Its result saved (nothing pending), so the kill below does not catch it mid-attempt.
+      await until(
+        async () =>
+          (await call(server.url, 'GET', `/v2/queues/orders/subscriptions/${id}`)).json.delivery_status.pending === 0,
+        "the retry's result to be saved",
+      );
 
       // 3. An acknowledged post is notified even when the server dies right after answering. A
       //    queue and subscription of their own, so their counts start at 0; the receiver answers
@@ -119,8 +125,14 @@ describe('server: notifications survive a restart of posthorn serve', { timeout:
           delivered: number;
           pending: number;
         };
-      await until(async () => (await lateCounts()).delivered === 1, 'the restarted server to deliver it');
-      assert.deepEqual(await lateCounts(), { delivered: 1, pending: 0, failed: 0 });
+      // Delivered is counted when the receiver answers, pending drops once the attempt's result
+      // is saved a moment later: wait for both.
+      let counts = await lateCounts();
+      await until(async () => {
+        counts = await lateCounts();
+        return counts.delivered >= 1 && counts.pending === 0;
+      }, 'the restarted server to deliver it');
+      assert.deepEqual(counts, { delivered: 1, pending: 0, failed: 0 });
       assert.ok(
         receiver.on('/late').some((h) => !h.abandoned && (h.json as { body: string }).body === 'three'),
         'the receiver answered the notification of the acknowledged post',
