@@ -61,7 +61,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { PgBoss } from 'pg-boss';
+import PgBoss from 'pg-boss';
 import { silentLogger } from '../src/core/index.js';
 import type { DataDriver } from '../src/store/contract/index.js';
 import { createPostgresDriver } from '../src/store/postgres/index.js';
@@ -270,14 +270,15 @@ async function bullmq(url: string): Promise<System> {
  */
 async function pgBoss(): Promise<System> {
   const schema = `pgboss_bench_${randomBytes(4).toString('hex')}`;
+  // pg-boss hands its options to pg.Pool as they are, so pg's own `options` (not in its types) applies.
   const boss = new PgBoss({
     connectionString: DATABASE_URL,
     schema,
     max: PG_POOL,
-    options: '-c synchronous_commit=on',
     schedule: false,
+    ...{ options: '-c synchronous_commit=on' },
   });
-  boss.on('error', (error) => console.error(`pg-boss: ${error.message}`));
+  boss.on('error', (error: Error) => console.error(`pg-boss: ${error.message}`));
   await boss.start();
   const name = 'peers';
   await boss.createQueue(name);
@@ -289,10 +290,7 @@ async function pgBoss(): Promise<System> {
     consumers,
     serverCpu: postgresCpu,
     async post(batch) {
-      await boss.insert(
-        name,
-        batch.map((data) => ({ data })),
-      );
+      await boss.insert(batch.map((data) => ({ name, data })));
     },
     consume(sink) {
       let stopped = false;

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDiskDriver } from '../src/index.js';
+import { createDiskDriver } from '../src/entry/posthorn.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'posthorn-example-'));
 const store = await createDiskDriver({ dir });

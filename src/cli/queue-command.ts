@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { loadServerConfig } from '../server/index.js';
+import {
+  InvalidArgumentError,
+  RequestFailedError,
+  ResourceConflictError,
+  StorageUnavailableError,
+} from '../core/index.js';
+import { loadServerConfig } from '../server/config.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { count } from './plural.js';
+import { commandLineValue } from './posthorn-command.js';
 
 /** How often the move's status is read. */
 const POLL_MS = 500;
@@ -12,8 +21,13 @@ interface MoveFlags {
   url?: string;
   adminToken?: string;
   config?: string;
-  claimWait?: string;
+  claimWait?: number;
   json?: boolean;
+}
+
+interface QueueName {
+  project: string;
+  queue: string;
 }
 
 interface MoveDocument {
@@ -31,8 +45,6 @@ interface MoveDocument {
   error: string | null;
 }
 
-class CommandError extends Error {}
-
 /**
  * `posthorn queue move <project>/<queue> --to <pool>`: moves a live queue to another pool through
  * a running server's admin API (POST /v2/queues/{queue}/move), then follows the move until it ends,
@@ -41,41 +53,47 @@ class CommandError extends Error {}
  * admin token come from the flags, else from the environment (POSTHORN_ADMIN_TOKEN) and the same
  * configuration file `posthorn serve` reads.
  */
-export function registerQueueCommand(program: Command): void {
-  const queue = program.command('queue').description('Act on queues of a running server');
+export function registerQueueCommand(program: Command, io: CliIo = processIo): void {
+  const queue = program.command('queue').description('act on queues of a running server');
   queue
     .command('move')
-    .description('Move a live queue to another pool while producers and consumers keep working')
-    .argument('<project/queue>', 'the queue, after its project id and a slash (e.g. demo/mail)')
+    .description('move a live queue to another pool while producers and consumers keep working')
+    .argument(
+      '<project/queue>',
+      'the queue, after its project id and a slash (e.g. demo/mail)',
+      commandLineValue(queueName),
+    )
     .requiredOption('--to <pool>', 'the pool to move the queue to')
     .option('--url <url>', "the server's base URL (default: from the configuration, else http://127.0.0.1:8888)")
     .option('--admin-token <token>', 'the admin token (default: $POSTHORN_ADMIN_TOKEN, else [admin] token)')
     .option('--config <file>', 'the configuration file to read the URL and token from')
-    .option('--claim-wait <seconds>', "how long consumers' claims in the old pool may hold the move up (default: wait)")
+    .option(
+      '--claim-wait <seconds>',
+      "how long consumers' claims in the old pool may hold the move up (default: wait)",
+      commandLineValue(seconds),
+    )
     .option('--json', 'print each status as a JSON line')
-    .action(async (target: string, flags: MoveFlags) => {
-      try {
-        process.exitCode = await moveQueue(target, flags);
-      } catch (error) {
-        process.stderr.write(`posthorn queue move: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .action((target: QueueName, flags: MoveFlags) => moveQueue(io, target, flags));
 }
 
-async function moveQueue(target: string, flags: MoveFlags): Promise<number> {
-  const slash = target.lastIndexOf('/');
-  if (slash <= 0 || slash === target.length - 1) {
-    throw new CommandError(`name the queue as <project>/<queue>, not ${JSON.stringify(target)}`);
+function queueName(text: string): QueueName {
+  const slash = text.lastIndexOf('/');
+  if (slash <= 0 || slash === text.length - 1) {
+    throw new InvalidArgumentError('project/queue', 'name the queue as <project>/<queue>');
   }
-  const project = target.slice(0, slash);
-  const queueName = target.slice(slash + 1);
-  const { url, token } = endpoint(flags);
-  let claimWait: number | undefined;
-  if (flags.claimWait !== undefined) {
-    claimWait = Number(flags.claimWait);
-    if (!Number.isFinite(claimWait) || claimWait < 0) throw new CommandError('--claim-wait must be seconds, 0 or more');
-  }
+  return { project: text.slice(0, slash), queue: text.slice(slash + 1) };
+}
+
+function seconds(text: string): number {
+  const n = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('--claim-wait', 'must be seconds, 0 or more');
+  return n;
+}
+
+async function moveQueue(io: CliIo, target: QueueName, flags: MoveFlags): Promise<void> {
+  const { project, queue: queueName } = target;
+  const { url, token } = endpoint(io, flags);
+  const claimWait = flags.claimWait;
   const headers = {
     'client-id': randomUUID(),
     'x-project-id': project,
@@ -91,25 +109,28 @@ async function moveQueue(target: string, flags: MoveFlags): Promise<number> {
     });
 
   let move = await start();
-  const print = printer(flags.json === true, project);
+  const print = printer(io, flags.json === true, project);
   print(move);
   let retries = 0;
   let idle = 0;
   for (;;) {
     if (move.status === 'done') {
       print(move, true);
-      return 0;
+      return;
     }
     if (move.status === 'cancelled') {
       print(move, true);
-      return 1;
+      throw new ResourceConflictError('queue', `${project}/${move.queue}`, `its move to ${move.to} was cancelled`);
     }
     const stalled = move.status === 'failed' || (move.status === 'running' && !move.active && ++idle >= 3);
     if (stalled) {
-      if (move.status === 'failed') process.stderr.write(`move stopped: ${move.error}; resuming\n`);
+      // With --json the status line on stdout says it already; stderr keeps to errors.
+      if (move.status === 'failed' && flags.json !== true)
+        io.err(`posthorn queue move: move stopped: ${move.error}; resuming\n`);
       if (++retries > MAX_RETRIES) {
-        process.stderr.write('the move keeps stopping; it stays resumable: run this command again later\n');
-        return 1;
+        throw new StorageUnavailableError(
+          `the move keeps stopping${move.error ? ` (${move.error})` : ''}; it stays resumable: run this command again later`,
+        );
       }
       await delay(retries * 1000);
       move = await start();
@@ -124,14 +145,14 @@ async function moveQueue(target: string, flags: MoveFlags): Promise<number> {
 }
 
 /** The server's URL and the admin token: flags, then environment, then the configuration file. */
-function endpoint(flags: MoveFlags): { url: string; token: string | undefined } {
+function endpoint(io: CliIo, flags: MoveFlags): { url: string; token: string | undefined } {
   let url = flags.url;
-  let token = flags.adminToken ?? process.env.POSTHORN_ADMIN_TOKEN;
+  let token = flags.adminToken ?? io.env.POSTHORN_ADMIN_TOKEN;
   if (url === undefined || token === undefined) {
     const config = loadServerConfig({
       flags: flags.config !== undefined ? { config: flags.config } : {},
-      env: process.env,
-      cwd: process.cwd(),
+      env: io.env,
+      cwd: io.cwd(),
     });
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
@@ -145,8 +166,11 @@ async function call(url: string, init: RequestInit): Promise<MoveDocument> {
   try {
     response = await fetch(url, init);
   } catch (error) {
-    throw new CommandError(
-      `cannot reach ${url}: ${(error as Error).message}. The move, if started, stays resumable: run this command against another server (--url)`,
+    throw new RequestFailedError(
+      url,
+      null,
+      `cannot reach ${url}: ${reachFailure(error)}. The move, if started, stays resumable: run this command against another server (--url)`,
+      { cause: error },
     );
   }
   const text = await response.text();
@@ -158,29 +182,36 @@ async function call(url: string, init: RequestInit): Promise<MoveDocument> {
   }
   if (!response.ok) {
     const description = typeof body.description === 'string' ? body.description : text;
-    throw new CommandError(`${response.status} ${typeof body.title === 'string' ? body.title : ''}: ${description}`);
+    const title = typeof body.title === 'string' ? ` ${body.title}` : '';
+    throw new RequestFailedError(url, response.status, `${url} answered ${response.status}${title}: ${description}`);
   }
   return body as unknown as MoveDocument;
 }
 
 /** Prints a status when it changed: a line per change, or one JSON object per line. */
-function printer(json: boolean, project: string): (move: MoveDocument, final?: boolean) => void {
+function printer(io: CliIo, json: boolean, project: string): (move: MoveDocument, final?: boolean) => void {
   let last = '';
   return (move, final = false) => {
     const line = json
       ? JSON.stringify(move)
       : final
         ? move.status === 'done'
-          ? `done: ${project}/${move.queue} is in pool ${move.to} (${move.copied} messages copied from ${move.from}` +
-            `${move.released_claims > 0 ? `, ${move.released_claims} claims released` : ''}` +
-            `${move.recovered > 0 ? `, ${move.recovered} delivered twice after a crash` : ''})`
+          ? `done: ${project}/${move.queue} is in pool ${move.to} (${count(move.copied, 'message')} copied from ${move.from}` +
+            `${move.released_claims > 0 ? `, ${count(move.released_claims, 'claim')} released` : ''}` +
+            `${move.recovered > 0 ? `, ${count(move.recovered, 'message')} delivered twice after a crash` : ''})`
           : `${move.status}: ${move.error ?? ''}`
         : `${move.step}: ${move.copied} copied to ${move.to}; left in ${move.from}: ${move.source.free} free, ` +
           `${move.source.claimed} claimed, ${move.source.delayed} delayed`;
     if (line === last) return;
     last = line;
-    process.stdout.write(`${line}\n`);
+    io.out(`${line}\n`);
   };
+}
+
+/** Why fetch failed: its own message is only "fetch failed", the connection's error is its cause. */
+function reachFailure(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause instanceof Error ? cause.message : (error as Error).message;
 }
 
 function delay(ms: number): Promise<void> {

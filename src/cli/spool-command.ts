@@ -1,48 +1,78 @@
-import type { Command } from 'commander';
-import { type Clock, InvalidArgumentError, isPosthornError, systemClock } from '../core/index.js';
-import { stderrLog } from '../multispool/index.js';
+import { type Command, Option } from 'commander';
+import { type PosthornError, ResourceNotFoundError, UsageError } from '../core/index.js';
 import {
   type Changed,
   describeMessage,
   formatDuration,
   freezeMeta,
   MESSAGE_ID_PATTERN,
+  type MessageMeta,
   parseIntervals,
   quarantineMeta,
   recoverMeta,
   removeMeta,
   SPOOL_QUEUES,
   type SpooledMessageInfo,
-  SpoolFolder,
   sendMeta,
 } from '../spool/index.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { commandLog, formatError } from './error-report.js';
+import { count } from './plural.js';
+import { commandLineValue, type PosthornCommand } from './posthorn-command.js';
+import { discovers, openSpoolTargets, type SpoolSelection, type SpoolTarget, selectedIds } from './spool-targets.js';
 
 /**
  * `posthorn spool status|send|freeze|remove|recover|quarantine <dir> [ids…]`: an operator's view
  * of a delivery spool folder, as Postfix's postqueue/postsuper are for its queues. It works on
  * the files, so it needs no running server, and it is safe beside a running Spool: every change
  * is a checkout by rename, and the running Spool notices the result (a message it is delivering
- * right now is reported busy). Tables for people, `--json` for scripts.
+ * right now is reported busy). `--data` or `--config` instead of the folder: a server's
+ * notification spools (every slot's). Tables for people, `--json` for scripts.
  */
 
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-  setExitCode(code: number): void;
-  clock: Clock;
+interface SpoolFlags {
+  json?: boolean;
+  data?: string;
+  config?: string;
 }
 
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  clock: systemClock,
-};
+const FOLDER_USAGE = '(<dir> | --data <dir> | --config <file>)';
 
-interface JsonOption {
-  json?: boolean;
+/** What a subcommand works on, from its command line: the message ids it names and the spool folders. */
+interface SpoolJob {
+  command: PosthornCommand;
+  ids: string[];
+  targets: SpoolTarget[];
+  /** True for a server's notification spools (--data, --config): output names each one's slot. */
+  bySlot: boolean;
+}
+
+interface SpoolSubcommand<O extends SpoolFlags> {
+  name: string;
+  description: string;
+  ids: 'optional' | 'required';
+  options?: (command: Command) => Command;
+  run: (job: SpoolJob, opts: O) => Promise<void>;
+}
+
+/** A subcommand with what every one has: the folder (or a server's, by --data or --config), ids, --json. */
+function addSubcommand<O extends SpoolFlags>(parent: Command, io: CliIo, spec: SpoolSubcommand<O>): void {
+  const command = parent
+    .command(spec.name)
+    .description(spec.description)
+    .usage(`[options] ${FOLDER_USAGE} ${spec.ids === 'required' ? '<ids...>' : '[ids...]'}`)
+    .argument('[dir]', 'the spool folder (left out with --data or --config)')
+    .argument('[ids...]', spec.ids === 'required' ? 'the messages' : 'only these messages');
+  (spec.options ?? ((c) => c))(command)
+    .option('--data <dir>', "a server's data folder: work on its notification spools")
+    .option('--config <file>', "a server's configuration file: work on its notification spools")
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string | undefined, ids: string[], opts: O, self: PosthornCommand) => {
+      const selection: SpoolSelection = { dir, ids, ...opts };
+      const named = checkIds(selectedIds(selection, io), spec.ids);
+      const targets = await openSpoolTargets(selection, io, commandLog(io, self.path, opts.json === true));
+      await spec.run({ command: self, ids: named, targets, bySlot: discovers(selection) }, opts);
+    });
 }
 
 export function registerSpoolCommand(program: Command, io: CliIo = processIo): void {
@@ -50,175 +80,182 @@ export function registerSpoolCommand(program: Command, io: CliIo = processIo): v
     .command('spool')
     .description('inspect and act on a delivery spool folder (like postqueue/postsuper)');
 
-  spool
-    .command('status')
-    .description('list the messages in the spool: state, next attempt, attempts, recipients, last error')
-    .argument('<dir>', 'the spool folder')
-    .argument('[ids...]', 'only these messages')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption) => run(io, () => status(io, dir, ids, opts)));
+  addSubcommand<SpoolFlags>(spool, io, {
+    name: 'status',
+    description: 'list the messages in the spool: state, next attempt, attempts, recipients, last error',
+    ids: 'optional',
+    run: (job, opts) => status(io, job, opts),
+  });
 
-  spool
-    .command('send')
-    .description('send now: frozen messages are unfrozen, waiting ones brought forward (all when no ids are given)')
-    .argument('<dir>', 'the spool folder')
-    .argument('[ids...]', 'the messages (default: every frozen and waiting message)')
-    .option('--frozen', 'only frozen messages (when no ids are given)')
-    .option('--retry <intervals>', 'retry intervals to use first, like 5m,30m,2h*3', '')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { frozen?: boolean; retry: string }) =>
-      run(io, async () => {
-        const intervals = parseIntervals(opts.retry, '--retry');
-        const folder = await openFolder(dir);
-        let targets = checkIds(ids);
-        if (targets.length === 0) {
-          const all = await folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active']);
-          targets = all.filter((l) => l.meta.status === 'frozen' || l.meta.status === 'send-at').map((l) => l.meta.id);
-        }
-        await act(io, folder, targets, (meta) => sendMeta(meta, intervals, io.clock.now()), 'sent', opts);
-      }),
-    );
-
-  spool
-    .command('freeze')
-    .description('stop delivering messages until they are sent again')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .option('--reason <text>', 'why', 'frozen by an operator')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { reason: string }) =>
-      run(io, async () =>
-        act(io, await openFolder(dir), checkIds(ids, true), (m) => freezeMeta(m, opts.reason), 'frozen', opts),
+  addSubcommand<SpoolFlags & { frozen?: boolean; retry?: number[] }>(spool, io, {
+    name: 'send',
+    description: 'send now: frozen messages are unfrozen, waiting ones brought forward (all when no ids are given)',
+    ids: 'optional',
+    options: (c) =>
+      c.option('--frozen', 'only frozen messages (when no ids are given)').option(
+        '--retry <intervals>',
+        'retry intervals to use first, like 5m,30m,2h*3',
+        commandLineValue((text) => parseIntervals(text, '--retry')),
       ),
-    );
-
-  spool
-    .command('remove')
-    .description('move frozen messages to removed (recover brings them back)')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages (each must be frozen)')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption) =>
-      run(io, async () => act(io, await openFolder(dir), checkIds(ids, true), removeMeta, 'removed', opts)),
-    );
-
-  spool
-    .command('recover')
-    .description('bring removed or quarantined messages back, frozen (send them to deliver)')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .requiredOption('--from <where>', 'removed or quarantined')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { from: string }) =>
-      run(io, async () => {
-        const from = opts.from;
-        if (from !== 'removed' && from !== 'quarantined') {
-          throw new InvalidArgumentError('--from', "must be 'removed' or 'quarantined'");
+    run: async (job, opts) => {
+      const now = io.clock.now();
+      const send = (meta: MessageMeta) => sendMeta(meta, opts.retry ?? [], now);
+      if (job.ids.length > 0) return act(io, job, send, 'sent', opts);
+      // No ids: every frozen message, and every waiting one unless --frozen.
+      const all: string[] = [];
+      for (const { folder } of job.targets) {
+        for (const l of await folder.readAll(opts.frozen ? ['frozen'] : ['frozen', 'active'])) {
+          if (l.meta.status === 'frozen' || l.meta.status === 'send-at') all.push(l.meta.id);
         }
-        await act(io, await openFolder(dir), checkIds(ids, true), (m) => recoverMeta(m, from), 'recovered', opts);
-      }),
-    );
+      }
+      await act(io, { ...job, ids: all }, send, 'sent', opts);
+    },
+  });
 
-  spool
-    .command('quarantine')
-    .description('move waiting or frozen messages to quarantine')
-    .argument('<dir>', 'the spool folder')
-    .argument('<ids...>', 'the messages')
-    .requiredOption('--reason <text>', 'why')
-    .option('--json', 'print JSON for scripts')
-    .action((dir: string, ids: string[], opts: JsonOption & { reason: string }) =>
-      run(io, async () => {
-        if (opts.reason.trim() === '') throw new InvalidArgumentError('--reason', 'must not be empty');
-        await act(
-          io,
-          await openFolder(dir),
-          checkIds(ids, true),
-          (m) => quarantineMeta(m, opts.reason),
-          'quarantined',
-          opts,
-        );
-      }),
-    );
+  addSubcommand<SpoolFlags & { reason: string }>(spool, io, {
+    name: 'freeze',
+    description: 'stop delivering messages until they are sent again',
+    ids: 'required',
+    options: (c) => c.option('--reason <text>', 'why', commandLineValue(nonEmpty), 'frozen by an operator'),
+    run: (job, opts) => act(io, job, (m) => freezeMeta(m, opts.reason), 'frozen', opts),
+  });
+
+  addSubcommand<SpoolFlags>(spool, io, {
+    name: 'remove',
+    description: 'move frozen messages to removed (recover brings them back)',
+    ids: 'required',
+    run: (job, opts) => act(io, job, removeMeta, 'removed', opts),
+  });
+
+  addSubcommand<SpoolFlags & { from: 'removed' | 'quarantined' }>(spool, io, {
+    name: 'recover',
+    description: 'bring removed or quarantined messages back, frozen (send them to deliver)',
+    ids: 'required',
+    options: (c) =>
+      c.addOption(
+        new Option('--from <where>', 'where the messages are')
+          .choices(['removed', 'quarantined'])
+          .makeOptionMandatory(),
+      ),
+    run: (job, opts) => act(io, job, (m) => recoverMeta(m, opts.from), 'recovered', opts),
+  });
+
+  addSubcommand<SpoolFlags & { reason: string }>(spool, io, {
+    name: 'quarantine',
+    description: 'move waiting or frozen messages to quarantine',
+    ids: 'required',
+    options: (c) => c.requiredOption('--reason <text>', 'why', commandLineValue(nonEmpty)),
+    run: (job, opts) => act(io, job, (m) => quarantineMeta(m, opts.reason), 'quarantined', opts),
+  });
 }
 
-async function run(io: CliIo, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (error) {
-    const text = isPosthornError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.stack ?? error);
-    io.err(`posthorn spool: ${text}\n`);
-    io.setExitCode(isPosthornError(error) ? 1 : 2);
-  }
+function nonEmpty(text: string): string {
+  if (text.trim() === '') throw new UsageError('must not be empty');
+  return text;
 }
 
-function openFolder(dir: string): Promise<SpoolFolder> {
-  // Never creates: pointing the command at a wrong folder must not turn it into a spool.
-  return SpoolFolder.open(dir, { createIfMissing: false, log: stderrLog });
-}
-
-function checkIds(ids: string[], required = false): string[] {
-  if (required && ids.length === 0) throw new InvalidArgumentError('ids', 'name at least one message');
+/** Message ids as given on the command line, each once. */
+function checkIds(ids: string[], need: 'optional' | 'required'): string[] {
+  if (need === 'required' && ids.length === 0) throw new UsageError("missing required argument 'ids'");
   for (const id of ids) {
-    if (!MESSAGE_ID_PATTERN.test(id))
-      throw new InvalidArgumentError('ids', `${JSON.stringify(id)} is not a spool message id`);
+    if (!MESSAGE_ID_PATTERN.test(id)) throw new UsageError(`${JSON.stringify(id)} is not a spool message id`);
   }
   return [...new Set(ids)];
 }
 
+/**
+ * Changes messages wherever they are among the targets. As SpoolFolder.changeAll does in one
+ * folder, every id is checked in every folder first, so a bad request changes nothing.
+ */
 async function act(
   io: CliIo,
-  folder: SpoolFolder,
-  ids: string[],
-  transition: Parameters<SpoolFolder['changeAll']>[1],
+  { command, targets, ids }: SpoolJob,
+  transition: (meta: MessageMeta) => MessageMeta,
   verb: string,
-  opts: JsonOption,
+  opts: SpoolFlags,
 ): Promise<void> {
-  const { done, failed } = await folder.changeAll(ids, transition);
+  const groups = new Map<SpoolTarget, string[]>();
+  for (const id of ids) {
+    let home: SpoolTarget | undefined;
+    for (const target of targets) {
+      if ((await target.folder.locate(id)) !== null) {
+        home = target;
+        break;
+      }
+    }
+    if (home === undefined) throw new ResourceNotFoundError('spool message', id);
+    groups.set(home, [...(groups.get(home) ?? []), id]);
+  }
+  for (const [target, group] of groups) await target.folder.checkAll(group, transition);
+  const done: Changed[] = [];
+  const failed: { id: string; error: PosthornError }[] = [];
+  for (const [target, group] of groups) {
+    const result = await target.folder.changeAll(group, transition);
+    done.push(...result.done);
+    failed.push(...result.failed);
+  }
   if (opts.json) {
     io.out(
       `${JSON.stringify({
-        [verb]: done.map((c: Changed) => c.before.id),
+        [verb]: done.map((c) => c.before.id),
         failed: failed.map((f) => ({ id: f.id, code: f.error.code, message: f.error.message })),
       })}\n`,
     );
   } else {
     for (const c of done) io.out(`${verb} ${c.before.id}${c.after ? ` (now ${c.after.status})` : ''}\n`);
-    for (const f of failed) io.err(`not ${verb} ${f.id}: ${f.error.code}: ${f.error.message}\n`);
-    if (done.length === 0 && failed.length === 0) io.out(`nothing to do\n`);
+    if (done.length === 0 && failed.length === 0) io.out('nothing to do\n');
   }
+  for (const f of failed) io.err(formatError(command.path, f.error, opts.json === true));
   if (failed.length > 0) io.setExitCode(1);
 }
 
 interface StatusRow extends SpooledMessageInfo {
   queue: string;
+  /** The notification slot whose spool holds it; null in a folder named on the command line. */
+  slot: number | null;
 }
 
-async function status(io: CliIo, dir: string, ids: string[], opts: JsonOption): Promise<void> {
-  const folder = await openFolder(dir);
-  const wanted = new Set(checkIds(ids));
-  const rows: StatusRow[] = (await folder.readAll())
-    .filter((l) => wanted.size === 0 || wanted.has(l.meta.id))
-    .map((l) => ({ ...describeMessage(l.meta), queue: l.queue }));
+async function status(io: CliIo, { targets, ids, bySlot }: SpoolJob, opts: SpoolFlags): Promise<void> {
+  const wanted = new Set(ids);
+  const rows: StatusRow[] = [];
   // Messages checked out right now (being delivered, or changed by another command) show as busy.
-  const busy: { id: string; queue: string }[] = [];
-  for (const queue of SPOOL_QUEUES) {
-    for (const c of await folder.multispool.listCheckouts(queue)) {
-      if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue });
+  const busy: { id: string; queue: string; slot: number | null }[] = [];
+  for (const { folder, slot } of targets) {
+    for (const l of await folder.readAll()) {
+      if (wanted.size === 0 || wanted.has(l.meta.id)) rows.push({ ...describeMessage(l.meta), queue: l.queue, slot });
+    }
+    for (const queue of SPOOL_QUEUES) {
+      for (const c of await folder.multispool.listCheckouts(queue)) {
+        if (wanted.size === 0 || wanted.has(c.name)) busy.push({ id: c.name, queue, slot });
+      }
     }
   }
   rows.sort((a, b) => a.spooledAt - b.spooledAt || (a.id < b.id ? -1 : 1));
   const counts = Object.fromEntries(SPOOL_QUEUES.map((q) => [q, rows.filter((r) => r.queue === q).length]));
   const waiting = (counts.active ?? 0) + (counts.frozen ?? 0) + busy.length;
   if (opts.json) {
-    io.out(`${JSON.stringify({ messages: rows, busy, counts: { ...counts, busy: busy.length, waiting } })}\n`);
+    const spools = targets.map((t) => ({ slot: t.slot, dir: t.dir }));
+    io.out(`${JSON.stringify({ spools, messages: rows, busy, counts: { ...counts, busy: busy.length, waiting } })}\n`);
     return;
   }
   const now = io.clock.now();
+  const slotColumn = (slot: number | null) => (bySlot ? [String(slot)] : []);
   const table: string[][] = [
-    ['id', 'state', 'next attempt', 'attempts', 'age', 'sender', 'recipients', 'last error / reason'],
+    [
+      ...(bySlot ? ['slot'] : []),
+      'id',
+      'state',
+      'next attempt',
+      'attempts',
+      'age',
+      'sender',
+      'recipients',
+      'last error / reason',
+    ],
   ];
   for (const r of rows) {
     table.push([
+      ...slotColumn(r.slot),
       r.id,
       r.state,
       r.nextAttemptAt === null ? '-' : r.nextAttemptAt <= now ? 'now' : `in ${formatDuration(r.nextAttemptAt - now)}`,
@@ -229,10 +266,13 @@ async function status(io: CliIo, dir: string, ids: string[], opts: JsonOption): 
       r.quarantineReason ?? r.frozenReason ?? r.lastError ?? '',
     ]);
   }
-  for (const b of busy) table.push([b.id, 'delivering', '-', '', '', '', '', `held in ${b.queue}`]);
+  for (const b of busy)
+    table.push([...slotColumn(b.slot), b.id, 'delivering', '-', '', '', '', '', `held in ${b.queue}`]);
   io.out(renderTable(table));
+  const where = bySlot ? ` in ${count(targets.length, 'spool')}` : '';
   io.out(
-    `${rows.length + busy.length} messages: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ${busy.length} busy; ${waiting} waiting or frozen\n`,
+    `${count(rows.length + busy.length, 'message')}${where}: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ` +
+      `${busy.length} busy; ${waiting} waiting or frozen\n`,
   );
 }
 

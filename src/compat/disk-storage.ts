@@ -5,28 +5,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   CorruptDataError,
+  checkEnvelope,
   checkInteger,
   checkNonEmptyString,
   checkString,
   decodeValue,
   describe,
+  type Envelope,
   encodeValue,
   InvalidArgumentError,
-  isPlainObject,
   KeyedSerializer,
   QueueError,
   ResourceNotFoundError,
+  type SpooledEnvelope,
   syncDir,
 } from '../core/index.js';
-
-/** A mail envelope: who sends, to whom, and the message (headers and body bytes). */
-export interface Envelope {
-  sender: string;
-  recipients: string[];
-  /** Header fields in order; a name may appear more than once. */
-  headers: [name: string, value: string][];
-  body: Uint8Array;
-}
 
 interface Meta {
   timestamp: number;
@@ -78,15 +71,10 @@ export class DiskStorage {
 
   /** Stores the envelope with the time of its next delivery attempt; returns its id. */
   async write(envelope: Envelope, timestamp: number): Promise<string> {
-    checkEnvelope(envelope);
+    const checked = checkEnvelope(envelope);
     checkTimestamp(timestamp);
     const id = randomUUID().replaceAll('-', '');
-    const encoded = encodeValue({
-      sender: envelope.sender,
-      recipients: envelope.recipients,
-      headers: envelope.headers,
-      body: envelope.body,
-    });
+    const encoded = encodeValue(checked);
     // The envelope first, then the metadata that makes it part of the queue: a crash between
     // leaves an envelope nobody lists, never metadata without its envelope.
     await this.put(this.envDir, `${id}.env`, encoded);
@@ -145,7 +133,7 @@ export class DiskStorage {
   }
 
   /** The envelope without its delivered recipients, and the attempts so far. */
-  async get(id: string): Promise<[Envelope, number]> {
+  async get(id: string): Promise<[SpooledEnvelope, number]> {
     const meta = await this.readMeta(checkId(id));
     const envelope = await this.readEnvelope(id);
     const delivered = new Set(meta.delivered);
@@ -186,15 +174,15 @@ export class DiskStorage {
     }
   }
 
-  private async readEnvelope(id: string): Promise<Envelope> {
+  private async readEnvelope(id: string): Promise<SpooledEnvelope> {
     const bytes = await this.readFile(this.envDir, `${id}.env`, id);
     try {
-      const value = decodeValue(bytes) as Envelope;
+      const value = decodeValue(bytes) as SpooledEnvelope;
       return {
         sender: value.sender,
         recipients: value.recipients,
         headers: value.headers,
-        body: new Uint8Array(value.body),
+        body: Buffer.from(value.body),
       };
     } catch (error) {
       throw new QueueError(`envelope of ${id} is damaged`, { cause: error });
@@ -257,30 +245,5 @@ function checkId(id: unknown): string {
 function checkTimestamp(value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidArgumentError('timestamp', `must be a finite number of seconds, not ${describe(value)}`);
-  }
-}
-
-function checkEnvelope(envelope: unknown): asserts envelope is Envelope {
-  if (!isPlainObject(envelope))
-    throw new InvalidArgumentError('envelope', `must be an object, not ${describe(envelope)}`);
-  checkString(envelope.sender, 'envelope.sender');
-  if (!Array.isArray(envelope.recipients) || envelope.recipients.length === 0) {
-    throw new InvalidArgumentError('envelope.recipients', 'must be a non-empty array of addresses');
-  }
-  envelope.recipients.forEach((r, i) => {
-    checkNonEmptyString(r, `envelope.recipients[${i}]`);
-  });
-  if (!Array.isArray(envelope.headers))
-    throw new InvalidArgumentError('envelope.headers', 'must be an array of [name, value]');
-  envelope.headers.forEach((h, i) => {
-    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
-      throw new InvalidArgumentError(`envelope.headers[${i}]`, 'must be a [name, value] pair of strings');
-    }
-  });
-  if (!(envelope.body instanceof Uint8Array)) {
-    throw new InvalidArgumentError(
-      'envelope.body',
-      `must be bytes (a Uint8Array or Buffer), not ${describe(envelope.body)}`,
-    );
   }
 }

@@ -1,2 +1,2 @@
-export { DiskStorage, type Envelope } from './disk-storage.js';
+export { DiskStorage } from './disk-storage.js';
 export { MessageQueue, type MessageQueueOptions } from './message-queue.js';

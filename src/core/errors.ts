@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'PH_QUEUE_ERROR'
   | 'PH_CLOSED'
   | 'PH_POOL_CAPABILITIES_MISMATCH'
-  | 'PH_POOL_IN_USE';
+  | 'PH_POOL_IN_USE'
+  | 'PH_USAGE'
+  | 'PH_REQUEST_FAILED';
 
 export interface PosthornErrorOptions {
   cause?: unknown;
@@ -41,15 +43,20 @@ export abstract class PosthornError extends Error {
   }
 }
 
-/** An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`). */
+/**
+ * An argument is malformed or out of range; `field` names it (e.g. `ttl`, `messages[3].body`) and
+ * `reason` says what is wrong with it ("must be a whole number..."). `options.message` replaces
+ * the message `invalid <field>: <reason>` when that is not what a person needs to read: a
+ * configuration's error names the file or the environment variable to fix.
+ */
 export class InvalidArgumentError extends PosthornError {
   readonly code = 'PH_INVALID_ARGUMENT';
   constructor(
     readonly field: string,
-    reason: string,
-    options?: PosthornErrorOptions,
+    readonly reason: string,
+    options?: PosthornErrorOptions & { message?: string },
   ) {
-    super(`invalid ${field}: ${reason}`, options);
+    super(options?.message ?? `invalid ${field}: ${reason}`, options);
   }
 }
 
@@ -232,12 +239,18 @@ export class LockedError extends PosthornError {
 /** A folder is not a spool of the expected kind (missing, not a spool, or other queues than declared). */
 export class NotASpoolError extends PosthornError {
   readonly code = 'PH_NOT_A_SPOOL';
+  /**
+   * What a caller of the library can do about it ("pass createIfMissing to make it"), also at the
+   * end of the message; null when nothing. The command line, which has no such option, leaves it out.
+   */
+  readonly hint: string | null;
   constructor(
     readonly path: string,
-    reason: string,
-    options?: PosthornErrorOptions,
+    readonly reason: string,
+    options?: PosthornErrorOptions & { hint?: string },
   ) {
-    super(`${path} is not a usable spool: ${reason}`, options);
+    super(`${path} is not a usable spool: ${reason}${options?.hint ? ` (${options.hint})` : ''}`, options);
+    this.hint = options?.hint ?? null;
   }
 }
 
@@ -279,6 +292,30 @@ export class PoolInUseError extends ConflictError {
     options?: PosthornErrorOptions,
   ) {
     super(`pool ${JSON.stringify(pool)} is used by flavor ${JSON.stringify(flavor)}; it cannot be deleted`, options);
+  }
+}
+
+/**
+ * The command line is wrong: a missing argument, an unknown option, a value an option cannot
+ * take. The `posthorn` command exits 2 for it, and 1 for every other error.
+ */
+export class UsageError extends PosthornError {
+  readonly code = 'PH_USAGE';
+}
+
+/**
+ * A request to a Posthorn server failed: the server could not be reached (`status` null) or
+ * answered with an error status; the message carries the server's description.
+ */
+export class RequestFailedError extends PosthornError {
+  readonly code = 'PH_REQUEST_FAILED';
+  constructor(
+    readonly url: string,
+    readonly status: number | null,
+    message: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(message, options);
   }
 }
 

@@ -73,6 +73,18 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 /** Queue and topic names (Zaqar's QUEUE_NAME_REGEX; the code allows '.', the docs do not). */
 export const QUEUE_NAME_PATTERN = /^[a-zA-Z0-9_\-.]+$/;
 
+/**
+ * Limits that come as a minimum, a default and a maximum, which must stay in that order. The
+ * server's configuration checks them too, to name its own settings when they do not.
+ */
+export const LIMIT_RANGES: readonly (readonly [keyof Limits, keyof Limits, keyof Limits])[] = Object.freeze([
+  ['minMessageTtl', 'defaultMessageTtl', 'maxMessageTtl'],
+  ['minMessageDelay', 'defaultMessageDelay', 'maxMessageDelay'],
+  ['minClaimTtl', 'defaultClaimTtl', 'maxClaimTtl'],
+  ['minClaimGrace', 'defaultClaimGrace', 'maxClaimGrace'],
+  ['minSubscriptionTtl', 'defaultSubscriptionTtl', 'maxSubscriptionTtl'],
+]);
+
 /** Builds a Limits from the defaults and the given overrides, refusing nonsense. */
 export function makeLimits(overrides: Partial<Limits> = {}): Limits {
   const limits: Limits = { ...DEFAULT_LIMITS };
@@ -84,14 +96,7 @@ export function makeLimits(overrides: Partial<Limits> = {}): Limits {
     }
     limits[key] = value;
   }
-  const pairs: [keyof Limits, keyof Limits, keyof Limits][] = [
-    ['minMessageTtl', 'defaultMessageTtl', 'maxMessageTtl'],
-    ['minMessageDelay', 'defaultMessageDelay', 'maxMessageDelay'],
-    ['minClaimTtl', 'defaultClaimTtl', 'maxClaimTtl'],
-    ['minClaimGrace', 'defaultClaimGrace', 'maxClaimGrace'],
-    ['minSubscriptionTtl', 'defaultSubscriptionTtl', 'maxSubscriptionTtl'],
-  ];
-  for (const [min, def, max] of pairs) {
+  for (const [min, def, max] of LIMIT_RANGES) {
     if (!(limits[min] <= limits[def] && limits[def] <= limits[max])) {
       throw new RangeError(`limits must keep ${min} <= ${def} <= ${max}`);
     }

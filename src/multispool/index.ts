@@ -4,7 +4,9 @@
  * recovery of what dead processes left.
  */
 export { DataFile } from './data-file.js';
+export type { DirSyncer, Throttle } from './disk.js';
 export { CheckedOutEntry, Entry } from './entry.js';
+export type { Layout, ScratchKind } from './layout.js';
 export { type SpoolLog, type SpoolLogLevel, silentLog, stderrLog } from './log.js';
 export {
   type EnqueueName,
@@ -17,7 +19,7 @@ export {
 export { QueueReader, type QueueReaderOptions } from './queue-reader.js';
 export { type QueueWatch, watchQueue } from './queue-watch.js';
 export type { RecoveryReport } from './recovery.js';
-export { NewerMetadataError } from './spool-files.js';
+export { NewerMetadataError, type SpoolFiles } from './spool-files.js';
 export {
   bytesData,
   type DataCodec,

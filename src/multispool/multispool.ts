@@ -405,7 +405,8 @@ async function planLoad(
     const code = errnoOf(error);
     if (code === 'ENOTDIR') throw new NotASpoolError(root, 'it is not a folder');
     if (code !== 'ENOENT') throw storageError(`cannot read ${root}`, error);
-    if (!createIfMissing) throw new NotASpoolError(root, 'the folder does not exist (pass createIfMissing to make it)');
+    if (!createIfMissing)
+      throw new NotASpoolError(root, 'the folder does not exist', { hint: 'pass createIfMissing to make it' });
     return { create: [root, `${root}/.registry`, `${root}/.tmp`, ...queues.map((q) => `${root}/${q}`)] };
   }
   const create: string[] = [];
@@ -419,7 +420,8 @@ async function planLoad(
         `the folder is not empty and is not a spool (no .registry and .tmp; it holds ${others.slice(0, 3).join(', ')})`,
       );
     }
-    if (!createIfMissing) throw new NotASpoolError(root, 'the folder is empty (pass createIfMissing to make a spool)');
+    if (!createIfMissing)
+      throw new NotASpoolError(root, 'the folder is empty', { hint: 'pass createIfMissing to make a spool' });
     create.push(`${root}/.registry`, `${root}/.tmp`);
   }
   const declared = new Set(queues);

@@ -10,6 +10,7 @@ export {
   moveKey,
   type PoolRecord,
   type Route,
+  type RouteListing,
 } from './management-store.js';
 export {
   type InitialPool,

@@ -1,10 +1,18 @@
 import { isAbsolute } from 'node:path';
-import { type Clock, InvalidArgumentError, type Limits, type Logger } from '../core/index.js';
+import {
+  type Clock,
+  InvalidArgumentError,
+  type Limits,
+  type Logger,
+  StorageMisconfiguredError,
+} from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
 import { createDiskDriver } from '../store/disk/index.js';
 import { createMemoryDriver } from '../store/memory/index.js';
-import { createPostgresDriver, parsePostgresUri } from '../store/postgres/index.js';
-import { createRedisDriver, parseRedisUri } from '../store/redis/index.js';
+// Only the URI parsers here: the drivers (and ioredis or pg with them) load when a pool of their
+// kind is first opened, so a server without such pools never loads them.
+import { parsePostgresUri } from '../store/postgres/pool-uri.js';
+import { parseRedisUri } from '../store/redis/redis-uri.js';
 
 /** What kind of store a pool URI names. */
 export type PoolKind = 'disk' | 'memory' | 'redis' | 'postgres';
@@ -99,16 +107,37 @@ export async function openPoolDriver(uri: string, options: OpenPoolOptions): Pro
       });
     case 'memory':
       return createMemoryDriver(common);
-    case 'redis':
+    case 'redis': {
+      const { createRedisDriver } = await loadDriver('redis', 'ioredis', () => import('../store/redis/index.js'));
       return createRedisDriver({ url: uri, ...common, ...(options.logger ? { logger: options.logger } : {}) });
+    }
     case 'postgres': {
       const logger = options.logger;
+      const { createPostgresDriver } = await loadDriver('postgres', 'pg', () => import('../store/postgres/index.js'));
       return createPostgresDriver({
         url: uri,
         ...common,
         ...(logger ? { logger: { warn: (message: string) => logger.warn({ store: 'postgres' }, message) } } : {}),
       });
     }
+  }
+}
+
+/**
+ * Loads a driver's module; when the package it needs is not installed (Posthorn installed without
+ * its optional dependencies), says which one to install instead of Node's bare module error.
+ */
+async function loadDriver<T>(kind: string, needs: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${needs}'`)) {
+      throw new StorageMisconfiguredError(`a ${kind} pool needs the ${needs} package: npm install ${needs}`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
 }
 

@@ -1,16 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
-import { DEFAULT_LIMITS, InvalidArgumentError, type Limits, makeLimits } from '../core/index.js';
+import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
-import { fail, flag, fromEnv, section, text, whole } from './config-values.js';
+import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
 import {
+  NOTIFICATION_KEYS,
   type NotificationConfig,
   readNotificationConfig,
   readWebSocketConfig,
+  WEBSOCKET_KEYS,
   type WebSocketConfig,
 } from './notification-config.js';
-import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -24,8 +26,9 @@ import { type PoolingConfig, readPoolingConfig } from './pooling-config.js';
  *   port = 8888                # POSTHORN_PORT, --port (0: any free port)
  *   ws_port = 9000             # POSTHORN_WS_PORT, --ws-port (the WebSocket API's port)
  *   data = "./data"            # POSTHORN_DATA, --data; relative to the file's folder when set here
- *   store = "disk"             # POSTHORN_STORE: "disk" (durable, the default) or "memory"
- *   log_level = "info"         # POSTHORN_LOG_LEVEL: trace, debug, info, warn, error, fatal, silent
+ *   store = "disk"             # POSTHORN_STORE, --store: "disk" (durable, the default) or "memory"
+ *   log_level = "info"         # POSTHORN_LOG_LEVEL, --log-level: trace, debug, info, warn, error, fatal, silent
+ *   log_requests = true        # POSTHORN_LOG_REQUESTS: one info line per request (never bodies or tokens)
  *   enable_checksum = false    # POSTHORN_ENABLE_CHECKSUM: stamp messages with "MD5:<hex>" checksums
  *
  *   [transport]                # Zaqar's [transport] options
@@ -57,6 +60,8 @@ export interface ServerConfig {
   data: string;
   store: 'disk' | 'memory';
   logLevel: string;
+  /** One info line per request: method, route, status, duration, project. */
+  logRequests: boolean;
   enableChecksum: boolean;
   clientIds: ClientIdPolicy;
   subscriberTypes: string[];
@@ -80,6 +85,8 @@ export interface ServeFlags {
   port?: string | number;
   data?: string;
   wsPort?: string | number;
+  store?: string;
+  logLevel?: string;
 }
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -90,6 +97,7 @@ const TOP_KEYS = new Set([
   'data',
   'store',
   'log_level',
+  'log_requests',
   'enable_checksum',
   'transport',
   'signed_url',
@@ -99,6 +107,7 @@ const TOP_KEYS = new Set([
   'notification',
   'websocket',
 ]);
+const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
   'client_id_uuid_safe',
   'min_length_client_id',
@@ -114,24 +123,65 @@ const LIMIT_KEYS = new Map<string, keyof Limits>(
   (Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]).map((key) => [snake(key), key]),
 );
 
-function port(value: unknown, field: string): number {
+function port(setting: Setting): number {
+  const { value } = setting;
   const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) {
-    fail(field, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
+    fail(setting, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
   }
   return n;
 }
 
-/** Reads a config file (TOML unless its name ends in .json). */
-export function readConfigFile(path: string): Record<string, unknown> {
+/**
+ * Every setting a configuration file may hold, as `key` or `table.key` (`pooling.pools.key` for
+ * the keys of each pool), for posthorn.example.toml's test to check that it shows them all.
+ */
+export function knownSettings(): string[] {
+  const tables: [string, Iterable<string>][] = [
+    ['transport', TRANSPORT_KEYS],
+    ['signed_url', SIGNED_URL_KEYS],
+    ['limits', LIMIT_KEYS.keys()],
+    ['notification', NOTIFICATION_KEYS],
+    ['websocket', WEBSOCKET_KEYS],
+    ['admin', ADMIN_KEYS],
+    ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
+    ['pooling.pools', POOL_KEYS],
+  ];
+  const tableNames = new Set(tables.map(([t]) => t.split('.')[0]));
+  return [
+    ...[...TOP_KEYS].filter((k) => !tableNames.has(k)),
+    ...tables.flatMap(([table, keys]) => [...keys].map((k) => `${table}.${k}`)),
+  ];
+}
+
+/** A file's name for people: relative to the working folder when it is inside it, else absolute. */
+function shownPath(path: string, cwd: string): string {
+  const relativePath = relative(cwd, path);
+  return relativePath !== '' && !relativePath.startsWith('..') && !isAbsolute(relativePath) ? relativePath : path;
+}
+
+/**
+ * Reads a config file (TOML unless its name ends in .json). `shownAs` is the name its errors use
+ * (default: the path).
+ */
+export function readConfigFile(path: string, shownAs: string = path): Record<string, unknown> {
   const source = readFileSync(path, 'utf8');
+  const json = extname(path).toLowerCase() === '.json';
   let parsed: unknown;
   try {
-    parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(source) : parseToml(source);
+    parsed = json ? JSON.parse(source) : parseToml(source);
   } catch (error) {
-    throw new InvalidArgumentError(`config file ${path}`, (error as Error).message, { cause: error });
+    // smol-toml's message ends in a drawing of the line; its first line and the position say it in one line.
+    const reason =
+      error instanceof TomlError
+        ? `${error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '')} (line ${error.line}, column ${error.column})`
+        : (error as Error).message;
+    throw new InvalidArgumentError('config file', reason, {
+      message: `${shownAs} is not valid ${json ? 'JSON' : 'TOML'}: ${reason}`,
+      cause: error,
+    });
   }
-  return section(parsed, path, TOP_KEYS);
+  return section(new SettingSources(shownAs, {}).fromFile('', parsed), TOP_KEYS);
 }
 
 /** The file to read: the flag, else $POSTHORN_CONFIG, else ./posthorn.toml or ./posthorn.json when present. */
@@ -139,7 +189,12 @@ export function findConfigFile(flags: ServeFlags, env: NodeJS.ProcessEnv, cwd: s
   const named = flags.config ?? env.POSTHORN_CONFIG;
   if (named !== undefined && named !== '') {
     const path = resolve(cwd, named);
-    if (!existsSync(path)) fail('file', `${path} does not exist`);
+    if (!existsSync(path)) {
+      const from = flags.config !== undefined ? '--config' : 'environment variable POSTHORN_CONFIG';
+      throw new InvalidArgumentError('config file', `${path} does not exist`, {
+        message: `config file ${shownPath(path, cwd)} (from ${from}) does not exist`,
+      });
+    }
     return path;
   }
   for (const name of ['posthorn.toml', 'posthorn.json']) {
@@ -157,75 +212,122 @@ export function loadServerConfig(
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = findConfigFile(flags, env, cwd);
-  const doc = file === null ? {} : readConfigFile(file);
+  const sources = new SettingSources(file === null ? null : shownPath(file, cwd), env);
+  const doc = file === null ? {} : readConfigFile(file, sources.file ?? file);
   const fileDir = file === null ? cwd : dirname(file);
+  const fromFile = (key: string) => sources.fromFile(key, doc[key]);
 
-  const transport = section(doc.transport, 'transport', TRANSPORT_KEYS);
-  const signedUrl = section(doc.signed_url, 'signed_url', new Set(['secret_key']));
-  const limitsDoc = section(doc.limits, 'limits', LIMIT_KEYS);
+  const transport = section(fromFile('transport'), TRANSPORT_KEYS);
+  const signedUrl = section(fromFile('signed_url'), SIGNED_URL_KEYS);
+  const limitsDoc = section(fromFile('limits'), LIMIT_KEYS);
 
   const limitOverrides: Partial<Limits> = {};
   for (const [key, value] of Object.entries(limitsDoc)) {
-    limitOverrides[LIMIT_KEYS.get(key) as keyof Limits] = whole(value, `limits.${key}`);
+    limitOverrides[LIMIT_KEYS.get(key) as keyof Limits] = whole(sources.fromFile(`limits.${key}`, value));
   }
-  let limits: Limits;
-  try {
-    limits = makeLimits(limitOverrides);
-  } catch (error) {
-    fail('limits', (error as Error).message);
+  const merged = { ...DEFAULT_LIMITS, ...limitOverrides };
+  for (const range of LIMIT_RANGES) {
+    const [min, def, max] = range.map((key) => merged[key]) as [number, number, number];
+    if (!(min <= def && def <= max)) {
+      const [a, b, c] = range.map(snake);
+      fail(fromFile('limits'), `must keep ${a} (${min}) <= ${b} (${def}) <= ${c} (${max})`);
+    }
   }
+  const limits = makeLimits(limitOverrides);
 
-  const pick = (fromFlag: unknown, envName: string, fromFile: unknown): unknown =>
-    fromFlag ?? fromEnv(env, envName) ?? fromFile;
-
-  const host = text(pick(flags.host, 'POSTHORN_HOST', doc.host) ?? '127.0.0.1', 'host');
-  const httpPort = port(pick(flags.port, 'POSTHORN_PORT', doc.port) ?? 8888, 'port');
-  const wsPortSetting = pick(flags.wsPort, 'POSTHORN_WS_PORT', doc.ws_port);
-  const wsPort = port(wsPortSetting ?? 9000, 'ws_port');
-  const dataFromFile = doc.data === undefined ? undefined : resolve(fileDir, text(doc.data, 'data'));
-  const dataSetting = pick(flags.data, 'POSTHORN_DATA', undefined);
+  const host = text(
+    sources.pick('host', doc.host, {
+      flag: { name: '--host', value: flags.host },
+      env: 'POSTHORN_HOST',
+      fallback: '127.0.0.1',
+    }),
+  );
+  const httpPort = port(
+    sources.pick('port', doc.port, {
+      flag: { name: '--port', value: flags.port },
+      env: 'POSTHORN_PORT',
+      fallback: 8888,
+    }),
+  );
+  const wsPortSetting = sources.pick('ws_port', doc.ws_port, {
+    flag: { name: '--ws-port', value: flags.wsPort },
+    env: 'POSTHORN_WS_PORT',
+  });
+  const wsPort = port(wsPortSetting.value === undefined ? { ...wsPortSetting, value: 9000 } : wsPortSetting);
+  // Relative to the file's folder when the file sets it, to the working folder otherwise.
+  const dataSetting = sources.pick('data', undefined, {
+    flag: { name: '--data', value: flags.data },
+    env: 'POSTHORN_DATA',
+  });
   const data =
-    dataSetting !== undefined ? resolve(cwd, text(dataSetting, 'data')) : (dataFromFile ?? resolve(cwd, 'data'));
-  const store = pick(undefined, 'POSTHORN_STORE', doc.store) ?? 'disk';
-  if (store !== 'disk' && store !== 'memory') fail('store', `must be "disk" or "memory", not ${JSON.stringify(store)}`);
-  const logLevel = text(pick(undefined, 'POSTHORN_LOG_LEVEL', doc.log_level) ?? 'info', 'log_level');
-  if (!LOG_LEVELS.has(logLevel)) fail('log_level', `must be one of ${[...LOG_LEVELS].join(', ')}`);
+    dataSetting.value !== undefined
+      ? resolve(cwd, text(dataSetting))
+      : doc.data !== undefined
+        ? resolve(fileDir, text(fromFile('data')))
+        : resolve(cwd, 'data');
+  const storeSetting = sources.pick('store', doc.store, {
+    flag: { name: '--store', value: flags.store },
+    env: 'POSTHORN_STORE',
+    fallback: 'disk',
+  });
+  const store = storeSetting.value;
+  if (store !== 'disk' && store !== 'memory')
+    fail(storeSetting, `must be "disk" or "memory", not ${JSON.stringify(store)}`);
+  const logLevelSetting = sources.pick('log_level', doc.log_level, {
+    flag: { name: '--log-level', value: flags.logLevel },
+    env: 'POSTHORN_LOG_LEVEL',
+    fallback: 'info',
+  });
+  const logLevel = text(logLevelSetting);
+  if (!LOG_LEVELS.has(logLevel)) {
+    fail(logLevelSetting, `must be one of ${[...LOG_LEVELS].join(', ')}, not ${JSON.stringify(logLevel)}`);
+  }
+  const logRequests = flag(
+    sources.pick('log_requests', doc.log_requests, { env: 'POSTHORN_LOG_REQUESTS', fallback: true }),
+  );
   const enableChecksum = flag(
-    pick(undefined, 'POSTHORN_ENABLE_CHECKSUM', doc.enable_checksum) ?? false,
-    'enable_checksum',
+    sources.pick('enable_checksum', doc.enable_checksum, { env: 'POSTHORN_ENABLE_CHECKSUM', fallback: false }),
   );
 
-  const mode = pick(undefined, 'POSTHORN_CLIENT_ID_UUID_SAFE', transport.client_id_uuid_safe) ?? 'strict';
-  if (mode !== 'strict' && mode !== 'off') {
-    fail('transport.client_id_uuid_safe', `must be "strict" or "off", not ${JSON.stringify(mode)}`);
-  }
+  const modeSetting = sources.pick('transport.client_id_uuid_safe', transport.client_id_uuid_safe, {
+    env: 'POSTHORN_CLIENT_ID_UUID_SAFE',
+    fallback: 'strict',
+  });
+  const mode = modeSetting.value;
+  if (mode !== 'strict' && mode !== 'off') fail(modeSetting, `must be "strict" or "off", not ${JSON.stringify(mode)}`);
+  const minSetting = sources.fromFile('transport.min_length_client_id', transport.min_length_client_id);
+  const maxSetting = sources.fromFile('transport.max_length_client_id', transport.max_length_client_id);
   const clientIds: ClientIdPolicy = {
     mode,
-    minLength:
-      transport.min_length_client_id === undefined
-        ? DEFAULT_CLIENT_ID_POLICY.minLength
-        : whole(transport.min_length_client_id, 'transport.min_length_client_id'),
-    maxLength:
-      transport.max_length_client_id === undefined
-        ? DEFAULT_CLIENT_ID_POLICY.maxLength
-        : whole(transport.max_length_client_id, 'transport.max_length_client_id'),
+    minLength: minSetting.value === undefined ? DEFAULT_CLIENT_ID_POLICY.minLength : whole(minSetting, 1),
+    maxLength: maxSetting.value === undefined ? DEFAULT_CLIENT_ID_POLICY.maxLength : whole(maxSetting, 1),
   };
-  if (!(clientIds.minLength >= 1 && clientIds.minLength <= clientIds.maxLength)) {
-    fail('transport', 'min_length_client_id must be at least 1 and at most max_length_client_id');
+  if (clientIds.minLength > clientIds.maxLength) {
+    // Blame the one the file sets (the minimum when it sets both).
+    if (minSetting.value === undefined) {
+      fail(
+        maxSetting,
+        `must be at least transport.min_length_client_id (${clientIds.minLength}), not ${clientIds.maxLength}`,
+      );
+    }
+    fail(
+      minSetting,
+      `must be at most transport.max_length_client_id (${clientIds.maxLength}), not ${clientIds.minLength}`,
+    );
   }
   let subscriberTypes = [...DEFAULT_SUBSCRIBER_TYPES];
   if (transport.subscriber_types !== undefined) {
     const types = transport.subscriber_types;
     if (!Array.isArray(types) || types.some((t) => typeof t !== 'string' || t === '')) {
-      fail('transport.subscriber_types', 'must be a list of URI schemes');
+      fail(sources.fromFile('transport.subscriber_types', types), 'must be a list of URI schemes');
     }
     subscriberTypes = (types as string[]).map((t) => t.toLowerCase());
   }
-  const secret = pick(undefined, 'POSTHORN_SIGNED_URL_SECRET_KEY', signedUrl.secret_key);
-  const signedUrlSecret = secret === undefined ? null : text(secret, 'signed_url.secret_key');
-  const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, env);
-  const notification = readNotificationConfig(doc.notification, env, data, signedUrlSecret);
-  const websocket = readWebSocketConfig(doc.websocket, wsPortSetting !== undefined);
+  const secret = sources.pick('signed_url.secret_key', signedUrl.secret_key, { env: 'POSTHORN_SIGNED_URL_SECRET_KEY' });
+  const signedUrlSecret = secret.value === undefined ? null : text(secret);
+  const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
+  const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
+  const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
 
   return {
     host,
@@ -234,6 +336,7 @@ export function loadServerConfig(
     data,
     store,
     logLevel,
+    logRequests,
     enableChecksum,
     clientIds,
     subscriberTypes,

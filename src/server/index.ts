@@ -1,4 +1,13 @@
-export { findConfigFile, loadServerConfig, readConfigFile, type ServeFlags, type ServerConfig } from './config.js';
+export {
+  findConfigFile,
+  knownSettings,
+  loadServerConfig,
+  readConfigFile,
+  type ServeFlags,
+  type ServerConfig,
+} from './config.js';
+export type { NotificationConfig, WebSocketConfig } from './notification-config.js';
 export { openStore, type StoreSettings } from './open-store.js';
-export { type QueueServer, startQueueServer } from './queue-server.js';
+export type { PoolingConfig } from './pooling-config.js';
+export { type QueueServer, type RunningServer, startQueueServer, startServer } from './queue-server.js';
 export { checkWorkersAllowed, runPrimary, STOP_MESSAGE } from './worker-cluster.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { DEFAULT_SMTP_RELAY, type SmtpRelay } from '../service/notify/index.js';
-import { fail, flag, fromEnv, section, text, whole } from './config-values.js';
+import { fail, flag, type Setting, type SettingSources, section, text, whole } from './config-values.js';
 
 /**
  * The notification and WebSocket settings of `posthorn serve` (read by config.ts):
@@ -46,7 +46,7 @@ export interface WebSocketConfig {
   notificationUrl: string | null;
 }
 
-const NOTIFICATION_KEYS = new Set([
+export const NOTIFICATION_KEYS = new Set([
   'spool_dir',
   'require_confirmation',
   'webhook_timeout',
@@ -60,77 +60,70 @@ const NOTIFICATION_KEYS = new Set([
   'smtp_password',
   'smtp_from',
 ]);
-const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
+export const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
 
-function httpUrl(value: unknown, field: string): string {
-  const raw = text(value, field);
+function httpUrl(setting: Setting): string {
+  const raw = text(setting);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    fail(field, `must be an http(s) URL, not ${JSON.stringify(raw)}`);
+    fail(setting, `must be an http(s) URL, not ${JSON.stringify(raw)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(field, 'must be an http(s) URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    fail(setting, `must be an http(s) URL, not ${JSON.stringify(raw)}`);
+  }
   return url.href;
 }
 
 export function readNotificationConfig(
   doc: unknown,
-  env: NodeJS.ProcessEnv,
+  sources: SettingSources,
   data: string,
   signedUrlSecret: string | null,
 ): NotificationConfig {
-  const n = section(doc, 'notification', NOTIFICATION_KEYS);
-  const pick = (name: string, value: unknown) => fromEnv(env, name) ?? value;
-  const requireConfirmation = flag(
-    pick('POSTHORN_REQUIRE_CONFIRMATION', n.require_confirmation) ?? false,
-    'notification.require_confirmation',
-  );
+  const n = section(sources.fromFile('notification', doc), NOTIFICATION_KEYS);
+  const setting = (key: string, options: { env?: string; fallback?: unknown } = {}) =>
+    sources.pick(`notification.${key}`, n[key], options);
+  const optionalText = (key: string) => {
+    const s = setting(key);
+    return s.value === undefined ? null : text(s);
+  };
+  const confirmation = setting('require_confirmation', { env: 'POSTHORN_REQUIRE_CONFIRMATION', fallback: false });
+  const requireConfirmation = flag(confirmation);
   if (requireConfirmation && signedUrlSecret === null) {
-    fail('notification.require_confirmation', 'needs signed_url.secret_key, which signs the confirmation links');
+    fail(confirmation, 'needs signed_url.secret_key, which signs the confirmation links');
   }
+  const publicUrl = setting('public_url');
   return {
     dir: resolve(
       data,
-      text(pick('POSTHORN_NOTIFICATION_SPOOL_DIR', n.spool_dir) ?? 'notifications', 'notification.spool_dir'),
+      text(setting('spool_dir', { env: 'POSTHORN_NOTIFICATION_SPOOL_DIR', fallback: 'notifications' })),
     ),
     requireConfirmation,
-    webhookTimeoutMs: whole(n.webhook_timeout ?? 10, 'notification.webhook_timeout', 1, 3600) * 1000,
-    maxSubscriptionsPerQueue: whole(
-      n.max_subscriptions_per_queue ?? 100,
-      'notification.max_subscriptions_per_queue',
-      0,
-    ),
-    maxConcurrentDeliveries: whole(
-      n.max_concurrent_deliveries ?? 16,
-      'notification.max_concurrent_deliveries',
-      1,
-      1024,
-    ),
-    publicUrl: n.public_url === undefined ? null : httpUrl(n.public_url, 'notification.public_url'),
+    webhookTimeoutMs: whole(setting('webhook_timeout', { fallback: 10 }), 1, 3600) * 1000,
+    maxSubscriptionsPerQueue: whole(setting('max_subscriptions_per_queue', { fallback: 100 }), 0),
+    maxConcurrentDeliveries: whole(setting('max_concurrent_deliveries', { fallback: 16 }), 1, 1024),
+    publicUrl: publicUrl.value === undefined ? null : httpUrl(publicUrl),
     smtp: {
-      host: text(pick('POSTHORN_SMTP_HOST', n.smtp_host) ?? DEFAULT_SMTP_RELAY.host, 'notification.smtp_host'),
-      port: whole(
-        pick('POSTHORN_SMTP_PORT', n.smtp_port) ?? DEFAULT_SMTP_RELAY.port,
-        'notification.smtp_port',
-        1,
-        65_535,
-      ),
-      secure: flag(n.smtp_secure ?? DEFAULT_SMTP_RELAY.secure, 'notification.smtp_secure'),
-      user: n.smtp_user === undefined ? null : text(n.smtp_user, 'notification.smtp_user'),
-      password: n.smtp_password === undefined ? null : text(n.smtp_password, 'notification.smtp_password'),
-      from: n.smtp_from === undefined ? DEFAULT_SMTP_RELAY.from : text(n.smtp_from, 'notification.smtp_from'),
+      host: text(setting('smtp_host', { env: 'POSTHORN_SMTP_HOST', fallback: DEFAULT_SMTP_RELAY.host })),
+      port: whole(setting('smtp_port', { env: 'POSTHORN_SMTP_PORT', fallback: DEFAULT_SMTP_RELAY.port }), 1, 65_535),
+      secure: flag(setting('smtp_secure', { fallback: DEFAULT_SMTP_RELAY.secure })),
+      user: optionalText('smtp_user'),
+      password: optionalText('smtp_password'),
+      from: optionalText('smtp_from') ?? DEFAULT_SMTP_RELAY.from,
     },
   };
 }
 
-export function readWebSocketConfig(doc: unknown, portChosen: boolean): WebSocketConfig {
-  const w = section(doc, 'websocket', WEBSOCKET_KEYS);
+export function readWebSocketConfig(doc: unknown, sources: SettingSources, portChosen: boolean): WebSocketConfig {
+  const w = section(sources.fromFile('websocket', doc), WEBSOCKET_KEYS);
+  const setting = (key: string, fallback?: unknown) => sources.pick(`websocket.${key}`, w[key], { fallback });
+  const notificationUrl = setting('notification_url');
   return {
     portChosen,
-    maxFrameBytes: whole(w.max_frame_size ?? 1024 * 1024, 'websocket.max_frame_size', 1024),
-    httpPath: flag(w.http_path ?? true, 'websocket.http_path'),
-    notificationUrl:
-      w.notification_url === undefined ? null : httpUrl(w.notification_url, 'websocket.notification_url'),
+    maxFrameBytes: whole(setting('max_frame_size', 1024 * 1024), 1024),
+    httpPath: flag(setting('http_path', true)),
+    notificationUrl: notificationUrl.value === undefined ? null : httpUrl(notificationUrl),
   };
 }

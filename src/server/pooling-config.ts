@@ -1,5 +1,6 @@
+import { InvalidArgumentError } from '../core/index.js';
 import { type InitialPool, MAX_POOL_WEIGHT, type PoolingSettings, parsePoolUri } from '../pool/index.js';
-import { fail, flag, fromEnv, section } from './config-values.js';
+import { fail, flag, type Setting, type SettingSources, section } from './config-values.js';
 
 /**
  * The pooling and admin settings of `posthorn serve` (read by config.ts):
@@ -21,91 +22,99 @@ import { fail, flag, fromEnv, section } from './config-values.js';
  */
 export interface PoolingConfig extends PoolingSettings {}
 
-const POOLING_KEYS = new Set(['enabled', 'catalog', 'default_pool', 'cache_seconds', 'settle_seconds', 'pools']);
-const POOL_KEYS = new Set(['name', 'uri', 'weight', 'flavor']);
-const ADMIN_KEYS = new Set(['token']);
+export const POOLING_KEYS = new Set(['enabled', 'catalog', 'default_pool', 'cache_seconds', 'settle_seconds', 'pools']);
+export const POOL_KEYS = new Set(['name', 'uri', 'weight', 'flavor']);
+export const ADMIN_KEYS = new Set(['token']);
 
-function seconds(value: unknown, field: string, fallback: number): number {
+function seconds(setting: Setting, fallback: number): number {
+  const { value } = setting;
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 3600) {
-    fail(field, `must be a number of seconds from 0 to 3600, not ${JSON.stringify(value)}`);
+    fail(setting, `must be a number of seconds from 0 to 3600, not ${JSON.stringify(value)}`);
   }
   return n;
 }
 
-function name(value: unknown, field: string): string {
+function name(setting: Setting): string {
+  const { value } = setting;
   if (typeof value !== 'string' || !/^[a-zA-Z0-9_\-.]{1,64}$/.test(value)) {
-    fail(field, 'must be 1 to 64 letters, digits, "_", "-" and "."');
+    fail(setting, `must be 1 to 64 letters, digits, "_", "-" and ".", not ${JSON.stringify(value)}`);
   }
   return value;
 }
 
-function uri(value: unknown, field: string): string {
+function uri(setting: Setting): string {
   try {
-    parsePoolUri(value);
+    parsePoolUri(setting.value);
   } catch (error) {
-    fail(field, (error as Error).message);
+    // parsePoolUri names its argument `uri`; here the setting is named instead.
+    const reason =
+      error instanceof InvalidArgumentError && error.field === 'uri' ? error.reason : (error as Error).message;
+    fail(setting, `is not a pool URI Posthorn can use: ${reason}`, { cause: error });
   }
-  return value as string;
+  return setting.value as string;
 }
 
 /**
  * Reads `[pooling]` and `[admin]` (with their environment variables); null pooling means off.
- * `env` values win over the file's.
+ * Environment variables win over the file's values.
  */
 export function readPoolingConfig(
   poolingDoc: unknown,
   adminDoc: unknown,
-  env: NodeJS.ProcessEnv,
+  sources: SettingSources,
 ): { pooling: PoolingConfig | null; adminToken: string | null } {
-  const doc = section(poolingDoc, 'pooling', POOLING_KEYS);
-  const admin = section(adminDoc, 'admin', ADMIN_KEYS);
-  const setting = (name: string) => fromEnv(env, name);
+  const doc = section(sources.fromFile('pooling', poolingDoc), POOLING_KEYS);
+  const admin = section(sources.fromFile('admin', adminDoc), ADMIN_KEYS);
+  const setting = (key: string, env?: string) =>
+    sources.pick(`pooling.${key}`, doc[key], env === undefined ? {} : { env });
 
-  const tokenSetting = setting('POSTHORN_ADMIN_TOKEN') ?? admin.token;
-  if (tokenSetting !== undefined && (typeof tokenSetting !== 'string' || tokenSetting.length < 16)) {
-    fail('admin.token', 'must be a string of at least 16 characters');
+  const token = sources.pick('admin.token', admin.token, { env: 'POSTHORN_ADMIN_TOKEN' });
+  if (token.value !== undefined && (typeof token.value !== 'string' || token.value.length < 16)) {
+    fail(token, 'must be a string of at least 16 characters');
   }
-  const adminToken = (tokenSetting as string | undefined) ?? null;
+  const adminToken = (token.value as string | undefined) ?? null;
 
-  const enabledSetting = setting('POSTHORN_POOLING') ?? doc.enabled ?? poolingDoc !== undefined;
-  if (!flag(enabledSetting, 'pooling.enabled')) return { pooling: null, adminToken };
+  const enabled = sources.pick('pooling.enabled', doc.enabled, {
+    env: 'POSTHORN_POOLING',
+    fallback: poolingDoc !== undefined,
+  });
+  if (!flag(enabled)) return { pooling: null, adminToken };
 
-  const catalogSetting = setting('POSTHORN_POOLING_CATALOG') ?? doc.catalog;
-  const defaultPool = setting('POSTHORN_POOLING_DEFAULT_POOL') ?? doc.default_pool;
+  const catalog = setting('catalog', 'POSTHORN_POOLING_CATALOG');
+  const defaultPool = setting('default_pool', 'POSTHORN_POOLING_DEFAULT_POOL');
   const pools: InitialPool[] = [];
   if (doc.pools !== undefined) {
-    if (!Array.isArray(doc.pools)) fail('pooling.pools', 'must be a list of pools ([[pooling.pools]] in TOML)');
+    if (!Array.isArray(doc.pools)) {
+      fail(setting('pools'), 'must be a list of pools ([[pooling.pools]] in TOML)');
+    }
     const names = new Set<string>();
     for (const [i, entry] of (doc.pools as unknown[]).entries()) {
-      const field = `pooling.pools[${i}]`;
-      const pool = section(entry, field, POOL_KEYS);
-      const poolName = name(pool.name, `${field}.name`);
-      if (names.has(poolName)) fail(`${field}.name`, `names pool ${poolName} a second time`);
+      const key = `pooling.pools[${i}]`;
+      const pool = section(sources.fromFile(key, entry), POOL_KEYS);
+      const field = (k: string) => sources.fromFile(`${key}.${k}`, pool[k]);
+      const poolName = name(field('name'));
+      if (names.has(poolName)) fail(field('name'), `names pool ${poolName} a second time`);
       names.add(poolName);
       const weight = pool.weight ?? 100;
       if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > MAX_POOL_WEIGHT) {
-        fail(`${field}.weight`, `must be an integer from 0 to ${MAX_POOL_WEIGHT}`);
+        fail(field('weight'), `must be a whole number from 0 to ${MAX_POOL_WEIGHT}, not ${JSON.stringify(weight)}`);
       }
       pools.push({
         name: poolName,
-        uri: uri(pool.uri, `${field}.uri`),
+        uri: uri(field('uri')),
         weight,
-        flavor: pool.flavor === undefined ? null : name(pool.flavor, `${field}.flavor`),
+        flavor: pool.flavor === undefined ? null : name(field('flavor')),
       });
     }
   }
   return {
     pooling: {
-      catalog: catalogSetting === undefined ? null : uri(catalogSetting, 'pooling.catalog'),
-      defaultPool: defaultPool === undefined ? null : name(defaultPool, 'pooling.default_pool'),
-      cacheSeconds: seconds(setting('POSTHORN_POOLING_CACHE_SECONDS') ?? doc.cache_seconds, 'pooling.cache_seconds', 2),
-      settleSeconds: seconds(
-        setting('POSTHORN_POOLING_SETTLE_SECONDS') ?? doc.settle_seconds,
-        'pooling.settle_seconds',
-        5,
-      ),
+      catalog: catalog.value === undefined ? null : uri(catalog),
+      defaultPool: defaultPool.value === undefined ? null : name(defaultPool),
+      cacheSeconds: seconds(setting('cache_seconds', 'POSTHORN_POOLING_CACHE_SECONDS'), 2),
+      settleSeconds: seconds(setting('settle_seconds', 'POSTHORN_POOLING_SETTLE_SECONDS'), 5),
       pools,
     },
     adminToken,

@@ -10,19 +10,13 @@ import { Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { openStore } from './open-store.js';
 
+/** A running `posthorn serve`, as the package's users get it (posthorn/server). */
 export interface QueueServer {
   /** The HTTP API's base URL, e.g. http://127.0.0.1:8888. */
   readonly url: string;
   readonly port: number;
-  readonly app: FastifyInstance;
-  readonly service: QueueService;
-  /** The pool catalog, admin and mover when pooling is on. */
-  readonly pooling: Pooling | null;
   /** The WebSocket API's URL, e.g. ws://127.0.0.1:9000 (also at /v2/ws on the HTTP port unless turned off). */
   readonly wsUrl: string;
-  /** Delivers subscription notifications; its spool is in config.notification.dir. */
-  readonly notifier: Notifier;
-  readonly logger: PinoLogger;
   /**
    * Stops accepting connections, lets requests in flight finish, then closes the store (its
    * pending writes are fsynced and its folder lock released). Safe to call more than once.
@@ -30,8 +24,27 @@ export interface QueueServer {
   close(): Promise<void>;
 }
 
+/** A running server with its parts, for the command and the tests that look inside. */
+export interface RunningServer extends QueueServer {
+  readonly app: FastifyInstance;
+  readonly service: QueueService;
+  /** The pool catalog, admin and mover when pooling is on. */
+  readonly pooling: Pooling | null;
+  /** Delivers subscription notifications; its spool is in config.notification.dir. */
+  readonly notifier: Notifier;
+  readonly logger: PinoLogger;
+}
+
+/**
+ * Starts a server on a configuration (see loadServerConfig) in this process, logging JSON lines
+ * to stdout at the configuration's log level.
+ */
+export function startServer(config: ServerConfig): Promise<QueueServer> {
+  return startQueueServer(config);
+}
+
 /** Opens the store and serves the Zaqar API on it. Logs JSON lines (pino) to stdout. */
-export async function startQueueServer(config: ServerConfig, logger?: PinoLogger): Promise<QueueServer> {
+export async function startQueueServer(config: ServerConfig, logger?: PinoLogger): Promise<RunningServer> {
   const log = logger ?? pino({ level: config.logLevel });
   // Pooling (a catalog of pools) or, as out of the box, the one embedded store.
   let pooling: Pooling | null = null;
@@ -78,7 +91,13 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     subscriberTypes: config.subscriberTypes,
     notifier,
   });
-  const app = buildHttpApp({ service, logger: log, pooling, adminToken: config.adminToken });
+  const app = buildHttpApp({
+    service,
+    logger: log,
+    pooling,
+    adminToken: config.adminToken,
+    logRequests: config.logRequests,
+  });
   let notificationBase = '';
   const wsApi = new WebSocketApi({
     service,
@@ -87,6 +106,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     pools: pooling?.admin ?? null,
     adminToken: config.adminToken,
     notificationBase: () => notificationBase,
+    logRequests: config.logRequests,
   });
   if (config.websocket.httpPath) {
     app.server.on('upgrade', (request, socket, head) => {
@@ -120,12 +140,8 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       url,
       ws: ws.url,
       notifications: notifier.dir,
-      store: config.store,
-      data: config.store === 'disk' ? config.data : null,
+      stores: await storesInUse(config, pooling),
       config: config.file,
-      ...(config.pooling
-        ? { catalog: config.pooling.catalog === null ? 'embedded' : redactPoolUri(config.pooling.catalog) }
-        : {}),
     },
     'posthorn serving',
   );
@@ -174,4 +190,21 @@ async function listenWs(api: WebSocketApi, config: ServerConfig, log: PinoLogger
     );
     return listener;
   }
+}
+
+/** The stores this server uses, for its first log line: the embedded one, or the catalogue and every pool. */
+async function storesInUse(config: ServerConfig, pooling: Pooling | null): Promise<Record<string, string>> {
+  const embedded = config.store === 'disk' ? `disk ${config.data}` : 'memory';
+  if (!pooling || !config.pooling) return { default: embedded };
+  const stores: Record<string, string> = {
+    catalog: config.pooling.catalog === null ? `embedded (${embedded})` : redactPoolUri(config.pooling.catalog),
+  };
+  if (config.pooling.catalog === null) stores.default = embedded;
+  try {
+    for (const [name, pool] of await pooling.catalog.pools(true)) stores[name] = redactPoolUri(pool.uri);
+  } catch {
+    // The catalogue is down at start: name the pools the configuration gives.
+    for (const pool of config.pooling.pools) stores[pool.name] = redactPoolUri(pool.uri);
+  }
+  return stores;
 }

@@ -24,6 +24,15 @@ export class AdminToken {
     }
     return null;
   }
+
+  /**
+   * For Zaqar's private endpoints that a server without an admin token still serves to everyone
+   * (health: Zaqar without auth lets every request through): refused only when a token is
+   * configured and the request lacks it.
+   */
+  privateRefusal(given: string | undefined): string | null {
+    return this.expected === null ? null : this.refusal(given);
+  }
 }
 
 function digest(text: string): Buffer {

@@ -108,9 +108,14 @@ export class QueueService {
 
   /** True when every store answers (GET /v2/ping). */
   async isAlive(): Promise<boolean> {
-    const drivers = await this.resolver.drivers();
-    const answers = await Promise.all([...drivers.values()].map((driver) => driver.isAlive()));
-    return answers.every(Boolean);
+    return [...(await this.readiness()).values()].every(Boolean);
+  }
+
+  /** Whether each store (by pool name; `default` alone without pooling) answers now. */
+  async readiness(): Promise<Map<string, boolean>> {
+    const drivers = [...(await this.resolver.drivers())];
+    const answers = await Promise.all(drivers.map(([, driver]) => driver.isAlive()));
+    return new Map(drivers.map(([name], i) => [name, answers[i] === true]));
   }
 
   /**

@@ -1,6 +1,14 @@
-import { InvalidArgumentError, isPlainObject, newId } from '../core/index.js';
+import {
+  checkEnvelope,
+  checkRecipients,
+  type Envelope,
+  InvalidArgumentError,
+  isPlainObject,
+  newId,
+  type SpooledEnvelope,
+} from '../core/index.js';
 import { MESSAGE_ID_PATTERN, type MessageMeta } from './message-metadata.js';
-import type { Envelope, Section, SpooledEnvelope } from './types.js';
+import type { Section } from './types.js';
 
 /**
  * What callers hand the Spool, checked before anything touches the disk: the envelope and
@@ -8,10 +16,7 @@ import type { Envelope, Section, SpooledEnvelope } from './types.js';
  * actions. Each check throws InvalidArgumentError naming the field, so a bad call changes nothing.
  */
 
-const MAX_ADDRESS = 4096;
 const MAX_SECTIONS = 1000;
-const HEADER_NAME = /^[!-9;-~]+$/;
-const LINE_BREAK = /[\r\n\0]/;
 
 export interface PlannedMessage {
   meta: MessageMeta;
@@ -24,7 +29,7 @@ export function planMessages<H>(
   sections: readonly Section<H>[],
   how: { status: 'send-now' | 'quarantined'; reason: string | null; now: number; retryIntervals: readonly number[] },
 ): PlannedMessage[] {
-  const base = checkEnvelope(envelope);
+  const base = checkSpoolEnvelope(envelope);
   if (!Array.isArray(sections) || sections.length === 0) {
     throw new InvalidArgumentError('sections', 'must list at least one section');
   }
@@ -36,7 +41,7 @@ export function planMessages<H>(
     if (!isPlainObject(section)) throw new InvalidArgumentError(field, 'must be an object');
     let recipients = base.recipients;
     if (section.recipients !== undefined) {
-      recipients = checkRecipients(section.recipients, `${field}.recipients`);
+      recipients = checkSectionRecipients(section.recipients, `${field}.recipients`);
       const known = new Set(base.recipients);
       const stranger = recipients.find((r) => !known.has(r));
       if (stranger !== undefined) {
@@ -70,47 +75,15 @@ export function planMessages<H>(
   });
 }
 
-function checkEnvelope(envelope: Envelope): SpooledEnvelope {
-  if (!isPlainObject(envelope)) throw new InvalidArgumentError('envelope', 'must be an object');
-  const { sender, headers = [], body } = envelope;
-  if (typeof sender !== 'string' || sender.length > MAX_ADDRESS || LINE_BREAK.test(sender)) {
-    throw new InvalidArgumentError('envelope.sender', 'must be a string without line breaks ("" is the null sender)');
-  }
-  const recipients = checkRecipients(envelope.recipients, 'envelope.recipients');
-  if (!Array.isArray(headers))
-    throw new InvalidArgumentError('envelope.headers', 'must be a list of [name, value] pairs');
-  const copied: [string, string][] = headers.map((h, i) => {
-    const field = `envelope.headers[${i}]`;
-    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
-      throw new InvalidArgumentError(field, 'must be a [name, value] pair of strings');
-    }
-    if (!HEADER_NAME.test(h[0])) throw new InvalidArgumentError(field, `${JSON.stringify(h[0])} is not a header name`);
-    if (LINE_BREAK.test(h[1])) throw new InvalidArgumentError(field, 'a header value must not hold line breaks');
-    return [h[0], h[1]];
-  });
-  let bytes: Buffer;
-  if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
-  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
-  else throw new InvalidArgumentError('envelope.body', 'must be a string or bytes');
-  return { sender, recipients, headers: copied, body: bytes };
+/** The envelope checked and copied; duplicate recipients are dropped (as Postfix does). */
+function checkSpoolEnvelope(envelope: Envelope): SpooledEnvelope {
+  const checked = checkEnvelope(envelope);
+  return { ...checked, recipients: [...new Set(checked.recipients)] };
 }
 
-/** Recipients: at least one, each a non-empty string without line breaks; duplicates are dropped (as Postfix does). */
-function checkRecipients(value: unknown, field: string): string[] {
-  if (!Array.isArray(value) || value.length === 0)
-    throw new InvalidArgumentError(field, 'must list at least one recipient');
-  const out: string[] = [];
-  const seen = new Set<string>();
-  value.forEach((r, i) => {
-    if (typeof r !== 'string' || r.length === 0 || r.length > MAX_ADDRESS || LINE_BREAK.test(r)) {
-      throw new InvalidArgumentError(`${field}[${i}]`, 'must be a non-empty string without line breaks');
-    }
-    if (!seen.has(r)) {
-      seen.add(r);
-      out.push(r);
-    }
-  });
-  return out;
+/** Recipients: at least one, each a non-empty string without line breaks; duplicates are dropped. */
+function checkSectionRecipients(value: unknown, field: string): string[] {
+  return [...new Set(checkRecipients(value, field))];
 }
 
 export function checkIntervals(value: unknown, field: string): number[] {

@@ -1,5 +1,5 @@
+import type { SpooledEnvelope } from '../core/index.js';
 import type { DataCodec } from '../multispool/index.js';
-import type { SpooledEnvelope } from './types.js';
 
 /**
  * The data file of a spooled message: one JSON line with the sender, recipients and headers,

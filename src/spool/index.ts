@@ -12,7 +12,13 @@
  * machines, and the Multispool gives exactly that.
  */
 export { formatDuration, parseIntervals } from './durations.js';
-export { describeMessage, MESSAGE_ID_PATTERN, SPOOL_QUEUES, type SpoolQueue } from './message-metadata.js';
+export {
+  describeMessage,
+  MESSAGE_ID_PATTERN,
+  type MessageMeta,
+  SPOOL_QUEUES,
+  type SpoolQueue,
+} from './message-metadata.js';
 export { type SmtpDeliveryOptions, type SmtpHop, smtpDelivery } from './smtp-delivery.js';
 export { DEFAULT_RETRY_INTERVALS, Spool, type SpoolOptions } from './spool.js';
 export { type Changed, type Located, SpoolFolder } from './spool-folder.js';
@@ -23,16 +29,13 @@ export type {
   DeliveryFunction,
   DeliveryJob,
   DeliveryReport,
-  Envelope,
   FailedRecipient,
-  Header,
   MessageState,
   RecipientInfo,
   RecipientOutcome,
   Section,
   SendWhich,
   SpoolEvent,
-  SpooledEnvelope,
   SpooledMessageInfo,
   SpoolStatus,
 } from './types.js';

@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { DeliveryFunction, DeliveryReport, RecipientOutcome } from './types.js';
 
 /** Where a section of mail goes: an SMTP relay. Defaults come from smtpDelivery's options. */
@@ -34,6 +33,8 @@ interface SmtpError extends Error {
 export function smtpDelivery(options: SmtpDeliveryOptions = {}): DeliveryFunction<SmtpHop | null> {
   return async ({ envelope, nextHop, signal }) => {
     const hop = { ...options, ...(nextHop ?? {}) };
+    // Loaded at the first delivery, not with the package: most users of the library send no mail.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: hop.host ?? '127.0.0.1',
       port: hop.port ?? 25,

@@ -1,4 +1,10 @@
-import { CorruptDataError, PosthornError, ResourceConflictError, ResourceNotFoundError } from '../core/index.js';
+import {
+  CorruptDataError,
+  PosthornError,
+  ResourceConflictError,
+  ResourceNotFoundError,
+  type SpooledEnvelope,
+} from '../core/index.js';
 import {
   type EntryDecision,
   Multispool,
@@ -15,7 +21,6 @@ import {
   SPOOL_QUEUES,
   type SpoolQueue,
 } from './message-metadata.js';
-import type { SpooledEnvelope } from './types.js';
 
 export const spoolSpoolable: Spoolable<MessageMeta, SpooledEnvelope, SpoolQueue> = {
   queues: SPOOL_QUEUES,
@@ -157,6 +162,20 @@ export class SpoolFolder {
   }
 
   /**
+   * Throws what would refuse `changeAll(ids, transition)` now: an id that is not here, a message
+   * another process holds, a state `transition` does not accept. (For a change across several
+   * folders, checked in all before any is changed.)
+   */
+  async checkAll(ids: readonly string[], transition: (meta: MessageMeta) => MessageMeta): Promise<void> {
+    for (const id of ids) {
+      const found = await this.locate(id);
+      if (found === null) throw new ResourceNotFoundError('spool message', id);
+      if (found === 'busy') throw busy(id);
+      transition(found.meta); // throws when the message's state does not allow it
+    }
+  }
+
+  /**
    * An operator's change to several messages: every id is checked first (known, not held by
    * another process, in a state `transition` accepts), so a bad request changes nothing; then
    * each is changed. A message taken by another process in between is reported in `failed`.
@@ -165,12 +184,7 @@ export class SpoolFolder {
     ids: readonly string[],
     transition: (meta: MessageMeta) => MessageMeta,
   ): Promise<{ done: Changed[]; failed: { id: string; error: PosthornError }[] }> {
-    for (const id of ids) {
-      const found = await this.locate(id);
-      if (found === null) throw new ResourceNotFoundError('spool message', id);
-      if (found === 'busy') throw busy(id);
-      transition(found.meta); // throws when the message's state does not allow it
-    }
+    await this.checkAll(ids, transition);
     const done: Changed[] = [];
     const failed: { id: string; error: PosthornError }[] = [];
     for (const id of ids) {

@@ -4,6 +4,7 @@ import {
   type Clock,
   ClosedError,
   CorruptDataError,
+  type Envelope,
   FolderLock,
   InvalidArgumentError,
   isPlainObject,
@@ -13,6 +14,7 @@ import {
   PosthornError,
   ResourceConflictError,
   ResourceNotFoundError,
+  type SpooledEnvelope,
   systemClock,
   type Timer,
 } from '../core/index.js';
@@ -41,13 +43,11 @@ import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from '.
 import type {
   BounceHook,
   DeliveryFunction,
-  Envelope,
   FailedRecipient,
   RecipientInfo,
   Section,
   SendWhich,
   SpoolEvent,
-  SpooledEnvelope,
   SpoolStatus,
 } from './types.js';
 

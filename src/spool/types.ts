@@ -6,23 +6,7 @@
  * own result, so a retry goes only to the recipients not yet delivered.
  */
 
-export type Header = readonly [name: string, value: string];
-
-/** What a caller hands to `add`. `sender` '' is the null sender (bounces). */
-export interface Envelope {
-  sender: string;
-  recipients: readonly string[];
-  headers?: readonly Header[];
-  body: Uint8Array | string;
-}
-
-/** An envelope as the spool keeps it and hands it to the delivery function. */
-export interface SpooledEnvelope {
-  sender: string;
-  recipients: string[];
-  headers: [string, string][];
-  body: Buffer;
-}
+import type { SpooledEnvelope } from '../core/index.js';
 
 /** One section (next hop) of a message; each is spooled and delivered on its own. */
 export interface Section<H = unknown> {

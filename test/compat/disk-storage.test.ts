@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DiskStorage, type Envelope } from '../../src/compat/index.js';
+import { DiskStorage } from '../../src/compat/index.js';
+import type { Envelope } from '../../src/core/index.js';
 import { InvalidArgumentError, ResourceNotFoundError } from '../../src/core/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'posthorn-slimta-'));
@@ -108,7 +109,7 @@ describe('compat: slimta DiskStorage', () => {
     const { s, dirs } = storage();
     const id = await s.write(mail(Buffer.from('x')), 1);
     const bad: [string, () => Promise<unknown>][] = [
-      ['envelope.body', () => s.write({ ...mail(Buffer.from('x')), body: 'text' as unknown as Uint8Array }, 1)],
+      ['envelope.body', () => s.write({ ...mail(Buffer.from('x')), body: 42 as unknown as Uint8Array }, 1)],
       ['envelope.recipients', () => s.write(mail(Buffer.from('x'), []), 1)],
       ['envelope.headers[0]', () => s.write({ ...mail(Buffer.from('x')), headers: [['only-name']] as never }, 1)],
       ['timestamp', () => s.write(mail(Buffer.from('x')), Number.NaN)],
@@ -120,6 +121,15 @@ describe('compat: slimta DiskStorage', () => {
     }
     assert.equal(readdirSync(dirs[0]).length, 1);
     assert.deepEqual((await s.get(id))[0].recipients.length, 3);
+  });
+
+  it('takes the envelope the Spool takes: a text body is stored as UTF-8, no headers is none', async () => {
+    const { s } = storage();
+    const id = await s.write({ sender: 'a@example.org', recipients: ['b@example.org'], body: 'Grüße' }, 1);
+    const [envelope] = await s.get(id);
+    assert.deepEqual(envelope.headers, []);
+    assert.ok(Buffer.isBuffer(envelope.body));
+    assert.equal(envelope.body.toString('utf8'), 'Grüße');
   });
 
   it('a scratch folder on another filesystem is refused', {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { request } from 'undici';
-import { loadServerConfig, type QueueServer, startQueueServer } from '../../src/server/index.js';
+import { loadServerConfig, type RunningServer as QueueServer, startQueueServer } from '../../src/server/index.js';
 import { DATABASE_URL, dropSchema, freshSchema, probePostgres } from '../store/postgres-support.js';
 import { freePort, suiteNeeding } from '../store/redis/support.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { pino } from 'pino';
 import { request } from 'undici';
-import { loadServerConfig, type QueueServer, startQueueServer } from '../../src/server/index.js';
+import { loadServerConfig, type RunningServer as QueueServer, startQueueServer } from '../../src/server/index.js';
 import { RedisServer, redisBinariesPresent, suiteNeeding } from '../store/redis/support.js';
 
 /**

@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { silentLogger } from '../../src/core/index.js';
 import { createDiskDriver } from '../../src/store/disk/index.js';
-import { allIds } from './conformance/cases/messages.js';
 
 const worker = new URL('../fixtures/disk-crash-worker.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-crash-'));

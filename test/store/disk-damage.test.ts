@@ -21,6 +21,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { allIds } from '../../src/conformance/cases/messages.js';
+import { rejectsWith } from '../../src/conformance/harness.js';
 import {
   FakeClock,
   LockedError,
@@ -32,8 +34,6 @@ import {
 } from '../../src/core/index.js';
 import { createDiskDriver, type DiskDriverOptions, type DiskIo } from '../../src/store/disk/index.js';
 import { realIo } from '../../src/store/disk/journal.js';
-import { allIds } from './conformance/cases/messages.js';
-import { rejectsWith } from './conformance/harness.js';
 
 const tool = new URL('../fixtures/disk-tool.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-damage-'));

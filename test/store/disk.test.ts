@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { conformanceCases, runConformance } from '../../src/conformance/index.js';
 import { silentLogger } from '../../src/core/index.js';
 import { createDiskDriver, type DiskDriver } from '../../src/store/disk/index.js';
-import { conformanceCases, runConformance } from './conformance/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'posthorn-disk-conformance-'));
 const dirOf = new WeakMap<object, string>();

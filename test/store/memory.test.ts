@@ -1,5 +1,5 @@
+import { conformanceCases, runConformance } from '../../src/conformance/index.js';
 import { createMemoryDriver } from '../../src/store/memory/index.js';
-import { conformanceCases, runConformance } from './conformance/index.js';
 
 runConformance(
   {

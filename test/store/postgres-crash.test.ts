@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { createPostgresDriver } from '../../src/store/postgres/index.js';
-import { allIds } from './conformance/cases/messages.js';
 import { adminQuery, DATABASE_URL, dropSchema, freshSchema, withPostgres } from './postgres-support.js';
 
 const worker = join(import.meta.dirname, '..', 'fixtures', 'postgres-worker.ts');

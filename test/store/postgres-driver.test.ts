@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { encodeValue, FakeClock, InvalidArgumentError, newId, StorageUnavailableError } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver, parsePostgresUri } from '../../src/store/postgres/index.js';
-import { allIds } from './conformance/cases/messages.js';
 import { adminQuery, DATABASE_URL, freshSchema, trackDrivers, withPostgres } from './postgres-support.js';
 
 const schema = freshSchema('driver');

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { FakeClock } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver } from '../../src/store/postgres/index.js';
-import { allIds } from './conformance/cases/messages.js';
 import { adminQuery, DATABASE_URL, freshSchema, trackDrivers, withPostgres } from './postgres-support.js';
 
 const schema = freshSchema('lanes');

@@ -5,10 +5,10 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { allIds } from '../../src/conformance/cases/messages.js';
 import { StorageUnavailableError } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createPostgresDriver } from '../../src/store/postgres/index.js';
-import { allIds } from './conformance/cases/messages.js';
 import { freePort } from './redis/support.js';
 
 /**

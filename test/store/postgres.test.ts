@@ -1,5 +1,5 @@
+import { conformanceCases, runConformance } from '../../src/conformance/index.js';
 import { createPostgresDriver } from '../../src/store/postgres/index.js';
-import { conformanceCases, runConformance } from './conformance/index.js';
 import { DATABASE_URL, dropSchema, freshSchema, withPostgres } from './postgres-support.js';
 
 await withPostgres('conformance: postgres', () => {

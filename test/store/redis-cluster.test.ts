@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
+import { conformanceCases, runConformance } from '../../src/conformance/index.js';
 import { FakeClock, StorageUnavailableError, silentLogger } from '../../src/core/index.js';
 import { createRedisDriver } from '../../src/store/redis/index.js';
-import { conformanceCases, runConformance } from './conformance/index.js';
 import {
   deleteKeys,
   listKeys,

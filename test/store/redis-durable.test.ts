@@ -15,9 +15,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { conformanceCases, rejectsWith, runConformance } from '../../src/conformance/index.js';
 import { StorageMisconfiguredError, silentLogger } from '../../src/core/index.js';
 import { createRedisDriver } from '../../src/store/redis/index.js';
-import { conformanceCases, rejectsWith, runConformance } from './conformance/index.js';
 import { RedisServer, recordingLogger, redisBinariesPresent, redisTarget, suiteNeeding } from './redis/support.js';
 
 const DURABLE = ['--appendonly', 'yes', '--appendfsync', 'always'];

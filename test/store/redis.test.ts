@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { conformanceCases, rejectsWith, runConformance } from '../../src/conformance/index.js';
 import { FakeClock, InvalidArgumentError, StorageUnavailableError, silentLogger } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createRedisDriver, KeyLayout, parseRedisUri } from '../../src/store/redis/index.js';
-import { conformanceCases, rejectsWith, runConformance } from './conformance/index.js';
 import {
   countKeys,
   deleteKeys,

@@ -1,18 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import { LogThrottle } from '../../core/index.js';
 import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
-import { answerBody, answerFor } from './errors.js';
+import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, type ResourceRoutes, Router } from './router.js';
-import { adminCheck } from './routes/admin-access.js';
+import { adminCheck, privateCheck } from './routes/admin-access.js';
 import { registerClaimRoutes } from './routes/claim-routes.js';
 import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerMoveRoutes } from './routes/move-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
-import { registerServiceRoutes } from './routes/service-routes.js';
+import { registerProbeRoutes, registerServiceRoutes } from './routes/service-routes.js';
 import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
 
 /** The body limit of routes without one of their own: claims, subscriptions, share, purge. */
@@ -28,7 +29,12 @@ export interface HttpAppOptions {
   pooling?: { admin: PoolAdmin; mover: QueueMover } | null;
   /** The token admin requests carry in X-Admin-Token; without one the admin API refuses everything. */
   adminToken?: string | null;
+  /** One info line per request (method, route, status, milliseconds, project); default false. */
+  logRequests?: boolean;
 }
+
+/** A failure that repeats (a store that is down) is logged once a minute, with how often it came. */
+const FAILURE_LOG_EVERY_MS = 60_000;
 
 /**
  * The Zaqar v2 HTTP API (and v1.1 where the two agree) as a Fastify app over a QueueService.
@@ -40,7 +46,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const limits = service.limits;
   const log = options.logger;
   // Fastify gets no logger: with one it makes a child logger for every request, which costs more
-  // than some requests. Errors are logged by the error handler below; nothing else is per request.
+  // than some requests. Errors are logged by the error handler below, requests (when asked) by
+  // the onResponse hook.
   const app = Fastify({
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
@@ -64,10 +71,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.decorateRequest('identity', null);
   app.decorateRequest('postTerms', null);
 
+  const failures = new LogThrottle(service.clock, FAILURE_LOG_EVERY_MS);
   app.setErrorHandler((error, request, reply) => {
     const config = request.routeOptions.config;
     const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
-    if (answer.log) log?.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    if (answer.log && log) logFailure(log, failures, error, request.method, request.routeOptions.url ?? null);
     reply.code(answer.status);
     if (answer.headers) reply.headers(answer.headers);
     // Fastify closes the connection after a body it did not read; say so only then.
@@ -83,6 +91,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       ),
   );
 
+  if (options.logRequests && log) {
+    const requests = log;
+    app.addHook('onResponse', (request, reply, done) => {
+      const project = request.headers['x-project-id'];
+      requests.info(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? null,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+          project: typeof project === 'string' ? project : null,
+        },
+        'request',
+      );
+      done();
+    });
+  }
+
   const router = new Router(app, createRequestGuard(service), DEFAULT_BODY_LIMIT);
   const versions: ApiVersion[] = [V2, V1_1];
   const versionsBody = versionsDocument(versions);
@@ -90,8 +116,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     reply.code(300).type(JSON_TYPE).send(versionsBody),
   );
 
+  registerProbeRoutes(router, service);
+  const requirePrivate = privateCheck(options.adminToken ?? null);
   for (const version of versions) {
-    registerServiceRoutes(router, service, version);
+    registerServiceRoutes(router, service, version, requirePrivate);
     const kinds = version.topics ? (['queue', 'topic'] as const) : (['queue'] as const);
     for (const kind of kinds) {
       const routes: ResourceRoutes = {

@@ -150,7 +150,10 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
     return ok(JSON.parse(homeDocument(V2)));
   },
 
-  async check_node_health(_body, _headers, ctx) {
+  async check_node_health(_body, headers, ctx) {
+    const given = headers['X-Admin-Token'];
+    const refusal = ctx.admin.privateRefusal(typeof given === 'string' ? given : undefined);
+    if (refusal !== null) throw new ActionError(403, refusal);
     const report = await ctx.service.health();
     const single = report.size === 1 ? report.get('default') : undefined;
     return ok(single ?? { catalog_reachable: true, ...Object.fromEntries(report) });

@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { isPlainObject, type Logger, stderrLogger } from '../../core/index.js';
+import { isPlainObject, type Logger, LogThrottle, stderrLogger } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
 import { AdminToken, type QueueService } from '../../service/index.js';
-import { answerFor } from '../http/errors.js';
+import { answerFor, logFailure } from '../http/errors.js';
 import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.js';
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
 import { ACTIONS, matchesSchema } from './request-schema.js';
@@ -25,6 +25,8 @@ export interface WebSocketApiOptions {
    * notification endpoint on this server's WebSocket port (see handleHttp).
    */
   notificationBase: () => string;
+  /** One info line per request (action, status, milliseconds, project); default false. */
+  logRequests?: boolean;
 }
 
 /** Frames read ahead of the one being answered before a socket stops being read. */
@@ -86,11 +88,13 @@ export class WebSocketApi {
   private readonly sockets = new Map<string, Connection>();
   private readonly log: Logger;
   private readonly admin: AdminToken;
+  private readonly failures: LogThrottle;
   private closed = false;
 
   constructor(private readonly options: WebSocketApiOptions) {
     this.log = options.logger ?? stderrLogger;
     this.admin = new AdminToken(options.adminToken ?? null);
+    this.failures = new LogThrottle(options.service.clock, 60_000);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxFrameBytes ?? 1024 * 1024,
@@ -255,6 +259,7 @@ export class WebSocketApi {
     const name = action as string;
     const body = (isPlainObject(payload.body) ? payload.body : {}) as Body;
     const headers = payload.headers as Record<string, string>;
+    const started = this.options.logRequests ? performance.now() : 0;
     let result: ActionResult;
     let own = false;
     try {
@@ -278,6 +283,18 @@ export class WebSocketApi {
     }
     if (own && result.status === 201) conn.notifyBinary = binary;
     this.send(conn, binary, request, result.body, result.status);
+    if (this.options.logRequests) {
+      const project = headers['X-Project-ID'];
+      this.log.info(
+        {
+          action: name,
+          status: result.status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          project: typeof project === 'string' ? project : null,
+        },
+        'websocket request',
+      );
+    }
   }
 
   private failure(action: string, error: unknown): ActionResult {
@@ -285,7 +302,7 @@ export class WebSocketApi {
       return { status: error.status, body: { exception: error.exception, error: error.description } };
     }
     const answer = answerFor(error, FAILED[action] ?? 'The request could not be served.');
-    if (answer.log) this.log.error({ err: error, action }, 'websocket request failed');
+    if (answer.log) logFailure(this.log, this.failures, error, 'websocket', action);
     return {
       status: answer.status,
       body: { exception: error instanceof Error ? error.message : String(error), error: answer.description },

@@ -21,5 +21,6 @@ export {
   webhookHeaders,
 } from './payloads.js';
 export { backoffDelays, effectiveRetryPolicy, MAX_RETRIES, RETRY_DEFAULTS, retryIntervals } from './retry-schedule.js';
+export { listNotificationSlots, MAX_SLOTS, type NotificationSlot, notificationSlot } from './slots.js';
 export { parseSubscriber, type SubscriberTarget } from './subscriber-uri.js';
 export { outcomeOfStatus, type PairOutcome, PERMANENT } from './webhook-sender.js';

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import {
   type Clock,
   ignoreMissing,
   type Limits,
   LockedError,
   type Logger,
+  LogThrottle,
   type NewMessage,
   type QueueMetadata,
   QueueNotFoundError,
@@ -35,6 +35,7 @@ import {
   webhookHeaders,
 } from './payloads.js';
 import { effectiveRetryPolicy, retryIntervals } from './retry-schedule.js';
+import { MAX_SLOTS, notificationSlot } from './slots.js';
 import { type BatchTarget, SpoolBatcher } from './spool-batcher.js';
 import { parseSubscriber } from './subscriber-uri.js';
 import { failed, type PairOutcome, PERMANENT, tryLater, WebhookSender } from './webhook-sender.js';
@@ -95,7 +96,6 @@ const JOB_TIMEOUT_MS = 600_000;
 /** Failed notifications are logged at most this often (a line with how many). */
 const WARN_EVERY_MS = 10_000;
 /** Processes that can share one notifications folder. */
-const MAX_SLOTS = 256;
 
 function cacheKey(kind: ResourceKind, project: string, queue: string): string {
   return `${kind}\u0000${project}\u0000${queue}`;
@@ -134,11 +134,13 @@ export class Notifier implements NotificationHooks {
   private batcher!: SpoolBatcher;
   private ledger!: DeliveryLedger;
   private slotDir = '';
-  private lastWarningAt = Number.NEGATIVE_INFINITY;
+  /** Failed deliveries, logged per destination at most every WARN_EVERY_MS (with how many were not). */
+  private readonly failures: LogThrottle;
   private failedSinceWarning = 0;
 
   private constructor(private readonly options: NotifierOptions) {
     this.clock = options.clock ?? systemClock;
+    this.failures = new LogThrottle(this.clock, WARN_EVERY_MS);
     this.log = options.logger ?? stderrLogger;
     this.requireConfirmation = options.requireConfirmation === true;
     this.maxSubscriptionsPerQueue = options.maxSubscriptionsPerQueue ?? 100;
@@ -159,11 +161,11 @@ export class Notifier implements NotificationHooks {
     const notifier = new Notifier(options);
     const log = notifier.log;
     for (let slot = 0; ; slot++) {
-      const dir = join(resolve(options.dir), String(slot));
+      const { dir, spoolDir } = notificationSlot(options.dir, slot);
       mkdirSync(dir, { recursive: true });
       try {
         notifier.spool = await Spool.create<null>({
-          dir: join(dir, 'spool'),
+          dir: spoolDir,
           deliver: (job) => notifier.deliver(job),
           bounce: (bounce) => notifier.bounced(bounce),
           clock: notifier.clock,
@@ -489,6 +491,8 @@ export class Notifier implements NotificationHooks {
     let next = 0;
     let delivered = 0;
     let lost = 0;
+    let retried = 0;
+    let example: PairOutcome | null = null;
     const lane = async () => {
       while (next < items.length) {
         const item = items[next++] as number;
@@ -499,11 +503,43 @@ export class Notifier implements NotificationHooks {
         const outcome = await send(item);
         settle(item, outcome);
         if (outcome.status === 'delivered') delivered++;
-        else if (outcome.status === 'failed') lost++;
+        else {
+          example ??= outcome;
+          if (outcome.status === 'failed') lost++;
+          else retried++;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
     this.count(s, delivered, lost);
+    if (example !== null) {
+      const where =
+        target.type === 'webhook' ? new URL(target.url).origin : `mailto:@${target.address.split('@').pop()}`;
+      this.logFailedAttempt(s, where, retried, lost, example);
+    }
+  }
+
+  /**
+   * A delivery attempt that did not deliver everything: one warning per destination (a webhook's
+   * origin, a mail domain: never the path, query or address, which may carry secrets) at most
+   * every WARN_EVERY_MS, saying how many lines it stands for.
+   */
+  private logFailedAttempt(s: SpooledSubscription, where: string, retried: number, lost: number, example: PairOutcome) {
+    const skipped = this.failures.take(`attempt ${where}`);
+    if (skipped === null) return;
+    this.log.warn(
+      {
+        subscription: s.id,
+        project: s.project,
+        queue: s.source,
+        destination: where,
+        retried,
+        failed: lost,
+        reason: example.status === 'delivered' ? null : example.reason,
+        ...(skipped > 0 ? { unlogged: skipped } : {}),
+      },
+      retried > 0 ? 'notifications were not delivered: they will be tried again' : 'notifications failed for good',
+    );
   }
 
   private count(s: SpooledSubscription, delivered: number, lost: number): void {
@@ -563,13 +599,11 @@ export class Notifier implements NotificationHooks {
     if (bounce.failed.length === 0) return;
     // A subscriber that is down for good fails every batch: one line per interval says so.
     this.failedSinceWarning += bounce.failed.length;
-    const now = this.clock.now();
-    if (now - this.lastWarningAt < WARN_EVERY_MS) return;
+    if (this.failures.take('bounced') === null) return;
     this.log.warn(
       { failed: this.failedSinceWarning, example: bounce.failed[0], spooled: bounce.id },
       'notifications failed for good (their retries ran out, or the receiver refused them)',
     );
-    this.lastWarningAt = now;
     this.failedSinceWarning = 0;
   }
 

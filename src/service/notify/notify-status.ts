@@ -1,11 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { type SpoolLog, silentLog } from '../../multispool/index.js';
 import { SpoolFolder } from '../../spool/index.js';
 import type { ResourceKind } from '../namespaces.js';
 import { decodeBatch, parseRecipient } from './batch.js';
 import { readLedgerFile } from './delivery-ledger.js';
 import type { DeliveryCounts } from './hooks.js';
+import { listNotificationSlots, type NotificationSlot } from './slots.js';
 
 export interface SubscriptionDeliveryStatus extends DeliveryCounts {
   id: string;
@@ -27,12 +27,7 @@ export async function readNotificationStatus(
   log: SpoolLog = silentLog,
 ): Promise<SubscriptionDeliveryStatus[]> {
   const out = new Map<string, SubscriptionDeliveryStatus>();
-  const slots = existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && /^\d+$/.test(e.name))
-        .map((e) => join(dir, e.name))
-    : [];
-  for (const slot of slots) await readSlot(slot, out, log);
+  for (const slot of listNotificationSlots(dir)) await readSlot(slot, out, log);
   return [...out.values()].sort(
     (a, b) =>
       (a.project ?? '').localeCompare(b.project ?? '') ||
@@ -41,8 +36,12 @@ export async function readNotificationStatus(
   );
 }
 
-async function readSlot(dir: string, out: Map<string, SubscriptionDeliveryStatus>, log: SpoolLog): Promise<void> {
-  for (const [id, e] of readLedgerFile(dir)) {
+async function readSlot(
+  slot: NotificationSlot,
+  out: Map<string, SubscriptionDeliveryStatus>,
+  log: SpoolLog,
+): Promise<void> {
+  for (const [id, e] of readLedgerFile(slot.dir)) {
     const known = out.get(id);
     if (known && known.subscriber !== null) {
       known.delivered += e.delivered;
@@ -60,7 +59,7 @@ async function readSlot(dir: string, out: Map<string, SubscriptionDeliveryStatus
       failed: e.failed + (known?.failed ?? 0),
     });
   }
-  const spoolDir = join(dir, 'spool');
+  const { spoolDir } = slot;
   if (existsSync(spoolDir)) {
     const folder = await SpoolFolder.open(spoolDir, { createIfMissing: false, log });
     for (const { queue, meta } of await folder.readAll(['active', 'frozen'])) {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildHttpApp } from '../../../src/api/http/index.js';
+import { buildHttpApp, type HttpAppOptions } from '../../../src/api/http/index.js';
 import { FakeClock, type Limits, makeLimits } from '../../../src/core/index.js';
 import {
   QueueService,
@@ -42,7 +42,12 @@ export interface TestApi {
 
 /** An app over a fresh memory store and a FakeClock, with a signing secret. */
 export function testApi(
-  options: { limits?: Partial<Limits>; service?: Partial<QueueServiceOptions>; driver?: DataDriver } = {},
+  options: {
+    limits?: Partial<Limits>;
+    service?: Partial<QueueServiceOptions>;
+    driver?: DataDriver;
+    app?: Omit<HttpAppOptions, 'service'>;
+  } = {},
 ): TestApi {
   const clock = new FakeClock();
   const limits = makeLimits(options.limits);
@@ -54,7 +59,7 @@ export function testApi(
     signedUrlSecret: 'test-secret',
     ...options.service,
   });
-  const app = buildHttpApp({ service });
+  const app = buildHttpApp({ ...options.app, service });
   return {
     app,
     service,

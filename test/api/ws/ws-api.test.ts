@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { loadServerConfig, type QueueServer, startQueueServer } from '../../../src/server/index.js';
+import { loadServerConfig, type RunningServer as QueueServer, startQueueServer } from '../../../src/server/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../fixtures/webhook-receiver.js';
 
 const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';

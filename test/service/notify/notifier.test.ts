@@ -228,6 +228,46 @@ describe('notify: webhooks through the delivery spool', () => {
     assert.deepEqual(s.notifier.counts(byUrl.get('/gone') as string), { delivered: 0, pending: 0, failed: 1 });
   });
 
+  it('logs an attempt that did not deliver: once per destination and interval, never its path, query or address', async () => {
+    const lines: { fields: Record<string, unknown>; message: string | undefined }[] = [];
+    const warn = (fields: object, message?: string) =>
+      lines.push({ fields: fields as Record<string, unknown>, message });
+    const s = await setup({ logger: { info() {}, error: warn, warn } });
+    const clock = s.clock as FakeClock;
+    await s.service.queues.create('p', 'q', { _retry_policy: { ...SHORT_POLICY, minimum_delay_retries: 0 } });
+    await s.service.queues.subscribe('p', 'q', { subscriber: s.receiver.url('/down?token=secret-in-query') });
+    s.receiver.script('/down?token=secret-in-query', 503, 503, 503, 503, 503, 503, 503);
+    await post(s, 'q', 'x');
+    const first = await eventually(() => s.events.find((e) => e.type === 'delayed'), 'the first attempt');
+    const attempts = () => lines.filter((l) => l.message?.includes('not delivered'));
+    assert.equal(attempts().length, 1);
+    const { subscription, reason, ...line } = attempts()[0]?.fields ?? {};
+    assert.match(String(subscription), /^[0-9a-f]{32}$/);
+    assert.match(String(reason), /503/);
+    assert.deepEqual(line, {
+      project: 'p',
+      queue: 'q',
+      destination: new URL(s.receiver.url('/')).origin,
+      retried: 1,
+      failed: 0,
+    });
+    // The next attempt, 2 s later, is within the interval: counted, not logged.
+    if (first.type !== 'delayed') throw new Error('not a delay');
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advanceAsync(first.until - clock.now());
+    const second = await eventually(() => s.events.filter((e) => e.type === 'delayed')[1], 'the second attempt');
+    assert.equal(attempts().length, 1);
+    // Past the interval, the next one is logged with how many lines it stands for.
+    if (second.type !== 'delayed') throw new Error('not a delay');
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(10_000);
+    await clock.advanceAsync(Math.max(0, second.until - clock.now()));
+    await eventually(() => s.events.filter((e) => e.type === 'delayed')[2], 'the third attempt');
+    await eventually(() => attempts()[1], 'the second line');
+    assert.equal(attempts()[1]?.fields.unlogged, 1);
+    assert.ok(!JSON.stringify(lines).includes('secret-in-query'), JSON.stringify(lines));
+  });
+
   it('retries only the pairs not yet delivered, and shows pending counts while they wait', async () => {
     const s = await setup();
     const clock = s.clock as FakeClock;

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import type { ConformanceTarget } from '../../../src/conformance/index.js';
 import { type FakeClock, type Logger, silentLogger } from '../../../src/core/index.js';
 import type { DataDriver } from '../../../src/store/contract/index.js';
 import { createRedisDriver, type RedisDriverOptions } from '../../../src/store/redis/index.js';
-import type { ConformanceTarget } from '../conformance/index.js';
 
 const run = promisify(execFile);
 

@@ -12,8 +12,21 @@ export const ADMIN_TOKEN_HEADER = 'x-admin-token';
 export function adminCheck(token: string | null): (request: FastifyRequest) => void {
   const admin = new AdminToken(token);
   return function requireAdmin(request: FastifyRequest): void {
-    const raw = request.headers[ADMIN_TOKEN_HEADER];
-    const refusal = admin.refusal(Array.isArray(raw) ? raw[raw.length - 1] : raw);
+    const refusal = admin.refusal(presented(request));
     if (refusal !== null) throw new HttpError(403, 'Not authorized', refusal);
   };
+}
+
+/** The check of a private endpoint (health): the admin token when one is configured, else open. */
+export function privateCheck(token: string | null): (request: FastifyRequest) => void {
+  const admin = new AdminToken(token);
+  return function requirePrivate(request: FastifyRequest): void {
+    const refusal = admin.privateRefusal(presented(request));
+    if (refusal !== null) throw new HttpError(403, 'Not authorized', refusal);
+  };
+}
+
+function presented(request: FastifyRequest): string | undefined {
+  const raw = request.headers[ADMIN_TOKEN_HEADER];
+  return Array.isArray(raw) ? raw[raw.length - 1] : raw;
 }

@@ -1,9 +1,46 @@
+import type { FastifyRequest } from 'fastify';
 import type { QueueService } from '../../../service/index.js';
+import { UNAVAILABLE_TITLE } from '../errors.js';
 import { type ApiVersion, homeDocument } from '../home-document.js';
 import { JSON_TYPE, type Router } from '../router.js';
 
-/** A version's home document, ping and health. */
-export function registerServiceRoutes(router: Router, service: QueueService, version: ApiVersion): void {
+/**
+ * The probes of load balancers and orchestrators, outside Zaqar's API and without its headers:
+ * `/healthz` answers while the process serves; `/readyz` answers 200 only while every store
+ * (every pool, with pooling) answers, and names the ones that do not.
+ */
+export function registerProbeRoutes(router: Router, service: QueueService): void {
+  const live = JSON.stringify({ status: 'ok' });
+  for (const method of ['GET', 'HEAD'] as const) {
+    router.add(method, '/healthz', { action: 'The process could not answer.', identity: false }, async (_r, reply) =>
+      reply.type(JSON_TYPE).send(method === 'HEAD' ? undefined : live),
+    );
+    router.add(method, '/readyz', { action: 'Readiness could not be checked.', identity: false }, async (_r, reply) => {
+      const stores = Object.fromEntries(
+        [...(await service.readiness())].map(([name, up]) => [name, up ? 'up' : 'down']),
+      );
+      const down = Object.keys(stores).filter((name) => stores[name] === 'down');
+      const body =
+        down.length === 0
+          ? { status: 'ready', stores }
+          : {
+              title: UNAVAILABLE_TITLE,
+              description: `These stores do not answer: ${down.join(', ')}.`,
+              stores,
+            };
+      reply.code(down.length === 0 ? 200 : 503).type(JSON_TYPE);
+      return reply.send(method === 'HEAD' ? undefined : JSON.stringify(body));
+    });
+  }
+}
+
+/** A version's home document, ping and health (health is private: see privateCheck). */
+export function registerServiceRoutes(
+  router: Router,
+  service: QueueService,
+  version: ApiVersion,
+  requirePrivate: (request: FastifyRequest) => void,
+): void {
   const p = version.prefix;
   const home = homeDocument(version);
 
@@ -20,7 +57,8 @@ export function registerServiceRoutes(router: Router, service: QueueService, ver
     reply.code(204).send(),
   );
 
-  router.add('GET', `${p}/health`, { action: 'Health could not be checked.' }, async (_request, reply) => {
+  router.add('GET', `${p}/health`, { action: 'Health could not be checked.' }, async (request, reply) => {
+    requirePrivate(request);
     const report = await service.health();
     const single = report.size === 1 ? report.get('default') : undefined;
     const body = single ?? { catalog_reachable: true, ...Object.fromEntries(report) };

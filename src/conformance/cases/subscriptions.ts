@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { QueueNotFoundError, SubscriptionExistsError, SubscriptionNotFoundError } from '../../../../src/core/index.js';
+import { QueueNotFoundError, SubscriptionExistsError, SubscriptionNotFoundError } from '../../core/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith, seconds } from '../harness.js';
 

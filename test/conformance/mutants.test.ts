@@ -5,22 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type ConformanceCase, conformanceCases, runCase } from '../../src/conformance/index.js';
 import {
   type Clock,
   type FakeClock,
   InvalidArgumentError,
   type Message,
   MessageNotFoundError,
-} from '../../../src/core/index.js';
+} from '../../src/core/index.js';
 import type {
   ClaimController,
   DataDriver,
   MessageController,
   QueueController,
   SubscriptionController,
-} from '../../../src/store/contract/index.js';
-import { createMemoryDriver } from '../../../src/store/memory/index.js';
-import { type ConformanceCase, conformanceCases, runCase } from './index.js';
+} from '../../src/store/contract/index.js';
+import { createMemoryDriver } from '../../src/store/memory/index.js';
 
 interface Patches {
   queues?: Partial<QueueController>;

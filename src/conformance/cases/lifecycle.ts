@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ClosedError, MessageNotFoundError } from '../../../../src/core/index.js';
+import { ClosedError, MessageNotFoundError } from '../../core/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith, seconds } from '../harness.js';
 import { allIds } from './messages.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ClaimNotFoundError, MessageNotFoundError, QueueNotFoundError } from '../../../../src/core/index.js';
+import { ClaimNotFoundError, MessageNotFoundError, QueueNotFoundError } from '../../core/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith, seconds } from '../harness.js';
 

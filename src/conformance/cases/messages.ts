@@ -4,8 +4,8 @@ import {
   MessageNotClaimedByError,
   MessageNotClaimedError,
   MessageNotFoundError,
-} from '../../../../src/core/index.js';
-import type { DataDriver } from '../../../../src/store/contract/index.js';
+} from '../../core/index.js';
+import type { DataDriver } from '../../store/contract/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith, seconds } from '../harness.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import type { Capability } from '../../../src/core/index.js';
-import { FakeClock } from '../../../src/core/index.js';
-import type { DataDriver } from '../../../src/store/contract/index.js';
+import type { Capability } from '../core/index.js';
+import { FakeClock } from '../core/index.js';
+import type { DataDriver } from '../store/contract/index.js';
 
 /**
  * The conformance suite's frame. A case is a plain async function that throws when the driver

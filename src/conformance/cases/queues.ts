@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { QueueNotFoundError } from '../../../../src/core/index.js';
+import { QueueNotFoundError } from '../../core/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith } from '../harness.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { InvalidArgumentError, LimitExceededError, type PosthornError } from '../../../../src/core/index.js';
-import type { DataDriver } from '../../../../src/store/contract/index.js';
+import { InvalidArgumentError, LimitExceededError, type PosthornError } from '../../core/index.js';
+import type { DataDriver } from '../../store/contract/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { allIds } from './messages.js';
 

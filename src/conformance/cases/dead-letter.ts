@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MessageNotFoundError } from '../../../../src/core/index.js';
+import { MessageNotFoundError } from '../../core/index.js';
 import type { ConformanceCase } from '../harness.js';
 import { rejectsWith, seconds } from '../harness.js';
 import { allIds } from './messages.js';
