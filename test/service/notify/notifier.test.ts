@@ -253,13 +253,13 @@ describe('notify: webhooks through the delivery spool', () => {
     });
     // The next attempt, 2 s later, is within the interval: counted, not logged.
     if (first.type !== 'delayed') throw new Error('not a delay');
-    await new Promise((resolve) => setImmediate(resolve));
+    await s.notifier.whenIdle(); // the attempt's job has ended: the retry's timer is set
     await clock.advanceAsync(first.until - clock.now());
     const second = await eventually(() => s.events.filter((e) => e.type === 'delayed')[1], 'the second attempt');
     assert.equal(attempts().length, 1);
     // Past the interval, the next one is logged with how many lines it stands for.
     if (second.type !== 'delayed') throw new Error('not a delay');
-    await new Promise((resolve) => setImmediate(resolve));
+    await s.notifier.whenIdle(); // the attempt's job has ended: the retry's timer is set
     clock.advance(10_000);
     await clock.advanceAsync(Math.max(0, second.until - clock.now()));
     await eventually(() => s.events.filter((e) => e.type === 'delayed')[2], 'the third attempt');
