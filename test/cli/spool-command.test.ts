@@ -234,7 +234,7 @@ describe('cli: posthorn spool', () => {
       for await (const e of spool.events()) events.push(e);
     })();
     const waitFor = async (match: (e: SpoolEvent) => boolean, what: string) => {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000; // a deadline for a busy machine
       while (!events.some(match)) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events)}`);
         await new Promise((r) => setTimeout(r, 10));

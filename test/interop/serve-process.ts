@@ -21,11 +21,17 @@ export interface ServeProcess {
  * log line. The caller stops it (always, in a finally block).
  */
 export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, POSTHORN_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // A free WebSocket port too unless the caller names one (the default, 9000, may be another run's).
+  const ws = args.includes('--ws-port') ? [] : ['--ws-port', '0'];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...ws, ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, POSTHORN_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk;
@@ -35,7 +41,7 @@ export async function startServeProcess(args: string[], env: Record<string, stri
   });
   const exited = once(child, 'exit');
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`posthorn serve did not start in 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`posthorn serve did not start in 60 s:\n${output}`)), 60_000);
     const look = () => {
       const match = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"posthorn serving"/.exec(output);
       if (match?.[1]) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,12 +32,22 @@ const missing =
 const skip = python === null && process.env.CI !== 'true' ? missing : false;
 
 describe('interop: python-zaqarclient against posthorn serve', () => {
-  it('every client operation gets the answers Zaqar gives', { skip, timeout: 120_000 }, async () => {
+  it('every client operation gets the answers Zaqar gives', { skip, timeout: 300_000 }, async () => {
     if (python === null) assert.fail(missing);
     const data = mkdtempSync(join(tmpdir(), 'posthorn-interop-'));
     const server = await startServeProcess(['--data', data], { POSTHORN_SIGNED_URL_SECRET_KEY: 'interop-secret' });
     try {
-      const run = spawnSync(python as string, [SCRIPT, server.url], { encoding: 'utf8', timeout: 90_000 });
+      // Run without blocking this process: it reads the server's log pipe meanwhile (one line per
+      // request), which a blocked parent would let fill until the server stalls writing to it.
+      const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          python as string,
+          [SCRIPT, server.url],
+          { encoding: 'utf8', timeout: 240_000 },
+          (error, stdout, stderr) =>
+            resolve({ status: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+        );
+      });
       const report = `${run.stdout}\n${run.stderr}`;
       assert.equal(run.status, 0, `the client saw wrong behaviour:\n${report}\nserver log:\n${server.output()}`);
       assert.match(run.stdout, /all \d+ steps passed/);

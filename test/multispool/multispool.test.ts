@@ -351,18 +351,33 @@ describe('multispool: recovery on load', () => {
   });
 });
 
+/**
+ * Resolves once `count` dequeues of the reader wait for a change (each has its waker registered).
+ * The reader does not say so itself, so this looks at its waiting set.
+ */
+async function untilWaiting(reader: object, count: number): Promise<void> {
+  const wakers = (reader as { wakers: Set<unknown> }).wakers;
+  const deadline = Date.now() + 30_000; // a deadline for a busy machine
+  while (wakers.size < count) {
+    if (Date.now() > deadline) throw new Error(`no ${count} dequeue(s) waiting after 30 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('multispool: queue reader', () => {
-  it('wakes for a new entry within a second without waiting for its re-list timer', async () => {
+  it('wakes for a new entry on its change notice, without waiting for its re-list timer', async () => {
     const spool = await Multispool.create(tempSpoolDir(), jobs, { log: silentLog });
-    const reader = spool.reader('todo', { pollIntervalMs: 60_000 });
-    const waiting = reader.dequeue();
-    await new Promise((r) => setTimeout(r, 50));
+    const POLL_MS = 60_000;
+    const reader = spool.reader('todo', { pollIntervalMs: POLL_MS });
     const t0 = performance.now();
+    const waiting = reader.dequeue();
+    await untilWaiting(reader, 1);
     const entry = await spool.enqueue('todo', { kind: 'a', tries: 0 }, 'x');
     const taken = await waiting;
     const waited = performance.now() - t0;
     assert.equal(taken.name, entry.name);
-    assert.ok(waited < 1000, `woke after ${waited} ms`);
+    // Its re-list timer was set after t0 and cannot have fired yet: the change notice woke it.
+    assert.ok(waited < POLL_MS, `woke after ${waited} ms, as late as the re-list timer`);
     await taken.remove();
     reader.close();
   });
@@ -380,8 +395,10 @@ describe('multispool: queue reader', () => {
     })();
     const put: string[] = [];
     for (let i = 0; i < 20; i++) {
+      // Every fifth entry is put while the reader waits, with no notice to wake it: only its
+      // re-listing can find it.
+      if (i % 5 === 0) await untilWaiting(reader, 1);
       put.push((await spool.enqueue('todo', { kind: 'a', tries: i }, 'x')).name);
-      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 60));
     }
     await consumer;
     reader.close();
@@ -396,7 +413,7 @@ describe('multispool: queue reader', () => {
     controller.abort(new Error('stop'));
     await assert.rejects(aborted, /stop/);
     const closing = reader.dequeue();
-    await new Promise((r) => setTimeout(r, 20));
+    await untilWaiting(reader, 1);
     reader.close();
     await assert.rejects(closing, ClosedError);
   });

@@ -23,6 +23,20 @@ const reason =
       ? `Redis at ${REDIS_URL} is not reachable`
       : null;
 
+/** How long the servers may take to reach a state the test waits for, on a busy machine. */
+const DEADLINE_MS = 90_000;
+
+/** Polls `probe` until `done` says so; fails with the last value after DEADLINE_MS. */
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 interface HeldClaim {
   messages: { body: { n: number }; href: string }[];
 }
@@ -64,7 +78,7 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
   }
 
   it('moves a live queue while producers and consumers work through both servers: every message once', {
-    timeout: 120_000,
+    timeout: 300_000,
   }, async () => {
     const { a, b, catalog } = await servers();
     const ledger = new Ledger();
@@ -86,10 +100,12 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
     let draining = false;
     const consumers = [ledger.consume(a.url, 'live', () => draining), ledger.consume(b.url, 'live', () => draining)];
     const move = runCli(['queue', 'move', 'procs/live', '--to', 'pg', '--url', a.url, '--admin-token', TOKEN]);
-    for (let i = 0; i < 100; i++) {
-      if ((await moveStatus(b.url, 'live')).status === 'running') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // The move cannot end while the early claim holds messages in the source.
+    await until(
+      () => moveStatus(b.url, 'live'),
+      (status) => status.status === 'running',
+      'the move to run',
+    );
     // The early claim is still valid while the queue moves: its messages are deleted with it, through the other server.
     for (const m of held.messages) {
       assert.equal((await call(a.url, 'DELETE', m.href)).status, 204);
@@ -99,7 +115,13 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
     assert.equal(code, 0, output);
     assert.match(output, /copying: \d+ copied to pg/);
     assert.match(output, /done: procs\/live is in pool pg \(\d+ messages copied from red/);
-    await new Promise((r) => setTimeout(r, 500)); // keep posting and claiming on the new route a while
+    // Keep posting and claiming on the new route: 50 more messages acknowledged after the move.
+    const afterMove = ledger.acked.size + 50;
+    await until(
+      async () => ledger.acked.size,
+      (acked) => acked >= afterMove,
+      'posts on the new route',
+    );
     producing = false;
     await producer;
     draining = true;
@@ -113,7 +135,7 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
   });
 
   it('resumes a move whose server was SIGKILLed, from the other server, with claims in flight still valid', {
-    timeout: 120_000,
+    timeout: 300_000,
   }, async () => {
     const { a, b, catalog } = await servers();
     const ledger = new Ledger();
@@ -122,14 +144,13 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
     const early = await call(b.url, 'POST', '/v2/queues/crash/claims?limit=5', { ttl: 300, grace: 60 });
     const held = early.json as unknown as HeldClaim;
     const first = runCli(['queue', 'move', 'procs/crash', '--to', 'pg', '--url', a.url, '--admin-token', TOKEN]);
-    let status: Record<string, unknown> = {};
-    for (let i = 0; i < 200; i++) {
-      status = await moveStatus(b.url, 'crash');
-      if (status.step === 'draining' && (status.source as { claimed: number }).claimed > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(status.step, 'draining', JSON.stringify(status));
+    await until(
+      () => moveStatus(b.url, 'crash'),
+      (status) => status.step === 'draining' && ((status.source as { claimed: number } | undefined)?.claimed ?? 0) > 0,
+      'the move to drain, waiting for the claim',
+    );
     await a.stop('SIGKILL');
+    const killedAt = Date.now();
     const stopped = await first;
     assert.equal(stopped.code, 1);
     assert.match(stopped.output, /cannot reach/);
@@ -137,14 +158,14 @@ suiteNeeding('pool: posthorn queue move between real servers', reason, () => {
     let draining = false;
     const consumer = ledger.consume(b.url, 'crash', () => draining);
     const second = runCli(['queue', 'move', 'procs/crash', '--to', 'pg', '--url', b.url, '--admin-token', TOKEN]);
-    // Once the dead server's lease has lapsed, the other server takes the move over.
-    for (let i = 0; i < 400; i++) {
-      status = await moveStatus(b.url, 'crash');
-      const fresh = Date.now() - Date.parse(status.updated as string) < 1000;
-      if (status.active === true && status.status === 'running' && fresh) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(status.status, 'running');
+    // Once the dead server's lease has lapsed, the other server takes the move over: the record is
+    // running, worked on, and updated after the kill (the dead server cannot have written that).
+    await until(
+      () => moveStatus(b.url, 'crash'),
+      (status) =>
+        status.status === 'running' && status.active === true && Date.parse(status.updated as string) > killedAt,
+      'the other server to take the move over',
+    );
     for (const m of held.messages) {
       assert.equal((await call(b.url, 'DELETE', m.href)).status, 204, 'the claim made before the crash still holds');
       ledger.seen.set(m.body.n, (ledger.seen.get(m.body.n) ?? 0) + 1);

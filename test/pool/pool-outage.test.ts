@@ -39,7 +39,8 @@ async function call(url: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path
   };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+/** Polls until `probe` answers; 60 s is a deadline for a busy machine. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const found = await probe();
@@ -72,7 +73,7 @@ suiteNeeding('pool: a pool that goes away and comes back', reason, () => {
   }
 
   it('answers 503 for its queues only, and recovers by itself with nothing acknowledged lost', {
-    timeout: 90_000,
+    timeout: 300_000,
   }, async () => {
     redis = await RedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always'], 'outage');
     let server = await serve();
@@ -93,7 +94,8 @@ suiteNeeding('pool: a pool that goes away and comes back', reason, () => {
     assert.equal(down.json.title, 'Service temporarily unavailable');
     assert.match(String(down.json.description), /Please try again in a few seconds\.$/);
     assert.ok(down.headers['retry-after']);
-    assert.ok(down.ms < 10_000, `the refusal took ${down.ms} ms`);
+    // Refused, not hung: the pool's driver gives up after its command timeout (5 s) plus a second.
+    assert.ok(down.ms < 30_000, `the refusal took ${down.ms} ms: it hung`);
     assert.equal((await call(server.url, 'GET', '/v2/queues/onred/stats')).status, 503);
     // The other queues keep working.
     assert.equal(
@@ -107,10 +109,14 @@ suiteNeeding('pool: a pool that goes away and comes back', reason, () => {
     assert.equal((await call(server.url, 'GET', '/v2/ping')).status, 503);
 
     await redis.restart();
+    // Probed with reads: a post that failed while the driver reconnects may still have been
+    // applied, which would leave an unacknowledged copy of the message behind.
     await until('the pool to answer again', async () => {
-      const posted = await call(server.url, 'POST', '/v2/queues/onred/messages', { messages: [{ body: 20 }] });
-      return posted.status === 201 ? posted : undefined;
+      const read = await call(server.url, 'GET', '/v2/queues/onred/stats');
+      return read.status === 200 ? read : undefined;
     });
+    const posted = await call(server.url, 'POST', '/v2/queues/onred/messages', { messages: [{ body: 20 }] });
+    assert.equal(posted.status, 201, JSON.stringify(posted.json));
     acked.push(20);
 
     // A server started while the pool is down starts all the same and takes the pool when it is back.

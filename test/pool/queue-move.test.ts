@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ResourceConflictError, ResourceNotFoundError, StorageUnavailableError } from '../../src/core/index.js';
-import { MOVE_BATCH } from '../../src/pool/index.js';
 import type { QueueService } from '../../src/service/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createMemoryDriver } from '../../src/store/memory/index.js';
@@ -65,7 +64,7 @@ function exactlyOnce(acked: Set<number>, seen: Map<number, number>) {
 }
 
 describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
-  it('moves while producers post and consumers claim through two servers: nothing lost, nothing twice, FIFO kept', async () => {
+  it('moves while producers post and consumers claim through two servers: nothing lost, nothing twice, FIFO kept', async (t) => {
     const setup = twoServers();
     await registerPools(setup);
     const { a, b, source, target } = setup;
@@ -88,47 +87,68 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     assert.equal(await source.queues.exists('p', 'live'), false, 'the source copy is deleted');
     assert.equal(await target.queues.exists('p', 'live'), true);
 
-    // Order: a consumer claiming during the move gets the backlog oldest first, give or take about
-    // the batch the mover has in flight (claims take the target's copies, older, before the source).
-    // The target is made slow so that the consumer outpaces the mover.
+    // Order: a consumer claiming during the move gets the backlog oldest first, except that while a
+    // batch of copies is on its way to the target it gets the messages after that batch (claims
+    // take the target's copies, older, before the source). The target is made slow so that the
+    // consumer outpaces the mover. Every step is numbered, so the rule is checked exactly: a
+    // message received while an older one is still due must have that older one in a batch whose
+    // post to the target ended after the claim began.
     const backlog = new Set<number>();
     await produce([a.service], 'fifo', 0, 600, backlog);
+    let step = 0;
+    const batches: { numbers: number[]; landed: number }[] = [];
     const realPost = target.messages.post;
     (target.messages as { post: DataDriver['messages']['post'] }).post = async (...args) => {
       await new Promise((r) => setTimeout(r, 20));
-      return realPost.apply(target.messages, args);
+      const ids = await realPost.apply(target.messages, args);
+      batches.push({ numbers: args[2].map((d) => (d.body as { n: number }).n), landed: step++ });
+      return ids;
     };
-    const received: number[] = [];
+    const claims: { began: number; numbers: number[] }[] = [];
     let moved = false;
     const reader = (async () => {
       for (;;) {
+        const began = step++;
         const claim = await b.service.queues.claim('p', 'fifo', {}, 5);
         if (claim === null) {
           if (moved) return;
           await new Promise((r) => setTimeout(r, 2));
           continue;
         }
-        for (const m of claim.messages) {
-          received.push((m.body as { n: number }).n);
-          await b.service.queues.deleteMessage('p', 'fifo', m.id, claim.id);
-        }
+        claims.push({ began, numbers: claim.messages.map((m) => (m.body as { n: number }).n) });
+        for (const m of claim.messages) await b.service.queues.deleteMessage('p', 'fifo', m.id, claim.id);
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
     await a.mover.move('p', 'fifo', 'dst');
     moved = true;
     await reader;
+    const received = claims.flatMap((c) => c.numbers);
     assert.deepEqual(
       [...received].sort((x, y) => x - y),
       Array.from({ length: 600 }, (_, i) => i),
     );
-    let highest = -1;
+    const landedAt = new Map<number, number>();
+    for (const batch of batches) for (const n of batch.numbers) landedAt.set(n, batch.landed);
+    const due = new Set(received);
+    const outOfTurn: string[] = [];
     let worst = 0;
-    for (const n of received) {
-      worst = Math.max(worst, highest - n);
-      highest = Math.max(highest, n);
+    for (const claim of claims) {
+      for (const n of claim.numbers) {
+        due.delete(n);
+        for (const older of due) {
+          if (older >= n) continue;
+          worst = Math.max(worst, n - older);
+          const landed = landedAt.get(older);
+          if (landed === undefined || landed < claim.began)
+            outOfTurn.push(
+              `${n} before ${older} (${landed === undefined ? 'never copied' : `copied at step ${landed}, claim at ${claim.began}`})`,
+            );
+        }
+      }
     }
-    assert.ok(worst <= 2 * MOVE_BATCH, `a message came ${worst} places late`);
+    assert.deepEqual(outOfTurn.slice(0, 5), [], 'a message came before an older one that was not on its way');
+    t.diagnostic(`${batches.length} batches; the latest message came ${worst} places early`);
     (target.messages as { post: DataDriver['messages']['post'] }).post = realPost;
   });
 
@@ -144,9 +164,23 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     await a.service.queues.confirmSubscription('p', 'q', sub.id, { confirmed: true });
     const held = await a.service.queues.claim('p', 'q', { ttl: 120, grace: 60 }, 1);
     assert.equal(held?.messages[0]?.body, 'claimed-before');
-    const moving = a.mover.move('p', 'q', 'dst');
-    // While it moves, the claim made before it keeps working through the other server.
-    await new Promise((r) => setTimeout(r, 300));
+    const before = await a.service.queues.listMessages('p', 'q', CLIENT, { echo: true, includeDelayed: true });
+    const original = before.messages.find((m) => m.body === 'later');
+    assert.ok(original);
+    const moveStart = Date.now();
+    let copying = () => {};
+    const copyingBegan = new Promise<void>((resolve) => {
+      copying = resolve;
+    });
+    const moving = a.mover.move('p', 'q', 'dst', { onProgress: (m) => m.step === 'copying' && copying() });
+    // While it moves (it waits for the held claim), the claim keeps working through the other
+    // server once that server follows the moving route.
+    await copyingBegan;
+    const deadline = Date.now() + 30_000; // a deadline for a busy machine
+    while ((await b.catalog.route('p', 'q'))?.to !== 'dst') {
+      assert.ok(Date.now() < deadline, 'the other server did not follow the moving route');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const status = await b.mover.status('p', 'q');
     assert.equal(status?.status, 'running');
     assert.equal(status?.active, true);
@@ -158,6 +192,7 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     assert.equal((await b.service.queues.getClaim('p', 'q', held.id)).messages.length, 1);
     await b.service.queues.deleteMessage('p', 'q', held.messages[0]?.id as string, held.id);
     const done = await moving;
+    const moveEnd = Date.now();
     assert.equal(done.status, 'done', done.error ?? '');
     assert.equal(done.copied, 2);
     assert.deepEqual(await a.catalog.route('p', 'q'), { pool: 'dst' });
@@ -170,8 +205,15 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     const listed = await b.service.queues.listMessages('p', 'q', CLIENT, { echo: true, includeDelayed: true });
     const later = listed.messages.find((m) => m.body === 'later');
     assert.ok(later, 'the delayed message was copied');
-    assert.ok(later.visibleAt - Date.now() > 40_000, 'still delayed in the new pool');
-    assert.ok(later.expiresAt - Date.now() > 590_000, 'with its remaining lifetime');
+    // The copy keeps the original's remaining delay and lifetime, in whole seconds rounded up when
+    // it was copied (some time within the move): never earlier, at most the move plus a second later.
+    const slack = moveEnd - moveStart + 1000;
+    for (const key of ['visibleAt', 'expiresAt'] as const) {
+      assert.ok(
+        later[key] >= original[key] && later[key] <= original[key] + slack,
+        `${key}: the copy's ${later[key]}, the original's ${original[key]} (the move took ${moveEnd - moveStart} ms)`,
+      );
+    }
     const claim = await b.service.queues.claim('p', 'q', {});
     assert.deepEqual(
       claim?.messages.map((m) => m.body),
@@ -232,6 +274,9 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     await setup.a.admin.createPool('third', { uri: 'memory://', weight: 0 });
     const { a, b } = setup;
     await a.service.queues.post('p', 'q', CLIENT, { messages: [{ body: 1 }] });
+    // A consumer's claim keeps the move running (draining waits for it) until it is finished below.
+    const held = await a.service.queues.claim('p', 'q', { ttl: 3600, grace: 60 }, 1);
+    assert.ok(held);
     await assert.rejects(a.mover.start('p', 'q', 'nowhere'), ResourceNotFoundError);
     await assert.rejects(a.mover.start('p', 'ghost', 'dst'), /does not exist/);
     const same = await a.mover.start('p', 'q', 'src');
@@ -242,6 +287,7 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     const again = await b.mover.start('p', 'q', 'dst'); // harmless while it runs
     assert.equal(again.status, 'running');
     await assert.rejects(b.admin.deletePool('dst'), ResourceConflictError);
+    await b.service.queues.deleteMessage('p', 'q', held.messages[0]?.id as string, held.id);
     for (;;) {
       const status = await b.mover.status('p', 'q');
       if (status?.status !== 'running') {
@@ -258,8 +304,14 @@ describe('pool: moving a live queue between pools', { timeout: 60_000 }, () => {
     await registerPools(setup);
     const { a, b, source, target } = setup;
     await produce([a.service], 'q', 0, 50, new Set());
-    const moving = a.mover.move('p', 'q', 'dst');
-    await new Promise((r) => setTimeout(r, 150));
+    let copying = () => {};
+    const copyingBegan = new Promise<void>((resolve) => {
+      copying = resolve;
+    });
+    const moving = a.mover.move('p', 'q', 'dst', { onProgress: (m) => m.step === 'copying' && copying() });
+    // Deleted while it moves: the move has begun copying, and it cannot end before it has waited
+    // G (0.4 s) and then copied; the delete is sent at once.
+    await copyingBegan;
     await b.service.queues.delete('p', 'q');
     const ended = await moving;
     assert.equal(ended.status, 'cancelled');

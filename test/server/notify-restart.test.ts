@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { silentLog } from '../../src/multispool/index.js';
+import { SpoolFolder } from '../../src/spool/index.js';
 import { startWebhookReceiver } from '../fixtures/webhook-receiver.js';
 import { ROOT, type ServeProcess, startServeProcess } from '../interop/serve-process.js';
 import { jsonCaller, zaqarHeaders } from './serve-client.js';
@@ -19,7 +21,29 @@ const POLICY = {
   maximum_delay_retries: 0,
 };
 
-describe('server: notifications survive a restart of posthorn serve', { timeout: 120_000 }, () => {
+/** How long a server may take to do what the test waits for, on a busy machine. */
+const DEADLINE_MS = 60_000;
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${DEADLINE_MS} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** True when the notifications spool under `data` holds a message waiting for its retry time. */
+async function retryIsSpooled(data: string): Promise<boolean> {
+  const root = join(data, 'notifications');
+  for (const slot of readdirSync(root).filter((n) => /^\d+$/.test(n))) {
+    const folder = await SpoolFolder.open(join(root, slot, 'spool'), { createIfMissing: false, log: silentLog });
+    const messages = await folder.readAll(['active']);
+    if (messages.some((m) => m.meta.status === 'send-at' && m.meta.nextAttemptAt !== null)) return true;
+  }
+  return false;
+}
+
+describe('server: notifications survive a restart of posthorn serve', { timeout: 300_000 }, () => {
   const dirs: string[] = [];
   const servers: ServeProcess[] = [];
   after(async () => {
@@ -53,12 +77,12 @@ describe('server: notifications survive a restart of posthorn serve', { timeout:
         201,
       );
       const [first] = await receiver.until('/orders', 1);
-      // The server writes the failure and its retry time to the spool just after the answer; give
-      // that write time to land (a kill before it would rightly mean "not tried yet": retry at once).
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      // The server writes the failure and its retry time to the spool just after the answer; kill
+      // it once that is on disk (a kill before it would rightly mean "not tried yet": retry at once).
+      await until(() => retryIsSpooled(data), 'the retry time in the spool');
       await server.stop('SIGKILL');
       server = await serve(data);
-      const [, retried] = await receiver.until('/orders', 2, 15_000);
+      const [, retried] = await receiver.until('/orders', 2, DEADLINE_MS);
       assert.equal((retried?.json as { body?: string } | undefined)?.body, 'one', 'the retry came after the restart');
       assert.ok(
         (retried?.at ?? 0) - (first?.at ?? 0) >= 1900,
@@ -71,23 +95,48 @@ describe('server: notifications survive a restart of posthorn serve', { timeout:
       await receiver.until('/orders', 3);
       assert.equal(await server.stop('SIGTERM'), 0, server.output());
       server = await serve(data);
-      const hits = await receiver.until('/orders', 4, 15_000);
+      const hits = await receiver.until('/orders', 4, DEADLINE_MS);
       assert.equal((hits[3]?.json as { body?: string } | undefined)?.body, 'two');
+      // Its result saved (nothing pending), so the kill below does not catch it mid-attempt.
+      await until(
+        async () =>
+          (await call(server.url, 'GET', `/v2/queues/orders/subscriptions/${id}`)).json.delivery_status.pending === 0,
+        "the retry's result to be saved",
+      );
 
-      // 3. An acknowledged post is notified even when the server dies right after answering: the
-      //    receiver answers slowly, so the first attempt is still in flight at the kill.
-      receiver.delayMs = 1000;
-      const posted = await call(server.url, 'POST', '/v2/queues/orders/messages', { messages: [{ body: 'three' }] });
+      // 3. An acknowledged post is notified even when the server dies right after answering. A
+      //    queue and subscription of their own, so their counts start at 0; the receiver answers
+      //    nothing on /late until the server is dead, so the dead server cannot have delivered.
+      assert.equal((await call(server.url, 'PUT', '/v2/queues/late', { _retry_policy: POLICY })).status, 201);
+      const late = await call(server.url, 'POST', '/v2/queues/late/subscriptions', {
+        subscriber: receiver.url('/late'),
+        ttl: 3600,
+      });
+      assert.equal(late.status, 201);
+      const lateId = late.json.subscription_id as string;
+      receiver.hold('/late');
+      const posted = await call(server.url, 'POST', '/v2/queues/late/messages', { messages: [{ body: 'three' }] });
       assert.equal(posted.status, 201);
       await server.stop('SIGKILL');
-      const killedAt = Date.now();
+      receiver.release('/late');
       server = await serve(data);
-      const deadline = Date.now() + 15_000;
-      while (!receiver.on('/orders').some((h) => h.at > killedAt && (h.json as { body: string }).body === 'three')) {
-        if (Date.now() > deadline) assert.fail('the notification of the acknowledged post was lost');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const lateCounts = async () =>
+        (await call(server.url, 'GET', `/v2/queues/late/subscriptions/${lateId}`)).json.delivery_status as {
+          delivered: number;
+          pending: number;
+        };
+      // Delivered is counted when the receiver answers, pending drops once the attempt's result
+      // is saved a moment later: wait for both.
+      let counts = await lateCounts();
+      await until(async () => {
+        counts = await lateCounts();
+        return counts.delivered >= 1 && counts.pending === 0;
+      }, 'the restarted server to deliver it');
+      assert.deepEqual(counts, { delivered: 1, pending: 0, failed: 0 });
+      assert.ok(
+        receiver.on('/late').some((h) => !h.abandoned && (h.json as { body: string }).body === 'three'),
+        'the receiver answered the notification of the acknowledged post',
+      );
 
       const status = await call(server.url, 'GET', `/v2/queues/orders/subscriptions/${id}`);
       assert.equal(status.json.delivery_status.pending, 0);
@@ -103,8 +152,12 @@ describe('server: notifications survive a restart of posthorn serve', { timeout:
       const row = report.subscriptions.find((r) => r.id === id);
       assert.ok(row, cli.stdout);
       assert.equal(row.pending, 0);
-      // Counts written at most a second before a SIGKILL may miss that second's deliveries.
+      // Counts written at most a second before a SIGKILL may miss that second's deliveries; the
+      // SIGTERMed server of part 1's retry wrote its own.
       assert.ok(row.delivered >= 1, cli.stdout);
+      // The last server delivered /late's only notification and stopped gracefully.
+      const lateRow = report.subscriptions.find((r) => r.id === lateId);
+      assert.deepEqual([lateRow?.delivered, lateRow?.pending], [1, 0], cli.stdout);
     } finally {
       await receiver.close();
     }

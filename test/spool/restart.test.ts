@@ -10,13 +10,16 @@ import { removeTempSpoolDirs, tempSpoolDir } from '../fixtures/spool-spoolable.j
 
 const runner = new URL('../fixtures/spool-runner.ts', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
+const cleanups: (() => Promise<void>)[] = [];
 
-after(() => {
+after(async () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const cleanup of cleanups) await cleanup();
   removeTempSpoolDirs();
 });
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+/** Waits for a condition; 60 s is a deadline for a busy machine. */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -27,9 +30,14 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
 describe('spool: killed at any instant', () => {
   it('a spool process killed with SIGKILL mid-delivery loses nothing; results saved before the kill are kept', async () => {
     const sink = await startSmtpSink();
-    sink.dataDelayMs = 30; // deliveries take a while, so the kill lands in the middle of some
+    cleanups.push(async () => {
+      sink.releaseHeld();
+      await sink.close();
+    });
     const count = 40;
     for (let i = 0; i < count; i++) sink.script(`b-${i}@example.org`, 451); // b-i is deferred once
+    // The last message's first attempt is held at DATA: at the kill, that delivery is in flight.
+    sink.holdDataTo(`a-${count - 1}@example.org`);
     const dir = tempSpoolDir('posthorn-spool-kill-');
     const child = fork(runner, [dir, String(sink.port), String(count)], {
       execArgv: ['--import', 'tsx'],
@@ -43,12 +51,18 @@ describe('spool: killed at any instant', () => {
       // A delayed event is emitted after the attempt's results are on disk.
       if (m.event?.type === 'delayed') savedFirstAttempt.add(m.event.id);
     });
-    await until(() => added.length === count && savedFirstAttempt.size >= 10, 'the first attempts');
+    await until(
+      () => added.length === count && savedFirstAttempt.size >= 10 && sink.held > 0,
+      'the first attempts, one of them held at DATA',
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    assert.equal(child.exitCode ?? child.signalCode, null, 'the spool process was still running');
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     children.delete(child);
+    sink.releaseHeld();
     const heldAtKill = readdirSync(join(dir, 'active', '.checkout')).length;
-    assert.ok(heldAtKill > 0, 'the kill caught deliveries in flight');
+    assert.ok(heldAtKill > 0, 'the delivery in flight at the kill was checked out');
 
     const spool = await Spool.create({ dir, deliver: smtpDelivery({ port: sink.port }), log: silentLog });
     try {
@@ -58,7 +72,6 @@ describe('spool: killed at any instant', () => {
       );
     } finally {
       await spool.close();
-      await sink.close();
     }
     const idOf = new Map(added.map((id, i) => [id, i]));
     for (let i = 0; i < count; i++) {

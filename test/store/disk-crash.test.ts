@@ -19,8 +19,12 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 20);
 
-function startWorker(dir: string, side: string, seed: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, dir, side, String(seed)], {
+/**
+ * Starts a worker; resolves once it holds a claim it will not touch again, on a message it posted,
+ * and has written `extra` more acknowledgements (so the kill lands at a different point each round).
+ */
+function startWorker(dir: string, side: string, seed: number, extra: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker, dir, side, String(seed), String(extra)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -72,8 +76,7 @@ describe('disk store: SIGKILL at random moments', () => {
     let checkedPosts = 0;
     let checkedClaims = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const child = await startWorker(dir, side, round * 7919 + 1);
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 400));
+      const child = await startWorker(dir, side, round * 7919 + 1, Math.floor(Math.random() * 300));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.on('exit', resolve));
 

@@ -18,8 +18,6 @@ function rawClient(): pg.Client {
   return client;
 }
 
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 await withPostgres('postgres driver', () => {
   describe('postgres driver', () => {
     const track = trackDrivers(schema);
@@ -36,6 +34,7 @@ await withPostgres('postgres driver', () => {
       // Another server's post that has taken its position but not yet committed.
       const slow = rawClient();
       await slow.connect();
+      const slowPid = (await slow.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
       try {
         await slow.query('BEGIN');
         const now = clock.now();
@@ -53,7 +52,18 @@ await withPostgres('postgres driver', () => {
           afterDone = true;
           return ids;
         });
-        await settle(300);
+        // Once the server shows the driver's post blocked by the slow transaction, it must not be done.
+        const deadline = Date.now() + 30_000; // a deadline for a busy machine
+        for (;;) {
+          const { rows } = await adminQuery<{ n: number }>(
+            'SELECT count(*)::integer AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+            [slowPid],
+          );
+          if ((rows[0]?.n ?? 0) > 0) break;
+          assert.equal(afterDone, false, 'the second post did not wait for the first to commit');
+          assert.ok(Date.now() < deadline, 'the second post never waited on the first');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
         assert.equal(afterDone, false, 'the second post waits for the first to commit');
         const meanwhile = await reader.messages.list(project, 'q', { echo: true, marker: start.marker as string });
         assert.deepEqual(meanwhile.messages, [], 'nothing uncommitted is visible, so no marker can pass it');
@@ -205,7 +215,8 @@ await withPostgres('postgres driver', () => {
           return true;
         },
       );
-      assert.ok(Date.now() - started < 5000, 'bounded by the connect timeout');
+      // The open gives up after connect_timeout (2 s); 30 s would be a hang, on any machine.
+      assert.ok(Date.now() - started < 30_000, `refused only after ${Date.now() - started} ms: the open hung`);
     });
 
     it('declares DURABILITY only when commits are durable, and says so when they are not', async () => {

@@ -36,8 +36,8 @@ export async function probePostgres(): Promise<string | null> {
 }
 
 /**
- * Like probePostgres, but rides through a short restart (the restart test of a run beside this
- * one stops the shared server for a second or two): a refused connection is retried for 4 s, a
+ * Like probePostgres, but rides through a short restart of the shared server (an older
+ * postgres-restart test, or an operator, may stop it for a second or two): a refused connection is retried for 4 s, a
  * server still starting up for 20 s.
  */
 async function probePatiently(): Promise<string | null> {

@@ -74,12 +74,9 @@ suiteNeeding('redis with appendfsync always (started here)', binaries ? null : '
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {
+      // "running" comes once 400 posts and a delete were acknowledged: crash Redis mid-stream then.
       await waitForLine(child, 'running');
-      // Let it run until a few hundred messages are acknowledged, then crash Redis mid-stream.
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && countLines(sideFile, 'P ') < 400) await pause(20);
       await server.kill('SIGKILL');
-      await pause(100);
     } finally {
       child.kill('SIGKILL');
       await new Promise((resolve) =>
@@ -93,7 +90,7 @@ suiteNeeding('redis with appendfsync always (started here)', binaries ? null : '
     const tried = new Set(lines.filter((l) => l.startsWith('T ')).map((l) => l.slice(2)));
     const deleted = lines.filter((l) => l.startsWith('D ')).map((l) => l.slice(2));
     assert.ok(posted.length >= 400, `only ${posted.length} posts were acknowledged before the crash`);
-    assert.ok(deleted.length > 0);
+    assert.ok(deleted.length > 0, 'a delete was acknowledged before the crash');
 
     const driver = await createRedisDriver({ url: server.url, keyPrefix, logger: silentLogger });
     try {
@@ -198,24 +195,11 @@ suiteNeeding(
   },
 );
 
-function countLines(file: string, start: string): number {
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith(start)).length;
-  } catch {
-    return 0;
-  }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function waitForLine(child: ChildProcess, line: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`the child did not print "${line}" within 20 s`)), 20_000);
+    // A deadline for a busy machine, not a measure.
+    const timer = setTimeout(() => reject(new Error(`the child did not print "${line}" within 60 s`)), 60_000);
     child.stdout?.on('data', (chunk) => {
       out += chunk;
       if (out.includes(`${line}\n`)) {

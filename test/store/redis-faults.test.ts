@@ -1,8 +1,12 @@
 /**
  * A Redis that goes away while the driver is busy, on a server this test starts itself with
- * appendfsync always: while it is down every call fails with StorageUnavailableError within a
- * bounded time (none hangs), isAlive says false; once it is back the same driver works again by
- * itself, and nothing acknowledged was lost. Also a Redis that hangs (SIGSTOP) rather than dies.
+ * appendfsync always: while it is down every call fails with StorageUnavailableError (none
+ * hangs), isAlive says false; once it is back the same driver works again by itself, and nothing
+ * acknowledged was lost. Also a Redis that hangs (SIGSTOP) rather than dies: a call fails once
+ * the command timeout has passed, not before.
+ *
+ * Wall-clock limits here are deadlines for a busy machine (a call that takes HANG_MS hangs; the
+ * driver's own deadline is commandTimeoutMs + 1 s), never measures of speed.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -13,10 +17,13 @@ import { RedisServer, redisBinariesPresent, suiteNeeding } from './redis/support
 
 const binaries = await redisBinariesPresent();
 const COMMAND_TIMEOUT_MS = 1000;
-/** The longest any one call may take before it settles, whatever Redis does. */
-const CALL_BOUND_MS = 5000;
+/** A call still unsettled after this long hangs (the driver gives up after COMMAND_TIMEOUT_MS + 1 s). */
+const HANG_MS = 30_000;
+/** How long the load may take to reach a state the test waits for, on a busy machine. */
+const DEADLINE_MS = 60_000;
 
 interface Outcome {
+  worker: number;
   ok: boolean;
   error?: unknown;
   ms: number;
@@ -41,52 +48,63 @@ suiteNeeding('redis faults (server started here)', binaries ? null : 'redis-serv
     const deleted: string[] = [];
     const outcomes: Outcome[] = [];
     let running = true;
-    const timed = async <T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> => {
+    const timed = async <T>(
+      worker: number,
+      call: () => Promise<T>,
+    ): Promise<{ ok: true; value: T } | { ok: false }> => {
       const start = Date.now();
       try {
         const value = await call();
-        outcomes.push({ ok: true, ms: Date.now() - start, at: Date.now() });
+        outcomes.push({ worker, ok: true, ms: Date.now() - start, at: Date.now() });
         return { ok: true, value };
       } catch (error) {
-        outcomes.push({ ok: false, error, ms: Date.now() - start, at: Date.now() });
+        outcomes.push({ worker, ok: false, error, ms: Date.now() - start, at: Date.now() });
         await pause(20);
         return { ok: false };
       }
     };
     const worker = async (w: number) => {
       for (let n = 0; running; n++) {
-        const post = await timed(() =>
+        const post = await timed(w, () =>
           driver.messages.post('load', 'q', [{ body: { w, n } }, { body: { w, n, second: true } }], `w${w}`),
         );
         if (post.ok) posted.push(...post.value);
-        const claim = await timed(() => driver.claims.create('load', 'q', { limit: 2, ttl: 60 }));
+        const claim = await timed(w, () => driver.claims.create('load', 'q', { limit: 2, ttl: 60 }));
         if (!claim.ok || claim.value === null) continue;
         const claimId = claim.value.id;
         for (const m of claim.value.messages) {
           triedDeletes.add(m.id);
-          const done = await timed(() => driver.messages.delete('load', 'q', m.id, { claimId }));
+          const done = await timed(w, () => driver.messages.delete('load', 'q', m.id, { claimId }));
           if (done.ok) deleted.push(m.id);
         }
       }
     };
     const workers = Array.from({ length: 4 }, (_, w) => worker(w));
-    await waitUntil(() => posted.length >= 200, 10_000);
+    await waitUntil(() => posted.length >= 200, DEADLINE_MS, '200 acknowledged posts');
 
-    const downAt = Date.now();
     await server.kill('SIGKILL');
-    await waitUntil(() => outcomes.some((o) => !o.ok && o.at > downAt), 10_000);
+    const downAt = Date.now();
+    // Down until every worker has had two calls fail: each went on after a failure instead of hanging.
+    const failedWhileDown = (w: number) => outcomes.filter((o) => o.worker === w && !o.ok && o.at >= downAt).length;
+    await waitUntil(
+      () => [0, 1, 2, 3].every((w) => failedWhileDown(w) >= 2),
+      DEADLINE_MS,
+      'two failed calls from every worker while Redis is down',
+    );
     assert.equal(await driver.isAlive(), false, 'isAlive says false while Redis is down');
-    await pause(1500);
-    const failuresWhileDown = outcomes.filter((o) => !o.ok && o.at > downAt).length;
+    const failuresWhileDown = outcomes.filter((o) => !o.ok && o.at >= downAt).length;
 
-    const upAt = Date.now();
     await server.restart();
-    await waitUntil(() => outcomes.filter((o) => o.ok && o.at > upAt).length >= 20, 15_000);
+    const upAt = Date.now();
+    await waitUntil(
+      () => outcomes.filter((o) => o.ok && o.at > upAt).length >= 20,
+      DEADLINE_MS,
+      'the driver to work again by itself',
+    );
     const recoveredAt = outcomes.find((o) => o.ok && o.at > upAt)?.at as number;
     running = false;
     await Promise.all(workers);
 
-    assert.ok(failuresWhileDown > 0, 'calls failed while Redis was down');
     for (const o of outcomes) {
       if (!o.ok) {
         assert.ok(
@@ -94,12 +112,11 @@ suiteNeeding('redis faults (server started here)', binaries ? null : 'redis-serv
           `a failure was ${String(o.error)}, not StorageUnavailableError`,
         );
       }
-      assert.ok(o.ms < CALL_BOUND_MS, `a call took ${o.ms} ms`);
+      assert.ok(o.ms < HANG_MS, `a call took ${o.ms} ms: it hung`);
     }
-    assert.ok(recoveredAt - upAt < 5000, `the driver worked again ${recoveredAt - upAt} ms after Redis returned`);
     assert.equal(await driver.isAlive(), true);
     t.diagnostic(
-      `${outcomes.length} calls, ${failuresWhileDown} failed while down, slowest ${Math.max(...outcomes.map((o) => o.ms))} ms, working again ${recoveredAt - upAt} ms after Redis returned`,
+      `${outcomes.length} calls, ${failuresWhileDown} failed while down, slowest ${Math.max(...outcomes.map((o) => o.ms))} ms, working again ${recoveredAt - upAt} ms after Redis answered`,
     );
 
     // With appendfsync always nothing acknowledged is lost: every acknowledged post that no
@@ -122,6 +139,12 @@ suiteNeeding('redis faults (server started here)', binaries ? null : 'redis-serv
     await driver.messages.post('hang', 'q', [{ body: 'before' }], 'c');
     await server.kill('SIGSTOP');
     try {
+      // A timer of the command timeout's length set just before the call: ioredis's own, set
+      // later in the same or a later turn, cannot fire before it.
+      let timeoutPassed = false;
+      const reference = setTimeout(() => {
+        timeoutPassed = true;
+      }, COMMAND_TIMEOUT_MS);
       const started = Date.now();
       let caught: unknown;
       try {
@@ -129,14 +152,16 @@ suiteNeeding('redis faults (server started here)', binaries ? null : 'redis-serv
       } catch (error) {
         caught = error;
       }
+      clearTimeout(reference);
       const took = Date.now() - started;
       assert.ok(caught instanceof StorageUnavailableError, `expected StorageUnavailableError, got ${String(caught)}`);
-      assert.ok(took >= COMMAND_TIMEOUT_MS - 50 && took < CALL_BOUND_MS, `failed after ${took} ms`);
+      assert.ok(timeoutPassed, `failed after ${took} ms, before the command timeout had passed`);
+      assert.ok(took < HANG_MS, `failed only after ${took} ms: it hung`);
       assert.equal(await driver.isAlive(), false);
     } finally {
       await server.kill('SIGCONT');
     }
-    await waitUntil(async () => driver.isAlive(), 10_000);
+    await waitUntil(async () => driver.isAlive(), DEADLINE_MS, 'isAlive after SIGCONT');
     const popped = await driver.messages.pop('hang', 'q', 5);
     assert.equal(popped[0]?.body, 'before');
   });
@@ -146,10 +171,10 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await pause(20);
   }
 }

@@ -158,7 +158,8 @@ suiteNeeding('redis (shared server)', reachable ? null : `no Redis answers at ${
         createRedisDriver({ url: `redis://127.0.0.1:${port}`, logger: silentLogger, connectTimeoutMs: 1000 }),
         StorageUnavailableError,
       );
-      assert.ok(Date.now() - started < 3000, 'refused within the connect timeout');
+      // The open gives up after the connect timeout (1 s); 30 s would be a hang, on any machine.
+      assert.ok(Date.now() - started < 30_000, `refused only after ${Date.now() - started} ms: the open hung`);
     });
 
     it('bad options are InvalidArgumentError before anything is opened', async () => {
@@ -313,7 +314,8 @@ suiteNeeding('redis: claims without rescans (own server)', binaries ? null : 're
     const early = await callsPerClaim();
     for (let i = 0; i < 100; i++) await driver.claims.create(project, 'q', { limit: 20, ttl: 600 });
     const late = await callsPerClaim();
-    assert.ok(late <= early + 2, `a claim behind 2000 claimed messages ran ${late} commands, the first ran ${early}`);
+    // The same work as the first claim's, exactly: the claimed messages are never looked at.
+    assert.equal(late, early, `a claim behind 2000 claimed messages ran ${late} commands, the first ran ${early}`);
     clock.advance(601_000);
     const stats = await driver.queues.stats(project, 'q');
     assert.equal(stats.claimed, 0);

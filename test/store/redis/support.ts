@@ -23,20 +23,27 @@ const run = promisify(execFile);
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CI = process.env.CI === 'true';
 
-/** Whether a Redis answers PING at `url` within a second. */
+/** Whether a Redis answers PING at `url` (5 s to connect: the machine may be busy). */
 export async function redisAnswers(url: string): Promise<boolean> {
+  return (await redisProcessId(url)) !== null;
+}
+
+/** The process id of the Redis answering at `url` (from INFO server), or null when none answers. */
+async function redisProcessId(url: string): Promise<number | null> {
   const client = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: 1000,
+    connectTimeout: 5000,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
   client.on('error', () => {});
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
+    if ((await client.ping()) !== 'PONG') return null;
+    const pid = /^process_id:(\d+)/m.exec(await client.info('server'))?.[1];
+    return pid === undefined ? null : Number(pid);
   } catch {
-    return false;
+    return null;
   } finally {
     client.disconnect();
   }
@@ -273,13 +280,15 @@ export class RedisServer {
       ),
     );
     exited.catch(() => {});
-    const deadline = Date.now() + 10_000;
+    // Up once the server on the port is this child: a port freed by a kill may be taken by another
+    // run's server meanwhile, which must not pass for ours. 30 s is a deadline for a busy machine.
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) await exited;
-      if (await redisAnswers(this.url)) return;
+      if (child.exitCode !== null || child.signalCode !== null) await exited;
+      if ((await redisProcessId(this.url)) === child.pid) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+    throw new Error(`redis-server on port ${this.port} did not answer within 30 s`);
   }
 }
 
@@ -338,7 +347,7 @@ export class RedisCluster {
   }
 
   private async waitUntilOk(): Promise<void> {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       const states = await Promise.all(
         this.servers.map(async (s) => {
@@ -358,6 +367,6 @@ export class RedisCluster {
       if (states.every(Boolean)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error('the Redis Cluster did not reach cluster_state:ok within 20 s');
+    throw new Error('the Redis Cluster did not reach cluster_state:ok within 60 s');
   }
 }
