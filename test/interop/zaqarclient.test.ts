@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,17 @@ describe('interop: python-zaqarclient against posthorn serve', () => {
     const data = mkdtempSync(join(tmpdir(), 'posthorn-interop-'));
     const server = await startServeProcess(['--data', data], { POSTHORN_SIGNED_URL_SECRET_KEY: 'interop-secret' });
     try {
-      const run = spawnSync(python as string, [SCRIPT, server.url], { encoding: 'utf8', timeout: 240_000 });
+      // Run without blocking this process: it reads the server's log pipe meanwhile (one line per
+      // request), which a blocked parent would let fill until the server stalls writing to it.
+      const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          python as string,
+          [SCRIPT, server.url],
+          { encoding: 'utf8', timeout: 240_000 },
+          (error, stdout, stderr) =>
+            resolve({ status: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+        );
+      });
       const report = `${run.stdout}\n${run.stderr}`;
       assert.equal(run.status, 0, `the client saw wrong behaviour:\n${report}\nserver log:\n${server.output()}`);
       assert.match(run.stdout, /all \d+ steps passed/);
