@@ -4,21 +4,29 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   statSync,
+  symlinkSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LockedError, StorageUnavailableError } from './errors.js';
-import { processStartTime } from './process-start.js';
+import { processStartTime, processState } from './process-start.js';
 
 /**
  * One owner per folder (a store, a spool). The lock is a file `.lock` made with O_EXCL that
  * names the owner: pid, the process's start time (so a recycled pid is not mistaken for the
  * owner) and host. A lock whose owner is dead is taken over; the takeover itself is serialized
  * by a second O_EXCL file so two processes cannot both take over the same stale lock.
+ * An owner that is a zombie, or dying (SIGKILLed or exiting, as when a supervisor restarts a
+ * killed server at once), is not alive: it can never write again, so after a bounded wait for
+ * it to finish exiting its lock is taken over.
+ * On a full disk the lock file cannot be written; the owner is then kept as the target of a
+ * symlink `.lock`, which needs no data block (short targets live in the inode), so a server can
+ * still start on a full disk — where reads, claims and deletes are what free space.
  * Not for network filesystems, where O_EXCL and pids mean nothing (as async_smtp's Spool says).
  */
 
@@ -31,6 +39,9 @@ interface Owner {
 const held = new Set<string>();
 const TAKEOVER_STALE_MS = 10_000;
 const TAKEOVER_WAIT_MS = 5_000;
+/** How long a dying owner is given to become a zombie or vanish before its lock is taken anyway. */
+const DYING_WAIT_MS = 3_000;
+const LINK_PREFIX = 'posthorn-lock:';
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 export class FolderLock {
@@ -91,18 +102,59 @@ function tryCreate(path: string, owner: Owner): boolean {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (isFull(error)) return tryLink(path, owner, error);
     throw new StorageUnavailableError(`cannot create the lock file ${path}`, { cause: error });
   }
+  let failure: unknown = null;
   try {
     writeSync(fd, JSON.stringify(owner));
     fsyncSync(fd);
+  } catch (error) {
+    failure = error;
   } finally {
     closeSync(fd);
   }
-  return true;
+  if (failure === null) return true;
+  // An empty or partial lock file names nobody: remove it so it cannot be taken for stale.
+  unlinkSync(path);
+  if (isFull(failure)) return tryLink(path, owner, failure);
+  throw new StorageUnavailableError(`cannot write the lock file ${path}`, { cause: failure });
+}
+
+function isFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The full-disk lock: a symlink whose target names the owner, made atomically (EEXIST if taken). */
+function tryLink(path: string, owner: Owner, full: unknown): boolean {
+  try {
+    symlinkSync(`${LINK_PREFIX}${owner.pid}:${owner.started ?? ''}:${owner.host}`, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new StorageUnavailableError(`cannot create the lock file ${path}: the disk is full`, {
+      cause: isFull(error) ? full : error,
+    });
+  }
+}
+
+function readLink(path: string): Owner | null | undefined {
+  let target: string;
+  try {
+    target = readlinkSync(path);
+  } catch {
+    return undefined; // not a symlink (or gone): read it as a file
+  }
+  if (!target.startsWith(LINK_PREFIX)) return null;
+  const [pid, started, ...host] = target.slice(LINK_PREFIX.length).split(':');
+  if (!/^[1-9][0-9]*$/.test(pid ?? '')) return null;
+  return { pid: Number(pid), started: started || null, host: host.join(':') };
 }
 
 function readOwner(path: string): Owner | null {
+  const linked = readLink(path);
+  if (linked !== undefined) return linked;
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Owner>;
     if (typeof parsed.pid !== 'number') return null;
@@ -119,10 +171,29 @@ function isAlive(owner: Owner): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   const started = processStartTime(owner.pid);
-  return owner.started === null || started === null || started === owner.started;
+  if (!(owner.started === null || started === null || started === owner.started)) return false;
+  return !exitsWithin(owner.pid, DYING_WAIT_MS);
+}
+
+/**
+ * Whether the process is a zombie, or dying and gone or a zombie within `ms` (a dying process
+ * that is still not done after that is taken as gone too: it can never run code of its own
+ * again). False for a process that runs — the only kind of owner that keeps its lock.
+ */
+function exitsWithin(pid: number, ms: number): boolean {
+  const state = processState(pid);
+  if (state === 'zombie') return true;
+  if (state !== 'dying') return false;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const now = processState(pid);
+    if (now === 'zombie' || now === 'unknown') return true;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+  return true;
 }
 
 /** Moves a stale lock aside; false when another process holds the takeover guard. */

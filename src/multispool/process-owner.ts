@@ -1,4 +1,4 @@
-import { processStartTime } from '../core/index.js';
+import { processStartTime, processState } from '../core/index.js';
 
 /**
  * Who holds a checked-out entry or a scratch file: a token `<pid>-<start>` put into file names,
@@ -36,5 +36,8 @@ export function isOwnerAlive(token: string): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   const now = processStartTime(pid);
-  return started === '0' || now === null || now === started;
+  if (!(started === '0' || now === null || now === started)) return false;
+  // A zombie, or a process SIGKILLed or exiting, never touches its entries again.
+  const state = processState(pid);
+  return state !== 'zombie' && state !== 'dying';
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FolderLock, LockedError } from '../../src/core/index.js';
@@ -91,5 +91,90 @@ describe('core: folder lock', () => {
     assert.equal(lines.filter((l) => l === 'locked').length, 1, lines.join(', '));
     const winner = racers[lines.indexOf('locked')]?.child.pid;
     for (const l of lines.filter((x) => x !== 'locked')) assert.equal(l, `refused ${winner}`);
+  });
+});
+
+/** Waits (without a time bound of its own: the test runner's timeout is the bound) until `ready()` holds. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((r) => setImmediate(r));
+}
+
+function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const linux = existsSync('/proc/self/stat');
+const linuxOnly = linux ? {} : { skip: 'needs /proc (Linux) to make and see zombie processes' };
+if (!linux) console.log('# skipped: zombie and dying-owner lock tests need /proc (Linux)');
+
+describe('core: folder lock, owners that are dead but not gone', () => {
+  it('a zombie owner (exited, not reaped by its parent) is taken over', linuxOnly, async () => {
+    const dir = tempDir();
+    // `sh` starts a short child, prints its pid, then becomes `sleep`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const pid = Number(
+        await new Promise<string>((resolve) => parent.stdout?.once('data', (chunk) => resolve(String(chunk)))),
+      );
+      await until(() => procState(pid) === 'Z');
+      const started = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const start = started.slice(started.lastIndexOf(')') + 2).split(' ')[19];
+      writeFileSync(join(dir, '.lock'), JSON.stringify({ pid, started: start, host: hostname() }));
+      const lock = FolderLock.acquire(dir);
+      assert.equal(JSON.parse(readFileSync(join(dir, '.lock'), 'utf8')).pid, process.pid);
+      lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+      await exited(parent);
+    }
+  });
+
+  it('a live owner is still refused, even one that is only sleeping', async () => {
+    const dir = tempDir();
+    const owner = run(dir, 'hold');
+    try {
+      assert.equal(await owner.line, 'locked');
+      assert.throws(
+        () => FolderLock.acquire(dir),
+        (e) => e instanceof LockedError && e.ownerPid === owner.child.pid,
+      );
+    } finally {
+      owner.child.kill('SIGKILL');
+      await exited(owner.child);
+    }
+  });
+
+  it(
+    'an owner SIGKILLed a moment ago (dying, or a zombie not yet reaped) is taken over at once, again and again',
+    linuxOnly,
+    async () => {
+      const dir = tempDir();
+      for (let round = 0; round < 5; round++) {
+        const owner = run(dir, 'hold');
+        assert.equal(await owner.line, 'locked', `round ${round}`);
+        owner.child.kill('SIGKILL');
+        // No await between the kill and the acquire: this process cannot have reaped the child,
+        // so it is dying or a zombie — as a server killed by a supervisor that restarts at once.
+        const lock = FolderLock.acquire(dir);
+        assert.equal(JSON.parse(readFileSync(join(dir, '.lock'), 'utf8')).pid, process.pid, `round ${round}`);
+        lock.release();
+        await exited(owner.child);
+      }
+    },
+  );
+
+  it('on a full disk the lock is a symlink naming the owner, refused and released like the file', async () => {
+    const dir = tempDir();
+    symlinkSync(`posthorn-lock:${process.ppid}::${hostname()}`, join(dir, '.lock'));
+    assert.throws(
+      () => FolderLock.acquire(dir),
+      (e) => e instanceof LockedError && e.ownerPid === process.ppid,
+    );
+    assert.deepEqual(FolderLock.owner(dir), { pid: process.ppid });
   });
 });
