@@ -16,6 +16,7 @@ export {
   QueueService,
   type QueueServiceOptions,
   type StorageHealth,
+  type StoreState,
 } from './queue-service.js';
 export {
   type ClientIdPolicy,

@@ -35,8 +35,13 @@ export interface OperationStatus {
   succeeded: boolean;
 }
 
+/** A store as readiness reports it (see QueueService.storeStates). */
+export type StoreState = 'up' | 'down' | 'full';
+
 export interface StorageHealth {
   storage_reachable: boolean;
+  /** Present (true) while the store's disk is full: posts are refused, reads and deletes go on. */
+  storage_full?: true;
   operation_status: Record<string, OperationStatus>;
 }
 
@@ -113,9 +118,23 @@ export class QueueService {
 
   /** Whether each store (by pool name; `default` alone without pooling) answers now. */
   async readiness(): Promise<Map<string, boolean>> {
+    return new Map([...(await this.storeStates())].map(([name, state]) => [name, state === 'up']));
+  }
+
+  /**
+   * Each store's state (by pool name): `up`; `full` when its last write failed for want of
+   * space (its disk is full: posts are refused until a write succeeds again, while reads,
+   * claims and deletes — which free space — go on); or `down` when it does not answer.
+   */
+  async storeStates(): Promise<Map<string, StoreState>> {
     const drivers = [...(await this.resolver.drivers())];
     const answers = await Promise.all(drivers.map(([, driver]) => driver.isAlive()));
-    return new Map(drivers.map(([name], i) => [name, answers[i] === true]));
+    return new Map(
+      drivers.map(([name, driver], i): [string, StoreState] => [
+        name,
+        driver.isFull?.() === true ? 'full' : answers[i] === true ? 'up' : 'down',
+      ]),
+    );
   }
 
   /**
@@ -129,6 +148,7 @@ export class QueueService {
       const reachable = await driver.isAlive();
       report.set(name, {
         storage_reachable: reachable,
+        ...(driver.isFull?.() === true ? { storage_full: true as const } : {}),
         operation_status: reachable ? await this.probe(driver) : {},
       });
     }

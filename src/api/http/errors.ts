@@ -127,6 +127,9 @@ export interface SizeLimitText {
   description: string;
 }
 
+const FULL_HINT =
+  'The disk holding the data is full: reads, claims and deletes still work and free space; try again once space is freed.';
+
 /**
  * Turns any error into the answer to send. `action` says what the route was doing
  * ("Messages could not be posted.") for 503 descriptions.
@@ -146,6 +149,10 @@ export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitT
   }
   if (isPosthornError(error)) {
     const { status, title } = ERROR_STATUS[error.code] ?? UNAVAILABLE;
+    if (error.code === 'PH_STORAGE_FULL') {
+      // Retrying helps once space is freed (deletes, claims, expiry), so Retry-After stays.
+      return { status, title, description: `${action} ${FULL_HINT}`, headers: RETRY_AFTER, log: true };
+    }
     if (status === 503) {
       return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };
     }

@@ -34,6 +34,11 @@ export interface DataDriver {
   readonly subscriptions: SubscriptionController;
   /** True when the store answers. Never throws. */
   isAlive(): Promise<boolean>;
+  /**
+   * True while the store's last write failed because its disk (or memory) is full, until a
+   * write succeeds; reads, claims and deletes go on. Drivers that cannot tell leave it out.
+   */
+  isFull?(): boolean;
   /** Removes expired messages, claims and subscriptions and reclaims their space. */
   gc(): Promise<GcReport>;
   /** Finishes pending writes and releases the store. Later calls throw ClosedError. */

@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   isPlainObject,
   type Limits,
+  StorageFullError,
 } from '../../core/index.js';
 import type {
   ClaimController,
@@ -37,6 +38,20 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
   let closed = false;
   let closing: Promise<void> | undefined;
 
+  // Set when a write fails because the store's disk (or memory) is full, cleared by the next
+  // write that succeeds: readiness and health say "full", not just "down", while it holds.
+  let full = false;
+  const writing = async <T>(run: Promise<T>): Promise<T> => {
+    try {
+      const result = await run;
+      full = false;
+      return result;
+    } catch (error) {
+      if (error instanceof StorageFullError) full = true;
+      throw error;
+    }
+  };
+
   const open = (): void => {
     if (closed) throw new ClosedError(`${engine.kind} store`);
   };
@@ -58,7 +73,7 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
   const queues: QueueController = {
     async create(project, queue, metadata = {}) {
       scope(project, queue);
-      return engine.createQueue(project, queue, checkQueueMetadata(metadata, limits));
+      return writing(engine.createQueue(project, queue, checkQueueMetadata(metadata, limits)));
     },
     async exists(project, queue) {
       scope(project, queue);
@@ -70,7 +85,7 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
     },
     async setMetadata(project, queue, metadata) {
       scope(project, queue);
-      return engine.setQueueMetadata(project, queue, checkQueueMetadata(metadata, limits));
+      return writing(engine.setQueueMetadata(project, queue, checkQueueMetadata(metadata, limits)));
     },
     async delete(project, queue) {
       scope(project, queue);
@@ -126,7 +141,7 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
       if (!Array.isArray(list)) throw new InvalidArgumentError('messages', `must be an array, not ${describe(list)}`);
       if (list.length === 0) throw new InvalidArgumentError('messages', 'must hold at least one message');
       const drafts = list.map(messageDraft);
-      return engine.postMessages(project, queue, drafts, checkString(clientId, 'clientId', 256));
+      return writing(engine.postMessages(project, queue, drafts, checkString(clientId, 'clientId', 256)));
     },
     async list(project, queue, listOptions) {
       scope(project, queue);
@@ -294,6 +309,9 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
       } catch {
         return false;
       }
+    },
+    isFull() {
+      return full && !closed;
     },
     async gc() {
       open();

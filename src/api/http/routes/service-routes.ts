@@ -16,19 +16,22 @@ export function registerProbeRoutes(router: Router, service: QueueService): void
       reply.type(JSON_TYPE).send(method === 'HEAD' ? undefined : live),
     );
     router.add(method, '/readyz', { action: 'Readiness could not be checked.', identity: false }, async (_r, reply) => {
-      const stores = Object.fromEntries(
-        [...(await service.readiness())].map(([name, up]) => [name, up ? 'up' : 'down']),
-      );
+      const stores = Object.fromEntries(await service.storeStates());
       const down = Object.keys(stores).filter((name) => stores[name] === 'down');
+      const full = Object.keys(stores).filter((name) => stores[name] === 'full');
+      const problems = [
+        ...(down.length > 0 ? [`These stores do not answer: ${down.join(', ')}.`] : []),
+        ...(full.length > 0
+          ? [
+              `The disk holding the data of these stores is full: ${full.join(', ')} (posts are refused; reads, claims and deletes go on and free space).`,
+            ]
+          : []),
+      ];
       const body =
-        down.length === 0
+        problems.length === 0
           ? { status: 'ready', stores }
-          : {
-              title: UNAVAILABLE_TITLE,
-              description: `These stores do not answer: ${down.join(', ')}.`,
-              stores,
-            };
-      reply.code(down.length === 0 ? 200 : 503).type(JSON_TYPE);
+          : { title: UNAVAILABLE_TITLE, description: problems.join(' '), stores };
+      reply.code(problems.length === 0 ? 200 : 503).type(JSON_TYPE);
       return reply.send(method === 'HEAD' ? undefined : JSON.stringify(body));
     });
   }
