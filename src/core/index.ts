@@ -2,6 +2,7 @@ export * from './clock.js';
 export * from './codec.js';
 export * from './envelope.js';
 export * from './errors.js';
+export * from './file-io.js';
 export * from './folder-lock.js';
 export * from './ids.js';
 export * from './ignore-missing.js';

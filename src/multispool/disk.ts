@@ -1,23 +1,34 @@
-import fs from 'node:fs';
-import { promisify } from 'node:util';
-import { StorageFullError, StorageUnavailableError } from '../core/index.js';
+import { type FileIo, nodeFileIo, StorageFullError, StorageUnavailableError } from '../core/index.js';
 
 /**
- * The few file operations a spool is made of, as promises over Node's callback API (cheaper than
- * FileHandle objects on the hot path), with errno codes kept so callers can tell a lost race
- * (ENOENT on a rename) from a broken disk.
+ * The few file operations a spool is made of, with errno codes kept so callers can tell a lost
+ * race (ENOENT on a rename) from a broken disk. They all go through one FileIo — Node's, unless
+ * a test put a faulty one in its place with `useSpoolFileIo` — so a fault can be injected at any
+ * of them.
  */
+let io: FileIo = nodeFileIo;
 
-export const openAsync = promisify(fs.open);
-export const closeAsync = promisify(fs.close);
-export const fdatasyncAsync = promisify(fs.fdatasync);
-const fsyncAsync = promisify(fs.fsync);
-export const renameAsync = promisify(fs.rename);
-export const linkAsync = promisify(fs.link);
-const unlinkAsync = promisify(fs.unlink);
-export const readFileAsync = promisify(fs.readFile);
-const readdirAsync = promisify(fs.readdir);
-export const statAsync = promisify(fs.stat);
+/** Puts `replacement` in place of the spools' file operations (tests); answers the undo. */
+export function useSpoolFileIo(replacement: FileIo): () => void {
+  const before = io;
+  io = replacement;
+  return () => {
+    io = before;
+  };
+}
+
+export const openAsync = (path: string, flags: string | number, mode?: number): Promise<number> =>
+  io.open(path, flags, mode);
+export const closeAsync = (fd: number): Promise<void> => io.close(fd);
+export const fdatasyncAsync = (fd: number): Promise<void> => io.fdatasync(fd);
+const fsyncAsync = (fd: number): Promise<void> => io.fsync(fd);
+export const renameAsync = (from: string, to: string): Promise<void> => io.rename(from, to);
+export const linkAsync = (existing: string, path: string): Promise<void> => io.link(existing, path);
+const unlinkAsync = (path: string): Promise<void> => io.unlink(path);
+export const readFileAsync = (path: string): Promise<Buffer> => io.readFile(path);
+export const readdirAsync = (path: string): Promise<string[]> => io.readdir(path);
+export const statAsync = (path: string) => io.stat(path);
+export const mkdirAsync = (path: string, options?: { recursive?: boolean }): Promise<void> => io.mkdir(path, options);
 
 /**
  * Spool files are readable by their owner only: spools carry mail and webhook payloads, which are
@@ -26,11 +37,7 @@ export const statAsync = promisify(fs.stat);
 export const FILE_MODE = 0o600;
 
 function writeAsync(fd: number, data: Uint8Array, offset: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    fs.write(fd, data, offset, data.length - offset, null, (error, written) =>
-      error ? reject(error) : resolve(written),
-    ),
-  );
+  return io.write(fd, data, offset, data.length - offset);
 }
 
 /** The errno code (ENOENT, EEXIST...) of a system error; undefined for anything else, typed errors included. */

@@ -1,4 +1,3 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   CorruptDataError,
@@ -8,7 +7,7 @@ import {
   ResourceNotFoundError,
 } from '../core/index.js';
 import type { DataFile } from './data-file.js';
-import { errnoOf, listNames, storageError } from './disk.js';
+import { errnoOf, listNames, mkdirAsync, readdirAsync, statAsync, storageError } from './disk.js';
 import { CheckedOutEntry, Entry } from './entry.js';
 import { type SpoolLog, stderrLog } from './log.js';
 import { QueueReader, type QueueReaderOptions } from './queue-reader.js';
@@ -96,9 +95,9 @@ export class Multispool<M, D, Q extends string = string> {
     const { layout } = spool.files;
     const plan = await planLoad(root, spoolable.queues, options.createIfMissing === true);
     // Every check passed: only now is anything created.
-    for (const path of plan.create) await mkdir(path, { recursive: true });
+    for (const path of plan.create) await mkdirAsync(path, { recursive: true });
     for (const path of [layout.data, ...spoolable.queues.map((q) => layout.checkoutDir(q))]) {
-      await mkdir(path, { recursive: true });
+      await mkdirAsync(path, { recursive: true });
     }
     try {
       await spool.files.syncer.sync(root);
@@ -146,7 +145,7 @@ export class Multispool<M, D, Q extends string = string> {
     const q = this.files.checkQueue(queue);
     let names: string[];
     try {
-      names = await readdir(this.files.layout.queueDir(q));
+      names = await readdirAsync(this.files.layout.queueDir(q));
     } catch (error) {
       throw storageError(`cannot list ${q} in ${this.dir}`, error);
     }
@@ -393,6 +392,16 @@ function checkSpoolable(spoolable: Spoolable<unknown, unknown, string>): void {
 }
 
 /** Checks the folder against the declared queues and lists what would be created; changes nothing. */
+const SKELETON = new Set(['.registry', '.tmp']);
+
+async function isEmptyDir(path: string): Promise<boolean> {
+  try {
+    return (await readdirAsync(path)).length === 0;
+  } catch {
+    return false;
+  }
+}
+
 async function planLoad(
   root: string,
   queues: readonly string[],
@@ -400,7 +409,7 @@ async function planLoad(
 ): Promise<{ create: string[] }> {
   let names: string[];
   try {
-    names = await readdir(root);
+    names = await readdirAsync(root);
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENOTDIR') throw new NotASpoolError(root, 'it is not a folder');
@@ -412,8 +421,13 @@ async function planLoad(
   const create: string[] = [];
   const isSpool = names.includes('.registry') && names.includes('.tmp');
   if (!isSpool) {
-    // The lock file of a Spool that opens this folder may already be there.
-    const others = names.filter((n) => n !== LOCK_FILE);
+    // The lock file of a Spool that opens this folder may already be there, and so may the
+    // first of .registry and .tmp (made in that order, queues after) when a failure — a full
+    // disk — stopped the folder's making halfway: empty, they hold nothing, so making goes on.
+    const others: string[] = [];
+    for (const n of names) {
+      if (n !== LOCK_FILE && !(SKELETON.has(n) && (await isEmptyDir(`${root}/${n}`)))) others.push(n);
+    }
     if (others.length > 0) {
       throw new NotASpoolError(
         root,
@@ -433,7 +447,7 @@ async function planLoad(
         `it holds ${JSON.stringify(name)}, which is not a declared queue (${queues.join(', ')})`,
       );
     }
-    if (!(await stat(`${root}/${name}`)).isDirectory()) {
+    if (!(await statAsync(`${root}/${name}`)).isDirectory()) {
       throw new NotASpoolError(root, `the queue ${JSON.stringify(name)} is a file, not a folder`);
     }
   }

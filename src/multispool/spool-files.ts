@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptDataError, InvalidArgumentError, ResourceConflictError, ResourceNotFoundError } from '../core/index.js';
 import {
@@ -10,6 +9,7 @@ import {
   fdatasyncAsync,
   linkAsync,
   listNames,
+  mkdirAsync,
   openAsync,
   readFileAsync,
   renameAsync,
@@ -308,7 +308,7 @@ export class SpoolFiles<M, D, Q extends string> {
   /** Moves unreadable metadata to `.corrupt/<queue>/`, where it blocks nothing, and says so in the log. */
   async moveToCorrupt(queue: string, name: string, from: string, reason: Error): Promise<string> {
     const dir = join(this.layout.corrupt, queue);
-    await mkdir(dir, { recursive: true });
+    await mkdirAsync(dir, { recursive: true });
     let target = join(dir, name);
     for (let n = 1; await exists(target); n++) target = join(dir, `${name}.${n}`);
     await renameAsync(from, target);

@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+
+/**
+ * The file operations a durable part is made of, as one interface, so a test can put a faulty
+ * one in their place (SQLite's VFS idea): fail the Nth operation with ENOSPC or EIO, or make a
+ * write short, and check that nothing acknowledged is lost and that the part works once the
+ * fault clears. Production code uses `nodeFileIo`, a thin layer over Node's callback API.
+ */
+export interface FileIo {
+  open(path: string, flags: string | number, mode?: number): Promise<number>;
+  close(fd: number): Promise<void>;
+  /** Writes up to `length` bytes of `data` from `offset`; answers how many were written. */
+  write(fd: number, data: Uint8Array, offset: number, length: number): Promise<number>;
+  fsync(fd: number): Promise<void>;
+  fdatasync(fd: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readFile(path: string): Promise<Buffer>;
+  readdir(path: string): Promise<string[]>;
+  stat(path: string): Promise<fs.Stats>;
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+}
+
+/** The operations of FileIo, by name (what a fault plan counts). */
+export type FileOp = keyof FileIo;
+
+const write = (fd: number, data: Uint8Array, offset: number, length: number): Promise<number> =>
+  new Promise((resolve, reject) =>
+    fs.write(fd, data, offset, length, null, (error, written) => (error ? reject(error) : resolve(written))),
+  );
+
+export const nodeFileIo: FileIo = {
+  open: promisify(fs.open) as FileIo['open'],
+  close: promisify(fs.close),
+  write,
+  fsync: promisify(fs.fsync),
+  fdatasync: promisify(fs.fdatasync),
+  rename: promisify(fs.rename),
+  link: promisify(fs.link),
+  unlink: promisify(fs.unlink),
+  readFile: promisify(fs.readFile) as (path: string) => Promise<Buffer>,
+  readdir: promisify(fs.readdir) as (path: string) => Promise<string[]>,
+  stat: promisify(fs.stat) as (path: string) => Promise<fs.Stats>,
+  mkdir: async (path, options) => {
+    await fs.promises.mkdir(path, options);
+  },
+};
+
+/** How an injected fault fails: an errno error, or a write that stops halfway (and then ENOSPC). */
+export type FaultKind = 'ENOSPC' | 'EIO' | 'short-write';
+
+/** An errno error as Node's fs makes them (code, errno, syscall, path). */
+export function errnoError(code: 'ENOSPC' | 'EIO', syscall: string, path?: string): NodeJS.ErrnoException {
+  const errno = code === 'ENOSPC' ? -28 : -5;
+  const error = new Error(`${code}: injected fault, ${syscall}${path ? ` '${path}'` : ''}`) as NodeJS.ErrnoException;
+  error.code = code;
+  error.errno = errno;
+  error.syscall = syscall;
+  if (path !== undefined) error.path = path;
+  return error;
+}
+
+/**
+ * A FileIo that counts the operations it passes on and fails the `failAt`th (1-based) of those
+ * `ops` name — and, with `sticky`, every one after it until `clear()` — so a test can walk N over
+ * every operation of a workload. Reads are counted only when `ops` names them.
+ */
+export class FaultyFileIo implements FileIo {
+  /** Operations counted so far (only those `ops` names). */
+  count = 0;
+  /** Whether the fault has fired. */
+  fired = false;
+  private cleared = false;
+
+  constructor(
+    private readonly inner: FileIo,
+    private readonly plan: { failAt: number; kind: FaultKind; ops: readonly FileOp[]; sticky?: boolean },
+  ) {}
+
+  /** Stops failing: the disk has space again, the controller recovered. */
+  clear(): void {
+    this.cleared = true;
+  }
+
+  /** True when this call must fail. */
+  private hit(op: FileOp): boolean {
+    if (this.cleared || !this.plan.ops.includes(op)) return false;
+    this.count++;
+    const now = this.count === this.plan.failAt || (this.plan.sticky === true && this.count > this.plan.failAt);
+    if (now) this.fired = true;
+    return now;
+  }
+
+  private fail(op: FileOp, path?: string): never {
+    throw errnoError(this.plan.kind === 'EIO' ? 'EIO' : 'ENOSPC', op, path);
+  }
+
+  async open(path: string, flags: string | number, mode?: number) {
+    if (this.hit('open')) this.fail('open', path);
+    return this.inner.open(path, flags, mode);
+  }
+  async close(fd: number) {
+    // A failed close still closes the descriptor (POSIX leaves it unspecified; Linux closes it).
+    if (this.hit('close')) {
+      await this.inner.close(fd);
+      this.fail('close');
+    }
+    return this.inner.close(fd);
+  }
+  async write(fd: number, data: Uint8Array, offset: number, length: number) {
+    if (this.hit('write')) {
+      if (this.plan.kind === 'short-write' && length > 1) {
+        return this.inner.write(fd, data, offset, Math.floor(length / 2));
+      }
+      this.fail('write');
+    }
+    return this.inner.write(fd, data, offset, length);
+  }
+  async fsync(fd: number) {
+    if (this.hit('fsync')) this.fail('fsync');
+    return this.inner.fsync(fd);
+  }
+  async fdatasync(fd: number) {
+    if (this.hit('fdatasync')) this.fail('fdatasync');
+    return this.inner.fdatasync(fd);
+  }
+  async rename(from: string, to: string) {
+    if (this.hit('rename')) this.fail('rename', from);
+    return this.inner.rename(from, to);
+  }
+  async link(existing: string, path: string) {
+    if (this.hit('link')) this.fail('link', path);
+    return this.inner.link(existing, path);
+  }
+  async unlink(path: string) {
+    if (this.hit('unlink')) this.fail('unlink', path);
+    return this.inner.unlink(path);
+  }
+  async readFile(path: string) {
+    if (this.hit('readFile')) this.fail('readFile', path);
+    return this.inner.readFile(path);
+  }
+  async readdir(path: string) {
+    if (this.hit('readdir')) this.fail('readdir', path);
+    return this.inner.readdir(path);
+  }
+  async stat(path: string) {
+    if (this.hit('stat')) this.fail('stat', path);
+    return this.inner.stat(path);
+  }
+  async mkdir(path: string, options?: { recursive?: boolean }) {
+    if (this.hit('mkdir')) this.fail('mkdir', path);
+    return this.inner.mkdir(path, options);
+  }
+}
