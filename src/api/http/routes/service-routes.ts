@@ -7,7 +7,8 @@ import { JSON_TYPE, type Router } from '../router.js';
 /**
  * The probes of load balancers and orchestrators, outside Zaqar's API and without its headers:
  * `/healthz` answers while the process serves; `/readyz` answers 200 only while every store
- * (every pool, with pooling) answers, and names the ones that do not.
+ * (every pool, with pooling) answers, and names the ones that do not — and those whose disk is full
+ * (they answer reads, but refuse posts until space is freed).
  */
 export function registerProbeRoutes(router: Router, service: QueueService): void {
   const live = JSON.stringify({ status: 'ok' });
