@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -176,5 +176,37 @@ describe('core: folder lock, owners that are dead but not gone', () => {
       (e) => e instanceof LockedError && e.ownerPid === process.ppid,
     );
     assert.deepEqual(FolderLock.owner(dir), { pid: process.ppid });
+  });
+});
+
+describe('core: folder lock on a full disk (real tmpfs)', () => {
+  it('a lock is taken on a disk with no space left, as a symlink naming the owner, and released', (t) => {
+    const why =
+      process.platform !== 'linux'
+        ? 'needs Linux to mount a small tmpfs'
+        : process.getuid?.() !== 0
+          ? 'needs root to mount a small tmpfs'
+          : null;
+    const dir = tempDir();
+    const mounted = why === null ? spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]) : null;
+    const reason = why ?? (mounted?.status === 0 ? null : `mount -t tmpfs failed: ${String(mounted?.stderr).trim()}`);
+    if (reason !== null) {
+      console.log(`# skipped: ${reason}`);
+      t.skip(reason);
+      return;
+    }
+    try {
+      // Fill the disk: write until ENOSPC.
+      assert.throws(() => writeFileSync(join(dir, 'filler'), Buffer.alloc(1 << 20)), /ENOSPC/);
+      assert.throws(() => writeFileSync(join(dir, 'probe'), 'x'), /ENOSPC/);
+      const lock = FolderLock.acquire(dir);
+      assert.ok(lstatSync(join(dir, '.lock')).isSymbolicLink());
+      assert.deepEqual(FolderLock.owner(dir), { pid: process.pid });
+      lock.release();
+      assert.equal(existsSync(join(dir, '.lock')), false);
+      FolderLock.acquire(dir).release();
+    } finally {
+      spawnSync('umount', [dir]);
+    }
   });
 });
