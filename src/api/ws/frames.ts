@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { RawData } from 'ws';
+import { nestsDeeperThan } from '../../core/index.js';
 import { hasOverflowingInteger } from '../http/body.js';
 
 /**
@@ -15,14 +16,29 @@ export function bytesOf(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
+/**
+ * How deep a request document may nest. Bodies and metadata are refused beyond 100 levels by
+ * the service's checks; the request around them adds a few. A deeper frame is refused here,
+ * before any work: answers echo the request, and encoding one nested thousands deep would
+ * overflow the stack.
+ */
+const MAX_FRAME_DEPTH = 110;
+
 /** The request document of a frame; throws an Error saying why it is not one. */
 export function decodeFrame(data: RawData, binary: boolean): unknown {
   const bytes = bytesOf(data);
-  if (binary) return packr.unpack(bytes);
-  const text = bytes.toString('utf8');
-  const value: unknown = JSON.parse(text);
-  if (/\d{19}/.test(text) && hasOverflowingInteger(text)) {
-    throw new RangeError('an integer is beyond the 64-bit range');
+  let value: unknown;
+  if (binary) {
+    value = packr.unpack(bytes);
+  } else {
+    const text = bytes.toString('utf8');
+    value = JSON.parse(text);
+    if (/\d{19}/.test(text) && hasOverflowingInteger(text)) {
+      throw new RangeError('an integer is beyond the 64-bit range');
+    }
+  }
+  if (nestsDeeperThan(value, MAX_FRAME_DEPTH)) {
+    throw new RangeError(`the document is nested deeper than ${MAX_FRAME_DEPTH} levels`);
   }
   return value;
 }

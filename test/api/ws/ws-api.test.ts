@@ -375,6 +375,34 @@ describe('ws: bad frames, and nothing else stalls', () => {
     assert.equal(badClient.headers.status, 400);
     const huge = await c.raw(`{"n": 123456789012345678901234567890}`, false);
     assert.equal(huge.headers.status, 400, 'integers beyond 64 bits are refused as over HTTP');
+    // Nested 3,000 deep: answering it once overflowed the encoder's stack (a 500). Refused
+    // before any work, in both encodings, and no queue is made.
+    let deep: unknown = 1;
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    const deepText = await c.send('message_post', { queue_name: 'deep-q', messages: [{ ttl: 60, body: deep }] });
+    assert.equal(deepText.headers.status, 400);
+    assert.match(String(deepText.body.error), /nested deeper than 110 levels/);
+    // MessagePack's encoder cannot make such a frame either: splice 3,000 one-element arrays
+    // (0x91 each) in where a placeholder string was packed.
+    const marker = packr.pack('PLACEHOLDER');
+    const packed = packr.pack({
+      action: 'message_post',
+      headers: HEADERS,
+      body: { queue_name: 'deep-q', messages: [{ ttl: 60, body: 'PLACEHOLDER' }] },
+    });
+    const at = packed.indexOf(marker);
+    const deepFrame = Buffer.concat([
+      packed.subarray(0, at),
+      Buffer.alloc(3000, 0x91),
+      Buffer.from([0x01]),
+      packed.subarray(at + marker.length),
+    ]);
+    const deepBinary = await c.raw(deepFrame, true);
+    assert.equal(deepBinary.headers.status, 400);
+    assert.match(String(deepBinary.body.error), /^Can't decode binary \(MessagePack\) request/);
+    const deepQueue = await c.send('queue_create', { queue_name: 'deep-q', metadata: { a: deep } });
+    assert.equal(deepQueue.headers.status, 400);
+    assert.equal((await c.send('queue_get', { queue_name: 'deep-q' })).headers.status, 404);
     // The socket still works after all of that.
     assert.equal((await c.send('queue_list', {})).headers.status, 200);
   });
