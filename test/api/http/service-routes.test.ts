@@ -53,7 +53,13 @@ describe('http: versions, home documents, ping, health, unknown routes', () => {
     await dead.close();
     const down = testApi({ driver: dead });
     try {
-      assert.equal((await down.call('GET', '/v2/ping')).status, 503);
+      const failed = await down.call('GET', '/v2/ping');
+      assert.equal(failed.status, 503);
+      // Zaqar's own 503 has no body; here it has Zaqar's error shape, naming the store.
+      assert.deepEqual(failed.json, {
+        title: 'Service temporarily unavailable',
+        description: 'The storage is not available: default (not answering).',
+      });
       assert.equal((await down.call('HEAD', '/v2/ping')).status, 204);
     } finally {
       await down.close();

@@ -52,9 +52,23 @@ export function registerServiceRoutes(
     reply.header('cache-control', 'max-age=86400').type('application/json-home').send(home),
   );
 
-  router.add('GET', `${p}/ping`, { action: 'The storage could not be pinged.' }, async (_request, reply) =>
-    reply.code((await service.isAlive()) ? 204 : 503).send(),
-  );
+  // Zaqar answers a failed ping with 503 and no body; every other error of its API has one, and
+  // clients that show errors show the body: say which stores do not answer.
+  router.add('GET', `${p}/ping`, { action: 'The storage could not be pinged.' }, async (_request, reply) => {
+    if (await service.isAlive()) return reply.code(204).send();
+    const states = await service.storeStates();
+    const failing = [...states].filter(([, state]) => state !== 'up');
+    const named = failing.map(([name, state]) => `${name} (${state === 'full' ? 'disk full' : 'not answering'})`);
+    return reply
+      .code(503)
+      .type(JSON_TYPE)
+      .send(
+        JSON.stringify({
+          title: UNAVAILABLE_TITLE,
+          description: `The storage is not available: ${named.join(', ') || 'no store answers'}.`,
+        }),
+      );
+  });
 
   // A load balancer's probe: it asks whether this process answers, not whether storage does.
   router.add('HEAD', `${p}/ping`, { action: 'The ping could not be answered.' }, async (_request, reply) =>
