@@ -4,7 +4,7 @@
  * its neighbours down, and a segment missing at open is reported with the ids it held.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -172,6 +172,94 @@ describe('disk store: every body read is checked', () => {
       for (const m of popped) assert.equal(m.body, posted.get(m.id));
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('disk store: cuts below what is known durable', () => {
+  it('the tail of a snapshot-covered segment cut off is damage with the ids it held, not a torn write (defect 4)', async () => {
+    const dir = freshDir();
+    const posted = await filled(dir, 200);
+    const ids = [...posted.keys()];
+    // Deletes acknowledged before the snapshot must not come back either.
+    const store0 = await open(dir);
+    await store0.messages.bulkDelete('p', 'q', ids.slice(0, 20));
+    await store0.close();
+    const [seg] = segments(dir).slice(-1) as [string];
+    const file = readFileSync(seg);
+    writeFileSync(seg, file.subarray(0, file.length - 300 * 1024));
+    const lines: { level: string; message?: string }[] = [];
+    const logger = {
+      info: () => {},
+      warn: (_: object, message?: string) => lines.push({ level: 'warn', message }),
+      error: (_: object, message?: string) => lines.push({ level: 'error', message }),
+    };
+    const store = await open(dir, { logger });
+    try {
+      assert.equal(
+        lines.some((l) => /torn/.test(l.message ?? '')),
+        false,
+        'not called a torn write',
+      );
+      const lost = new Set(store.damageReports().flatMap((r) => r.lostMessageIds));
+      assert.ok(lost.size >= 60, `the cut messages are reported by id (${lost.size})`);
+      const listed = await listAll(store);
+      for (const id of ids.slice(0, 20)) assert.equal(listed.has(id), false, 'a delete stays done');
+      for (const id of ids.slice(20)) {
+        if (lost.has(id)) assert.equal(listed.has(id), false);
+        else assert.equal(listed.get(id), posted.get(id), `${id} is served as posted`);
+      }
+      assert.equal(listed.size + lost.size, ids.length - 20, 'every message is served or reported lost');
+      assert.ok(store.damageReports().every((r) => r.lostMessageIds.length > 0));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('disk store: seals', () => {
+  it('a sealed segment cut at a record boundary in the replayed log is damage naming the lost ids (defect 4)', async () => {
+    const dir = freshDir();
+    const options = { segmentSize: 32 * 1024 };
+    const store = await open(dir, options);
+    const posted = new Map<string, string>();
+    for (let k = 0; k < 30; k++) {
+      const [id] = await store.messages.post('p', 'q', [{ body: bodyOf(k) }], 'c');
+      posted.set(id as string, bodyOf(k));
+    }
+    // A crash after the acknowledgements: a copy of the folder as it is on disk, no snapshot.
+    const copy = freshDir();
+    cpSync(dir, copy, { recursive: true });
+    await store.close();
+    rmSync(join(copy, '.lock'), { force: true });
+    rmSync(join(copy, 'snapshots'), { recursive: true, force: true });
+    const segs = segments(copy);
+    assert.ok(segs.length >= 3, `several segments (${segs.length})`);
+    const first = readFileSync(segs[0] as string);
+    const magic = Buffer.from('PHR1');
+    const lastRecord = first.lastIndexOf(magic);
+    assert.ok(lastRecord > 0);
+    writeFileSync(segs[0] as string, first.subarray(0, lastRecord)); // one whole record gone
+    const warnings: string[] = [];
+    const logger = {
+      info: () => {},
+      warn: (_: object, message?: string) => warnings.push(message ?? ''),
+      error: () => {},
+    };
+    const again = await open(copy, { ...options, logger });
+    try {
+      const lost = again.damageReports().flatMap((r) => r.lostMessageIds);
+      assert.ok(lost.length >= 1, 'the cut post is named');
+      assert.equal(
+        warnings.some((w) => /torn/.test(w)),
+        false,
+      );
+      const listed = await listAll(again);
+      for (const id of lost) assert.equal(listed.has(id), false);
+      for (const [id, body] of posted) if (!lost.includes(id)) assert.equal(listed.get(id), body);
+      assert.equal(listed.size + lost.length, posted.size);
+    } finally {
+      await again.close();
     }
   });
 });

@@ -48,6 +48,7 @@ import { asStorageError, type DiskIo, Journal, segmentFileName } from './journal
 import {
   BODY_CRC_BYTES,
   decodeRecord,
+  decodeSeal,
   encodeEffect,
   encodePost,
   encodeRelocate,
@@ -478,6 +479,24 @@ export class DiskEngine extends ColumnarEngine {
       while (at < buf.length) {
         const end = validFrameAt(buf, at);
         let decoded: ReturnType<typeof decodeRecord> | null = null;
+        const seal = end >= 0 ? decodeSeal(buf.subarray(at + HEADER_BYTES, end)) : null;
+        if (seal) {
+          at = end;
+          const sealed = this.journal.segments.get(seal.segment);
+          const already = this.damage.some((d) => d.file === sealed?.path);
+          if (sealed && sealed.size < seal.size && !already) {
+            // Cut below what was durable: the posts it held are named by the gap in ids below.
+            unattributed = {
+              file: sealed.path,
+              start: sealed.size,
+              end: seal.size,
+              lostMessageIds: [],
+              note: 'a log segment is shorter than it was when sealed: acknowledged changes (posts, deletes, claims) were cut off',
+            };
+            this.damage.push(unattributed);
+          }
+          continue;
+        }
         if (end >= 0) {
           try {
             decoded = decodeRecord(buf.subarray(at + HEADER_BYTES, end), no, at + HEADER_BYTES);

@@ -25,6 +25,12 @@ const TYPE_RELOCATE = 3;
  */
 const TYPE_POST_CRC = 4;
 const TYPE_RELOCATE_CRC = 5;
+/**
+ * A seal, the first record of a segment: how long the segment before it is. That segment got no
+ * byte after the seal was written and was wholly durable before the new one got any (see
+ * Journal.flush), so a shorter file is damage — acknowledged records were cut — not a torn write.
+ */
+const TYPE_SEAL = 6;
 /** Bytes of the CRC-32 before each body in a post or relocation. */
 export const BODY_CRC_BYTES = 4;
 const PREFIX = 9; // type + lsn
@@ -209,4 +215,20 @@ export function validFrameAt(buf: Buffer, at: number): number {
   const end = at + HEADER_BYTES + length;
   if (length < PREFIX || end > buf.length) return -1;
   return crc32(buf.subarray(at + HEADER_BYTES, end)) === buf.readUInt32BE(at + 8) ? end : -1;
+}
+
+/** A seal record: segment `segment` is `size` bytes long and durable (written at `lsn`). */
+export function encodeSeal(lsn: number, segment: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + PREFIX + 12);
+  buf[HEADER_BYTES] = TYPE_SEAL;
+  buf.writeDoubleBE(lsn, HEADER_BYTES + 1);
+  buf.writeUInt32BE(segment, HEADER_BYTES + PREFIX);
+  buf.writeDoubleBE(size, HEADER_BYTES + PREFIX + 4);
+  return frame(buf);
+}
+
+/** The sealed segment and its size when the (CRC-checked) payload is a seal; null otherwise. */
+export function decodeSeal(payload: Buffer): { segment: number; size: number } | null {
+  if (payload[0] !== TYPE_SEAL || payload.length !== PREFIX + 12) return null;
+  return { segment: payload.readUInt32BE(PREFIX), size: payload.readDoubleBE(PREFIX + 4) };
 }
