@@ -263,3 +263,34 @@ describe('disk store: seals', () => {
     }
   });
 });
+
+describe('disk store: a missing segment in the replayed log', () => {
+  it('is named by the seal of the segment after it, with the ids of the posts it held', async () => {
+    const dir = freshDir();
+    const options = { segmentSize: 32 * 1024 };
+    const store = await open(dir, options);
+    const posted = new Map<string, string>();
+    for (let k = 0; k < 40; k++) {
+      const [id] = await store.messages.post('p', 'q', [{ body: bodyOf(k) }], 'c');
+      posted.set(id as string, bodyOf(k));
+    }
+    const copy = freshDir();
+    cpSync(dir, copy, { recursive: true });
+    await store.close();
+    rmSync(join(copy, '.lock'), { force: true });
+    rmSync(join(copy, 'snapshots'), { recursive: true, force: true });
+    const segs = segments(copy);
+    assert.ok(segs.length >= 4, `several segments (${segs.length})`);
+    unlinkSync(segs[1] as string);
+    const again = await open(copy, options);
+    try {
+      const lost = again.damageReports().flatMap((r) => r.lostMessageIds);
+      assert.ok(lost.length >= 1, 'the posts of the missing segment are named');
+      const listed = await listAll(again);
+      for (const [id, body] of posted) if (!lost.includes(id)) assert.equal(listed.get(id), body);
+      assert.equal(listed.size + lost.length, posted.size);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -304,12 +304,22 @@ export class DiskEngine extends ColumnarEngine {
     this.replay(position);
     // Count live bytes per segment from the rows themselves: exact whatever the history.
     this.live = new Map();
-    for (const { queue, i } of this.state.rows()) {
-      this.addLive(queue.cols.bodyRef[i] as number, queue.cols.bodyLen[i] as number);
+    // The same pass checks every body lies inside a segment that is there and long enough.
+    const lost = new Map<number, Row[]>();
+    for (const row of this.state.rows()) {
+      const ref = row.queue.cols.bodyRef[row.i] as number;
+      const len = row.queue.cols.bodyLen[row.i] as number;
+      this.addLive(ref, len);
       this.opened.messages++;
+      const segment = this.journal.segments.get(refSegment(ref));
+      if (segment && refOffset(ref) + len <= segment.size) continue;
+      const no = refSegment(ref);
+      const rows = lost.get(no);
+      if (rows) rows.push({ queue: row.queue, i: row.i });
+      else lost.set(no, [{ queue: row.queue, i: row.i }]);
     }
     if (!this.journal.head) this.journal.rotate();
-    this.checkBodiesPresent();
+    if (lost.size > 0) this.setAsideMissing(lost);
   }
 
   /**
@@ -317,19 +327,9 @@ export class DiskEngine extends ColumnarEngine {
    * cut short is found now, at open, not by the first read. Such messages are set aside and the
    * loss reported with their ids.
    */
-  private checkBodiesPresent(): void {
-    const lost = new Map<number, Row[]>();
-    for (const row of this.state.rows()) {
-      const ref = this.refOf(row);
-      const segment = this.journal.segments.get(refSegment(ref));
-      const end = refOffset(ref) + (row.queue.cols.bodyLen[row.i] as number);
-      if (segment && end <= segment.size) continue;
-      const no = refSegment(ref);
-      lost.set(no, [...(lost.get(no) ?? []), row]);
-    }
+  private setAsideMissing(lost: Map<number, Row[]>): void {
     for (const [no, rows] of lost) {
       const present = this.journal.segments.has(no);
-      const reason = present ? 'its body lies past the end of its log segment' : 'its log segment is missing';
       const ids = rows.map((r) => this.ids.format(r.queue.idSeqOf(r.i)));
       const damage: DamageReport = {
         file: join(this.logDir, segmentFileName(no)),
@@ -342,8 +342,9 @@ export class DiskEngine extends ColumnarEngine {
       };
       this.damage.push(damage);
       this.persistDamage(damage);
-      this.setAsideRows(rows, reason);
     }
+    // Once, after every report: a delete may compact the columns and move the rows found above.
+    this.setAsideRows([...lost.values()].flat(), 'its log segment is missing or shorter than the bodies it holds');
   }
 
   /** Sets the FLAG_BODY_CRC of the rows a post or relocation (with body CRCs) made or moved. */
@@ -483,12 +484,16 @@ export class DiskEngine extends ColumnarEngine {
         if (seal) {
           at = end;
           const sealed = this.journal.segments.get(seal.segment);
-          const already = this.damage.some((d) => d.file === sealed?.path);
-          if (sealed && sealed.size < seal.size && !already) {
+          const sealedPath = join(this.logDir, segmentFileName(seal.segment));
+          const already = this.damage.some((d) => d.file === sealedPath);
+          // A missing sealed segment after the snapshot's own was deleted (compaction only drops
+          // segments wholly before the snapshot).
+          const gone = !sealed && seal.segment > from.segment;
+          if (((sealed && sealed.size < seal.size) || gone) && !already) {
             // Cut below what was durable: the posts it held are named by the gap in ids below.
             unattributed = {
-              file: sealed.path,
-              start: sealed.size,
+              file: sealedPath,
+              start: sealed?.size ?? 0,
               end: seal.size,
               lostMessageIds: [],
               note: 'a log segment is shorter than it was when sealed: acknowledged changes (posts, deletes, claims) were cut off',
