@@ -352,9 +352,10 @@ export class DiskEngine extends ColumnarEngine {
     if (effect.t === 'post') {
       const q = this.state.find(effect.p, effect.q);
       if (!q) return;
-      for (let k = 0; k < effect.msgs.length; k++) {
-        const i = q.cols.find(effect.seq + k);
-        if (i >= 0) q.cols.flags[i] = (q.cols.flags[i] as number) | FLAG_BODY_CRC;
+      // applyPost appended the post's rows last, in order.
+      const c = q.cols;
+      for (let i = Math.max(0, c.length - effect.msgs.length); i < c.length; i++) {
+        c.flags[i] = (c.flags[i] as number) | FLAG_BODY_CRC;
       }
     } else if (effect.t === 'relocate') {
       for (const [p, name, order] of effect.entries) {
