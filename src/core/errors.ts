@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'PH_STORAGE_FULL'
   | 'PH_STORAGE_MISCONFIGURED'
   | 'PH_CORRUPT_DATA'
+  | 'PH_MESSAGE_DAMAGED'
   | 'PH_LOCKED'
   | 'PH_NOT_A_SPOOL'
   | 'PH_QUEUE_ERROR'
@@ -210,6 +211,22 @@ export class StorageFullError extends PosthornError {
  */
 export class StorageMisconfiguredError extends PosthornError {
   readonly code = 'PH_STORAGE_MISCONFIGURED';
+}
+
+/**
+ * A stored message's body failed its checksum when read: the message is set aside (reported in
+ * the store's damage report, no longer listed or claimed) and never served as data.
+ */
+export class DamagedMessageError extends PosthornError {
+  readonly code = 'PH_MESSAGE_DAMAGED';
+  constructor(
+    message: string,
+    readonly messageId: string,
+    readonly queue: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Stored data failed its checksum or could not be decoded. */

@@ -67,6 +67,8 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_NOT_A_SPOOL: { status: 503, title: UNAVAILABLE_TITLE },
   PH_QUEUE_ERROR: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CORRUPT_DATA: { status: 503, title: UNAVAILABLE_TITLE },
+  // Gone: the message existed but its stored body is damaged; retrying cannot bring it back.
+  PH_MESSAGE_DAMAGED: { status: 410, title: 'Message damaged' },
   PH_LOCKED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_POOL_CAPABILITIES_MISMATCH: { status: 400, title: 'Unable to create pool' },

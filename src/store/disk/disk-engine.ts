@@ -17,15 +17,19 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   type Capability,
   type Clock,
   ClosedError,
   CorruptDataError,
+  DamagedMessageError,
   decodeValue,
   FolderLock,
   type GcReport,
   type Logger,
+  type Message,
+  type ProjectId,
   StorageFullError,
   syncDir,
   type Timer,
@@ -33,6 +37,7 @@ import {
 import {
   ColumnarEngine,
   type Effect,
+  FLAG_BODY_CRC,
   MessageIdCodec,
   type Relocate,
   type Row,
@@ -41,7 +46,9 @@ import {
 } from '../state/index.js';
 import { asStorageError, type DiskIo, Journal, segmentFileName } from './journal.js';
 import {
+  BODY_CRC_BYTES,
   decodeRecord,
+  decodeSeal,
   encodeEffect,
   encodePost,
   encodeRelocate,
@@ -83,6 +90,18 @@ export interface DamageReport {
   lostMessageIds: string[];
   note: string;
 }
+
+/** A message whose body could not be read intact: no longer served, listed or claimed. */
+export interface SetAsideMessage {
+  project: string;
+  queue: string;
+  id: string;
+  /** Why: the body failed its checksum, its segment is missing, or it lies past the segment's end. */
+  reason: string;
+}
+
+/** loadBodies' answer for a row whose body is damaged. */
+const DAMAGED: unique symbol = Symbol('damaged body');
 
 /** What the last open (or reload) of the store did. */
 export interface OpenStats {
@@ -153,6 +172,8 @@ export class DiskEngine extends ColumnarEngine {
   private snapshotDue = false;
   private compacting = false;
   private readonly damage: DamageReport[] = [];
+  /** Messages set aside because their bodies are damaged, keyed project/queue/id. */
+  private readonly setAsideMessages = new Map<string, SetAsideMessage>();
   private closed = false;
   private recovering: Promise<void> | null = null;
   private gcTimer: Timer | null = null;
@@ -193,6 +214,11 @@ export class DiskEngine extends ColumnarEngine {
   /** Damage found when the store was opened (also in damage.log and the log lines). */
   damageReports(): DamageReport[] {
     return this.damage.map((d) => ({ ...d, lostMessageIds: [...d.lostMessageIds] }));
+  }
+
+  /** Messages set aside because their bodies could not be read intact (also in damage.log). */
+  setAside(): SetAsideMessage[] {
+    return [...this.setAsideMessages.values()].map((m) => ({ ...m }));
   }
 
   openStats(): OpenStats {
@@ -278,11 +304,147 @@ export class DiskEngine extends ColumnarEngine {
     this.replay(position);
     // Count live bytes per segment from the rows themselves: exact whatever the history.
     this.live = new Map();
-    for (const { queue, i } of this.state.rows()) {
-      this.addLive(queue.cols.bodyRef[i] as number, queue.cols.bodyLen[i] as number);
+    // The same pass checks every body lies inside a segment that is there and long enough.
+    const lost = new Map<number, Row[]>();
+    for (const row of this.state.rows()) {
+      const ref = row.queue.cols.bodyRef[row.i] as number;
+      const len = row.queue.cols.bodyLen[row.i] as number;
+      this.addLive(ref, len);
       this.opened.messages++;
+      const segment = this.journal.segments.get(refSegment(ref));
+      if (segment && refOffset(ref) + len <= segment.size) continue;
+      const no = refSegment(ref);
+      const rows = lost.get(no);
+      if (rows) rows.push({ queue: row.queue, i: row.i });
+      else lost.set(no, [{ queue: row.queue, i: row.i }]);
     }
     if (!this.journal.head) this.journal.rotate();
+    if (lost.size > 0) this.setAsideMissing(lost);
+  }
+
+  /**
+   * Every live body must lie inside a segment that is there and long enough: a segment deleted or
+   * cut short is found now, at open, not by the first read. Such messages are set aside and the
+   * loss reported with their ids.
+   */
+  private setAsideMissing(lost: Map<number, Row[]>): void {
+    for (const [no, rows] of lost) {
+      const present = this.journal.segments.has(no);
+      const ids = rows.map((r) => this.ids.format(r.queue.idSeqOf(r.i)));
+      const damage: DamageReport = {
+        file: join(this.logDir, segmentFileName(no)),
+        start: 0,
+        end: present ? (this.journal.segments.get(no)?.size ?? 0) : 0,
+        lostMessageIds: ids,
+        note: present
+          ? 'a log segment is shorter than the bodies it holds; those messages are set aside'
+          : 'a log segment the store refers to is missing; the messages whose bodies were in it are set aside',
+      };
+      this.damage.push(damage);
+      this.persistDamage(damage);
+    }
+    // Once, after every report: a delete may compact the columns and move the rows found above.
+    this.setAsideRows([...lost.values()].flat(), 'its log segment is missing or shorter than the bodies it holds');
+  }
+
+  /** Sets the FLAG_BODY_CRC of the rows a post or relocation (with body CRCs) made or moved. */
+  private markBodyCrc(effect: Effect): void {
+    if (effect.t === 'post') {
+      const q = this.state.find(effect.p, effect.q);
+      if (!q) return;
+      // applyPost appended the post's rows last, in order.
+      const c = q.cols;
+      for (let i = Math.max(0, c.length - effect.msgs.length); i < c.length; i++) {
+        c.flags[i] = (c.flags[i] as number) | FLAG_BODY_CRC;
+      }
+    } else if (effect.t === 'relocate') {
+      for (const [p, name, order] of effect.entries) {
+        const q = this.state.find(p, name);
+        const i = q ? q.cols.find(order) : -1;
+        if (q && i >= 0) q.cols.flags[i] = (q.cols.flags[i] as number) | FLAG_BODY_CRC;
+      }
+    }
+  }
+
+  /**
+   * Takes damaged messages out of their queues (a logged delete, so the next open agrees) and
+   * keeps them in the set-aside list: never served as data, never listed or claimed again, and
+   * their neighbours unaffected.
+   */
+  private setAsideRows(rows: Row[], reason: string): void {
+    const byQueue = new Map<string, { p: string; q: string; orders: number[] }>();
+    for (const row of rows) {
+      const q = row.queue;
+      const id = this.ids.format(q.idSeqOf(row.i));
+      const key = `${q.project}/${q.name}/${id}`;
+      if (this.setAsideMessages.has(key)) continue;
+      this.setAsideMessages.set(key, { project: q.project, queue: q.name, id, reason });
+      const entry = byQueue.get(`${q.project}/${q.name}`) ?? { p: q.project, q: q.name, orders: [] };
+      entry.orders.push(q.cols.order[row.i] as number);
+      byQueue.set(`${q.project}/${q.name}`, entry);
+    }
+    for (const { p, q, orders } of byQueue.values()) {
+      try {
+        this.commit({ t: 'delete', p, q, orders }).catch(() => {});
+      } catch (error) {
+        // The store cannot write now: the rows stay, and are found damaged (and reported) again.
+        this.options.logger.warn({ dir: this.dir, err: (error as Error).message }, 'cannot set damaged messages aside');
+      }
+    }
+  }
+
+  /** Reports bodies found damaged when read, and sets their messages aside. */
+  private damagedOnRead(rows: Row[]): void {
+    const fresh = rows.filter((r) => !this.setAsideMessages.has(this.keyOf(r)));
+    for (const row of fresh) {
+      const ref = this.refOf(row);
+      const damage: DamageReport = {
+        file: join(this.logDir, segmentFileName(refSegment(ref))),
+        start: refOffset(ref),
+        end: refOffset(ref) + (row.queue.cols.bodyLen[row.i] as number),
+        lostMessageIds: [this.ids.format(row.queue.idSeqOf(row.i))],
+        note: `the body of a message in queue ${row.queue.name} (project ${row.queue.project || '(none)'}) failed its checksum when read; the message is set aside`,
+      };
+      this.damage.push(damage);
+      this.persistDamage(damage);
+    }
+    this.setAsideRows(fresh, 'its body failed its checksum when read');
+  }
+
+  private keyOf(row: Row): string {
+    return `${row.queue.project}/${row.queue.name}/${this.ids.format(row.queue.idSeqOf(row.i))}`;
+  }
+
+  /** Only intact messages are answered; damaged ones are reported and set aside. */
+  protected override messages(rows: Row[], now: number): Message[] {
+    const bodies = this.loadBodies(rows);
+    const out: Message[] = [];
+    const damaged: Row[] = [];
+    rows.forEach((row, k) => {
+      if (bodies[k] === DAMAGED) damaged.push(row);
+      else out.push(this.state.message(row, bodies[k], now));
+    });
+    if (damaged.length > 0) this.damagedOnRead(damaged);
+    return out;
+  }
+
+  override async getMessage(project: ProjectId, queue: string, id: string): Promise<Message> {
+    const message = await super.getMessage(project, queue, id);
+    if (message) return message;
+    throw new DamagedMessageError(
+      `message ${id} in queue ${queue} is damaged (its stored body failed its checksum) and was set aside`,
+      id,
+      queue,
+    );
+  }
+
+  override async firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null> {
+    // A damaged first message is set aside by the read, so asking again finds its neighbour.
+    for (;;) {
+      const before = this.setAsideMessages.size;
+      const message = await super.firstMessage(project, queue, end);
+      if (message || this.setAsideMessages.size === before) return message ?? null;
+    }
   }
 
   private replay(from: LogPosition): void {
@@ -319,6 +481,28 @@ export class DiskEngine extends ColumnarEngine {
       while (at < buf.length) {
         const end = validFrameAt(buf, at);
         let decoded: ReturnType<typeof decodeRecord> | null = null;
+        const seal = end >= 0 ? decodeSeal(buf.subarray(at + HEADER_BYTES, end)) : null;
+        if (seal) {
+          at = end;
+          const sealed = this.journal.segments.get(seal.segment);
+          const sealedPath = join(this.logDir, segmentFileName(seal.segment));
+          const already = this.damage.some((d) => d.file === sealedPath);
+          // A missing sealed segment after the snapshot's own was deleted (compaction only drops
+          // segments wholly before the snapshot).
+          const gone = !sealed && seal.segment > from.segment;
+          if (((sealed && sealed.size < seal.size) || gone) && !already) {
+            // Cut below what was durable: the posts it held are named by the gap in ids below.
+            unattributed = {
+              file: sealedPath,
+              start: sealed?.size ?? 0,
+              end: seal.size,
+              lostMessageIds: [],
+              note: 'a log segment is shorter than it was when sealed: acknowledged changes (posts, deletes, claims) were cut off',
+            };
+            this.damage.push(unattributed);
+          }
+          continue;
+        }
         if (end >= 0) {
           try {
             decoded = decodeRecord(buf.subarray(at + HEADER_BYTES, end), no, at + HEADER_BYTES);
@@ -359,6 +543,7 @@ export class DiskEngine extends ColumnarEngine {
           expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
         }
         this.state.apply(effect);
+        if (decoded.bodyCrc) this.markBodyCrc(effect);
         this.opened.replayedRecords++;
         lsn = recordLsn;
         maxLsn = recordLsn;
@@ -399,6 +584,7 @@ export class DiskEngine extends ColumnarEngine {
     if (position.segment !== before) buf = this.encode(effect, lsn, bodies, position.segment, position.offset);
     const oldRefs = effect.t === 'relocate' ? this.currentRefs(effect) : null;
     this.state.apply(effect);
+    this.markBodyCrc(effect); // every post and relocation written now has a CRC before each body
     if (effect.t === 'post') {
       // One segment holds the whole record: count its bodies once.
       let bytes = 0;
@@ -471,24 +657,74 @@ export class DiskEngine extends ColumnarEngine {
     for (let k = 0; k < order.length; ) {
       const first = rows[order[k] as number] as Row;
       const segment = refSegment(this.refOf(first));
-      const start = refOffset(this.refOf(first));
-      let end = start + (first.queue.cols.bodyLen[first.i] as number);
+      const start = this.startOf(first);
+      let end = refOffset(this.refOf(first)) + (first.queue.cols.bodyLen[first.i] as number);
       let j = k + 1;
       while (j < order.length) {
         const row = rows[order[j] as number] as Row;
         const ref = this.refOf(row);
-        if (refSegment(ref) !== segment || refOffset(ref) - end > 16_384) break;
+        if (refSegment(ref) !== segment || this.startOf(row) - end > 16_384) break;
         end = Math.max(end, refOffset(ref) + (row.queue.cols.bodyLen[row.i] as number));
         j++;
       }
-      const span = this.journal.read(segment, start, end - start);
+      let span: Buffer | null = null;
+      try {
+        span = this.journal.read(segment, start, end - start);
+      } catch {
+        span = null; // read each body alone below, so one bad body does not take its neighbours
+      }
       for (; k < j; k++) {
-        const row = rows[order[k] as number] as Row;
-        const from = refOffset(this.refOf(row)) - start;
-        out[order[k] as number] = decodeValue(span.subarray(from, from + (row.queue.cols.bodyLen[row.i] as number)));
+        const at = order[k] as number;
+        const row = rows[at] as Row;
+        out[at] = span ? this.bodyIn(row, span, start) : this.bodyAlone(row);
       }
     }
     return out;
+  }
+
+  /** Where a row's bytes start on disk: at its body's CRC when it has one. */
+  private startOf(row: Row): number {
+    const gap = ((row.queue.cols.flags[row.i] as number) & FLAG_BODY_CRC) !== 0 ? BODY_CRC_BYTES : 0;
+    return refOffset(this.refOf(row)) - gap;
+  }
+
+  /** The decoded body of a row from a span read at `spanStart`, or DAMAGED. */
+  private bodyIn(row: Row, span: Buffer, spanStart: number): unknown {
+    const from = refOffset(this.refOf(row)) - spanStart;
+    const body = span.subarray(from, from + (row.queue.cols.bodyLen[row.i] as number));
+    if ((row.queue.cols.flags[row.i] as number) & FLAG_BODY_CRC) {
+      if (crc32(body) !== span.readUInt32BE(from - BODY_CRC_BYTES)) return DAMAGED;
+    }
+    try {
+      return decodeValue(body);
+    } catch {
+      return DAMAGED;
+    }
+  }
+
+  private bodyAlone(row: Row): unknown {
+    const start = this.startOf(row);
+    const end = refOffset(this.refOf(row)) + (row.queue.cols.bodyLen[row.i] as number);
+    try {
+      return this.bodyIn(row, this.journal.read(refSegment(this.refOf(row)), start, end - start), start);
+    } catch {
+      return DAMAGED;
+    }
+  }
+
+  /** A row's encoded body, checked against its CRC; null when damaged or unreadable. */
+  private rawBody(row: Row): Buffer | null {
+    const start = this.startOf(row);
+    const ref = this.refOf(row);
+    const len = row.queue.cols.bodyLen[row.i] as number;
+    try {
+      const span = this.journal.read(refSegment(ref), start, refOffset(ref) + len - start);
+      const body = span.subarray(span.length - len);
+      if ((row.queue.cols.flags[row.i] as number) & FLAG_BODY_CRC && crc32(body) !== span.readUInt32BE(0)) return null;
+      return Buffer.from(body);
+    } catch {
+      return null;
+    }
   }
 
   private refOf(row: Row): number {
@@ -591,7 +827,13 @@ export class DiskEngine extends ColumnarEngine {
           if (!queue || i < 0) continue; // deleted meanwhile
           const ref = queue.cols.bodyRef[i] as number;
           if (!sparse.has(refSegment(ref))) continue;
-          bodies.push(this.journal.read(refSegment(ref), refOffset(ref), queue.cols.bodyLen[i] as number));
+          const row: Row = { queue, i };
+          const body = this.rawBody(row);
+          if (!body) {
+            this.damagedOnRead([row]); // never copy damage forward as if it were intact
+            continue;
+          }
+          bodies.push(body);
           entries.push([p, q, order, 0]);
         }
         if (entries.length > 0) await this.commit({ t: 'relocate', entries }, bodies);

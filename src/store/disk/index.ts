@@ -1,6 +1,6 @@
 import { type Clock, type Limits, type Logger, makeLimits, stderrLogger, systemClock } from '../../core/index.js';
 import { createDataDriver, type DataDriver } from '../contract/index.js';
-import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats } from './disk-engine.js';
+import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats, type SetAsideMessage } from './disk-engine.js';
 import { type DiskIo, realIo } from './journal.js';
 
 export interface DiskDriverOptions {
@@ -24,6 +24,8 @@ export interface DiskDriver extends DataDriver {
   readonly dir: string;
   /** Damaged stretches of files found when the store was opened. */
   damageReports(): DamageReport[];
+  /** Messages set aside because their stored bodies are damaged or missing (never served as data). */
+  setAside(): SetAsideMessage[];
   /** What the store's files take on disk. */
   diskUsage(): DiskUsage;
   /** What opening the store had to do (snapshot used, log replayed). */
@@ -50,10 +52,11 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
   return Object.assign(driver, {
     dir: engine.dir,
     damageReports: () => engine.damageReports(),
+    setAside: () => engine.setAside(),
     diskUsage: () => engine.usage(),
     openStats: () => engine.openStats(),
   });
 }
 
-export type { DamageReport, DiskUsage, OpenStats } from './disk-engine.js';
+export type { DamageReport, DiskUsage, OpenStats, SetAsideMessage } from './disk-engine.js';
 export type { DiskIo } from './journal.js';

@@ -1,6 +1,7 @@
 import { closeSync, constants, fdatasync, openSync, readSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
+import { encodeSeal } from './record-codec.js';
 
 /**
  * The two disk calls the log makes; tests replace them to make writes fail. Writes are
@@ -125,9 +126,14 @@ export class Journal {
     } catch (error) {
       throw asStorageError(error, `cannot create log segment ${path}`);
     }
+    const previous = this.head;
     const segment: Segment = { no, path, fd, size: 0, written: 0, durable: 0, maxLsn: 0 };
     this.segments.set(no, segment);
     this.head = segment;
+    // The new segment starts with the old one's length: a watermark an open checks the file by.
+    if (previous && previous.size > 0) {
+      this.append(encodeSeal(this.lsn, previous.no, previous.size), this.lsn).catch(() => {});
+    }
     return segment;
   }
 

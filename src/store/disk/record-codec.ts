@@ -18,6 +18,21 @@ export const HEADER_BYTES = 12;
 const TYPE_POST = 1;
 const TYPE_EFFECT = 2;
 const TYPE_RELOCATE = 3;
+/**
+ * Posts and relocations as written now: each body is preceded by its own CRC-32, so a body read
+ * back alone (bodies are read lazily, long after the record's CRC was checked at open) is checked
+ * too. Types 1 and 3 (bodies without a CRC) are still read.
+ */
+const TYPE_POST_CRC = 4;
+const TYPE_RELOCATE_CRC = 5;
+/**
+ * A seal, the first record of a segment: how long the segment before it is. That segment got no
+ * byte after the seal was written and was wholly durable before the new one got any (see
+ * Journal.flush), so a shorter file is damage — acknowledged records were cut — not a torn write.
+ */
+const TYPE_SEAL = 6;
+/** Bytes of the CRC-32 before each body in a post or relocation. */
+export const BODY_CRC_BYTES = 4;
 const PREFIX = 9; // type + lsn
 
 /** A body's place: segment number × 2^32 + byte offset in the segment file. */
@@ -53,11 +68,11 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   let size = HEADER_BYTES + PREFIX + 2 + pLength + 1 + qLength + 2 + cLength + 20;
   for (let k = 0; k < msgs.length; k++) {
     const m = msgs[k] as PostedMessage;
-    size += 11 + m.len + (m.checksum === null ? 0 : Buffer.byteLength(m.checksum));
+    size += 11 + BODY_CRC_BYTES + m.len + (m.checksum === null ? 0 : Buffer.byteLength(m.checksum));
   }
   const buf = Buffer.allocUnsafe(size);
   let at = HEADER_BYTES;
-  buf[at++] = TYPE_POST;
+  buf[at++] = TYPE_POST_CRC;
   buf.writeDoubleBE(lsn, at);
   at += 8;
   buf.writeUInt16BE(pLength, at);
@@ -81,8 +96,11 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   }
   const base = bodyRef(segment, offset);
   for (let k = 0; k < msgs.length; k++) {
+    const body = bodies[k] as Buffer;
+    buf.writeUInt32BE(crc32(body), at);
+    at += BODY_CRC_BYTES;
     (msgs[k] as PostedMessage).ref = base + at;
-    at += (bodies[k] as Buffer).copy(buf, at);
+    at += body.copy(buf, at);
   }
   return frame(buf);
 }
@@ -97,16 +115,19 @@ export function encodeRelocate(
 ): Buffer {
   const head = encodeValue(effect.entries.map(([p, q, order], k) => [p, q, order, (bodies[k] as Buffer).length]));
   let size = HEADER_BYTES + PREFIX + 4 + head.length;
-  for (const b of bodies) size += b.length;
+  for (const b of bodies) size += BODY_CRC_BYTES + b.length;
   const buf = Buffer.allocUnsafe(size);
   let at = HEADER_BYTES;
-  buf[at++] = TYPE_RELOCATE;
+  buf[at++] = TYPE_RELOCATE_CRC;
   buf.writeDoubleBE(lsn, at);
   buf.writeUInt32BE(head.length, at + 8);
   at += 12 + head.copy(buf, at + 12);
   effect.entries.forEach((entry, k) => {
+    const body = bodies[k] as Buffer;
+    buf.writeUInt32BE(crc32(body), at);
+    at += BODY_CRC_BYTES;
     entry[3] = bodyRef(segment, offset + at);
-    at += (bodies[k] as Buffer).copy(buf, at);
+    at += body.copy(buf, at);
   });
   return frame(buf);
 }
@@ -124,25 +145,32 @@ export function encodeEffect(effect: Effect, lsn: number): Buffer {
  * Decodes a record's payload that lies at `payloadOffset` of `segment` (the payload has been
  * checked against its CRC). Refs are computed from where the bodies lie.
  */
-export function decodeRecord(payload: Buffer, segment: number, payloadOffset: number): { lsn: number; effect: Effect } {
+export function decodeRecord(
+  payload: Buffer,
+  segment: number,
+  payloadOffset: number,
+): { lsn: number; effect: Effect; bodyCrc: boolean } {
   try {
     const type = payload[0];
+    const bodyCrc = type === TYPE_POST_CRC || type === TYPE_RELOCATE_CRC;
+    const gap = bodyCrc ? BODY_CRC_BYTES : 0;
     const lsn = payload.readDoubleBE(1);
     let at = PREFIX;
-    if (type === TYPE_EFFECT) return { lsn, effect: decodeValue(payload.subarray(at)) as Effect };
-    if (type === TYPE_RELOCATE) {
+    if (type === TYPE_EFFECT) return { lsn, effect: decodeValue(payload.subarray(at)) as Effect, bodyCrc };
+    if (type === TYPE_RELOCATE || type === TYPE_RELOCATE_CRC) {
       const headLength = payload.readUInt32BE(at);
       at += 4;
       const head = decodeValue(payload.subarray(at, at + headLength)) as [string, string, number, number][];
       at += headLength;
       const entries = head.map(([p, q, order, len]): [string, string, number, number] => {
+        at += gap;
         const ref = bodyRef(segment, payloadOffset + at);
         at += len;
         return [p, q, order, ref];
       });
-      return { lsn, effect: { t: 'relocate', entries } };
+      return { lsn, effect: { t: 'relocate', entries }, bodyCrc };
     }
-    if (type !== TYPE_POST) throw new Error(`unknown record type ${type}`);
+    if (type !== TYPE_POST && type !== TYPE_POST_CRC) throw new Error(`unknown record type ${type}`);
     const pLength = payload.readUInt16BE(at);
     const p = payload.toString('utf8', at + 2, at + 2 + pLength);
     at += 2 + pLength;
@@ -169,11 +197,12 @@ export function decodeRecord(payload: Buffer, segment: number, payloadOffset: nu
       at += 11 + csLength;
     }
     for (const m of msgs) {
+      at += gap;
       m.ref = bodyRef(segment, payloadOffset + at);
       at += m.len;
     }
     if (at !== payload.length) throw new Error('post record length does not add up');
-    return { lsn, effect: { t: 'post', p, q, client, now, seq, msgs } };
+    return { lsn, effect: { t: 'post', p, q, client, now, seq, msgs }, bodyCrc };
   } catch (error) {
     throw new CorruptDataError('a log record passed its checksum but could not be decoded', {}, { cause: error });
   }
@@ -186,4 +215,20 @@ export function validFrameAt(buf: Buffer, at: number): number {
   const end = at + HEADER_BYTES + length;
   if (length < PREFIX || end > buf.length) return -1;
   return crc32(buf.subarray(at + HEADER_BYTES, end)) === buf.readUInt32BE(at + 8) ? end : -1;
+}
+
+/** A seal record: segment `segment` is `size` bytes long and durable (written at `lsn`). */
+export function encodeSeal(lsn: number, segment: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + PREFIX + 12);
+  buf[HEADER_BYTES] = TYPE_SEAL;
+  buf.writeDoubleBE(lsn, HEADER_BYTES + 1);
+  buf.writeUInt32BE(segment, HEADER_BYTES + PREFIX);
+  buf.writeDoubleBE(size, HEADER_BYTES + PREFIX + 4);
+  return frame(buf);
+}
+
+/** The sealed segment and its size when the (CRC-checked) payload is a seal; null otherwise. */
+export function decodeSeal(payload: Buffer): { segment: number; size: number } | null {
+  if (payload[0] !== TYPE_SEAL || payload.length !== PREFIX + 12) return null;
+  return { segment: payload.readUInt32BE(PREFIX), size: payload.readDoubleBE(PREFIX + 4) };
 }

@@ -8,6 +8,8 @@
 export const FLAG_DELETED = 1;
 export const FLAG_CHECKSUM = 2;
 export const FLAG_MOVED = 4;
+/** The body on disk is preceded by its own CRC-32 (the disk store checks it at every read). */
+export const FLAG_BODY_CRC = 8;
 
 /** Sentinel of the claim column: not claimed. */
 export const NO_CLAIM = -1;

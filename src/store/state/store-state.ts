@@ -27,7 +27,7 @@ import {
   type SubscriptionDraft,
 } from '../contract/index.js';
 import type { ClaimCreate, Effect, MessagesDelete, Move, Pop, Post, PostedMessage } from './effects.js';
-import { FLAG_CHECKSUM, FLAG_MOVED, NO_CLAIM } from './message-columns.js';
+import { FLAG_BODY_CRC, FLAG_CHECKSUM, FLAG_MOVED, NO_CLAIM } from './message-columns.js';
 import type { MessageIdCodec } from './message-ids.js';
 import { type ClaimRecord, QueueState, type SubscriptionRecord } from './queue-state.js';
 
@@ -629,7 +629,8 @@ export class StoreState {
       const ttl = move.ttl ?? (c.ttl[i] as number);
       const expires = move.ttl === null ? (c.expires[i] as number) : now + move.ttl * 1000;
       const checksum = from.checksums.get(move.order);
-      const flags = FLAG_MOVED | (checksum === undefined ? 0 : FLAG_CHECKSUM);
+      const flags =
+        FLAG_MOVED | (checksum === undefined ? 0 : FLAG_CHECKSUM) | ((c.flags[i] as number) & FLAG_BODY_CRC);
       to.cols.append(
         move.seq,
         c.bodyRef[i] as number,
