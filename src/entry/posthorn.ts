@@ -97,7 +97,15 @@ export type {
 } from '../spool/index.js';
 export { DEFAULT_RETRY_INTERVALS, parseIntervals, Spool, smtpDelivery } from '../spool/index.js';
 export { createDataDriver } from '../store/contract/index.js';
-export type { DamageReport, DiskDriver, DiskDriverOptions, DiskIo, DiskUsage, OpenStats } from '../store/disk/index.js';
+export type {
+  DamageReport,
+  DiskDriver,
+  DiskDriverOptions,
+  DiskIo,
+  DiskUsage,
+  OpenStats,
+  SetAsideMessage,
+} from '../store/disk/index.js';
 export { createDiskDriver } from '../store/disk/index.js';
 export type { MemoryDriverOptions } from '../store/memory/index.js';
 export { createMemoryDriver } from '../store/memory/index.js';
