@@ -96,22 +96,6 @@ export function checkMessageBody(value: unknown, field: string): void {
 
 const MAX_DEPTH = 100;
 
-/**
- * Whether a decoded document nests deeper than `limit` levels. Walks with its own stack, not
- * recursion: it runs on documents no check has seen yet, which may be deep enough to overflow
- * the call stack of anything recursive (JSON.stringify and MessagePack's encoder among them).
- */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const [node, depth] = next;
-    if (typeof node !== 'object' || node === null || ArrayBuffer.isView(node)) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 interface BadValue {
   /** Keys and indexes from the checked value down to the bad one, innermost first. */
   path: (string | number)[];

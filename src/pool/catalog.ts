@@ -5,6 +5,7 @@ import {
   type Limits,
   type Logger,
   type QueueInfo,
+  ResourceConflictError,
   StorageUnavailableError,
   silentLogger,
   systemClock,
@@ -338,7 +339,12 @@ export class Catalog {
         );
       }
       if (chosen === null) {
-        throw new StorageUnavailableError(`no pool of flavor ${JSON.stringify(flavor)} takes new queues (weight 0)`);
+        // Retrying cannot help until an operator changes a weight: a conflict, not "try again".
+        throw new ResourceConflictError(
+          'flavor',
+          flavor,
+          `no pool of flavor ${JSON.stringify(flavor)} takes new queues: every one has weight 0`,
+        );
       }
       return chosen.name;
     }

@@ -70,16 +70,10 @@ export class RoutedDriver implements DataDriver {
       create: async (project, queue, metadata = {}) => {
         const flavor = typeof metadata._flavor === 'string' && metadata._flavor !== '' ? metadata._flavor : null;
         if (flavor !== null) await this.checkFlavor(flavor);
-        const known = await catalog.route(project, queue);
-        const place = known ? await catalog.placementOf(known) : await catalog.placeOrRegister(project, queue, flavor);
-        try {
+        return this.registering(project, queue, flavor, async (place) => {
           await this.checkDeadLetter(project, queue, metadata, place);
-        } catch (error) {
-          // A refused new queue leaves no catalogue entry behind.
-          if (known === null) await catalog.deregister(project, queue);
-          throw error;
-        }
-        return place.source.queues.create(project, queue, metadata);
+          return place.source.queues.create(project, queue, metadata);
+        });
       },
       exists: async (project, queue) => {
         const place = await at(project, queue);
@@ -124,9 +118,10 @@ export class RoutedDriver implements DataDriver {
 
     this.messages = {
       post: async (project, queue, messages, clientId) => {
-        const place = await catalog.placeOrRegister(project, queue, null);
-        const driver = place.target !== null && place.route.phase === 'draining' ? place.target : place.source;
-        return driver.messages.post(project, queue, messages, clientId);
+        return this.registering(project, queue, null, (place) => {
+          const driver = place.target !== null && place.route.phase === 'draining' ? place.target : place.source;
+          return driver.messages.post(project, queue, messages, clientId);
+        });
       },
       list: async (project, queue, options = {}) => {
         const place = await need(project, queue);
@@ -294,6 +289,30 @@ export class RoutedDriver implements DataDriver {
 
   close(): Promise<void> {
     return this.catalog.close();
+  }
+
+  /**
+   * Runs `work` at the queue's placement, registering the queue first when the catalog does not
+   * know it. When the work fails (a refused body, a store that is down) a registration made here
+   * is undone, so a refused request leaves no ghost queue in the listing. It is undone only while
+   * the pool holds nothing of the queue: a concurrent request that succeeded in between keeps it.
+   */
+  private async registering<T>(
+    project: string,
+    queue: string,
+    flavor: string | null,
+    work: (place: Placement) => Promise<T>,
+  ): Promise<T> {
+    const known = await this.catalog.route(project, queue);
+    if (known !== null) return work(await this.catalog.placementOf(known));
+    const place = await this.catalog.placeOrRegister(project, queue, flavor);
+    try {
+      return await work(place);
+    } catch (error) {
+      const held = await place.source.queues.exists(project, queue).catch(() => true);
+      if (!held) await this.catalog.deregister(project, queue).catch(() => undefined);
+      throw error;
+    }
   }
 
   private async checkFlavor(flavor: string): Promise<void> {

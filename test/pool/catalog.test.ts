@@ -64,7 +64,7 @@ describe('pool: the catalog', () => {
     assert.ok(['a', 'b'].includes((await catalog.route('p', 'lazy'))?.pool ?? ''));
   });
 
-  it('refuses an unknown flavor (400) and registers nothing; a flavor whose pools all weigh 0 is a 503', async () => {
+  it('refuses an unknown flavor (400) and registers nothing; a flavor whose pools all weigh 0 is a 409 (retrying cannot help)', async () => {
     const { admin, catalog, service } = poolSetup();
     await assert.rejects(
       service.queues.create('p', 'q', { _flavor: 'nope' }),
@@ -74,7 +74,7 @@ describe('pool: the catalog', () => {
     assert.equal((await service.queues.list('p')).queues.length, 0);
     await admin.createPool('idle', { uri: 'memory://', weight: 0, flavor: 'slow' });
     await admin.createFlavor('slow', { pool_list: ['idle'] });
-    await assert.rejects(service.queues.create('p', 'q', { _flavor: 'slow' }), StorageUnavailableError);
+    await assert.rejects(service.queues.create('p', 'q', { _flavor: 'slow' }), ResourceConflictError);
     assert.equal(await catalog.route('p', 'q'), null);
   });
 

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { LogThrottle } from '../../core/index.js';
 import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
+import { handleClientError } from './client-errors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
@@ -34,39 +34,6 @@ export interface HttpAppOptions {
   logRequests?: boolean;
 }
 
-/** What Node's HTTP parser refuses, by its error code: the status and what to tell the client. */
-const PARSER_REFUSALS: Record<string, [number, string, string]> = {
-  HPE_HEADER_OVERFLOW: [
-    431,
-    'Request Header Fields Too Large',
-    'The request headers are larger than the server takes.',
-  ],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request was not received in time.'],
-};
-
-/**
- * Answers a request Node's HTTP parser refused (a malformed request line, a lowercase method, a
- * duplicate Content-Length, headers too large) with Zaqar's error body, then closes the
- * connection: what follows on it cannot be trusted to start a request.
- */
-function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  // A client that went away (reset, or closed before its request was whole) gets no answer.
-  if (error.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const [status, reason, description] = PARSER_REFUSALS[error.code ?? ''] ?? [
-    400,
-    'Bad Request',
-    'The request is not well-formed HTTP/1.1.',
-  ];
-  const body = JSON.stringify({ title: reason, description });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
-  );
-}
-
 /** A failure that repeats (a store that is down) is logged once a minute, with how often it came. */
 const FAILURE_LOG_EVERY_MS = 60_000;
 
@@ -88,8 +55,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     keepAliveTimeout: (options.keepAliveSeconds ?? 72) * 1000,
-    // What Node's HTTP parser refuses never reaches Fastify's handlers either.
-    clientErrorHandler: answerClientError,
+    // Requests Node's parser refuses answer Zaqar's error body, not Fastify's.
+    clientErrorHandler: (error, socket) => handleClientError(log, error, socket),
     // A URL Fastify cannot decode never reaches a route; answer it as Zaqar's errors look.
     frameworkErrors: (error, _request, reply) => {
       const answer = answerFor(error, 'The request could not be served.');

@@ -1,6 +1,5 @@
 import { Packr } from 'msgpackr';
 import type { RawData } from 'ws';
-import { nestsDeeperThan } from '../../core/index.js';
 import { hasOverflowingInteger } from '../http/body.js';
 
 /**
@@ -17,30 +16,37 @@ export function bytesOf(data: RawData): Buffer {
 }
 
 /**
- * How deep a request document may nest. Bodies and metadata are refused beyond 100 levels by
- * the service's checks; the request around them adds a few. A deeper frame is refused here,
- * before any work: answers echo the request, and encoding one nested thousands deep would
- * overflow the stack.
+ * How deep a request document may nest. A stored value may be 100 levels deep (core/validate.ts)
+ * under a few levels of request envelope; a document deeper than this cannot be valid, and it is
+ * refused here, before any work, because the answer echoes the request and a recursive encoder
+ * overflows its stack on a few thousand levels.
  */
-const MAX_FRAME_DEPTH = 110;
+export const MAX_FRAME_DEPTH = 128;
 
 /** The request document of a frame; throws an Error saying why it is not one. */
 export function decodeFrame(data: RawData, binary: boolean): unknown {
   const bytes = bytesOf(data);
-  let value: unknown;
-  if (binary) {
-    value = packr.unpack(bytes);
-  } else {
-    const text = bytes.toString('utf8');
-    value = JSON.parse(text);
-    if (/\d{19}/.test(text) && hasOverflowingInteger(text)) {
-      throw new RangeError('an integer is beyond the 64-bit range');
-    }
-  }
-  if (nestsDeeperThan(value, MAX_FRAME_DEPTH)) {
+  const text = binary ? null : bytes.toString('utf8');
+  const value: unknown = text === null ? packr.unpack(bytes) : JSON.parse(text);
+  if (nestedDeeperThan(value, MAX_FRAME_DEPTH)) {
     throw new RangeError(`the document is nested deeper than ${MAX_FRAME_DEPTH} levels`);
   }
+  if (text !== null && /\d{19}/.test(text) && hasOverflowingInteger(text)) {
+    throw new RangeError('an integer is beyond the 64-bit range');
+  }
   return value;
+}
+
+/** Whether a decoded document nests deeper than `limit`; iterative, so no depth can overflow it. */
+function nestedDeeperThan(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, depth] = next;
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) continue;
+    if (depth >= limit) return true;
+    for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push([item, depth + 1]);
+  }
+  return false;
 }
 
 /** The name of what a frame should have been, for error messages (Zaqar's words). */

@@ -381,7 +381,7 @@ describe('ws: bad frames, and nothing else stalls', () => {
     for (let i = 0; i < 3000; i++) deep = [deep];
     const deepText = await c.send('message_post', { queue_name: 'deep-q', messages: [{ ttl: 60, body: deep }] });
     assert.equal(deepText.headers.status, 400);
-    assert.match(String(deepText.body.error), /nested deeper than 110 levels/);
+    assert.match(String(deepText.body.error), /nested deeper than 128 levels/);
     // MessagePack's encoder cannot make such a frame either: splice 3,000 one-element arrays
     // (0x91 each) in where a placeholder string was packed.
     const marker = packr.pack('PLACEHOLDER');
