@@ -14,14 +14,27 @@ import { QUEUE_NAMES } from './targets.js';
 const RAW = '~raw~';
 export const raw = (literal: string) => `${RAW}${literal}`;
 
-/** JSON text of a generated value, with the raw literals written as literals. */
+/**
+ * Deep nesting is generated as a marker too, expanded only when sent: fast-check prints (and
+ * shrinks) generated values recursively, and a value 3,000 levels deep overflows its stack.
+ */
+const DEEP = /"~deep~(\d+)~([ao])"/g;
+
+/** JSON text of a generated value, with the raw literals written as literals and deep markers expanded. */
 export function toJsonText(value: unknown): string {
-  return (JSON.stringify(value) ?? 'null').replace(/"~raw~([-+.0-9eE]+)"/g, '$1');
+  return (JSON.stringify(value) ?? 'null')
+    .replace(/"~raw~([-+.0-9eE]+)"/g, '$1')
+    .replace(DEEP, (_all, depth: string, kind: string) => {
+      const n = Number(depth);
+      return kind === 'a' ? `${'['.repeat(n)}1${']'.repeat(n)}` : `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    });
 }
 
-/** For the WebSocket (whose values are sent as they are): raw literals as the nearest JS number. */
+/** For values sent as they are (MessagePack): raw literals as the nearest JS number, deep markers built. */
 export function withoutRaw(value: unknown): unknown {
   if (typeof value === 'string' && value.startsWith(RAW)) return Number(value.slice(RAW.length));
+  const deep = typeof value === 'string' ? /^~deep~(\d+)~([ao])$/.exec(value) : null;
+  if (deep) return nested(Number(deep[1]), deep[2] === 'a');
   if (Array.isArray(value)) return value.map(withoutRaw);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutRaw(v)]));
@@ -52,7 +65,7 @@ function nested(depth: number, array: boolean): unknown {
 /** Nesting around the 100-level limit of stored values and far beyond it. */
 export const deep = fc
   .tuple(fc.constantFrom(20, 99, 100, 101, 127, 129, 200, 3000), fc.boolean())
-  .map(([depth, array]) => nested(depth, array));
+  .map(([depth, array]) => `~deep~${depth}~${array ? 'a' : 'o'}`);
 
 const oddString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 8 }),

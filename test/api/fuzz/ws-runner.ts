@@ -78,12 +78,25 @@ export async function runWsSequence(kind: TargetKind, steps: readonly WsStep[], 
       }
       const frame = step.frame;
       let sent: string | Buffer;
-      if (frame.kind === 'raw') sent = frame.text;
-      else {
+      let shownFrame: string;
+      if (frame.kind === 'raw') {
+        sent = frame.text;
+        shownFrame = frame.text;
+      } else {
         const document = known.resolveDeep(frame.document);
-        sent = frame.binary ? packr.pack(withoutRaw(document)) : toJsonText(document);
+        shownFrame = toJsonText(document);
+        // MessagePack of a deep marker may be beyond the encoder's own stack: then send it as JSON.
+        let packed: Buffer | null = null;
+        if (frame.binary) {
+          try {
+            packed = packr.pack(withoutRaw(document));
+          } catch {
+            packed = null;
+          }
+        }
+        sent = packed ?? shownFrame;
       }
-      const binary = frame.kind === 'request' && frame.binary;
+      const binary = typeof sent !== 'string';
       const count = answers.length;
       ws.send(sent, { binary });
       while (answers.length === count && !closed) await new Promise<void>((resolve) => (wake = resolve));
