@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { RETRY_AFTER, RETRY_HINT, UNAVAILABLE_TITLE } from './errors.js';
 
 /**
  * Answers to requests Node's HTTP parser refuses (a malformed request line, a lowercase method,
@@ -56,4 +57,24 @@ export function handleClientError(log: FastifyBaseLogger | undefined, error: Par
   log?.debug({ code: error.code ?? null, err: error.message }, 'request refused by the HTTP parser');
   if (socket.writable) socket.end(clientErrorAnswer(error));
   else socket.destroy();
+}
+
+/**
+ * The raw answer to a client the server has no room for (its connection limit is reached): a
+ * 503 with Zaqar's body and Retry-After, written before any request is read, so it fits whatever
+ * the client was about to send, HTTP or a WebSocket upgrade.
+ */
+export function tooManyConnectionsAnswer(): string {
+  const body = JSON.stringify({
+    title: UNAVAILABLE_TITLE,
+    description: `The server has as many connections open as it can hold. ${RETRY_HINT}`,
+  });
+  return (
+    'HTTP/1.1 503 Service Unavailable\r\n' +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Retry-After: ${RETRY_AFTER['retry-after']}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
 }
