@@ -110,17 +110,46 @@ async function partitionScenario(
     assertPrompt('the post in flight', first, timeoutMs);
     assertPrompt('a post made during the partition', later, timeoutMs, true);
     assertPrompt('a read made during the partition', read, timeoutMs, true);
-    assertPrompt('a post made after the first failures', fresh, timeoutMs);
+    // Early is right here too: a driver that knows its connection is down (Redis reconnecting)
+    // fails at once rather than queue the call.
+    assertPrompt('a post made after the first failures', fresh, timeoutMs, true);
     report(`failed after ${first.ms}, ${later.ms}, ${read.ms} and ${fresh.ms} ms (timeout ${timeoutMs} ms)`);
 
-    proxy.heal();
+    await proxy.heal();
     // Probed with reads, so that no post is retried into the store behind the test's back.
     await until('the store to answer after the partition', async () => (await bodies(driver, project)).length > 0);
     assert.deepEqual(await bodies(driver, project), ['before'], 'nothing refused during the partition was written');
     await driver.messages.post(project, 'q', [{ body: 'after' }], 'c');
     assert.deepEqual(await bodies(driver, project), ['before', 'after']);
   } finally {
-    proxy.heal();
+    await proxy.heal();
+    await driver.close();
+  }
+}
+
+/**
+ * A partition that holds bytes and delivers them when it heals, as TCP does: a call that failed
+ * with a timeout must not then run when the link is back — its client was told it failed.
+ */
+async function lateDeliveryScenario(
+  open: () => Promise<DataDriver>,
+  proxy: PartitionProxy,
+  timeoutMs: number,
+): Promise<void> {
+  const driver = await open();
+  try {
+    const project = `late-${Date.now()}`;
+    await driver.queues.create(project, 'q');
+    await driver.messages.post(project, 'q', [{ body: 'before' }], 'c');
+    proxy.partition('hold');
+    const f = await failure(() => driver.messages.post(project, 'q', [{ body: 'timed out' }], 'c'), timeoutMs);
+    assertPrompt('a post behind a holding partition', f, timeoutMs);
+    await proxy.heal();
+    await until('the store to answer after the partition', async () => (await bodies(driver, project)).length > 0);
+    await proxy.settled();
+    assert.deepEqual(await bodies(driver, project), ['before'], 'the post that timed out did not run later');
+  } finally {
+    await proxy.heal();
     await driver.close();
   }
 }
@@ -159,6 +188,18 @@ await withPostgres('postgres behind a partition', () => {
       );
     });
 
+    it('a post that timed out does not run when the link heals and delivers what it held', async () => {
+      await lateDeliveryScenario(
+        () =>
+          createPostgresDriver({
+            url: urlThroughProxy(`&query_timeout=${TIMEOUT_MS}&connect_timeout=1`),
+            logger: { warn: () => {} },
+          }),
+        proxy,
+        TIMEOUT_MS,
+      );
+    });
+
     it('by default a call gives up after a few seconds, not half a minute', async (t) => {
       assert.ok(DEFAULT_POSTGRES_QUERY_TIMEOUT_MS <= 10_000, 'the default is a few seconds');
       const driver = await createPostgresDriver({ url: urlThroughProxy(''), logger: { warn: () => {} } });
@@ -172,7 +213,7 @@ await withPostgres('postgres behind a partition', () => {
         assertPrompt('a read with the default timeout', f, DEFAULT_POSTGRES_QUERY_TIMEOUT_MS);
         t.diagnostic(`failed after ${f.ms} ms (default ${DEFAULT_POSTGRES_QUERY_TIMEOUT_MS} ms)`);
       } finally {
-        proxy.heal();
+        await proxy.heal();
         await driver.close();
       }
     });
@@ -203,5 +244,10 @@ suiteNeeding('redis behind a partition', redisReason, () => {
       TIMEOUT_MS,
       (line) => t.diagnostic(line),
     );
+  });
+
+  it('a post that timed out does not run when the link heals and delivers what it held', async () => {
+    const url = `redis://127.0.0.1:${proxy.port}?prefix=${encodeURIComponent(prefix)}&command_timeout=${TIMEOUT_MS}&connect_timeout=1`;
+    await lateDeliveryScenario(() => createRedisDriver({ url, logger: silentLogger }), proxy, TIMEOUT_MS);
   });
 });

@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   type Limits,
   makeLimits,
+  ResettingSocket,
   StorageMisconfiguredError,
   StorageUnavailableError,
   systemClock,
@@ -62,6 +63,10 @@ const POOL_DEFAULTS: pg.PoolConfig = {
   keepAlive: true,
   keepAliveInitialDelayMillis: 10_000,
   application_name: 'posthorn',
+  // node-postgres drops a connection with a statement in flight (a timeout) by destroying its
+  // socket; reset instead, so that a statement still queued in the kernel is not delivered — and
+  // run — when a partition heals, after its caller was told it failed.
+  stream: () => new ResettingSocket(),
 };
 
 const DURABLE_COMMIT = new Set(['on', 'local', 'remote_write', 'remote_apply']);
