@@ -65,8 +65,10 @@ export class FolderLock {
       }
       const owner = readOwner(path);
       if (owner && isAlive(owner)) throw new LockedError(resolve(dir), owner.pid);
-      if (!takeOverStale(path, owner)) {
-        // Another process is taking the stale lock over: wait for it to finish, then look again.
+      // A lock file that names nobody may be one another process has just made (O_EXCL) and not
+      // yet written: taking it over would give the lock to two. Only an old one is stale.
+      if ((owner === null && beingWritten(path)) || !takeOverStale(path, owner)) {
+        // Another process is writing the lock or taking a stale one over: wait, then look again.
         if (Date.now() > deadline) throw new LockedError(resolve(dir), owner?.pid ?? null);
         Atomics.wait(pause, 0, 0, 5);
       }
@@ -89,6 +91,18 @@ export class FolderLock {
     } catch {
       // Already gone: nothing to release.
     }
+  }
+}
+
+/** How long an empty or half-written lock file is taken to be one its maker is still writing. */
+const WRITING_GRACE_MS = 2_000;
+
+/** Whether `path` names nobody yet but was made so recently that its maker may still be writing it. */
+function beingWritten(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < WRITING_GRACE_MS;
+  } catch {
+    return false; // gone: look again at once
   }
 }
 
@@ -209,7 +223,8 @@ function takeOverStale(path: string, stale: Owner | null): boolean {
     const now = readOwner(path);
     const same =
       now === null ? stale === null : stale !== null && now.pid === stale.pid && now.started === stale.started;
-    if (same && !(now && isAlive(now))) {
+    // Looked at again under the guard: the file may have been replaced by a fresh one meanwhile.
+    if (same && !(now ? isAlive(now) : beingWritten(path))) {
       // Move the stale lock aside rather than unlink it, so a crash here leaves evidence, not nothing.
       try {
         renameSync(path, `${path}.stale`);
