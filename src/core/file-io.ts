@@ -98,10 +98,24 @@ export class FaultyFileIo implements FileIo {
   /** Whether the fault has fired. */
   fired = false;
   private cleared = false;
+  /** With `loseUnsynced`: each open file's path and its size at its last fsync. */
+  private readonly files = new Map<number, { path: string; synced: number }>();
 
   constructor(
     private readonly inner: FileIo,
-    private readonly plan: { failAt: number; kind: FaultKind; ops: readonly FileOp[]; sticky?: boolean },
+    private readonly plan: {
+      /** The operation to fail (1-based), or several (a fault while recovering from one). */
+      failAt: number | readonly number[];
+      kind: FaultKind;
+      ops: readonly FileOp[];
+      sticky?: boolean;
+      /**
+       * The worst case of a failed fsync: what it should have made durable is gone (the kernel
+       * marked the dirty pages clean and may drop them), so the file is cut back to its size at
+       * its last good fsync. A store that retried the fsync and acknowledged would be caught.
+       */
+      loseUnsynced?: boolean;
+    },
   ) {}
 
   /** Stops failing: the disk has space again, the controller recovered. */
@@ -113,7 +127,11 @@ export class FaultyFileIo implements FileIo {
   private hit(op: FileOp): boolean {
     if (this.cleared || !this.plan.ops.includes(op)) return false;
     this.count++;
-    const now = this.count === this.plan.failAt || (this.plan.sticky === true && this.count > this.plan.failAt);
+    const at = this.plan.failAt;
+    const first = typeof at === 'number' ? at : Math.min(...at);
+    const now =
+      (typeof at === 'number' ? this.count === at : at.includes(this.count)) ||
+      (this.plan.sticky === true && this.count > first);
     if (now) this.fired = true;
     return now;
   }
@@ -124,9 +142,12 @@ export class FaultyFileIo implements FileIo {
 
   async open(path: string, flags: string | number, mode?: number) {
     if (this.hit('open')) this.fail('open', path);
-    return this.inner.open(path, flags, mode);
+    const fd = await this.inner.open(path, flags, mode);
+    if (this.plan.loseUnsynced) this.files.set(fd, { path, synced: (await this.inner.stat(path)).size });
+    return fd;
   }
   async close(fd: number) {
+    this.files.delete(fd);
     // A failed close still closes the descriptor (POSIX leaves it unspecified; Linux closes it).
     if (this.hit('close')) {
       await this.inner.close(fd);
@@ -144,12 +165,23 @@ export class FaultyFileIo implements FileIo {
     return this.inner.write(fd, data, offset, length);
   }
   async fsync(fd: number) {
-    if (this.hit('fsync')) this.fail('fsync');
-    return this.inner.fsync(fd);
+    if (this.hit('fsync')) await this.failSync(fd, 'fsync');
+    await this.inner.fsync(fd);
+    await this.synced(fd);
   }
   async fdatasync(fd: number) {
-    if (this.hit('fdatasync')) this.fail('fdatasync');
-    return this.inner.fdatasync(fd);
+    if (this.hit('fdatasync')) await this.failSync(fd, 'fdatasync');
+    await this.inner.fdatasync(fd);
+    await this.synced(fd);
+  }
+  private async synced(fd: number): Promise<void> {
+    const file = this.files.get(fd);
+    if (file) file.synced = (await this.inner.stat(file.path)).size;
+  }
+  private async failSync(fd: number, op: FileOp): Promise<never> {
+    const file = this.files.get(fd);
+    if (file && (await this.inner.stat(file.path)).isFile()) await this.inner.ftruncate(fd, file.synced);
+    this.fail(op);
   }
   async rename(from: string, to: string) {
     if (this.hit('rename')) this.fail('rename', from);
@@ -189,9 +221,14 @@ export class FaultyFileIo implements FileIo {
   }
   openSync(path: string, flags: string | number, mode?: number) {
     if (this.hit('openSync')) this.fail('open', path);
-    return this.inner.openSync(path, flags, mode);
+    const fd = this.inner.openSync(path, flags, mode);
+    // A file made by this open (as the log's segments are) has nothing durable yet.
+    const made = typeof flags === 'number' && (flags & fs.constants.O_EXCL) !== 0;
+    if (this.plan.loseUnsynced && made) this.files.set(fd, { path, synced: 0 });
+    return fd;
   }
   closeSync(fd: number) {
+    this.files.delete(fd);
     if (this.hit('closeSync')) {
       this.inner.closeSync(fd);
       this.fail('close');
