@@ -36,6 +36,8 @@ export interface FileIo {
   writevSync(fd: number, buffers: readonly Uint8Array[], position: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   fsyncSync(fd: number): void;
+  /** Free space of the file system holding `path`, for unprivileged writers: `bavail` blocks of `bsize` bytes. */
+  statfsSync(path: string): { bavail: number; bsize: number };
 }
 
 /** The operations of FileIo, by name (what a fault plan counts). */
@@ -71,6 +73,7 @@ export const nodeFileIo: FileIo = {
   writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers as Uint8Array[], position),
   readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   fsyncSync: fs.fsyncSync,
+  statfsSync: (path) => fs.statfsSync(path),
 };
 
 /** How an injected fault fails: an errno error, or a write that stops halfway (and then ENOSPC). */
@@ -260,6 +263,10 @@ export class FaultyFileIo implements FileIo {
   fsyncSync(fd: number) {
     if (this.hit('fsyncSync')) this.fail('fsync');
     this.inner.fsyncSync(fd);
+  }
+  statfsSync(path: string) {
+    if (this.hit('statfsSync')) this.fail('statfsSync', path);
+    return this.inner.statfsSync(path);
   }
 }
 

@@ -286,7 +286,7 @@ describe('disk store: a fault at every file operation', { timeout: 600_000 }, ()
   // holds exactly what was acknowledged — never the half-built state of a reload cut short.
   it('EIO again while reloading after a failed fsync: the reload is retried, nothing is lost or half-built', async () => {
     assert.ok(fileSyncs.length > 5, `the workload fsyncs files (${fileSyncs.length})`);
-    const AFTER = 14;
+    const AFTER = 10;
     const started = Date.now();
     let runs = 0;
     let doubly = 0;

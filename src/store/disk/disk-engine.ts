@@ -119,6 +119,14 @@ interface StoreIdentity {
 
 /** Writes that need room for data keep this much of maxBytes free for deletes and compaction. */
 const WRITE_RESERVE = 64 * 1024;
+/**
+ * Posts and relocations keep this much of the real disk free, so that on a full disk deletes,
+ * claims and the small snapshots that let dead segments go can still be written: space is freed
+ * by writing, and a disk filled to the last byte could never be emptied by the store.
+ */
+const DISK_RESERVE = 256 * 1024;
+/** Free space is looked up again after this many ms, or at every write once it is near the reserve. */
+const STATFS_EVERY_MS = 1_000;
 /** A sealed segment less than half live is copied forward and dropped. */
 const COMPACT_BELOW = 0.5;
 /** Most bytes of bodies one relocation record carries. */
@@ -162,6 +170,8 @@ export class DiskEngine extends ColumnarEngine {
   /** Messages set aside because their bodies are damaged, keyed project/queue/id. */
   private readonly setAsideMessages = new Map<string, SetAsideMessage>();
   private closed = false;
+  /** Free bytes of the disk at the last look (at, in ms of performance.now), and what the log wrote since. */
+  private readonly diskFree = { bytes: Number.POSITIVE_INFINITY, at: Number.NEGATIVE_INFINITY, writtenSince: 0 };
   /** The appends to damage.log, in order. */
   private damageWritten: Promise<void> = Promise.resolve();
   /**
@@ -606,6 +616,7 @@ export class DiskEngine extends ColumnarEngine {
     const lsn = journal.lsn + 1;
     let buf = this.encode(effect, lsn, bodies, journal.head.no, journal.head.size);
     if (this.options.maxBytes !== Number.POSITIVE_INFINITY) this.checkRoom(effect, buf.length);
+    if (effect.t === 'post' || effect.t === 'relocate') this.checkDiskRoom(buf.length);
     const before = journal.head.no;
     const position = journal.position(buf.length);
     if (position.segment !== before) buf = this.encode(effect, lsn, bodies, position.segment, position.offset);
@@ -627,6 +638,7 @@ export class DiskEngine extends ColumnarEngine {
       });
     }
     this.bytesSinceSnapshot += buf.length;
+    this.diskFree.writtenSince += buf.length;
     const durable = journal.append(buf, lsn);
     if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) this.snapshotSoon();
     return durable;
@@ -636,6 +648,32 @@ export class DiskEngine extends ColumnarEngine {
     if (effect.t === 'post') return encodePost(effect, lsn, bodies as Buffer[], segment, offset);
     if (effect.t === 'relocate') return encodeRelocate(effect, lsn, bodies as Buffer[], segment, offset);
     return encodeEffect(effect, lsn);
+  }
+
+  /**
+   * Refuses a write that needs room for data when the disk has less than DISK_RESERVE left after
+   * it. Free space is looked up (statfs) at most every STATFS_EVERY_MS while it is plentiful —
+   * what the store itself writes meanwhile is counted against it — and at every such write once
+   * it is near the reserve; real time, not the store's clock, since this only paces a syscall.
+   */
+  private checkDiskRoom(bytes: number): void {
+    const now = performance.now();
+    const f = this.diskFree;
+    if (now - f.at >= STATFS_EVERY_MS || f.bytes - f.writtenSince - bytes < 4 * DISK_RESERVE) {
+      try {
+        const fs = this.options.io.statfsSync(this.logDir);
+        f.bytes = fs.bavail * fs.bsize;
+      } catch {
+        f.bytes = Number.POSITIVE_INFINITY; // a file system that cannot tell: the writes will say
+      }
+      f.at = now;
+      f.writtenSince = 0;
+    }
+    if (f.bytes - f.writtenSince - bytes < DISK_RESERVE) {
+      throw new StorageFullError(
+        `the disk holding the store in ${this.dir} is full: ${Math.max(0, f.bytes - f.writtenSince)} bytes free, and ${DISK_RESERVE} are kept for deletes and compaction`,
+      );
+    }
   }
 
   private checkRoom(effect: Effect, bytes: number): void {
@@ -879,7 +917,15 @@ export class DiskEngine extends ColumnarEngine {
           bodies.push(body);
           entries.push([p, q, order, 0]);
         }
-        if (entries.length > 0) await this.commit({ t: 'relocate', entries }, bodies);
+        if (entries.length === 0) continue;
+        try {
+          await this.commit({ t: 'relocate', entries }, bodies);
+        } catch (error) {
+          // No room to copy bodies forward (a full disk): gc goes on with what frees space
+          // without copying — snapshots, and dropping segments whose bodies are all dead.
+          if (error instanceof StorageFullError && !this.journal.failed) return;
+          throw error;
+        }
       }
     } finally {
       this.compacting = false;
