@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   type Clock,
@@ -24,6 +24,8 @@ import {
   NewerMetadataError,
   type QueueWatch,
   type SpoolLog,
+  spoolMkdir,
+  spoolPathExists,
   stderrLog,
   watchQueue,
 } from '../multispool/index.js';
@@ -174,11 +176,13 @@ export class Spool<H = unknown> {
     const log = options.log ?? stderrLog;
     // True only when this call made the folder: another process may be making it at this moment.
     let made = false;
-    if (!existsSync(dir)) {
+    // Through the spools' FileIo, so a fault can be injected here too. (The cleanup below, after
+    // a failure, stays direct: it only removes what this call made.)
+    if (!(await spoolPathExists(dir))) {
       if (options.createIfMissing === false) throw new NotASpoolError(dir, 'the folder does not exist');
-      mkdirSync(dirname(dir), { recursive: true });
+      await spoolMkdir(dirname(dir), { recursive: true });
       try {
-        mkdirSync(dir);
+        await spoolMkdir(dir);
         made = true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
