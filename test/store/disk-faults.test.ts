@@ -14,7 +14,7 @@
  * delete gone, and nothing a refused step tried to do.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -314,5 +314,57 @@ describe('disk store: a fault at every file operation', { timeout: 600_000 }, ()
       `# a fault while reloading: ${runs} runs in ${Date.now() - started} ms; in ${doubly} the reload itself failed`,
     );
     assert.ok(doubly > 0, 'some second faults hit the reload');
+  });
+
+  // A read the disk fails (EIO) proves nothing about the bytes: the call is refused, and the
+  // message is not set aside as damaged (which would take it out of its queue for good).
+  it('EIO at every read of a body: the read is refused, nothing is set aside, and it is served once the disk reads', async () => {
+    const dir = freshDir();
+    const clock = new FakeClock();
+    const setup = await open(dir, nodeFileIo, clock);
+    const model = new Model();
+    model.queues.add('alpha');
+    for (let i = 0; i < 3; i++) {
+      const bodies = [0, 1, 2].map((j) => ({ n: i * 3 + j, pad: 'y'.repeat(100) }));
+      const ids = await setup.messages.post(
+        PROJECT,
+        'alpha',
+        bodies.map((body) => ({ body, ttl: 3600 })),
+        'c',
+      );
+      const list = model.messages.get('alpha') ?? [];
+      ids.forEach((id, k) => {
+        list.push({ id, body: bodies[k] });
+      });
+      model.messages.set('alpha', list);
+    }
+    await setup.close();
+    const reads = async (at: string, io: FileIo, run: Run) => {
+      const store = await open(at, io, clock);
+      await attempt(run, 'list', () => store.messages.list(PROJECT, 'alpha', { limit: 20, echo: true }));
+      const first = (model.messages.get('alpha') ?? [])[4]?.id as string;
+      await attempt(run, 'get', () => store.messages.get(PROJECT, 'alpha', first));
+      const claim = await attempt(run, 'claim', () => store.claims.create(PROJECT, 'alpha', { limit: 4, ttl: 60 }));
+      await attempt(run, 'release', () => store.claims.delete(PROJECT, 'alpha', claim?.id as string));
+      assert.deepEqual(store.setAside(), [], 'nothing set aside');
+      await store.close();
+    };
+    const counter = new FaultyFileIo(nodeFileIo, { failAt: Number.POSITIVE_INFINITY, kind: 'EIO', ops: ['readSync'] });
+    await reads(dir, counter, { failures: [], retries: 0, model, store: null });
+    assert.ok(counter.count >= 3, `the reads read bodies (${counter.count})`);
+    let refused = 0;
+    for (let n = 1; n <= counter.count; n++) {
+      const label = `EIO at body read ${n} of ${counter.count}`;
+      const run: Run = { failures: [], retries: 1, model, store: null };
+      const copy = freshDir();
+      cpSync(dir, copy, { recursive: true });
+      await reads(copy, new FaultyFileIo(nodeFileIo, { failAt: n, kind: 'EIO', ops: ['readSync'] }), run);
+      assertTyped(run, label);
+      assert.equal(run.failures.length, 1, `${label}: the read that met the fault is refused`);
+      refused++;
+      await verify(copy, model, clock, label);
+      rmSync(copy, { recursive: true, force: true });
+    }
+    console.log(`# EIO on reads: ${counter.count} body reads walked, ${refused} refused and served after`);
   });
 });

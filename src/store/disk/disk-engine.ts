@@ -735,7 +735,8 @@ export class DiskEngine extends ColumnarEngine {
       let span: Buffer | null = null;
       try {
         span = this.journal.read(segment, start, end - start);
-      } catch {
+      } catch (error) {
+        if (!(error instanceof CorruptDataError)) throw error; // the disk failed: not damage
         span = null; // read each body alone below, so one bad body does not take its neighbours
       }
       for (; k < j; k++) {
@@ -772,7 +773,8 @@ export class DiskEngine extends ColumnarEngine {
     const end = refOffset(this.refOf(row)) + (row.queue.cols.bodyLen[row.i] as number);
     try {
       return this.bodyIn(row, this.journal.read(refSegment(this.refOf(row)), start, end - start), start);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
       return DAMAGED;
     }
   }
@@ -787,7 +789,8 @@ export class DiskEngine extends ColumnarEngine {
       const body = span.subarray(span.length - len);
       if ((row.queue.cols.flags[row.i] as number) & FLAG_BODY_CRC && crc32(body) !== span.readUInt32BE(0)) return null;
       return Buffer.from(body);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
       return null;
     }
   }

@@ -1,6 +1,12 @@
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { type FileIo, StorageFullError, StorageUnavailableError, syncDirWithSync } from '../../core/index.js';
+import {
+  CorruptDataError,
+  type FileIo,
+  StorageFullError,
+  StorageUnavailableError,
+  syncDirWithSync,
+} from '../../core/index.js';
 import { encodeSeal } from './record-codec.js';
 
 /**
@@ -177,18 +183,34 @@ export class Journal {
     return new Promise<void>((resolve, reject) => this.waiters.push({ lsn, resolve, reject }));
   }
 
-  /** Bytes of a segment, from its file and, past what is written, from the buffers in hand. */
+  /**
+   * Bytes of a segment, from its file and, past what is written, from the buffers in hand.
+   * Bytes that are not there (a segment gone or short) are CorruptDataError: damage. A read the
+   * disk failed (EIO) is StorageUnavailableError: it proves nothing about the bytes, and may
+   * succeed when tried again, so the caller must not take the message for damaged.
+   */
   read(segmentNo: number, offset: number, length: number): Buffer {
     const segment = this.segments.get(segmentNo);
-    if (!segment) throw new StorageUnavailableError(`log segment ${segmentNo} is gone`);
+    if (!segment) throw new CorruptDataError(`log segment ${segmentNo} is gone`, { file: segmentFileName(segmentNo) });
     const buf = Buffer.allocUnsafe(length);
     const end = offset + length;
     // The file part; `written` only grows, and what is written is no longer among the buffers.
     const fromFile = Math.max(0, Math.min(end, segment.written) - offset);
     let done = 0;
     while (done < fromFile) {
-      const n = this.io.readSync(segment.fd, buf, done, fromFile - done, offset + done);
-      if (n === 0) throw new StorageUnavailableError(`log segment ${segment.path} ends early at ${offset + done}`);
+      let n: number;
+      try {
+        n = this.io.readSync(segment.fd, buf, done, fromFile - done, offset + done);
+      } catch (error) {
+        throw asStorageError(error, `a read of log segment ${segment.path} failed`);
+      }
+      if (n === 0) {
+        throw new CorruptDataError(`log segment ${segment.path} ends early at ${offset + done}`, {
+          file: segment.path,
+          start: offset + done,
+          end,
+        });
+      }
       done += n;
     }
     if (done === length) return buf;
@@ -200,7 +222,11 @@ export class Journal {
       chunk.buf.copy(buf, from - offset, from - chunk.offset, to - chunk.offset);
       if (to === end) return buf;
     }
-    throw new StorageUnavailableError(`bytes ${offset}..${end} of ${segment.path} are not in the log`);
+    throw new CorruptDataError(`bytes ${offset}..${end} of ${segment.path} are not in the log`, {
+      file: segment.path,
+      start: offset,
+      end,
+    });
   }
 
   /** Closes and forgets a segment (compaction). */
