@@ -36,6 +36,13 @@ export interface FileIo {
   writevSync(fd: number, buffers: readonly Uint8Array[], position: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   fsyncSync(fd: number): void;
+  // For the folder lock, which is taken synchronously (see FolderLock).
+  unlinkSync(path: string): void;
+  renameSync(from: string, to: string): void;
+  symlinkSync(target: string, path: string): void;
+  readlinkSync(path: string): string;
+  readFileSync(path: string): Buffer;
+  statSync(path: string): fs.Stats;
   /** Free space of the file system holding `path`, for unprivileged writers: `bavail` blocks of `bsize` bytes. */
   statfsSync(path: string): { bavail: number; bsize: number };
 }
@@ -74,6 +81,12 @@ export const nodeFileIo: FileIo = {
   readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   fsyncSync: fs.fsyncSync,
   statfsSync: (path) => fs.statfsSync(path),
+  unlinkSync: fs.unlinkSync,
+  renameSync: fs.renameSync,
+  symlinkSync: (target, path) => fs.symlinkSync(target, path),
+  readlinkSync: (path) => fs.readlinkSync(path, 'utf8'),
+  readFileSync: (path) => fs.readFileSync(path),
+  statSync: (path) => fs.statSync(path),
 };
 
 /** How an injected fault fails: an errno error, or a write that stops halfway (and then ENOSPC). */
@@ -267,6 +280,30 @@ export class FaultyFileIo implements FileIo {
   statfsSync(path: string) {
     if (this.hit('statfsSync')) this.fail('statfsSync', path);
     return this.inner.statfsSync(path);
+  }
+  unlinkSync(path: string) {
+    if (this.hit('unlinkSync')) this.fail('unlink', path);
+    this.inner.unlinkSync(path);
+  }
+  renameSync(from: string, to: string) {
+    if (this.hit('renameSync')) this.fail('rename', from);
+    this.inner.renameSync(from, to);
+  }
+  symlinkSync(target: string, path: string) {
+    if (this.hit('symlinkSync')) this.fail('symlinkSync', path);
+    this.inner.symlinkSync(target, path);
+  }
+  readlinkSync(path: string) {
+    if (this.hit('readlinkSync')) this.fail('readlinkSync', path);
+    return this.inner.readlinkSync(path);
+  }
+  readFileSync(path: string) {
+    if (this.hit('readFileSync')) this.fail('readFile', path);
+    return this.inner.readFileSync(path);
+  }
+  statSync(path: string) {
+    if (this.hit('statSync')) this.fail('stat', path);
+    return this.inner.statSync(path);
   }
 }
 

@@ -24,6 +24,7 @@ import {
   NewerMetadataError,
   type QueueWatch,
   type SpoolLog,
+  spoolFileIo,
   spoolMkdir,
   spoolPathExists,
   stderrLog,
@@ -190,7 +191,7 @@ export class Spool<H = unknown> {
     }
     let lock: FolderLock;
     try {
-      lock = FolderLock.acquire(dir);
+      lock = FolderLock.acquire(dir, '.lock', spoolFileIo());
     } catch (error) {
       // Locked: another process owns the folder (perhaps one that took it the moment this call
       // made it) and is filling it; it is not ours to remove. Otherwise only an empty folder goes.

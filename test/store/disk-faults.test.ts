@@ -55,6 +55,10 @@ const WRITES: readonly FileOp[] = [
   'closeSync',
   'writevSync',
   'fsyncSync',
+  // The folder lock's.
+  'unlinkSync',
+  'renameSync',
+  'symlinkSync',
 ];
 const QUEUES = ['alpha', 'beta'] as const;
 const PROJECT = 'p';

@@ -202,7 +202,7 @@ export class DiskEngine extends ColumnarEngine {
     } catch (error) {
       throw asStorageError(error, `cannot create the store folder ${engine.dir}`);
     }
-    engine.lock = FolderLock.acquire(engine.dir);
+    engine.lock = FolderLock.acquire(engine.dir, '.lock', io);
     try {
       for (const d of [engine.logDir, engine.snapshotDir, engine.scratchDir]) await io.mkdir(d, { recursive: true });
       // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
