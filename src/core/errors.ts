@@ -29,7 +29,10 @@ export type ErrorCode =
   | 'PH_POOL_CAPABILITIES_MISMATCH'
   | 'PH_POOL_IN_USE'
   | 'PH_USAGE'
-  | 'PH_REQUEST_FAILED';
+  | 'PH_REQUEST_FAILED'
+  | 'PH_UNAUTHENTICATED'
+  | 'PH_FORBIDDEN'
+  | 'PH_IDENTITY_UNAVAILABLE';
 
 export interface PosthornErrorOptions {
   cause?: unknown;
@@ -239,6 +242,35 @@ export class CorruptDataError extends PosthornError {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * A request carries no credential, or one that is malformed, expired, revoked or unknown.
+ * `challenge` is what the transport tells the client about where to get one (HTTP sends it as
+ * `WWW-Authenticate`, as keystonemiddleware does: `Keystone uri="…"`).
+ */
+export class UnauthenticatedError extends PosthornError {
+  readonly code = 'PH_UNAUTHENTICATED';
+  constructor(
+    message: string,
+    readonly challenge: string | null = null,
+    options?: PosthornErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** An authenticated caller asks for something its roles or project do not allow. */
+export class ForbiddenError extends PosthornError {
+  readonly code = 'PH_FORBIDDEN';
+}
+
+/**
+ * The service that says who a caller is (keystone) cannot be reached or answered wrongly: the
+ * caller may well be who they say, so this is "try again" (503), never "unauthorized" (401).
+ */
+export class IdentityUnavailableError extends PosthornError {
+  readonly code = 'PH_IDENTITY_UNAVAILABLE';
 }
 
 /** A folder (store, spool) is locked by another owner. */

@@ -17,10 +17,13 @@ export {
   ClosedError,
   ConflictError,
   CorruptDataError,
+  DamagedMessageError,
   DEFAULT_LIMITS,
   FakeClock,
   FaultyFileIo,
+  ForbiddenError,
   GLOBAL_PROJECT,
+  IdentityUnavailableError,
   InvalidArgumentError,
   isPosthornError,
   LimitExceededError,
@@ -44,6 +47,7 @@ export {
   SubscriptionExistsError,
   SubscriptionNotFoundError,
   systemClock,
+  UnauthenticatedError,
 } from '../core/index.js';
 export type {
   DataCodec,

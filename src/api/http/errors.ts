@@ -73,6 +73,9 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_POOL_CAPABILITIES_MISMATCH: { status: 400, title: 'Unable to create pool' },
   PH_POOL_IN_USE: { status: 403, title: 'Unable to delete' },
+  PH_UNAUTHENTICATED: { status: 401, title: 'Unauthorized' },
+  PH_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  PH_IDENTITY_UNAVAILABLE: { status: 503, title: UNAVAILABLE_TITLE },
 });
 
 /** Descriptions clients of Zaqar know for the refusals of a message delete. */
