@@ -25,10 +25,12 @@ import {
   CorruptDataError,
   DamagedMessageError,
   decodeValue,
+  type FileIo,
   FolderLock,
   type GcReport,
   type Logger,
   type Message,
+  nodeFileIo,
   type ProjectId,
   StorageFullError,
   syncDir,
@@ -59,6 +61,8 @@ import {
   validFrameAt,
 } from './record-codec.js';
 import { captureSnapshot, type LogPosition, listSnapshots, readSnapshot, writeSnapshot } from './snapshot.js';
+import { findTailLosses } from './tail-check.js';
+import { readTailIndex, TailIndex, type TailView, tailNoteOf } from './tail-index.js';
 
 const DISK_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
   'FIFO',
@@ -79,6 +83,8 @@ export interface DiskEngineOptions {
   maxBytes: number;
   /** How often gc runs by itself, in ms of the clock (0: never). */
   gcIntervalMs: number;
+  /** The file operations of the tail index (tests make them fail); Node's by default. */
+  fileIo?: FileIo;
 }
 
 /** A damaged stretch of a file found at open: what was lost and where. */
@@ -88,6 +94,8 @@ export interface DamageReport {
   end: number;
   /** Ids of messages whose posts were in the damaged bytes, as far as they can be told. */
   lostMessageIds: string[];
+  /** Ids of messages whose acknowledged delete (or pop) was lost with the damage and was done again. */
+  reappliedDeleteIds?: string[];
   note: string;
 }
 
@@ -178,6 +186,11 @@ export class DiskEngine extends ColumnarEngine {
   private recovering: Promise<void> | null = null;
   private gcTimer: Timer | null = null;
   private opened: OpenStats = { snapshotLsn: 0, replayedRecords: 0, replayedBytes: 0, messages: 0 };
+  /** The tail index: what the log held when each group commit was durable (see tail-index.ts). */
+  private tail!: TailIndex;
+  private tailView: TailView = { segments: new Map(), maxSeq: 0 };
+  /** Acknowledged deletes the log lost, done again once the log can be written (see load). */
+  private lostDeletes: Effect[] = [];
 
   private constructor(private readonly options: DiskEngineOptions) {
     super(options.clock);
@@ -201,6 +214,7 @@ export class DiskEngine extends ColumnarEngine {
       // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
       for (const f of readdirSync(engine.scratchDir)) rmSync(join(engine.scratchDir, f), { force: true });
       engine.ids = engine.identity();
+      engine.tailView = await readTailIndex(engine.fileIo, engine.logDir);
       engine.load();
       engine.scheduleGc();
     } catch (error) {
@@ -213,7 +227,15 @@ export class DiskEngine extends ColumnarEngine {
 
   /** Damage found when the store was opened (also in damage.log and the log lines). */
   damageReports(): DamageReport[] {
-    return this.damage.map((d) => ({ ...d, lostMessageIds: [...d.lostMessageIds] }));
+    return this.damage.map((d) => ({
+      ...d,
+      lostMessageIds: [...d.lostMessageIds],
+      ...(d.reappliedDeleteIds ? { reappliedDeleteIds: [...d.reappliedDeleteIds] } : {}),
+    }));
+  }
+
+  private get fileIo(): FileIo {
+    return this.options.fileIo ?? nodeFileIo;
   }
 
   /** Messages set aside because their bodies could not be read intact (also in damage.log). */
@@ -294,6 +316,8 @@ export class DiskEngine extends ColumnarEngine {
       () => syncDir(this.logDir),
       position.segment,
     );
+    this.tail = new TailIndex(this.fileIo, this.logDir, this.options.logger);
+    this.journal.onDurable = (segment, length, records) => this.tail.recordDurable(segment, length, records);
     if (found.length > 0 && position.lsn === 0 && this.snapshots.length === 0) {
       this.options.logger.error(
         { dir: this.dir },
@@ -320,6 +344,7 @@ export class DiskEngine extends ColumnarEngine {
     }
     if (!this.journal.head) this.journal.rotate();
     if (lost.size > 0) this.setAsideMissing(lost);
+    this.reapplyLostDeletes();
   }
 
   /**
@@ -513,10 +538,12 @@ export class DiskEngine extends ColumnarEngine {
         if (!decoded) {
           const next = findNextFrame(buf, at + 1);
           if (next < 0 && no >= lastIntact) {
-            this.options.logger.warn(
-              { file: path, offset: at, bytes: buf.length - at },
-              'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
-            );
+            // Unless the tail index saw the log durable past here: then it is a cut (checkTail).
+            if ((this.tailView.segments.get(no)?.length ?? 0) <= at)
+              this.options.logger.warn(
+                { file: path, offset: at, bytes: buf.length - at },
+                'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
+              );
             truncateFile(path, at);
             break;
           }
@@ -550,9 +577,64 @@ export class DiskEngine extends ColumnarEngine {
       }
       this.journal.adopt(no, Math.min(at, buf.length), maxLsn);
     }
+    this.checkTail(from);
     for (const damage of this.damage) this.persistDamage(damage);
     this.journal.lsn = lsn;
     this.journal.durableLsn = lsn;
+  }
+
+  /**
+   * A log that ends short of what the tail index saw durable lost acknowledged records: reported
+   * with the ids of the posts cut (merged into a seal's report of the same file, when there is
+   * one). Each cut is marked in the index so the next open does not report it again, and the
+   * store's sequence is moved past every id the index saw, so no id is ever handed out twice.
+   */
+  private checkTail(from: LogPosition): void {
+    const losses = findTailLosses(
+      this.tailView,
+      from,
+      (no) => this.journal.segments.get(no)?.size,
+      this.state,
+      this.ids,
+    );
+    if (this.tailView.maxSeq > this.state.seq) this.state.seq = this.tailView.maxSeq;
+    for (const loss of losses) {
+      const file = join(this.logDir, segmentFileName(loss.segment));
+      const sealed = this.damage.find((d) => d.file === file);
+      const report: DamageReport = sealed ?? {
+        file,
+        start: loss.end,
+        end: loss.durable,
+        lostMessageIds: [],
+        note: loss.missing
+          ? 'the newest log segment is missing: the acknowledged changes it held were lost'
+          : 'the newest log records were cut off below what was durable (not a torn write): acknowledged changes were lost',
+      };
+      const named = new Set(report.lostMessageIds);
+      for (const id of loss.lostMessageIds) if (!named.has(id)) report.lostMessageIds.push(id);
+      if (loss.lostDeleteIds.length > 0) {
+        report.reappliedDeleteIds = [...(report.reappliedDeleteIds ?? []), ...loss.lostDeleteIds];
+        report.note += '; the acknowledged deletes it held are done again';
+      }
+      if (!sealed) this.damage.push(report);
+      this.lostDeletes.push(...loss.deletes);
+      void this.tail.markCut(loss.segment, loss.end);
+    }
+  }
+
+  /**
+   * An acknowledged delete or pop whose record was cut is done again: the client was told the
+   * message is gone, so serving it again would undo an acknowledged write; a delete is
+   * idempotent, and its new record makes the next open agree.
+   */
+  private reapplyLostDeletes(): void {
+    for (const effect of this.lostDeletes.splice(0)) {
+      try {
+        this.commit(effect).catch(() => {});
+      } catch (error) {
+        this.options.logger.warn({ dir: this.dir, err: (error as Error).message }, 'cannot redo a lost delete');
+      }
+    }
   }
 
   private report(damage: DamageReport): void {
@@ -600,7 +682,7 @@ export class DiskEngine extends ColumnarEngine {
       });
     }
     this.bytesSinceSnapshot += buf.length;
-    const durable = journal.append(buf, lsn);
+    const durable = journal.append(buf, lsn, tailNoteOf(effect));
     if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) this.snapshotSoon();
     return durable;
   }
@@ -759,6 +841,8 @@ export class DiskEngine extends ColumnarEngine {
         closeSync(segment.fd);
       }
       this.journal.segments.clear();
+      await this.tail.close();
+      this.tailView = await readTailIndex(this.fileIo, this.logDir);
       this.load();
     } finally {
       this.recovering = null;
@@ -851,11 +935,14 @@ export class DiskEngine extends ColumnarEngine {
     const journal = this.journal;
     const position: LogPosition = { lsn: journal.lsn, segment: journal.head.no, offset: journal.head.size };
     const parts = captureSnapshot(this.state, position);
+    const tail = this.tail;
+    void tail.rotate(); // what the index holds now lies under this snapshot
     this.bytesSinceSnapshot = 0;
     const bytes = parts.reduce((n, p) => n + p.length, 0);
     const run = (async () => {
       await journal.settled();
       const path = await writeSnapshot(this.snapshotDir, this.scratchDir, position.lsn, parts);
+      await tail.dropPrevious();
       if (this.snapshots[0]?.path !== path) this.snapshots.unshift({ lsn: position.lsn, path, bytes });
       for (const old of this.snapshots.splice(2)) unlinkSync(old.path);
       // Snapshot again after the log has grown by a segment or twice the snapshot's size,
@@ -905,6 +992,7 @@ export class DiskEngine extends ColumnarEngine {
         if (this.journal.lsn > (this.snapshots[0]?.lsn ?? 0)) await this.snapshot().catch(() => {});
       }
       await this.journal.close();
+      await this.tail.close();
     } finally {
       this.lock?.release();
     }

@@ -2,6 +2,7 @@ import { closeSync, constants, fdatasync, openSync, readSync, writevSync } from 
 import { join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
 import { encodeSeal } from './record-codec.js';
+import type { NotedRecord, TailNote } from './tail-index.js';
 
 /**
  * The two disk calls the log makes; tests replace them to make writes fail. Writes are
@@ -61,6 +62,8 @@ interface Chunk {
   offset: number;
   buf: Buffer;
   lsn: number;
+  /** What the tail index keeps of the record, if anything. */
+  note?: TailNote | undefined;
 }
 
 interface Waiter {
@@ -95,6 +98,14 @@ export class Journal {
   private syncing = 0;
   private syncingSegment: Segment | null = null;
   private failure: Error | null = null;
+  /** Batches written whose durability is not yet noted and acknowledged, oldest first. */
+  private unnoted: Chunk[][] = [];
+  /**
+   * Called when a batch is durable, with its segment, that segment's durable length and the
+   * notes of its records; the batch's writers are acknowledged when the answer settles (the
+   * tail index is written before an acknowledgement, so a kill cannot lose both).
+   */
+  onDurable: ((segment: number, length: number, records: NotedRecord[]) => Promise<void>) | null = null;
 
   constructor(
     private readonly dir: string,
@@ -148,10 +159,10 @@ export class Journal {
   }
 
   /** Appends an encoded record made for position(); returns the durability promise. */
-  append(buf: Buffer, lsn: number): Promise<void> {
+  append(buf: Buffer, lsn: number, note?: TailNote): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const segment = this.head;
-    this.pending.push({ segment, offset: segment.size, buf, lsn });
+    this.pending.push({ segment, offset: segment.size, buf, lsn, note });
     segment.size += buf.length;
     segment.maxLsn = lsn;
     this.lsn = lsn;
@@ -243,6 +254,7 @@ export class Journal {
         return;
       }
       this.pending = this.pending.slice(end);
+      this.unnoted.push(chunks);
       segment.written = tail.offset + tail.buf.length;
       const written = segment.written;
       this.syncing++;
@@ -252,11 +264,15 @@ export class Journal {
           this.syncing--;
           if (this.failure) return;
           if (written > segment.durable) segment.durable = written;
-          if (tail.lsn > this.durableLsn) {
-            this.durableLsn = tail.lsn;
-            let done = 0;
-            while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= tail.lsn) done++;
-            for (const w of this.waiters.splice(0, done)) w.resolve();
+          if (tail.lsn > this.durableLsn) this.durableLsn = tail.lsn;
+          // This fsync made every batch written before it durable too, even those whose own
+          // fsync has not ended yet: note and acknowledge them all now, in order.
+          const at = this.unnoted.indexOf(chunks);
+          if (at >= 0) {
+            const records = notedRecords(this.unnoted.splice(0, at + 1).flat());
+            const noted = this.onDurable?.(segment.no, written, records);
+            if (noted) noted.then(() => this.acknowledge(tail.lsn));
+            else this.acknowledge(tail.lsn);
           }
           this.flush();
         },
@@ -268,11 +284,19 @@ export class Journal {
     }
   }
 
+  /** Resolves the writers of every record up to `lsn` (durable by then). */
+  private acknowledge(lsn: number): void {
+    let done = 0;
+    while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= lsn) done++;
+    for (const w of this.waiters.splice(0, done)) w.resolve();
+  }
+
   /** After a failed write nothing more is acknowledged; the owner recovers from what is durable. */
   private fail(error: Error): void {
     this.failure = error;
     for (const w of this.waiters.splice(0)) w.reject(error);
     this.pending = [];
+    this.unnoted = [];
   }
 
   /** How far each segment is durable: the owner cuts the files back to this when it recovers. */
@@ -281,6 +305,12 @@ export class Journal {
     for (const segment of this.segments.values()) sizes.set(segment.no, segment.durable);
     return sizes;
   }
+}
+
+function notedRecords(chunks: Chunk[]): NotedRecord[] {
+  const records: NotedRecord[] = [];
+  for (const c of chunks) if (c.note) records.push({ ...c.note, end: c.offset + c.buf.length });
+  return records;
 }
 
 export function asStorageError(error: unknown, what: string): Error {
