@@ -25,12 +25,10 @@ import {
   CorruptDataError,
   DamagedMessageError,
   decodeValue,
-  type FileIo,
   FolderLock,
   type GcReport,
   type Logger,
   type Message,
-  nodeFileIo,
   type ProjectId,
   StorageFullError,
   syncDir,
@@ -62,7 +60,14 @@ import {
 } from './record-codec.js';
 import { captureSnapshot, type LogPosition, listSnapshots, readSnapshot, writeSnapshot } from './snapshot.js';
 import { findTailLosses } from './tail-check.js';
-import { readTailIndex, TailIndex, type TailView, tailNoteOf } from './tail-index.js';
+import {
+  nodeTailIndexIo,
+  readTailIndex,
+  TailIndex,
+  type TailIndexIo,
+  type TailView,
+  tailNoteOf,
+} from './tail-index.js';
 
 const DISK_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
   'FIFO',
@@ -84,7 +89,7 @@ export interface DiskEngineOptions {
   /** How often gc runs by itself, in ms of the clock (0: never). */
   gcIntervalMs: number;
   /** The file operations of the tail index (tests make them fail); Node's by default. */
-  fileIo?: FileIo;
+  tailIo?: TailIndexIo;
 }
 
 /** A damaged stretch of a file found at open: what was lost and where. */
@@ -156,6 +161,7 @@ const RELOCATE_CHUNK = 4 * 1024 * 1024;
  *   <dir>/.lock            the owner (FolderLock)
  *   <dir>/store.json       format and id salt, written once
  *   <dir>/log/*.seg        the log
+ *   <dir>/log/tail*.idx    how far the log was durable, and what it held there (tail-index.ts)
  *   <dir>/snapshots/*.snap the two newest snapshots
  *   <dir>/scratch/         files being written, renamed into place when whole
  *   <dir>/damage.log       every damaged stretch found at open, as JSON lines
@@ -214,7 +220,7 @@ export class DiskEngine extends ColumnarEngine {
       // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
       for (const f of readdirSync(engine.scratchDir)) rmSync(join(engine.scratchDir, f), { force: true });
       engine.ids = engine.identity();
-      engine.tailView = await readTailIndex(engine.fileIo, engine.logDir);
+      engine.tailView = await readTailIndex(engine.tailIo, engine.logDir);
       engine.load();
       engine.scheduleGc();
     } catch (error) {
@@ -234,8 +240,8 @@ export class DiskEngine extends ColumnarEngine {
     }));
   }
 
-  private get fileIo(): FileIo {
-    return this.options.fileIo ?? nodeFileIo;
+  private get tailIo(): TailIndexIo {
+    return this.options.tailIo ?? nodeTailIndexIo;
   }
 
   /** Messages set aside because their bodies could not be read intact (also in damage.log). */
@@ -316,7 +322,7 @@ export class DiskEngine extends ColumnarEngine {
       () => syncDir(this.logDir),
       position.segment,
     );
-    this.tail = new TailIndex(this.fileIo, this.logDir, this.options.logger);
+    this.tail = new TailIndex(this.tailIo, this.logDir, this.options.logger);
     this.journal.onDurable = (segment, length, records) => this.tail.recordDurable(segment, length, records);
     if (found.length > 0 && position.lsn === 0 && this.snapshots.length === 0) {
       this.options.logger.error(
@@ -618,7 +624,7 @@ export class DiskEngine extends ColumnarEngine {
       }
       if (!sealed) this.damage.push(report);
       this.lostDeletes.push(...loss.deletes);
-      void this.tail.markCut(loss.segment, loss.end);
+      this.tail.markCut(loss.segment, loss.end);
     }
   }
 
@@ -841,8 +847,8 @@ export class DiskEngine extends ColumnarEngine {
         closeSync(segment.fd);
       }
       this.journal.segments.clear();
-      await this.tail.close();
-      this.tailView = await readTailIndex(this.fileIo, this.logDir);
+      this.tail.close();
+      this.tailView = await readTailIndex(this.tailIo, this.logDir);
       this.load();
     } finally {
       this.recovering = null;
@@ -936,13 +942,13 @@ export class DiskEngine extends ColumnarEngine {
     const position: LogPosition = { lsn: journal.lsn, segment: journal.head.no, offset: journal.head.size };
     const parts = captureSnapshot(this.state, position);
     const tail = this.tail;
-    void tail.rotate(); // what the index holds now lies under this snapshot
+    tail.rotate(); // what the index holds now lies under this snapshot
     this.bytesSinceSnapshot = 0;
     const bytes = parts.reduce((n, p) => n + p.length, 0);
     const run = (async () => {
       await journal.settled();
       const path = await writeSnapshot(this.snapshotDir, this.scratchDir, position.lsn, parts);
-      await tail.dropPrevious();
+      tail.dropPrevious();
       if (this.snapshots[0]?.path !== path) this.snapshots.unshift({ lsn: position.lsn, path, bytes });
       for (const old of this.snapshots.splice(2)) unlinkSync(old.path);
       // Snapshot again after the log has grown by a segment or twice the snapshot's size,
@@ -992,7 +998,7 @@ export class DiskEngine extends ColumnarEngine {
         if (this.journal.lsn > (this.snapshots[0]?.lsn ?? 0)) await this.snapshot().catch(() => {});
       }
       await this.journal.close();
-      await this.tail.close();
+      this.tail.close();
     } finally {
       this.lock?.release();
     }

@@ -102,10 +102,9 @@ export class Journal {
   private unnoted: Chunk[][] = [];
   /**
    * Called when a batch is durable, with its segment, that segment's durable length and the
-   * notes of its records; the batch's writers are acknowledged when the answer settles (the
-   * tail index is written before an acknowledgement, so a kill cannot lose both).
+   * notes of its records, before the batch's writers are acknowledged (the tail index).
    */
-  onDurable: ((segment: number, length: number, records: NotedRecord[]) => Promise<void>) | null = null;
+  onDurable: ((segment: number, length: number, records: NotedRecord[]) => void) | null = null;
 
   constructor(
     private readonly dir: string,
@@ -269,10 +268,9 @@ export class Journal {
           // fsync has not ended yet: note and acknowledge them all now, in order.
           const at = this.unnoted.indexOf(chunks);
           if (at >= 0) {
-            const records = notedRecords(this.unnoted.splice(0, at + 1).flat());
-            const noted = this.onDurable?.(segment.no, written, records);
-            if (noted) noted.then(() => this.acknowledge(tail.lsn));
-            else this.acknowledge(tail.lsn);
+            const batches = this.unnoted.splice(0, at + 1);
+            this.onDurable?.(segment.no, written, notedRecords(batches.length === 1 ? chunks : batches.flat()));
+            this.acknowledge(tail.lsn);
           }
           this.flush();
         },
