@@ -1,19 +1,8 @@
-import {
-  closeSync,
-  constants,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LockedError, StorageUnavailableError } from './errors.js';
+import { type FileIo, nodeFileIo } from './file-io.js';
 import { processStartTime, processState } from './process-start.js';
 
 /**
@@ -28,6 +17,8 @@ import { processStartTime, processState } from './process-start.js';
  * symlink `.lock`, which needs no data block (short targets live in the inode), so a server can
  * still start on a full disk — where reads, claims and deletes are what free space.
  * Not for network filesystems, where O_EXCL and pids mean nothing (as async_smtp's Spool says).
+ * Its file operations go through a FileIo (synchronous ones: taking a lock is a short, rare
+ * step of opening, and FolderLock.acquire is called by synchronous code), so tests can fail them.
  */
 
 interface Owner {
@@ -50,23 +41,26 @@ export class FolderLock {
   private constructor(
     readonly dir: string,
     private readonly path: string,
+    private readonly io: FileIo,
   ) {}
 
   /** Takes the folder's lock or throws LockedError naming the folder and the owner's pid. */
-  static acquire(dir: string, fileName = '.lock'): FolderLock {
+  static acquire(dir: string, fileName = '.lock', io: FileIo = nodeFileIo): FolderLock {
     const path = resolve(join(dir, fileName));
     if (held.has(path)) throw new LockedError(resolve(dir), process.pid);
     const me = currentOwner();
     const deadline = Date.now() + TAKEOVER_WAIT_MS;
     for (;;) {
-      if (tryCreate(path, me)) {
+      if (tryCreate(io, path, me)) {
         held.add(path);
-        return new FolderLock(resolve(dir), path);
+        return new FolderLock(resolve(dir), path, io);
       }
-      const owner = readOwner(path);
-      if (owner && isAlive(owner)) throw new LockedError(resolve(dir), owner.pid);
-      if (!takeOverStale(path, owner)) {
-        // Another process is taking the stale lock over: wait for it to finish, then look again.
+      const owner = readOwner(io, path);
+      if (owner && isOwnerAlive(owner, path)) throw new LockedError(resolve(dir), owner.pid);
+      // A lock file that names nobody may be one another process has just made (O_EXCL) and not
+      // yet written: taking it over would give the lock to two. Only an old one is stale.
+      if ((owner === null && beingWritten(io, path)) || !takeOverStale(io, path, owner)) {
+        // Another process is writing the lock or taking a stale one over: wait, then look again.
         if (Date.now() > deadline) throw new LockedError(resolve(dir), owner?.pid ?? null);
         Atomics.wait(pause, 0, 0, 5);
       }
@@ -74,9 +68,10 @@ export class FolderLock {
   }
 
   /** Whether `dir` is locked by a live owner other than this process, and by whom. */
-  static owner(dir: string, fileName = '.lock'): { pid: number } | null {
-    const owner = readOwner(resolve(join(dir, fileName)));
-    return owner && isAlive(owner) ? { pid: owner.pid } : null;
+  static owner(dir: string, fileName = '.lock', io: FileIo = nodeFileIo): { pid: number } | null {
+    const path = resolve(join(dir, fileName));
+    const owner = readOwner(io, path);
+    return owner && isOwnerAlive(owner, path) ? { pid: owner.pid } : null;
   }
 
   release(): void {
@@ -84,11 +79,24 @@ export class FolderLock {
     this.released = true;
     held.delete(this.path);
     try {
-      const owner = readOwner(this.path);
-      if (owner && owner.pid === process.pid) unlinkSync(this.path);
+      const owner = readOwner(this.io, this.path);
+      if (owner && owner.pid === process.pid) this.io.unlinkSync(this.path);
     } catch {
-      // Already gone: nothing to release.
+      // Already gone, or cannot be removed: a lock naming this process that it no longer holds
+      // is taken over by the next acquire (isOwnerAlive), here or in any other process.
     }
+  }
+}
+
+/** How long an empty or half-written lock file is taken to be one its maker is still writing. */
+const WRITING_GRACE_MS = 2_000;
+
+/** Whether `path` names nobody yet but was made so recently that its maker may still be writing it. */
+function beingWritten(io: FileIo, path: string): boolean {
+  try {
+    return Date.now() - io.statSync(path).mtimeMs < WRITING_GRACE_MS;
+  } catch {
+    return false; // gone: look again at once
   }
 }
 
@@ -96,28 +104,40 @@ function currentOwner(): Owner {
   return { pid: process.pid, started: processStartTime(process.pid), host: hostname() };
 }
 
-function tryCreate(path: string, owner: Owner): boolean {
+function tryCreate(io: FileIo, path: string, owner: Owner): boolean {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    fd = io.openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    if (isFull(error)) return tryLink(path, owner, error);
+    if (isFull(error)) return tryLink(io, path, owner, error);
     throw new StorageUnavailableError(`cannot create the lock file ${path}`, { cause: error });
   }
   let failure: unknown = null;
   try {
-    writeSync(fd, JSON.stringify(owner));
-    fsyncSync(fd);
+    const data = Buffer.from(JSON.stringify(owner));
+    // A short write leaves a partial file that names nobody: treat it as a failed write.
+    if (io.writevSync(fd, [data], 0) !== data.length) {
+      throw Object.assign(new Error(`short write of the lock file ${path}`), { code: 'ENOSPC' });
+    }
+    io.fsyncSync(fd);
   } catch (error) {
     failure = error;
   } finally {
-    closeSync(fd);
+    try {
+      io.closeSync(fd);
+    } catch (error) {
+      failure ??= error;
+    }
   }
   if (failure === null) return true;
   // An empty or partial lock file names nobody: remove it so it cannot be taken for stale.
-  unlinkSync(path);
-  if (isFull(failure)) return tryLink(path, owner, failure);
+  try {
+    io.unlinkSync(path);
+  } catch (error) {
+    throw new StorageUnavailableError(`cannot remove the partial lock file ${path}`, { cause: error });
+  }
+  if (isFull(failure)) return tryLink(io, path, owner, failure);
   throw new StorageUnavailableError(`cannot write the lock file ${path}`, { cause: failure });
 }
 
@@ -127,9 +147,9 @@ function isFull(error: unknown): boolean {
 }
 
 /** The full-disk lock: a symlink whose target names the owner, made atomically (EEXIST if taken). */
-function tryLink(path: string, owner: Owner, full: unknown): boolean {
+function tryLink(io: FileIo, path: string, owner: Owner, full: unknown): boolean {
   try {
-    symlinkSync(`${LINK_PREFIX}${owner.pid}:${owner.started ?? ''}:${owner.host}`, path);
+    io.symlinkSync(`${LINK_PREFIX}${owner.pid}:${owner.started ?? ''}:${owner.host}`, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -139,10 +159,10 @@ function tryLink(path: string, owner: Owner, full: unknown): boolean {
   }
 }
 
-function readLink(path: string): Owner | null | undefined {
+function readLink(io: FileIo, path: string): Owner | null | undefined {
   let target: string;
   try {
-    target = readlinkSync(path);
+    target = io.readlinkSync(path);
   } catch {
     return undefined; // not a symlink (or gone): read it as a file
   }
@@ -152,17 +172,26 @@ function readLink(path: string): Owner | null | undefined {
   return { pid: Number(pid), started: started || null, host: host.join(':') };
 }
 
-function readOwner(path: string): Owner | null {
-  const linked = readLink(path);
+function readOwner(io: FileIo, path: string): Owner | null {
+  const linked = readLink(io, path);
   if (linked !== undefined) return linked;
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Owner>;
+    const parsed = JSON.parse(io.readFileSync(path).toString('utf8')) as Partial<Owner>;
     if (typeof parsed.pid !== 'number') return null;
     return { pid: parsed.pid, started: parsed.started ?? null, host: parsed.host ?? '' };
   } catch {
     // Missing, or half-written by an owner that died while writing it: no live owner.
     return null;
   }
+}
+
+/**
+ * Whether the lock at `path` has a live owner. A lock naming this very process that it does not
+ * hold is left from a release that could not remove it: stale, like a dead process's.
+ */
+function isOwnerAlive(owner: Owner, path: string): boolean {
+  if (owner.pid === process.pid && (!owner.host || owner.host === hostname())) return held.has(path);
+  return isAlive(owner);
 }
 
 function isAlive(owner: Owner): boolean {
@@ -197,28 +226,35 @@ function exitsWithin(pid: number, ms: number): boolean {
 }
 
 /** Moves a stale lock aside; false when another process holds the takeover guard. */
-function takeOverStale(path: string, stale: Owner | null): boolean {
+function takeOverStale(io: FileIo, path: string, stale: Owner | null): boolean {
   const guard = `${path}.takeover`;
   try {
-    if (Date.now() - statSync(guard).mtimeMs > TAKEOVER_STALE_MS) unlinkSync(guard);
+    if (Date.now() - io.statSync(guard).mtimeMs > TAKEOVER_STALE_MS) io.unlinkSync(guard);
   } catch {
     // No guard file: the usual case.
   }
-  if (!tryCreate(guard, currentOwner())) return false;
+  if (!tryCreate(io, guard, currentOwner())) return false;
   try {
-    const now = readOwner(path);
+    const now = readOwner(io, path);
     const same =
       now === null ? stale === null : stale !== null && now.pid === stale.pid && now.started === stale.started;
-    if (same && !(now && isAlive(now))) {
+    // Looked at again under the guard: the file may have been replaced by a fresh one meanwhile.
+    if (same && !(now ? isOwnerAlive(now, path) : beingWritten(io, path))) {
       // Move the stale lock aside rather than unlink it, so a crash here leaves evidence, not nothing.
       try {
-        renameSync(path, `${path}.stale`);
+        io.renameSync(path, `${path}.stale`);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
     }
   } finally {
-    unlinkSync(guard);
+    try {
+      io.unlinkSync(guard);
+    } catch (error) {
+      // Left behind, the guard blocks takeovers until it is TAKEOVER_STALE_MS old.
+      // biome-ignore lint/correctness/noUnsafeFinally: the failure to report is this one
+      throw new StorageUnavailableError(`cannot remove the lock takeover guard ${guard}`, { cause: error });
+    }
   }
   return true;
 }

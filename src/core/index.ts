@@ -11,6 +11,7 @@ export * from './limits.js';
 export * from './log-throttle.js';
 export * from './logger.js';
 export * from './process-start.js';
+export * from './reset-socket.js';
 export * from './sync-dir.js';
 export * from './types.js';
 export * from './validate.js';

@@ -11,7 +11,7 @@
 
 export type { MessageQueueOptions } from '../compat/index.js';
 export { DiskStorage, MessageQueue } from '../compat/index.js';
-export type { Envelope, Header, SpooledEnvelope } from '../core/index.js';
+export type { Envelope, FaultKind, FileIo, FileOp, Header, SpooledEnvelope } from '../core/index.js';
 export {
   ClaimNotFoundError,
   ClosedError,
@@ -19,6 +19,7 @@ export {
   CorruptDataError,
   DEFAULT_LIMITS,
   FakeClock,
+  FaultyFileIo,
   GLOBAL_PROJECT,
   InvalidArgumentError,
   isPosthornError,
@@ -31,6 +32,7 @@ export {
   makeLimits,
   NotASpoolError,
   NotFoundError,
+  nodeFileIo,
   PosthornError,
   QueueError,
   QueueNotFoundError,
@@ -101,7 +103,6 @@ export type {
   DamageReport,
   DiskDriver,
   DiskDriverOptions,
-  DiskIo,
   DiskUsage,
   OpenStats,
   SetAsideMessage,

@@ -17,6 +17,9 @@ export function useSpoolFileIo(replacement: FileIo): () => void {
   };
 }
 
+/** The FileIo the spools use now (for the folder lock, which takes it as an argument). */
+export const spoolFileIo = (): FileIo => io;
+
 export const openAsync = (path: string, flags: string | number, mode?: number): Promise<number> =>
   io.open(path, flags, mode);
 export const closeAsync = (fd: number): Promise<void> => io.close(fd);

@@ -2,6 +2,7 @@ import {
   ALL_CAPABILITIES,
   type Capability,
   ClaimNotFoundError,
+  checkQueueMetadata,
   type GcReport,
   InvalidArgumentError,
   ignoreMissing,
@@ -330,6 +331,9 @@ export class RoutedDriver implements DataDriver {
   ): Promise<void> {
     const dlq = metadata._dead_letter_queue;
     if (typeof dlq !== 'string' || dlq === '' || dlq === queue) return;
+    // The dead-letter queue is created below, before the pool's store checks the metadata: check
+    // it first (as that store will), so metadata it refuses leaves no dead-letter queue behind.
+    checkQueueMetadata(metadata, this.limits);
     const pool = place.route.pool;
     const route = await this.catalog.registerIn(project, dlq, pool);
     if (route.pool === pool && route.to === undefined && place.target === null) {

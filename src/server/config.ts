@@ -30,6 +30,8 @@ import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingCon
  *   log_level = "info"         # POSTHORN_LOG_LEVEL, --log-level: trace, debug, info, warn, error, fatal, silent
  *   log_requests = true        # POSTHORN_LOG_REQUESTS: one info line per request (never bodies or tokens)
  *   enable_checksum = false    # POSTHORN_ENABLE_CHECKSUM: stamp messages with "MD5:<hex>" checksums
+ *   max_connections = 1000     # POSTHORN_MAX_CONNECTIONS: client connections of both ports together
+ *                              # (default: derived from the file-descriptor limit, see connection-limit.ts)
  *
  *   [transport]                # Zaqar's [transport] options
  *   client_id_uuid_safe = "strict"   # POSTHORN_CLIENT_ID_UUID_SAFE: "strict" (UUIDs) or "off" (free text)
@@ -63,6 +65,11 @@ export interface ServerConfig {
   /** One info line per request: method, route, status, duration, project. */
   logRequests: boolean;
   enableChecksum: boolean;
+  /**
+   * Client connections the HTTP and WebSocket ports hold together; more are refused with 503.
+   * Null: three quarters of the file descriptors left under the soft limit at start.
+   */
+  maxConnections: number | null;
   clientIds: ClientIdPolicy;
   subscriberTypes: string[];
   signedUrlSecret: string | null;
@@ -99,6 +106,7 @@ const TOP_KEYS = new Set([
   'log_level',
   'log_requests',
   'enable_checksum',
+  'max_connections',
   'transport',
   'signed_url',
   'limits',
@@ -289,6 +297,11 @@ export function loadServerConfig(
     sources.pick('enable_checksum', doc.enable_checksum, { env: 'POSTHORN_ENABLE_CHECKSUM', fallback: false }),
   );
 
+  const maxConnectionsSetting = sources.pick('max_connections', doc.max_connections, {
+    env: 'POSTHORN_MAX_CONNECTIONS',
+  });
+  const maxConnections = maxConnectionsSetting.value === undefined ? null : whole(maxConnectionsSetting, 1, 10_000_000);
+
   const modeSetting = sources.pick('transport.client_id_uuid_safe', transport.client_id_uuid_safe, {
     env: 'POSTHORN_CLIENT_ID_UUID_SAFE',
     fallback: 'strict',
@@ -338,6 +351,7 @@ export function loadServerConfig(
     logLevel,
     logRequests,
     enableChecksum,
+    maxConnections,
     clientIds,
     subscriberTypes,
     signedUrlSecret,

@@ -2,12 +2,13 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
-import { buildHttpApp } from '../api/http/index.js';
+import { buildHttpApp, tooManyConnectionsAnswer } from '../api/http/index.js';
 import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
 import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
 import { Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
+import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { openStore } from './open-store.js';
 
 /** A running `posthorn serve`, as the package's users get it (posthorn/server). */
@@ -115,12 +116,20 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     });
   }
   const listeners: WebSocketListener[] = [];
+  // One bound for both ports: their sockets share the process's file descriptors.
+  const connectionLimit = new ConnectionLimit(
+    config.maxConnections ?? defaultMaxConnections(),
+    tooManyConnectionsAnswer(),
+    log,
+  );
+  connectionLimit.guard(app.server);
   try {
     await app.listen({ host: config.host, port: config.port });
     listeners.push(await listenWs(wsApi, config, log));
     // A worker of `--workers` shares the WebSocket port; its sockets' notifications need an address
     // that reaches this very process.
     if (cluster.isWorker) listeners.push(await listenWebSocket(wsApi, { host: config.host, port: 0, exclusive: true }));
+    for (const l of listeners) connectionLimit.guard(l.server);
   } catch (error) {
     for (const l of listeners) await l.close();
     await app.close();
@@ -141,6 +150,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       ws: ws.url,
       notifications: notifier.dir,
       stores: await storesInUse(config, pooling),
+      maxConnections: connectionLimit.max,
       config: config.file,
     },
     'posthorn serving',

@@ -1,4 +1,5 @@
-import { isPlainObject, type Limits, type NewMessage } from '../core/index.js';
+import { checkJsonValue, isPlainObject, type Limits, type NewMessage } from '../core/index.js';
+import { MAX_SUBSCRIBER_LENGTH } from '../store/contract/index.js';
 import { messageChecksum } from './checksum.js';
 import { apiError, bodyError } from './errors.js';
 import type { PostTerms } from './reserved-metadata.js';
@@ -143,12 +144,19 @@ export function readSubscription(
         `The subscriber must be a URI of one of the supported types: ${subscriberTypes.join(', ')}.`,
       );
     }
+    // The store refuses longer ones too, but only after subscribe has created the queue: check
+    // here, so a refused subscription leaves nothing behind.
+    if ((subscriber as string).length > MAX_SUBSCRIBER_LENGTH) {
+      throw apiError('subscriber', `The subscriber must be at most ${MAX_SUBSCRIBER_LENGTH} characters long.`);
+    }
     result.subscriber = subscriber as string;
   }
   if ('options' in document && document.options !== null) {
     const options = document.options;
     if (!isPlainObject(options)) throw apiError('options', 'The subscription options must be a JSON object.');
     checkRetryPolicy(options._retry_policy, 'options._retry_policy');
+    // What the store checks (plain JSON, at most 100 levels deep), before the queue is created.
+    checkJsonValue(options, 'options');
     result.options = options;
   }
   if ('ttl' in document && document.ttl !== null) {

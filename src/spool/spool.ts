@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   type Clock,
@@ -24,6 +24,9 @@ import {
   NewerMetadataError,
   type QueueWatch,
   type SpoolLog,
+  spoolFileIo,
+  spoolMkdir,
+  spoolPathExists,
   stderrLog,
   watchQueue,
 } from '../multispool/index.js';
@@ -174,11 +177,13 @@ export class Spool<H = unknown> {
     const log = options.log ?? stderrLog;
     // True only when this call made the folder: another process may be making it at this moment.
     let made = false;
-    if (!existsSync(dir)) {
+    // Through the spools' FileIo, so a fault can be injected here too. (The cleanup below, after
+    // a failure, stays direct: it only removes what this call made.)
+    if (!(await spoolPathExists(dir))) {
       if (options.createIfMissing === false) throw new NotASpoolError(dir, 'the folder does not exist');
-      mkdirSync(dirname(dir), { recursive: true });
+      await spoolMkdir(dirname(dir), { recursive: true });
       try {
-        mkdirSync(dir);
+        await spoolMkdir(dir);
         made = true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -186,7 +191,7 @@ export class Spool<H = unknown> {
     }
     let lock: FolderLock;
     try {
-      lock = FolderLock.acquire(dir);
+      lock = FolderLock.acquire(dir, '.lock', spoolFileIo());
     } catch (error) {
       // Locked: another process owns the folder (perhaps one that took it the moment this call
       // made it) and is filling it; it is not ours to remove. Otherwise only an empty folder goes.

@@ -81,6 +81,40 @@ describe('core: folder lock', () => {
     }
   });
 
+  it('a lock file just made but not yet written is not taken for stale', async () => {
+    const dir = tempDir();
+    const path = join(dir, '.lock');
+    // A maker as FolderLock is one: O_EXCL first, the owner written a moment later.
+    const maker = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs');
+         const fd = fs.openSync(${JSON.stringify(path)}, 'wx');
+         process.stdout.write('made\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+         const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+         fs.writeSync(fd, JSON.stringify({ pid: process.pid, started, host: require('node:os').hostname() }));
+         fs.closeSync(fd);
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => maker.stdout?.once('data', () => resolve()));
+      assert.throws(
+        () => FolderLock.acquire(dir),
+        (e) => e instanceof LockedError && e.ownerPid === maker.pid,
+        'the maker keeps its lock',
+      );
+      assert.equal(JSON.parse(readFileSync(path, 'utf8')).pid, maker.pid);
+    } finally {
+      maker.kill('SIGKILL');
+      await exited(maker);
+    }
+  });
+
   it('when several processes race for a stale lock, exactly one gets it', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: 2 ** 22 + 999, started: '1', host: '' }));

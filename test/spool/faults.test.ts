@@ -16,7 +16,24 @@ import { removeTempSpoolDirs, tempSpoolDir } from '../fixtures/spool-spoolable.j
 
 after(() => removeTempSpoolDirs());
 
-const WRITES: readonly FileOp[] = ['open', 'write', 'fsync', 'fdatasync', 'rename', 'link', 'unlink', 'mkdir'];
+const WRITES: readonly FileOp[] = [
+  'open',
+  'write',
+  'fsync',
+  'fdatasync',
+  'rename',
+  'link',
+  'unlink',
+  'mkdir',
+  // The folder lock's (synchronous) ones.
+  'openSync',
+  'writevSync',
+  'fsyncSync',
+  'closeSync',
+  'unlinkSync',
+  'renameSync',
+  'symlinkSync',
+];
 const RETRY_MS = 60_000;
 
 const mail = (recipient: string) => ({

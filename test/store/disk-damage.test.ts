@@ -24,14 +24,15 @@ import { allIds } from '../../src/conformance/cases/messages.js';
 import { rejectsWith } from '../../src/conformance/harness.js';
 import {
   FakeClock,
+  type FileIo,
   LockedError,
   type Logger,
+  nodeFileIo,
   StorageFullError,
   StorageUnavailableError,
   silentLogger,
 } from '../../src/core/index.js';
-import { createDiskDriver, type DiskDriverOptions, type DiskIo } from '../../src/store/disk/index.js';
-import { realIo } from '../../src/store/disk/journal.js';
+import { createDiskDriver, type DiskDriverOptions } from '../../src/store/disk/index.js';
 
 const tool = new URL('../fixtures/disk-tool.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-damage-'));
@@ -273,16 +274,27 @@ describe('disk store: full disk and failing writes', () => {
     it(`${what}: the writers get a typed error, the store reloads what is durable and goes on`, async () => {
       const dir = freshDir();
       let broken = false;
-      const io: DiskIo = {
-        write: (fd, buffers, position) => {
-          if (broken && failing === 'write')
+      // Fails once, as Linux does: the fsync after a failed one succeeds, though the pages it
+      // should have written may be gone — so a store that retried would acknowledge lost data.
+      let failures = 0;
+      let syncsAfterFailure = 0;
+      const io: FileIo = {
+        ...nodeFileIo,
+        writevSync: (fd, buffers, position) => {
+          if (broken && failing === 'write') {
+            failures++;
             throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          realIo.write(fd, buffers, position);
+          }
+          return nodeFileIo.writevSync(fd, buffers, position);
         },
-        datasync: (fd) =>
-          broken && failing === 'datasync'
-            ? Promise.reject(Object.assign(new Error('input/output error'), { code: 'EIO' }))
-            : realIo.datasync(fd),
+        fdatasync: (fd) => {
+          if (failures > 0) syncsAfterFailure++;
+          if (broken && failing === 'datasync' && failures === 0) {
+            failures++;
+            return Promise.reject(Object.assign(new Error('input/output error'), { code: 'EIO' }));
+          }
+          return nodeFileIo.fdatasync(fd);
+        },
       };
       const logger = capture();
       const store = await open(dir, { io, logger });
@@ -299,8 +311,14 @@ describe('disk store: full disk and failing writes', () => {
           String((r as PromiseRejectedResult).reason),
         );
       }
+      assert.equal(failures, 1, 'the fault fired once');
+      // Stops acknowledging: until the next call reloads it, the store says it is not alive,
+      // and it did not fsync again to save the failed batch.
+      assert.equal(await store.isAlive(), false, 'a store whose write failed is not alive until reloaded');
+      assert.equal(syncsAfterFailure, 0, 'a failed fsync is not retried');
       broken = false;
       assert.deepEqual(await allIds(store, 'p', 'q'), kept, 'after reloading, only what was acknowledged is there');
+      assert.equal(await store.isAlive(), true, 'reloaded, the store is alive again');
       assert.ok(
         logger.lines.some((l) => l.level === 'error'),
         'the failure is logged',
@@ -309,7 +327,9 @@ describe('disk store: full disk and failing writes', () => {
       assert.deepEqual(await allIds(store, 'p', 'q'), [...kept, ...later]);
       await store.close();
       const again = await open(dir);
-      assert.deepEqual(await allIds(again, 'p', 'q'), [...kept, ...later]);
+      assert.deepEqual(await allIds(again, 'p', 'q'), [...kept, ...later], 'the refused posts never come back');
+      const bodies = (await again.messages.list('p', 'q', { limit: 10 })).messages.map((m) => m.body);
+      assert.deepEqual(bodies, ['kept', 'later']);
       await again.close();
     });
   }

@@ -22,9 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rejectsWith } from '../../src/conformance/harness.js';
-import { ignoreMissing, type Logger, MessageNotFoundError } from '../../src/core/index.js';
+import { ignoreMissing, type Logger, MessageNotFoundError, nodeFileIo } from '../../src/core/index.js';
 import { createDiskDriver, type DiskDriver } from '../../src/store/disk/index.js';
-import { nodeTailIndexIo, readTailIndex, TAIL_INDEX_FILE } from '../../src/store/disk/tail-index.js';
+import { readTailIndex, TAIL_INDEX_FILE } from '../../src/store/disk/tail-index.js';
 
 const tool = new URL('../fixtures/tail-tool.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-tail-'));
@@ -291,7 +291,7 @@ describe('disk store: a cut of the newest log records', () => {
     const { dir, ids } = await copyOf(5);
     const file = newestSegment(dir);
     const bytes = readFileSync(file);
-    const view = await readTailIndex(nodeTailIndexIo, join(dir, 'log'));
+    const view = await readTailIndex(nodeFileIo, join(dir, 'log'));
     assert.equal(view.segments.get(1)?.length, bytes.length, 'the index saw the log durable to its end');
     const record = bytes.subarray(bytes.lastIndexOf('PHR1'));
     writeFileSync(file, Buffer.concat([bytes, record.subarray(0, record.length - 10)]));

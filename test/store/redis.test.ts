@@ -62,6 +62,17 @@ describe('redis pool URIs', () => {
       tls: false,
       password: 'pw',
     });
+    // Timeouts as in PostgreSQL URIs: connect_timeout in seconds, the per-call one in milliseconds.
+    assert.deepEqual(parseRedisUri('redis://h:1?command_timeout=750&connect_timeout=2&prefix=p:'), {
+      mode: 'standalone',
+      host: 'h',
+      port: 1,
+      db: 0,
+      tls: false,
+      keyPrefix: 'p:',
+      commandTimeoutMs: 750,
+      connectTimeoutMs: 2000,
+    });
   });
 
   it('refuses malformed URIs with InvalidArgumentError naming the field', () => {
@@ -78,6 +89,10 @@ describe('redis pool URIs', () => {
       'redis://host?colour=red',
       'redis://host?prefix=%7Bx%7D',
       'redis://us%zzer@host',
+      'redis://host?command_timeout=0',
+      'redis://host?command_timeout=1.5',
+      'redis://host?connect_timeout=soon',
+      'redis://host?command_timeout=1&command_timeout=2',
     ];
     for (const uri of bad) {
       assert.throws(

@@ -3,7 +3,7 @@ import { LogThrottle } from '../../core/index.js';
 import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
-import { handleClientError } from './client-errors.js';
+import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
@@ -76,6 +76,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   const failures = new LogThrottle(service.clock, FAILURE_LOG_EVERY_MS);
   app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ClientGoneError) {
+      // Nobody is left to answer: one debug line, and the socket (already closed) is let go.
+      logClientGone(log, request.raw.socket, { method: request.method, route: request.routeOptions.url ?? null });
+      reply.raw.destroy();
+      return reply;
+    }
     const config = request.routeOptions.config;
     const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
     if (answer.log && log) logFailure(log, failures, error, request.method, request.routeOptions.url ?? null);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyRequest } from 'fastify';
+import { ClientGoneError, isClientGone } from './client-errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,7 +53,8 @@ export function readBody(request: FastifyRequest, payload: IncomingMessage, done
   };
   const onError = (error: Error) => {
     cleanup();
-    done(error);
+    // A client that hangs up mid-body ("aborted", ECONNRESET) is normal, not the server's failure.
+    done(isClientGone(error, payload.aborted) ? new ClientGoneError({ cause: error }) : error);
   };
   const cleanup = () => {
     payload.removeListener('data', onData);

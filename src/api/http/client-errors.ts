@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { RETRY_AFTER, RETRY_HINT, UNAVAILABLE_TITLE } from './errors.js';
 
 /**
  * Answers to requests Node's HTTP parser refuses (a malformed request line, a lowercase method,
@@ -29,6 +30,25 @@ const PARSER_STATUS: Readonly<Record<string, { status: number; reason: string; d
 /** Codes of a client that went away: nothing can be answered, and it is not the server's trouble. */
 const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
 
+/**
+ * A client that closed its connection while its request body was still arriving. Nothing can be
+ * answered and nothing was done (the body never reached a route): the error handler logs it at
+ * debug, as handleClientError does for a client that leaves during the headers.
+ */
+export class ClientGoneError extends Error {
+  readonly code = 'PH_CLIENT_GONE';
+  constructor(options: { cause?: unknown } = {}) {
+    super('the client closed the connection before its request body had arrived', options);
+    this.name = 'ClientGoneError';
+  }
+}
+
+/** Whether a body stream's error means its client left (rather than something on our side). */
+export function isClientGone(error: unknown, aborted: boolean): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return aborted || (typeof code === 'string' && GONE.has(code));
+}
+
 /** The raw answer written on the socket for a parser error. */
 export function clientErrorAnswer(error: ParserError): string {
   const known = error.code !== undefined ? PARSER_STATUS[error.code] : undefined;
@@ -45,15 +65,54 @@ export function clientErrorAnswer(error: ParserError): string {
   );
 }
 
+/** Sockets whose client's leaving is logged already: the parser and the body reader may both see it. */
+const goneLogged = new WeakSet<Socket>();
+
+/** Logs at debug, once per connection, that its client went away mid-request. */
+export function logClientGone(
+  log: FastifyBaseLogger | undefined,
+  socket: Socket,
+  fields: Record<string, unknown>,
+): void {
+  if (goneLogged.has(socket)) return;
+  goneLogged.add(socket);
+  // A client that disconnects mid-request is normal (a timeout on its side, a closed tab).
+  log?.debug(fields, 'client went away mid-request');
+}
+
 /** Fastify's clientErrorHandler: Zaqar's body for a parser error, a debug line for a client that left. */
 export function handleClientError(log: FastifyBaseLogger | undefined, error: ParserError, socket: Socket): void {
   if (error.code !== undefined && GONE.has(error.code)) {
-    // A client that disconnects mid-request is normal (a timeout on its side, a closed tab).
-    log?.debug({ code: error.code }, 'client went away mid-request');
+    logClientGone(log, socket, { code: error.code });
     socket.destroy();
     return;
   }
-  log?.debug({ code: error.code ?? null, err: error.message }, 'request refused by the HTTP parser');
+  if (error.code === 'HPE_INVALID_EOF_STATE') {
+    // The client ended its side mid-request: it left (or half-closed; it may still read the 400).
+    logClientGone(log, socket, { code: error.code });
+  } else {
+    log?.debug({ code: error.code ?? null, err: error.message }, 'request refused by the HTTP parser');
+  }
   if (socket.writable) socket.end(clientErrorAnswer(error));
   else socket.destroy();
+}
+
+/**
+ * The raw answer to a client the server has no room for (its connection limit is reached): a
+ * 503 with Zaqar's body and Retry-After, written before any request is read, so it fits whatever
+ * the client was about to send, HTTP or a WebSocket upgrade.
+ */
+export function tooManyConnectionsAnswer(): string {
+  const body = JSON.stringify({
+    title: UNAVAILABLE_TITLE,
+    description: `The server has as many connections open as it can hold. ${RETRY_HINT}`,
+  });
+  return (
+    'HTTP/1.1 503 Service Unavailable\r\n' +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Retry-After: ${RETRY_AFTER['retry-after']}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
 }

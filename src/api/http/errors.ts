@@ -39,8 +39,8 @@ export class HttpError extends Error {
 }
 
 export const UNAVAILABLE_TITLE = 'Service temporarily unavailable';
-const RETRY_HINT = 'Please try again in a few seconds.';
-const RETRY_AFTER = { 'retry-after': '30' };
+export const RETRY_HINT = 'Please try again in a few seconds.';
+export const RETRY_AFTER = { 'retry-after': '30' };
 const UNAVAILABLE = { status: 503, title: UNAVAILABLE_TITLE };
 
 /**

@@ -1,21 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  appendFileSync,
-  closeSync,
-  constants,
-  existsSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
@@ -25,13 +9,15 @@ import {
   CorruptDataError,
   DamagedMessageError,
   decodeValue,
+  type FileIo,
   FolderLock,
   type GcReport,
   type Logger,
   type Message,
   type ProjectId,
   StorageFullError,
-  syncDir,
+  StorageUnavailableError,
+  syncDirWith,
   type Timer,
 } from '../../core/index.js';
 import {
@@ -44,7 +30,7 @@ import {
   StoreState,
   seqRange,
 } from '../state/index.js';
-import { asStorageError, type DiskIo, Journal, segmentFileName } from './journal.js';
+import { asStorageError, Journal, segmentFileName } from './journal.js';
 import {
   BODY_CRC_BYTES,
   decodeRecord,
@@ -60,14 +46,7 @@ import {
 } from './record-codec.js';
 import { captureSnapshot, type LogPosition, listSnapshots, readSnapshot, writeSnapshot } from './snapshot.js';
 import { findTailLosses } from './tail-check.js';
-import {
-  nodeTailIndexIo,
-  readTailIndex,
-  TailIndex,
-  type TailIndexIo,
-  type TailView,
-  tailNoteOf,
-} from './tail-index.js';
+import { readTailIndex, TailIndex, type TailView, tailNoteOf } from './tail-index.js';
 
 const DISK_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
   'FIFO',
@@ -81,15 +60,14 @@ export interface DiskEngineOptions {
   dir: string;
   clock: Clock;
   logger: Logger;
-  io: DiskIo;
+  /** Every file operation of the store goes through it (tests put a faulty one in its place). */
+  io: FileIo;
   /** Largest log segment file, in bytes. */
   segmentSize: number;
   /** Most bytes the store may use on disk; writes beyond it fail with StorageFullError. */
   maxBytes: number;
   /** How often gc runs by itself, in ms of the clock (0: never). */
   gcIntervalMs: number;
-  /** The file operations of the tail index (tests make them fail); Node's by default. */
-  tailIo?: TailIndexIo;
 }
 
 /** A damaged stretch of a file found at open: what was lost and where. */
@@ -145,6 +123,14 @@ interface StoreIdentity {
 
 /** Writes that need room for data keep this much of maxBytes free for deletes and compaction. */
 const WRITE_RESERVE = 64 * 1024;
+/**
+ * Posts and relocations keep this much of the real disk free, so that on a full disk deletes,
+ * claims and the small snapshots that let dead segments go can still be written: space is freed
+ * by writing, and a disk filled to the last byte could never be emptied by the store.
+ */
+const DISK_RESERVE = 256 * 1024;
+/** Free space is looked up again after this many ms, or at every write once it is near the reserve. */
+const STATFS_EVERY_MS = 1_000;
 /** A sealed segment less than half live is copied forward and dropped. */
 const COMPACT_BELOW = 0.5;
 /** Most bytes of bodies one relocation record carries. */
@@ -189,6 +175,17 @@ export class DiskEngine extends ColumnarEngine {
   /** Messages set aside because their bodies are damaged, keyed project/queue/id. */
   private readonly setAsideMessages = new Map<string, SetAsideMessage>();
   private closed = false;
+  /** Free bytes of the disk at the last look (at, in ms of performance.now), and what the log wrote since. */
+  private readonly diskFree = { bytes: Number.POSITIVE_INFINITY, at: Number.NEGATIVE_INFINITY, writtenSince: 0 };
+  /** The appends to damage.log, in order. */
+  private damageWritten: Promise<void> = Promise.resolve();
+  /**
+   * Set while the state in memory cannot be trusted: a write failed and the reload from disk has
+   * not yet succeeded (it is tried again by the next call). Nothing is served or acknowledged.
+   */
+  private reloadNeeded: Error | null = null;
+  /** Log files to cut back to what was durable before reloading (kept until done, if a cut fails). */
+  private cuts = new Map<string, number>();
   private recovering: Promise<void> | null = null;
   private gcTimer: Timer | null = null;
   private opened: OpenStats = { snapshotLsn: 0, replayedRecords: 0, replayedBytes: 0, messages: 0 };
@@ -209,22 +206,23 @@ export class DiskEngine extends ColumnarEngine {
 
   static async open(options: DiskEngineOptions): Promise<DiskEngine> {
     const engine = new DiskEngine(options);
+    const io = options.io;
     try {
-      mkdirSync(engine.dir, { recursive: true });
+      await io.mkdir(engine.dir, { recursive: true });
     } catch (error) {
       throw asStorageError(error, `cannot create the store folder ${engine.dir}`);
     }
-    engine.lock = FolderLock.acquire(engine.dir);
+    engine.lock = FolderLock.acquire(engine.dir, '.lock', io);
     try {
-      for (const d of [engine.logDir, engine.snapshotDir, engine.scratchDir]) mkdirSync(d, { recursive: true });
+      for (const d of [engine.logDir, engine.snapshotDir, engine.scratchDir]) await io.mkdir(d, { recursive: true });
       // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
-      for (const f of readdirSync(engine.scratchDir)) rmSync(join(engine.scratchDir, f), { force: true });
-      engine.ids = engine.identity();
-      engine.tailView = await readTailIndex(engine.tailIo, engine.logDir);
-      engine.load();
+      for (const f of await io.readdir(engine.scratchDir)) await io.unlink(join(engine.scratchDir, f));
+      engine.ids = await engine.identity();
+      engine.tailView = await readTailIndex(io, engine.logDir);
+      await engine.load();
       engine.scheduleGc();
     } catch (error) {
-      for (const s of engine.journal?.segments.values() ?? []) closeSync(s.fd);
+      await engine.journal?.closeAll().catch(() => {});
       engine.lock.release();
       throw asStorageError(error, `cannot open the disk store in ${engine.dir}`);
     }
@@ -238,10 +236,6 @@ export class DiskEngine extends ColumnarEngine {
       lostMessageIds: [...d.lostMessageIds],
       ...(d.reappliedDeleteIds ? { reappliedDeleteIds: [...d.reappliedDeleteIds] } : {}),
     }));
-  }
-
-  private get tailIo(): TailIndexIo {
-    return this.options.tailIo ?? nodeTailIndexIo;
   }
 
   /** Messages set aside because their bodies could not be read intact (also in damage.log). */
@@ -264,19 +258,39 @@ export class DiskEngine extends ColumnarEngine {
 
   // --- opening ------------------------------------------------------------------------------
 
-  private identity(): MessageIdCodec {
+  private async identity(): Promise<MessageIdCodec> {
+    const io = this.options.io;
     const path = join(this.dir, 'store.json');
-    if (!existsSync(path)) {
+    let text: string | null = null;
+    try {
+      text = (await io.readFile(path)).toString('utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (text === null) {
       const salt = randomBytes(8);
       const identity: StoreIdentity = { format: 1, tag: salt.readUInt32BE(0), salt: salt.readUInt32BE(4) };
+      text = JSON.stringify(identity);
+      // Written whole in scratch and renamed into place: store.json is either whole or missing.
       const tmp = join(this.scratchDir, 'store.json');
-      writeFileSync(tmp, JSON.stringify(identity), { flush: true });
-      renameSync(tmp, path);
-      syncDir(this.dir);
+      const data = Buffer.from(text);
+      const fd = await io.open(tmp, 'w', 0o644);
+      try {
+        for (let at = 0; at < data.length; ) {
+          const written = await io.write(fd, data, at, data.length - at);
+          if (written <= 0) throw new StorageUnavailableError(`a write of ${tmp} wrote nothing`);
+          at += written;
+        }
+        await io.fdatasync(fd);
+      } finally {
+        await io.close(fd);
+      }
+      await io.rename(tmp, path);
+      await syncDirWith(io, this.dir);
     }
     let identity: StoreIdentity;
     try {
-      identity = JSON.parse(readFileSync(path, 'utf8')) as StoreIdentity;
+      identity = JSON.parse(text) as StoreIdentity;
     } catch (error) {
       throw new CorruptDataError(`${path} cannot be read`, { file: path }, { cause: error });
     }
@@ -286,16 +300,18 @@ export class DiskEngine extends ColumnarEngine {
   }
 
   /** Builds the state from the newest readable snapshot and the log after it. */
-  private load(): void {
+  private async load(): Promise<void> {
+    const io = this.options.io;
     this.live = new Map();
     const freed = (ref: number, len: number) => this.freeBody(ref, len);
     let position: LogPosition = { lsn: 0, segment: 0, offset: 0 };
     this.state = new StoreState(this.ids, freed);
     this.snapshots = [];
-    const found = listSnapshots(this.snapshotDir);
+    const found = await listSnapshots(io, this.snapshotDir);
+    const movedAside = new Set<string>();
     for (const snap of found) {
       try {
-        const loaded = readSnapshot(snap.path, this.ids, freed);
+        const loaded = await readSnapshot(io, snap.path, this.ids, freed);
         this.state = loaded.state;
         position = loaded.position;
         break;
@@ -304,25 +320,20 @@ export class DiskEngine extends ColumnarEngine {
         this.report({
           file: `${snap.path}.damaged`,
           start: 0,
-          end: statSync(snap.path).size,
+          end: (await io.stat(snap.path)).size,
           lostMessageIds: [],
           note: 'snapshot is damaged (moved aside); an older snapshot or the log is used instead',
         });
-        renameSync(snap.path, `${snap.path}.damaged`);
+        await io.rename(snap.path, `${snap.path}.damaged`);
+        movedAside.add(snap.path);
       }
     }
     for (const snap of found) {
-      if (snap.lsn <= position.lsn && existsSync(snap.path))
-        this.snapshots.push({ ...snap, bytes: statSync(snap.path).size });
+      if (snap.lsn <= position.lsn && !movedAside.has(snap.path))
+        this.snapshots.push({ ...snap, bytes: (await io.stat(snap.path)).size });
     }
-    this.journal = new Journal(
-      this.logDir,
-      this.options.io,
-      this.options.segmentSize,
-      () => syncDir(this.logDir),
-      position.segment,
-    );
-    this.tail = new TailIndex(this.tailIo, this.logDir, this.options.logger);
+    this.journal = new Journal(this.logDir, io, this.options.segmentSize, position.segment);
+    this.tail = new TailIndex(io, this.logDir, this.options.logger);
     this.journal.onDurable = (segment, length, records) => this.tail.recordDurable(segment, length, records);
     if (found.length > 0 && position.lsn === 0 && this.snapshots.length === 0) {
       this.options.logger.error(
@@ -331,7 +342,7 @@ export class DiskEngine extends ColumnarEngine {
       );
     }
     this.opened = { snapshotLsn: position.lsn, replayedRecords: 0, replayedBytes: 0, messages: 0 };
-    this.replay(position);
+    await this.replay(position);
     // Count live bytes per segment from the rows themselves: exact whatever the history.
     this.live = new Map();
     // The same pass checks every body lies inside a segment that is there and long enough.
@@ -478,8 +489,9 @@ export class DiskEngine extends ColumnarEngine {
     }
   }
 
-  private replay(from: LogPosition): void {
-    const numbers = readdirSync(this.logDir)
+  private async replay(from: LogPosition): Promise<void> {
+    const io = this.options.io;
+    const numbers = (await io.readdir(this.logDir))
       .filter((f) => /^\d{10}\.seg$/.test(f))
       .map((f) => Number(f.slice(0, 10)))
       .sort((a, b) => a - b);
@@ -490,7 +502,7 @@ export class DiskEngine extends ColumnarEngine {
     for (const no of numbers) {
       if (
         no >= from.segment &&
-        firstFrameIntact(join(this.logDir, segmentFileName(no)), no === from.segment ? from.offset : 0)
+        (await firstFrameIntact(io, join(this.logDir, segmentFileName(no)), no === from.segment ? from.offset : 0))
       ) {
         lastIntact = no;
       }
@@ -502,10 +514,10 @@ export class DiskEngine extends ColumnarEngine {
       const path = join(this.logDir, segmentFileName(no));
       if (no < from.segment) {
         // Wholly before the snapshot: kept for the bodies in it.
-        this.journal.adopt(no, statSync(path).size, from.lsn);
+        await this.journal.adopt(no, (await io.stat(path)).size, from.lsn);
         continue;
       }
-      const buf = readFileSync(path);
+      const buf = await io.readFile(path);
       let maxLsn = 0;
       let at = no === from.segment ? Math.min(from.offset, buf.length) : 0;
       this.opened.replayedBytes += buf.length - at;
@@ -550,7 +562,7 @@ export class DiskEngine extends ColumnarEngine {
                 { file: path, offset: at, bytes: buf.length - at },
                 'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
               );
-            truncateFile(path, at);
+            await truncateFile(io, path, at);
             break;
           }
           const stop = next < 0 ? buf.length : next;
@@ -581,10 +593,11 @@ export class DiskEngine extends ColumnarEngine {
         lsn = recordLsn;
         maxLsn = recordLsn;
       }
-      this.journal.adopt(no, Math.min(at, buf.length), maxLsn);
+      await this.journal.adopt(no, Math.min(at, buf.length), maxLsn);
     }
     this.checkTail(from);
     for (const damage of this.damage) this.persistDamage(damage);
+    await this.damageWritten;
     this.journal.lsn = lsn;
     this.journal.durableLsn = lsn;
   }
@@ -652,21 +665,33 @@ export class DiskEngine extends ColumnarEngine {
       { file: damage.file, start: damage.start, end: damage.end, lostMessageIds: damage.lostMessageIds },
       `damaged data in the disk store: ${damage.note}`,
     );
-    try {
-      appendFileSync(join(this.dir, 'damage.log'), `${JSON.stringify({ at: new Date().toISOString(), ...damage })}\n`);
-    } catch {
-      // The report is in memory and in the log line; a full disk must not stop the open.
-    }
+    const line = Buffer.from(`${JSON.stringify({ at: new Date().toISOString(), ...damage })}\n`);
+    const io = this.options.io;
+    // One append after the other, off the read that found the damage (reads are synchronous).
+    this.damageWritten = this.damageWritten.then(async () => {
+      try {
+        const fd = await io.open(join(this.dir, 'damage.log'), 'a', 0o644);
+        try {
+          for (let at = 0; at < line.length; ) at += Math.max(1, await io.write(fd, line, at, line.length - at));
+        } finally {
+          await io.close(fd);
+        }
+      } catch {
+        // The report is in memory and in the log line; a full disk must not stop the open.
+      }
+    });
   }
 
   // --- commit -------------------------------------------------------------------------------
 
   protected commit(effect: Effect, bodies?: Buffer[]): Promise<void> {
     const journal = this.journal;
+    if (this.reloadNeeded) throw this.reloadNeeded;
     if (journal.failed) throw journal.failed;
     const lsn = journal.lsn + 1;
     let buf = this.encode(effect, lsn, bodies, journal.head.no, journal.head.size);
     if (this.options.maxBytes !== Number.POSITIVE_INFINITY) this.checkRoom(effect, buf.length);
+    if (effect.t === 'post' || effect.t === 'relocate') this.checkDiskRoom(buf.length);
     const before = journal.head.no;
     const position = journal.position(buf.length);
     if (position.segment !== before) buf = this.encode(effect, lsn, bodies, position.segment, position.offset);
@@ -688,6 +713,7 @@ export class DiskEngine extends ColumnarEngine {
       });
     }
     this.bytesSinceSnapshot += buf.length;
+    this.diskFree.writtenSince += buf.length;
     const durable = journal.append(buf, lsn, tailNoteOf(effect));
     if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) this.snapshotSoon();
     return durable;
@@ -697,6 +723,32 @@ export class DiskEngine extends ColumnarEngine {
     if (effect.t === 'post') return encodePost(effect, lsn, bodies as Buffer[], segment, offset);
     if (effect.t === 'relocate') return encodeRelocate(effect, lsn, bodies as Buffer[], segment, offset);
     return encodeEffect(effect, lsn);
+  }
+
+  /**
+   * Refuses a write that needs room for data when the disk has less than DISK_RESERVE left after
+   * it. Free space is looked up (statfs) at most every STATFS_EVERY_MS while it is plentiful —
+   * what the store itself writes meanwhile is counted against it — and at every such write once
+   * it is near the reserve; real time, not the store's clock, since this only paces a syscall.
+   */
+  private checkDiskRoom(bytes: number): void {
+    const now = performance.now();
+    const f = this.diskFree;
+    if (now - f.at >= STATFS_EVERY_MS || f.bytes - f.writtenSince - bytes < 4 * DISK_RESERVE) {
+      try {
+        const fs = this.options.io.statfsSync(this.logDir);
+        f.bytes = fs.bavail * fs.bsize;
+      } catch {
+        f.bytes = Number.POSITIVE_INFINITY; // a file system that cannot tell: the writes will say
+      }
+      f.at = now;
+      f.writtenSince = 0;
+    }
+    if (f.bytes - f.writtenSince - bytes < DISK_RESERVE) {
+      throw new StorageFullError(
+        `the disk holding the store in ${this.dir} is full: ${Math.max(0, f.bytes - f.writtenSince)} bytes free, and ${DISK_RESERVE} are kept for deletes and compaction`,
+      );
+    }
   }
 
   private checkRoom(effect: Effect, bytes: number): void {
@@ -758,7 +810,8 @@ export class DiskEngine extends ColumnarEngine {
       let span: Buffer | null = null;
       try {
         span = this.journal.read(segment, start, end - start);
-      } catch {
+      } catch (error) {
+        if (!(error instanceof CorruptDataError)) throw error; // the disk failed: not damage
         span = null; // read each body alone below, so one bad body does not take its neighbours
       }
       for (; k < j; k++) {
@@ -795,7 +848,8 @@ export class DiskEngine extends ColumnarEngine {
     const end = refOffset(this.refOf(row)) + (row.queue.cols.bodyLen[row.i] as number);
     try {
       return this.bodyIn(row, this.journal.read(refSegment(this.refOf(row)), start, end - start), start);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
       return DAMAGED;
     }
   }
@@ -810,7 +864,8 @@ export class DiskEngine extends ColumnarEngine {
       const body = span.subarray(span.length - len);
       if ((row.queue.cols.flags[row.i] as number) & FLAG_BODY_CRC && crc32(body) !== span.readUInt32BE(0)) return null;
       return Buffer.from(body);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
       return null;
     }
   }
@@ -825,7 +880,7 @@ export class DiskEngine extends ColumnarEngine {
 
   protected async ready(): Promise<void> {
     if (this.closed) throw new ClosedError(`disk store ${this.dir}`);
-    if (this.journal.failed && !this.recovering) this.recovering = this.recover();
+    if ((this.journal.failed || this.reloadNeeded) && !this.recovering) this.recovering = this.recover();
     if (this.recovering) await this.recovering;
   }
 
@@ -834,22 +889,38 @@ export class DiskEngine extends ColumnarEngine {
    * known durable and rebuilding the state from disk. Reads and writes wait meanwhile.
    */
   private async recover(): Promise<void> {
-    const failure = this.journal.failed;
+    const io = this.options.io;
+    const failure = this.reloadNeeded ?? this.journal.failed;
     this.options.logger.error(
       { dir: this.dir, err: failure?.message },
-      'a write failed; reloading the store from disk',
+      this.reloadNeeded ? 'reloading the store from disk again' : 'a write failed; reloading the store from disk',
     );
+    this.reloadNeeded ??= failure;
     try {
       await this.snapshotting?.catch(() => {});
-      const sizes = this.journal.durableSizes();
-      for (const segment of this.journal.segments.values()) {
-        ftruncateSync(segment.fd, sizes.get(segment.no) ?? segment.durable);
-        closeSync(segment.fd);
+      // What the failed journal wrote past its last fsync was never acknowledged: cut it off, so
+      // that a later fsync cannot make it durable and the reload cannot bring it back.
+      if (this.journal.segments.size > 0) {
+        const sizes = this.journal.durableSizes();
+        for (const segment of this.journal.segments.values()) {
+          this.cuts.set(segment.path, sizes.get(segment.no) ?? segment.durable);
+        }
+        await this.journal.closeAll().catch(() => {}); // every descriptor is gone either way
       }
-      this.journal.segments.clear();
+      for (const [path, size] of this.cuts) {
+        await truncateFile(io, path, size, true);
+        this.cuts.delete(path);
+      }
       this.tail.close();
-      this.tailView = await readTailIndex(this.tailIo, this.logDir);
-      this.load();
+      this.tailView = await readTailIndex(io, this.logDir);
+      await this.load();
+      // A segment made before the failure may not be durable in the folder yet (its fsync failed).
+      await syncDirWith(io, this.logDir);
+      this.reloadNeeded = null;
+      this.options.logger.warn({ dir: this.dir }, 'the store was reloaded from disk and works again');
+    } catch (error) {
+      await this.journal.closeAll().catch(() => {});
+      throw asStorageError(error, `cannot reload the disk store in ${this.dir}`);
     } finally {
       this.recovering = null;
     }
@@ -867,7 +938,7 @@ export class DiskEngine extends ColumnarEngine {
   }
 
   async isAlive(): Promise<boolean> {
-    return !this.closed && !this.journal.failed;
+    return !this.closed && !this.journal.failed && !this.reloadNeeded;
   }
 
   async gc(): Promise<GcReport> {
@@ -875,7 +946,7 @@ export class DiskEngine extends ColumnarEngine {
     const report = this.state.gc(this.clock.now());
     await this.compact();
     if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting) await this.snapshot();
-    this.dropDeadSegments();
+    await this.dropDeadSegments();
     return report;
   }
 
@@ -926,7 +997,15 @@ export class DiskEngine extends ColumnarEngine {
           bodies.push(body);
           entries.push([p, q, order, 0]);
         }
-        if (entries.length > 0) await this.commit({ t: 'relocate', entries }, bodies);
+        if (entries.length === 0) continue;
+        try {
+          await this.commit({ t: 'relocate', entries }, bodies);
+        } catch (error) {
+          // No room to copy bodies forward (a full disk): gc goes on with what frees space
+          // without copying — snapshots, and dropping segments whose bodies are all dead.
+          if (error instanceof StorageFullError && !this.journal.failed) return;
+          throw error;
+        }
       }
     } finally {
       this.compacting = false;
@@ -947,14 +1026,18 @@ export class DiskEngine extends ColumnarEngine {
     const bytes = parts.reduce((n, p) => n + p.length, 0);
     const run = (async () => {
       await journal.settled();
-      const path = await writeSnapshot(this.snapshotDir, this.scratchDir, position.lsn, parts);
+      const io = this.options.io;
+      const path = await writeSnapshot(io, this.snapshotDir, this.scratchDir, position.lsn, parts);
       tail.dropPrevious();
       if (this.snapshots[0]?.path !== path) this.snapshots.unshift({ lsn: position.lsn, path, bytes });
-      for (const old of this.snapshots.splice(2)) unlinkSync(old.path);
+      for (const old of this.snapshots.splice(2)) {
+        // Not unlinked: still there at the next open, which then simply has one more to choose from.
+        await io.unlink(old.path).catch(() => {});
+      }
       // Snapshot again after the log has grown by a segment or twice the snapshot's size,
       // whichever is more, so snapshots never cost more than a third of the writing.
       this.snapshotEvery = Math.max(this.options.segmentSize, 2 * bytes);
-      this.dropDeadSegments();
+      await this.dropDeadSegments();
     })();
     this.snapshotting = run
       .catch((error) => {
@@ -970,19 +1053,22 @@ export class DiskEngine extends ColumnarEngine {
    * A segment may go when no live body is in it and both kept snapshots begin after it, so the
    * state can be rebuilt from either snapshot alone.
    */
-  private dropDeadSegments(): void {
+  private async dropDeadSegments(): Promise<void> {
     const older = this.snapshots[this.snapshots.length - 1];
-    if (this.snapshots.length < 2 || !older) return;
+    if (this.snapshots.length < 2 || !older || this.journal.failed || this.reloadNeeded) return;
+    const io = this.options.io;
+    const journal = this.journal;
     let dropped = false;
-    for (const segment of [...this.journal.segments.values()]) {
-      if (segment === this.journal.head || (this.live.get(segment.no) ?? 0) > 0) continue;
-      if (segment.maxLsn > older.lsn || segment.no >= this.journal.head.no) continue;
-      if (this.journal.drop(segment.no)) {
-        unlinkSync(segment.path);
+    for (const segment of [...journal.segments.values()]) {
+      if (segment === journal.head || (this.live.get(segment.no) ?? 0) > 0) continue;
+      if (segment.maxLsn > older.lsn || segment.no >= journal.head.no) continue;
+      // A segment whose unlink fails stays on disk, unused; the next open adopts it again.
+      if (await journal.drop(segment.no).catch(() => undefined)) {
+        await io.unlink(segment.path);
         dropped = true;
       }
     }
-    if (dropped) syncDir(this.logDir);
+    if (dropped) await syncDirWith(io, this.logDir);
   }
 
   async close(): Promise<void> {
@@ -992,13 +1078,14 @@ export class DiskEngine extends ColumnarEngine {
     try {
       await this.recovering?.catch(() => {});
       await this.snapshotting;
-      if (!this.journal.failed) {
+      if (!this.journal.failed && !this.reloadNeeded) {
         await this.journal.settled().catch(() => {});
         // A snapshot at close makes the next open replay nothing.
         if (this.journal.lsn > (this.snapshots[0]?.lsn ?? 0)) await this.snapshot().catch(() => {});
       }
       await this.journal.close();
       this.tail.close();
+      await this.damageWritten;
     } finally {
       this.lock?.release();
     }
@@ -1013,29 +1100,42 @@ export class DiskEngine extends ColumnarEngine {
 }
 
 /** Whether the record at `offset` of a segment file is whole (reads that record only). */
-function firstFrameIntact(path: string, offset: number): boolean {
-  const fd = openSync(path, constants.O_RDONLY);
+async function firstFrameIntact(io: FileIo, path: string, offset: number): Promise<boolean> {
+  const fd = await io.open(path, constants.O_RDONLY);
   try {
     const header = Buffer.alloc(HEADER_BYTES);
-    if (readSync(fd, header, 0, HEADER_BYTES, offset) < HEADER_BYTES) return false;
+    if ((await readFully(io, fd, header, offset)) < HEADER_BYTES) return false;
     if (header.readUInt32BE(0) !== RECORD_MAGIC) return false;
     const length = header.readUInt32BE(4);
     if (length > 1 << 30) return false;
     const record = Buffer.alloc(HEADER_BYTES + length);
     header.copy(record);
-    if (readSync(fd, record, HEADER_BYTES, length, offset + HEADER_BYTES) < length) return false;
+    if ((await readFully(io, fd, record.subarray(HEADER_BYTES), offset + HEADER_BYTES)) < length) return false;
     return validFrameAt(record, 0) >= 0;
   } finally {
-    closeSync(fd);
+    await io.close(fd);
   }
 }
 
-function truncateFile(path: string, size: number): void {
-  const fd = openSync(path, constants.O_RDWR);
+/** Reads into all of `buf` from `position`, or up to the end of the file; answers the bytes read. */
+async function readFully(io: FileIo, fd: number, buf: Buffer, position: number): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = await io.read(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Cuts a file to `size` bytes; with `durable`, fsynced so that the cut holds after a crash. */
+async function truncateFile(io: FileIo, path: string, size: number, durable = false): Promise<void> {
+  const fd = await io.open(path, constants.O_RDWR);
   try {
-    ftruncateSync(fd, size);
+    await io.ftruncate(fd, size);
+    if (durable) await io.fsync(fd);
   } finally {
-    closeSync(fd);
+    await io.close(fd);
   }
 }
 

@@ -1,7 +1,15 @@
-import { type Clock, type Limits, type Logger, makeLimits, stderrLogger, systemClock } from '../../core/index.js';
+import {
+  type Clock,
+  type FileIo,
+  type Limits,
+  type Logger,
+  makeLimits,
+  nodeFileIo,
+  stderrLogger,
+  systemClock,
+} from '../../core/index.js';
 import { createDataDriver, type DataDriver } from '../contract/index.js';
 import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats, type SetAsideMessage } from './disk-engine.js';
-import { type DiskIo, realIo } from './journal.js';
 
 export interface DiskDriverOptions {
   /** The store's folder; made when missing. One process owns it at a time. */
@@ -15,8 +23,8 @@ export interface DiskDriverOptions {
   maxBytes?: number;
   /** How often expired data is collected and space reclaimed, in ms (default 10 s; 0: only when gc() is called). */
   gcIntervalMs?: number;
-  /** The disk calls of the log (tests make them fail). */
-  io?: DiskIo;
+  /** Every file operation of the store (default: Node's; tests put a FaultyFileIo in its place). */
+  io?: FileIo;
 }
 
 /** A DataDriver over a folder, with what only a disk store can tell. */
@@ -43,7 +51,7 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
     dir: options.dir,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? stderrLogger,
-    io: options.io ?? realIo,
+    io: options.io ?? nodeFileIo,
     segmentSize: options.segmentSize ?? 64 * 1024 * 1024,
     maxBytes: options.maxBytes ?? Number.POSITIVE_INFINITY,
     gcIntervalMs: options.gcIntervalMs ?? 10_000,
@@ -59,4 +67,3 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
 }
 
 export type { DamageReport, DiskUsage, OpenStats, SetAsideMessage } from './disk-engine.js';
-export type { DiskIo } from './journal.js';

@@ -1,47 +1,45 @@
-import { closeSync, constants, fdatasync, openSync, readSync, writevSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { StorageFullError, StorageUnavailableError } from '../../core/index.js';
+import {
+  CorruptDataError,
+  type FileIo,
+  StorageFullError,
+  StorageUnavailableError,
+  syncDirWithSync,
+} from '../../core/index.js';
 import { encodeSeal } from './record-codec.js';
 import type { NotedRecord, TailNote } from './tail-index.js';
 
 /**
- * The two disk calls the log makes; tests replace them to make writes fail. Writes are
- * synchronous: copying a batch into the page cache costs microseconds, less than handing it to
- * the thread pool; only the fsync, which waits for the device, runs off the main thread.
+ * Writes the buffers at `position`, carrying on after short writes. Writes are synchronous:
+ * copying a batch into the page cache costs microseconds, less than handing it to the thread
+ * pool; only the fsync, which waits for the device, runs off the main thread.
  */
-export interface DiskIo {
-  write(fd: number, buffers: Buffer[], position: number): void;
-  datasync(fd: number): Promise<void>;
-}
-
-export const realIo: DiskIo = {
-  write(fd, buffers, position) {
-    let at = position;
-    let rest = buffers;
-    let left = buffers.reduce((n, b) => n + b.length, 0);
-    while (left > 0) {
-      // writev takes at most IOV_MAX (1024) buffers at once.
-      const written = writevSync(fd, rest.length > 1024 ? rest.slice(0, 1024) : rest, at);
-      left -= written;
-      at += written;
-      if (left === 0) return;
-      // A short write: carry on with what is left.
-      let skip = written;
-      const next: Buffer[] = [];
-      for (const b of rest) {
-        if (skip >= b.length) skip -= b.length;
-        else {
-          next.push(skip > 0 ? b.subarray(skip) : b);
-          skip = 0;
-        }
+function writeAll(io: FileIo, fd: number, buffers: Buffer[], position: number): void {
+  let at = position;
+  let rest = buffers;
+  let left = buffers.reduce((n, b) => n + b.length, 0);
+  while (left > 0) {
+    // writev takes at most IOV_MAX (1024) buffers at once.
+    const written = io.writevSync(fd, rest.length > 1024 ? rest.slice(0, 1024) : rest, at);
+    // A write that makes no progress would loop forever: treat it as the disk being full.
+    if (written <= 0) throw Object.assign(new Error('a write to the log wrote nothing'), { code: 'ENOSPC' });
+    left -= written;
+    at += written;
+    if (left === 0) return;
+    // A short write: carry on with what is left.
+    let skip = written;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
       }
-      rest = next;
     }
-  },
-  datasync(fd) {
-    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
-  },
-};
+    rest = next;
+  }
+}
 
 export interface Segment {
   no: number;
@@ -108,17 +106,16 @@ export class Journal {
 
   constructor(
     private readonly dir: string,
-    private readonly io: DiskIo,
+    private readonly io: FileIo,
     readonly segmentSize: number,
-    private readonly dirSync: () => void,
     /** New segments are numbered above this (the segment a snapshot starts replay in). */
     private readonly floor = 0,
   ) {}
 
   /** Opens an existing segment (at recovery), with its size as found. */
-  adopt(no: number, size: number, maxLsn: number): Segment {
+  async adopt(no: number, size: number, maxLsn: number): Promise<Segment> {
     const path = join(this.dir, segmentFileName(no));
-    const fd = openSync(path, constants.O_RDWR);
+    const fd = await this.io.open(path, constants.O_RDWR);
     const segment: Segment = { no, path, fd, size, written: size, durable: size, maxLsn };
     this.segments.set(no, segment);
     if (!this.head || no > this.head.no) this.head = segment;
@@ -131,10 +128,24 @@ export class Journal {
     const path = join(this.dir, segmentFileName(no));
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
-      this.dirSync();
+      fd = this.io.openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (error) {
+      // Nothing was made: the caller is refused and the log goes on as it was.
       throw asStorageError(error, `cannot create log segment ${path}`);
+    }
+    try {
+      syncDirWithSync(this.io, this.dir);
+    } catch (error) {
+      // The file is there but its name may not be durable: nothing may be acknowledged in it.
+      // Failing the log makes the owner reload, adopting the empty file and syncing the folder.
+      try {
+        this.io.closeSync(fd);
+      } catch {
+        // A failed close still frees the descriptor on Linux.
+      }
+      const failure = asStorageError(error, `cannot make log segment ${path} durable in its folder`);
+      this.fail(failure);
+      throw failure;
     }
     const previous = this.head;
     const segment: Segment = { no, path, fd, size: 0, written: 0, durable: 0, maxLsn: 0 };
@@ -182,18 +193,34 @@ export class Journal {
     return new Promise<void>((resolve, reject) => this.waiters.push({ lsn, resolve, reject }));
   }
 
-  /** Bytes of a segment, from its file and, past what is written, from the buffers in hand. */
+  /**
+   * Bytes of a segment, from its file and, past what is written, from the buffers in hand.
+   * Bytes that are not there (a segment gone or short) are CorruptDataError: damage. A read the
+   * disk failed (EIO) is StorageUnavailableError: it proves nothing about the bytes, and may
+   * succeed when tried again, so the caller must not take the message for damaged.
+   */
   read(segmentNo: number, offset: number, length: number): Buffer {
     const segment = this.segments.get(segmentNo);
-    if (!segment) throw new StorageUnavailableError(`log segment ${segmentNo} is gone`);
+    if (!segment) throw new CorruptDataError(`log segment ${segmentNo} is gone`, { file: segmentFileName(segmentNo) });
     const buf = Buffer.allocUnsafe(length);
     const end = offset + length;
     // The file part; `written` only grows, and what is written is no longer among the buffers.
     const fromFile = Math.max(0, Math.min(end, segment.written) - offset);
     let done = 0;
     while (done < fromFile) {
-      const n = readSync(segment.fd, buf, done, fromFile - done, offset + done);
-      if (n === 0) throw new StorageUnavailableError(`log segment ${segment.path} ends early at ${offset + done}`);
+      let n: number;
+      try {
+        n = this.io.readSync(segment.fd, buf, done, fromFile - done, offset + done);
+      } catch (error) {
+        throw asStorageError(error, `a read of log segment ${segment.path} failed`);
+      }
+      if (n === 0) {
+        throw new CorruptDataError(`log segment ${segment.path} ends early at ${offset + done}`, {
+          file: segment.path,
+          start: offset + done,
+          end,
+        });
+      }
       done += n;
     }
     if (done === length) return buf;
@@ -205,23 +232,40 @@ export class Journal {
       chunk.buf.copy(buf, from - offset, from - chunk.offset, to - chunk.offset);
       if (to === end) return buf;
     }
-    throw new StorageUnavailableError(`bytes ${offset}..${end} of ${segment.path} are not in the log`);
+    throw new CorruptDataError(`bytes ${offset}..${end} of ${segment.path} are not in the log`, {
+      file: segment.path,
+      start: offset,
+      end,
+    });
   }
 
   /** Closes and forgets a segment (compaction). */
-  drop(no: number): Segment | undefined {
+  async drop(no: number): Promise<Segment | undefined> {
     const segment = this.segments.get(no);
     if (!segment || segment === this.head) return undefined;
-    closeSync(segment.fd);
     this.segments.delete(no);
+    await this.io.close(segment.fd);
     return segment;
   }
 
-  /** Waits for the flusher to finish and closes every file. */
+  /** Waits for the flusher to finish and closes every file (all of them, even after a failed close). */
   async close(): Promise<void> {
     await this.settled().catch(() => {});
-    for (const segment of this.segments.values()) closeSync(segment.fd);
-    this.segments.clear();
+    await this.closeAll();
+  }
+
+  /** Closes every segment's file and forgets it; throws the first failure after closing the rest. */
+  async closeAll(): Promise<void> {
+    let failure: unknown = null;
+    for (const segment of [...this.segments.values()]) {
+      this.segments.delete(segment.no);
+      try {
+        await this.io.close(segment.fd);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== null) throw asStorageError(failure, 'cannot close a log segment');
   }
 
   /**
@@ -243,7 +287,8 @@ export class Journal {
       const chunks = this.pending.slice(0, end);
       const tail = chunks[chunks.length - 1] as Chunk;
       try {
-        this.io.write(
+        writeAll(
+          this.io,
           segment.fd,
           chunks.map((c) => c.buf),
           (chunks[0] as Chunk).offset,
@@ -258,7 +303,7 @@ export class Journal {
       const written = segment.written;
       this.syncing++;
       this.syncingSegment = segment;
-      this.io.datasync(segment.fd).then(
+      this.io.fdatasync(segment.fd).then(
         () => {
           this.syncing--;
           if (this.failure) return;
@@ -276,6 +321,10 @@ export class Journal {
         },
         (error: unknown) => {
           this.syncing--;
+          // Never retried: after a failed fsync the kernel may have dropped the dirty pages and
+          // marked them clean, so a second fsync would succeed without the data (PostgreSQL's
+          // "fsyncgate"). Nothing more is acknowledged; the owner cuts the log back to what was
+          // durable and reloads.
           this.fail(asStorageError(error, 'an fsync of the log failed'));
         },
       );
@@ -291,7 +340,7 @@ export class Journal {
 
   /** After a failed write nothing more is acknowledged; the owner recovers from what is durable. */
   private fail(error: Error): void {
-    this.failure = error;
+    this.failure ??= error;
     for (const w of this.waiters.splice(0)) w.reject(error);
     this.pending = [];
     this.unnoted = [];

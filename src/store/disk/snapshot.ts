@@ -1,8 +1,13 @@
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { CorruptDataError, decodeValue, encodeValue, type QueueMetadata, syncDir } from '../../core/index.js';
+import {
+  CorruptDataError,
+  decodeValue,
+  encodeValue,
+  type FileIo,
+  type QueueMetadata,
+  syncDirWith,
+} from '../../core/index.js';
 import { type BodyFreed, MessageColumns, type MessageIdCodec, StoreState } from '../state/index.js';
 
 /**
@@ -49,8 +54,8 @@ export function snapshotFileName(lsn: number): string {
 }
 
 /** Snapshots in a folder, newest first. */
-export function listSnapshots(dir: string): { lsn: number; path: string }[] {
-  return readdirSync(dir)
+export async function listSnapshots(io: FileIo, dir: string): Promise<{ lsn: number; path: string }[]> {
+  return (await io.readdir(dir))
     .filter((f) => /^\d{16}\.snap$/.test(f))
     .map((f) => ({ lsn: Number(f.slice(0, 16)), path: join(dir, f) }))
     .sort((a, b) => b.lsn - a.lsn);
@@ -104,38 +109,75 @@ export function captureSnapshot(state: StoreState, position: LogPosition): Buffe
  * Writes a captured snapshot: scratch file, fsync, rename into `dir`, fsync of `dir`. The
  * writing is asynchronous so a large snapshot does not stall the store.
  */
-export async function writeSnapshot(dir: string, scratch: string, lsn: number, parts: Buffer[]): Promise<string> {
+export async function writeSnapshot(
+  io: FileIo,
+  dir: string,
+  scratch: string,
+  lsn: number,
+  parts: Buffer[],
+): Promise<string> {
   const name = snapshotFileName(lsn);
   const tmp = join(scratch, `${name}.${process.pid}.tmp`);
-  const file = await open(tmp, 'w', 0o644);
+  const fd = await io.open(tmp, 'w', 0o644);
   try {
-    // writev takes at most IOV_MAX buffers at once.
-    for (let i = 0; i < parts.length; i += 512) {
-      const batch = parts.slice(i, i + 512);
-      const { bytesWritten } = await file.writev(batch);
-      const wanted = batch.reduce((n, b) => n + b.length, 0);
-      if (bytesWritten !== wanted) throw new Error(`short write of a snapshot (${bytesWritten} of ${wanted} bytes)`);
+    for (const part of coalesce(parts)) {
+      for (let at = 0; at < part.length; ) {
+        const written = await io.write(fd, part, at, part.length - at);
+        if (written <= 0) throw new Error(`a write of snapshot ${tmp} wrote nothing`);
+        at += written; // a short write: carry on with the rest
+      }
     }
-    await file.datasync();
+    await io.fdatasync(fd);
   } catch (error) {
-    await file.close();
-    await unlink(tmp).catch(() => {});
+    await io.close(fd).catch(() => {});
+    await io.unlink(tmp).catch(() => {});
     throw error;
   }
-  await file.close();
-  const path = join(dir, name);
-  renameSync(tmp, path);
-  syncDir(dir);
-  return path;
+  try {
+    await io.close(fd);
+    const path = join(dir, name);
+    await io.rename(tmp, path);
+    await syncDirWith(io, dir);
+    return path;
+  } catch (error) {
+    await io.unlink(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Joins runs of small buffers (a queue's columns are several) so that a snapshot takes few writes. */
+function coalesce(parts: Buffer[]): Buffer[] {
+  const CHUNK = 1 << 20;
+  const out: Buffer[] = [];
+  let run: Buffer[] = [];
+  let bytes = 0;
+  const end = () => {
+    if (run.length > 0) out.push(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, bytes));
+    run = [];
+    bytes = 0;
+  };
+  for (const part of parts) {
+    if (part.length >= CHUNK) {
+      end();
+      out.push(part);
+      continue;
+    }
+    if (bytes + part.length > CHUNK) end();
+    run.push(part);
+    bytes += part.length;
+  }
+  end();
+  return out;
 }
 
 /** Reads a snapshot into a new state; CorruptDataError when it fails its checksum or does not decode. */
-export function readSnapshot(
+export async function readSnapshot(
+  io: FileIo,
   path: string,
   ids: MessageIdCodec,
   bodyFreed: BodyFreed,
-): { state: StoreState; position: LogPosition } {
-  const file = readFileSync(path);
+): Promise<{ state: StoreState; position: LogPosition }> {
+  const file = await io.readFile(path);
   const fail = (why: string, cause?: unknown) =>
     new CorruptDataError(`snapshot ${path} ${why}`, { file: path, start: 0, end: file.length }, { cause });
   if (file.length < 12 || file.readUInt32BE(0) !== MAGIC) throw fail('is not a snapshot');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { decodeValue, encodeValue, type FileIo, type Logger, nodeFileIo } from '../../core/index.js';
+import { decodeValue, encodeValue, type FileIo, type Logger } from '../../core/index.js';
 import type { Effect } from '../state/index.js';
 
 /**
@@ -145,30 +145,11 @@ function frame(payload: unknown): Buffer {
   return buf;
 }
 
-/**
- * The calls the tail index makes, named and typed as FileIo's (core/file-io.ts): the disk
- * store's seam is gaining FileIo's synchronous calls, and once it has them a FileIo is one of
- * these. `nodeTailIndexIo` is Node's until then.
- */
-export interface TailIndexIo extends Pick<FileIo, 'readFile'> {
-  openSync(path: string, flags: string | number, mode?: number): number;
-  closeSync(fd: number): void;
-  /** Writes the buffers at `position`, in one writev; answers how many bytes were written (maybe fewer). */
-  writevSync(fd: number, buffers: readonly Uint8Array[], position: number): number;
-  unlinkSync(path: string): void;
-  renameSync(from: string, to: string): void;
-  statSync(path: string): fs.Stats;
-}
-
-export const nodeTailIndexIo: TailIndexIo = {
-  readFile: nodeFileIo.readFile,
-  openSync: fs.openSync as TailIndexIo['openSync'],
-  closeSync: fs.closeSync,
-  writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers as Uint8Array[], position),
-  unlinkSync: fs.unlinkSync,
-  renameSync: fs.renameSync,
-  statSync: (path) => fs.statSync(path),
-};
+/** The calls the tail index makes: synchronous ones, in the fsync's callback (see above). */
+export type TailIndexIo = Pick<
+  FileIo,
+  'readFile' | 'openSync' | 'closeSync' | 'writevSync' | 'unlinkSync' | 'renameSync' | 'statSync'
+>;
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';

@@ -3,6 +3,8 @@ export { MIGRATIONS, type Migration } from './migrations.js';
 export { POSTGRES_URI_PARAMETERS, type PostgresUriSettings, parsePostgresUri } from './pool-uri.js';
 export {
   createPostgresDriver,
+  DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  DEFAULT_POSTGRES_QUERY_TIMEOUT_MS,
   DEFAULT_POSTGRES_SCHEMA,
   type PostgresDriverOptions,
   type PostgresLogger,

@@ -20,6 +20,13 @@ export interface MigrateOptions {
 }
 
 /**
+ * Migrations run at open only and may legitimately take long — DDL over a big table, or waiting
+ * on the lock while another server migrates — so they get a bound of their own instead of the
+ * pool's short query timeout.
+ */
+const MIGRATION_QUERY_TIMEOUT_MS = 300_000;
+
+/**
  * Brings `schema` up to date. Safe when several servers start at once: they queue on an
  * advisory lock keyed by the schema's name, and each re-reads the version once it holds the
  * lock, so every migration runs exactly once. Each migration runs in its own transaction with
@@ -43,11 +50,13 @@ export async function migrate(pool: pg.Pool, schema: string, options: MigrateOpt
     throw toStorageError(error, 'connect to migrate');
   }
   let broken: unknown;
+  const run = (text: string, values?: unknown[]) =>
+    client.query({ text, ...(values ? { values } : {}), query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig);
   try {
-    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`posthorn migrations ${schema}`]);
+    await run('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`posthorn migrations ${schema}`]);
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await client.query(
+      await run(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await run(
         `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
            version integer PRIMARY KEY,
            name text NOT NULL,
@@ -59,25 +68,25 @@ export async function migrate(pool: pg.Pool, schema: string, options: MigrateOpt
       const applied: number[] = [];
       for (const migration of migrations) {
         if (migration.version <= from || migration.version > target) continue;
-        await client.query('BEGIN');
+        await run('BEGIN');
         try {
-          await client.query(migration.sql(s));
-          await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
+          await run(migration.sql(s));
+          await run(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
             migration.version,
             migration.name,
           ]);
-          await client.query('COMMIT');
+          await run('COMMIT');
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
+          await run('ROLLBACK').catch(() => {});
           throw error;
         }
         applied.push(migration.version);
       }
       return { from, to: applied[applied.length - 1] ?? from, applied };
     } finally {
-      await client
-        .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`posthorn migrations ${schema}`])
-        .catch(() => {}); // a broken connection has released it already
+      await run('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`posthorn migrations ${schema}`]).catch(
+        () => {},
+      ); // a broken connection has released it already
     }
   } catch (error) {
     broken = error;

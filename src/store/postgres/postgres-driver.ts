@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   type Limits,
   makeLimits,
+  ResettingSocket,
   StorageMisconfiguredError,
   StorageUnavailableError,
   systemClock,
@@ -42,15 +43,30 @@ export interface PostgresDriverOptions {
 
 export const DEFAULT_POSTGRES_SCHEMA = 'posthorn';
 
+/**
+ * How long one statement may wait for its answer before the call fails with
+ * StorageUnavailableError (the URI's `query_timeout`). Short on purpose: behind a partition no
+ * answer comes and no error either, and a caller told 503 within seconds can go elsewhere or try
+ * again, where one held for half a minute just hangs. Statements are single round trips of
+ * bounded work (a page, a batch), so a healthy server answers far sooner.
+ */
+export const DEFAULT_POSTGRES_QUERY_TIMEOUT_MS = 5_000;
+/** How long opening a connection (or waiting for a free one) may take: the URI's `connect_timeout`. */
+export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+
 /** Bounds that keep a call from hanging when the server or the network does. */
 const POOL_DEFAULTS: pg.PoolConfig = {
   max: 10,
-  connectionTimeoutMillis: 5_000,
-  query_timeout: 30_000,
+  connectionTimeoutMillis: DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  query_timeout: DEFAULT_POSTGRES_QUERY_TIMEOUT_MS,
   idleTimeoutMillis: 30_000,
   keepAlive: true,
   keepAliveInitialDelayMillis: 10_000,
   application_name: 'posthorn',
+  // node-postgres drops a connection with a statement in flight (a timeout) by destroying its
+  // socket; reset instead, so that a statement still queued in the kernel is not delivered — and
+  // run — when a partition heals, after its caller was told it failed.
+  stream: () => new ResettingSocket(),
 };
 
 const DURABLE_COMMIT = new Set(['on', 'local', 'remote_write', 'remote_apply']);

@@ -24,13 +24,19 @@ export interface RedisDriverOptions {
   keyPrefix?: string;
   /** Told why DURABILITY is not declared and what could not be checked (default: JSON lines on stderr). */
   logger?: Logger;
-  /** Longest one call may wait on Redis before it fails with StorageUnavailableError (default 5000). */
+  /**
+   * Longest one call may wait on Redis before it fails with StorageUnavailableError (default
+   * 5000; a URI's `?command_timeout=`). Behind a partition no answer and no error come, so this
+   * is what turns a hang into a prompt 503.
+   */
   commandTimeoutMs?: number;
-  /** Longest the first connection may take (default 5000). */
+  /** Longest the first connection may take (default 5000; a URI's `?connect_timeout=`, in seconds). */
   connectTimeoutMs?: number;
 }
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'ph:';
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5_000;
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * A store over Redis 7 (one server or a Redis Cluster). Capabilities are FIFO, CLAIMS, AOD and
@@ -44,8 +50,16 @@ export async function createRedisDriver(options: RedisDriverOptions): Promise<Da
   const keys = new KeyLayout(options.keyPrefix ?? location.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX);
   const logger = options.logger ?? stderrLogger;
   const connection = await RedisConnection.open(location, {
-    commandTimeoutMs: positive(options.commandTimeoutMs, 'commandTimeoutMs', 5000),
-    connectTimeoutMs: positive(options.connectTimeoutMs, 'connectTimeoutMs', 5000),
+    commandTimeoutMs: positive(
+      options.commandTimeoutMs ?? location.commandTimeoutMs,
+      'commandTimeoutMs',
+      DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+    ),
+    connectTimeoutMs: positive(
+      options.connectTimeoutMs ?? location.connectTimeoutMs,
+      'connectTimeoutMs',
+      DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+    ),
   });
   try {
     const report = await inspectServers(connection);

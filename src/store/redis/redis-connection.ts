@@ -2,6 +2,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import {
   type Capability,
   isPosthornError,
+  resetSocket,
   StorageFullError,
   StorageMisconfiguredError,
   StorageUnavailableError,
@@ -83,7 +84,16 @@ export class RedisConnection {
       };
       client = new Cluster(location.nodes, options);
     } else {
-      client = new Redis({ ...nodeOptions, host: location.host, port: location.port, db: location.db });
+      client = new Redis({
+        ...nodeOptions,
+        // While reconnecting, fail at once rather than queue (as the cluster does): a queued
+        // command would run once the connection is back, long after its caller was told it failed
+        // (our deadline is shorter than ioredis's reconnection attempts).
+        enableOfflineQueue: false,
+        host: location.host,
+        port: location.port,
+        db: location.db,
+      });
     }
     // Errors also reach every failed call; without a listener ioredis would print each one.
     client.on('error', () => {});
@@ -108,8 +118,20 @@ export class RedisConnection {
     try {
       return await this.deadline(work(this.client), this.settings.commandTimeoutMs + 1000, what);
     } catch (error) {
+      if (timedOut(error)) this.dropConnection();
       throw toStoreError(error, `Redis ${what} failed`);
     }
+  }
+
+  /**
+   * After a timeout, resets the connection (ioredis reconnects by itself). A timed-out command
+   * may still sit in the kernel's send queue, and ioredis keeps the socket: when a partition
+   * heals, Redis would run it — a post its caller was told had failed. A reset discards it; the
+   * other commands in flight on the connection fail with it, as they would have timed out too.
+   * A cluster's node connections are left alone: which node timed out is not known here.
+   */
+  private dropConnection(): void {
+    if (this.client instanceof Redis && this.client.status === 'ready') resetSocket(this.client.stream);
   }
 
   /** The masters to inspect: the server itself, or every master of the cluster. */
@@ -145,6 +167,12 @@ export class RedisConnection {
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/** Whether a call failed because no answer came in time (ioredis's commandTimeout, or our deadline). */
+function timedOut(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return message === 'Command timed out' || / took longer than \d+ ms$/.test(message);
 }
 
 /** Turns whatever ioredis threw into a typed error; Posthorn's own errors pass through. */

@@ -5,22 +5,34 @@ export interface RedisNode {
   port: number;
 }
 
+/** What a Redis pool URI's query may say besides where it is. */
+export interface RedisUriOptions {
+  keyPrefix?: string;
+  /** `?command_timeout=` (milliseconds). */
+  commandTimeoutMs?: number;
+  /** `?connect_timeout=` (seconds, as in PostgreSQL URIs). */
+  connectTimeoutMs?: number;
+}
+
 /** Where a Redis pool lives, as a pool URI names it. */
-export type RedisLocation =
-  | {
-      mode: 'standalone';
-      host: string;
-      port: number;
-      db: number;
-      tls: boolean;
-      username?: string;
-      password?: string;
-      keyPrefix?: string;
-    }
-  | { mode: 'cluster'; nodes: RedisNode[]; tls: boolean; username?: string; password?: string; keyPrefix?: string };
+export type RedisLocation = RedisUriOptions &
+  (
+    | {
+        mode: 'standalone';
+        host: string;
+        port: number;
+        db: number;
+        tls: boolean;
+        username?: string;
+        password?: string;
+      }
+    | { mode: 'cluster'; nodes: RedisNode[]; tls: boolean; username?: string; password?: string }
+  );
 
 const DEFAULT_PORT = 6379;
-const QUERY_KEYS = new Set(['prefix']);
+/** Query parameters a Redis pool URI may carry; anything else is refused so typos do not pass silently. */
+export const REDIS_URI_PARAMETERS = ['prefix', 'command_timeout', 'connect_timeout'] as const;
+const QUERY_KEYS = new Set<string>(REDIS_URI_PARAMETERS);
 
 /**
  * Parses a Redis pool URI:
@@ -28,7 +40,8 @@ const QUERY_KEYS = new Set(['prefix']);
  *   redis://[user[:password]@]host[:port][/db][?prefix=...]        one server (rediss:// for TLS)
  *   redis+cluster://[user[:password]@]host:port,host:port[?prefix=...]   a Redis Cluster's seed nodes
  *
- * `prefix` puts this pool's keys under their own prefix, so several pools can share one Redis.
+ * `prefix` puts this pool's keys under their own prefix, so several pools can share one Redis;
+ * `command_timeout` (ms) and `connect_timeout` (s) bound how long a call waits on Redis.
  * Anything else is refused with InvalidArgumentError naming `field`.
  */
 export function parseRedisUri(uri: string, field = 'uri'): RedisLocation {
@@ -44,8 +57,7 @@ export function parseRedisUri(uri: string, field = 'uri'): RedisLocation {
   const [, scheme = '', auth, hostPart = '', path, query] = match;
   const tls = scheme.startsWith('rediss');
   const credentials = parseAuth(auth, field);
-  const keyPrefix = parseQuery(query, field);
-  const extras = { ...credentials, ...(keyPrefix === undefined ? {} : { keyPrefix }) };
+  const extras = { ...credentials, ...parseQuery(query, field) };
   if (scheme.endsWith('+cluster')) {
     if (path !== undefined && path !== '' && path !== '/') {
       throw new InvalidArgumentError(field, 'a Redis Cluster has only database 0: leave the path out');
@@ -94,14 +106,39 @@ function parseAuth(auth: string | undefined, field: string): { username?: string
   return { ...(username === '' ? {} : { username }), ...(password === undefined ? {} : { password }) };
 }
 
-function parseQuery(query: string | undefined, field: string): string | undefined {
-  if (query === undefined || query === '?') return undefined;
+function parseQuery(query: string | undefined, field: string): RedisUriOptions {
+  if (query === undefined || query === '?') return {};
   const params = new URLSearchParams(query.slice(1));
-  for (const key of params.keys()) {
-    if (!QUERY_KEYS.has(key)) throw new InvalidArgumentError(field, `has an unknown option "${key}" (known: prefix)`);
+  const options: RedisUriOptions = {};
+  const seen = new Set<string>();
+  for (const [key, value] of params) {
+    if (!QUERY_KEYS.has(key)) {
+      throw new InvalidArgumentError(
+        field,
+        `has an unknown option "${key}" (known: ${REDIS_URI_PARAMETERS.join(', ')})`,
+      );
+    }
+    if (seen.has(key)) throw new InvalidArgumentError(field, `repeats the option "${key}"`);
+    seen.add(key);
+    switch (key) {
+      case 'prefix':
+        if (/[{}]/.test(value)) throw new InvalidArgumentError(field, 'has a prefix with "{" or "}"');
+        options.keyPrefix = value;
+        break;
+      case 'command_timeout':
+        options.commandTimeoutMs = positiveInteger(key, value, field);
+        break;
+      case 'connect_timeout':
+        options.connectTimeoutMs = 1000 * positiveInteger(key, value, field);
+        break;
+    }
   }
-  const prefix = params.get('prefix');
-  if (prefix === null) return undefined;
-  if (/[{}]/.test(prefix)) throw new InvalidArgumentError(field, 'has a prefix with "{" or "}"');
-  return prefix;
+  return options;
+}
+
+function positiveInteger(key: string, value: string, field: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError(field, `has ${key}=${JSON.stringify(value)}, not a positive integer`);
+  }
+  return Number(value);
 }
