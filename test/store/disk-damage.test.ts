@@ -14,7 +14,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  truncateSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -28,7 +27,6 @@ import {
   type FileIo,
   LockedError,
   type Logger,
-  MessageNotFoundError,
   nodeFileIo,
   StorageFullError,
   StorageUnavailableError,
@@ -118,25 +116,27 @@ describe('disk store: damage', () => {
   it('a record cut in half at the end of the log is cut off with a warning; the rest is kept', async () => {
     const dir = freshDir();
     const batches = await fill(dir, 10, 3);
+    // A write the crash interrupted: half a record past the last acknowledged one (never fsynced,
+    // so the tail index does not know it). Cutting an acknowledged record is damage (tail-cut test).
     const [last] = segments(dir).slice(-1) as [string];
-    const size = statSync(last).size;
-    truncateSync(last, size - 100);
+    const bytes = readFileSync(last);
+    const record = bytes.subarray(bytes.lastIndexOf('PHR1'));
+    writeFileSync(last, Buffer.concat([bytes, record.subarray(0, record.length - 100)]));
     const logger = capture();
     const store = await open(dir, { logger });
     try {
       const torn = logger.lines.filter((l) => l.level === 'warn' && /torn/.test(l.message ?? ''));
       assert.equal(torn.length, 1, 'one warning about the torn record');
       assert.deepEqual(store.damageReports(), [], 'a torn tail is not damage');
-      assert.deepEqual(await allIds(store, 'damage', 'q'), batches.slice(0, 9).flat());
-      for (const id of batches[9] as string[])
-        await rejectsWith(store.messages.get('damage', 'q', id), MessageNotFoundError);
+      assert.deepEqual(await allIds(store, 'damage', 'q'), batches.flat());
+      assert.equal(statSync(last).size, bytes.length, 'the torn record is cut off');
       const [id] = await store.messages.post('damage', 'q', [{ body: 'after the cut' }], 'c');
       assert.equal((await store.messages.get('damage', 'q', id as string)).body, 'after the cut');
     } finally {
       await store.close();
     }
     const again = await open(dir, { logger: capture() });
-    assert.equal((await allIds(again, 'damage', 'q')).length, 28, 'the cut is for good; the new post stays');
+    assert.equal((await allIds(again, 'damage', 'q')).length, 31, 'the cut is for good; the new post stays');
     await again.close();
   });
 

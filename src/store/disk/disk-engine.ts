@@ -45,6 +45,8 @@ import {
   validFrameAt,
 } from './record-codec.js';
 import { captureSnapshot, type LogPosition, listSnapshots, readSnapshot, writeSnapshot } from './snapshot.js';
+import { findTailLosses } from './tail-check.js';
+import { readTailIndex, TailIndex, type TailView, tailNoteOf } from './tail-index.js';
 
 const DISK_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
   'FIFO',
@@ -75,6 +77,8 @@ export interface DamageReport {
   end: number;
   /** Ids of messages whose posts were in the damaged bytes, as far as they can be told. */
   lostMessageIds: string[];
+  /** Ids of messages whose acknowledged delete (or pop) was lost with the damage and was done again. */
+  reappliedDeleteIds?: string[];
   note: string;
 }
 
@@ -143,6 +147,7 @@ const RELOCATE_CHUNK = 4 * 1024 * 1024;
  *   <dir>/.lock            the owner (FolderLock)
  *   <dir>/store.json       format and id salt, written once
  *   <dir>/log/*.seg        the log
+ *   <dir>/log/tail*.idx    how far the log was durable, and what it held there (tail-index.ts)
  *   <dir>/snapshots/*.snap the two newest snapshots
  *   <dir>/scratch/         files being written, renamed into place when whole
  *   <dir>/damage.log       every damaged stretch found at open, as JSON lines
@@ -184,6 +189,11 @@ export class DiskEngine extends ColumnarEngine {
   private recovering: Promise<void> | null = null;
   private gcTimer: Timer | null = null;
   private opened: OpenStats = { snapshotLsn: 0, replayedRecords: 0, replayedBytes: 0, messages: 0 };
+  /** The tail index: what the log held when each group commit was durable (see tail-index.ts). */
+  private tail!: TailIndex;
+  private tailView: TailView = { segments: new Map(), maxSeq: 0 };
+  /** Acknowledged deletes the log lost, done again once the log can be written (see load). */
+  private lostDeletes: Effect[] = [];
 
   private constructor(private readonly options: DiskEngineOptions) {
     super(options.clock);
@@ -208,6 +218,7 @@ export class DiskEngine extends ColumnarEngine {
       // Leftovers of writes cut short by a crash: never renamed into place, so never valid.
       for (const f of await io.readdir(engine.scratchDir)) await io.unlink(join(engine.scratchDir, f));
       engine.ids = await engine.identity();
+      engine.tailView = await readTailIndex(io, engine.logDir);
       await engine.load();
       engine.scheduleGc();
     } catch (error) {
@@ -220,7 +231,11 @@ export class DiskEngine extends ColumnarEngine {
 
   /** Damage found when the store was opened (also in damage.log and the log lines). */
   damageReports(): DamageReport[] {
-    return this.damage.map((d) => ({ ...d, lostMessageIds: [...d.lostMessageIds] }));
+    return this.damage.map((d) => ({
+      ...d,
+      lostMessageIds: [...d.lostMessageIds],
+      ...(d.reappliedDeleteIds ? { reappliedDeleteIds: [...d.reappliedDeleteIds] } : {}),
+    }));
   }
 
   /** Messages set aside because their bodies could not be read intact (also in damage.log). */
@@ -318,6 +333,8 @@ export class DiskEngine extends ColumnarEngine {
         this.snapshots.push({ ...snap, bytes: (await io.stat(snap.path)).size });
     }
     this.journal = new Journal(this.logDir, io, this.options.segmentSize, position.segment);
+    this.tail = new TailIndex(io, this.logDir, this.options.logger);
+    this.journal.onDurable = (segment, length, records) => this.tail.recordDurable(segment, length, records);
     if (found.length > 0 && position.lsn === 0 && this.snapshots.length === 0) {
       this.options.logger.error(
         { dir: this.dir },
@@ -344,6 +361,7 @@ export class DiskEngine extends ColumnarEngine {
     }
     if (!this.journal.head) this.journal.rotate();
     if (lost.size > 0) this.setAsideMissing(lost);
+    this.reapplyLostDeletes();
   }
 
   /**
@@ -538,10 +556,12 @@ export class DiskEngine extends ColumnarEngine {
         if (!decoded) {
           const next = findNextFrame(buf, at + 1);
           if (next < 0 && no >= lastIntact) {
-            this.options.logger.warn(
-              { file: path, offset: at, bytes: buf.length - at },
-              'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
-            );
+            // Unless the tail index saw the log durable past here: then it is a cut (checkTail).
+            if ((this.tailView.segments.get(no)?.length ?? 0) <= at)
+              this.options.logger.warn(
+                { file: path, offset: at, bytes: buf.length - at },
+                'cut off a torn record at the end of the log (a write the crash interrupted, never acknowledged)',
+              );
             await truncateFile(io, path, at);
             break;
           }
@@ -575,10 +595,65 @@ export class DiskEngine extends ColumnarEngine {
       }
       await this.journal.adopt(no, Math.min(at, buf.length), maxLsn);
     }
+    this.checkTail(from);
     for (const damage of this.damage) this.persistDamage(damage);
     await this.damageWritten;
     this.journal.lsn = lsn;
     this.journal.durableLsn = lsn;
+  }
+
+  /**
+   * A log that ends short of what the tail index saw durable lost acknowledged records: reported
+   * with the ids of the posts cut (merged into a seal's report of the same file, when there is
+   * one). Each cut is marked in the index so the next open does not report it again, and the
+   * store's sequence is moved past every id the index saw, so no id is ever handed out twice.
+   */
+  private checkTail(from: LogPosition): void {
+    const losses = findTailLosses(
+      this.tailView,
+      from,
+      (no) => this.journal.segments.get(no)?.size,
+      this.state,
+      this.ids,
+    );
+    if (this.tailView.maxSeq > this.state.seq) this.state.seq = this.tailView.maxSeq;
+    for (const loss of losses) {
+      const file = join(this.logDir, segmentFileName(loss.segment));
+      const sealed = this.damage.find((d) => d.file === file);
+      const report: DamageReport = sealed ?? {
+        file,
+        start: loss.end,
+        end: loss.durable,
+        lostMessageIds: [],
+        note: loss.missing
+          ? 'the newest log segment is missing: the acknowledged changes it held were lost'
+          : 'the newest log records were cut off below what was durable (not a torn write): acknowledged changes were lost',
+      };
+      const named = new Set(report.lostMessageIds);
+      for (const id of loss.lostMessageIds) if (!named.has(id)) report.lostMessageIds.push(id);
+      if (loss.lostDeleteIds.length > 0) {
+        report.reappliedDeleteIds = [...(report.reappliedDeleteIds ?? []), ...loss.lostDeleteIds];
+        report.note += '; the acknowledged deletes it held are done again';
+      }
+      if (!sealed) this.damage.push(report);
+      this.lostDeletes.push(...loss.deletes);
+      this.tail.markCut(loss.segment, loss.end);
+    }
+  }
+
+  /**
+   * An acknowledged delete or pop whose record was cut is done again: the client was told the
+   * message is gone, so serving it again would undo an acknowledged write; a delete is
+   * idempotent, and its new record makes the next open agree.
+   */
+  private reapplyLostDeletes(): void {
+    for (const effect of this.lostDeletes.splice(0)) {
+      try {
+        this.commit(effect).catch(() => {});
+      } catch (error) {
+        this.options.logger.warn({ dir: this.dir, err: (error as Error).message }, 'cannot redo a lost delete');
+      }
+    }
   }
 
   private report(damage: DamageReport): void {
@@ -639,7 +714,7 @@ export class DiskEngine extends ColumnarEngine {
     }
     this.bytesSinceSnapshot += buf.length;
     this.diskFree.writtenSince += buf.length;
-    const durable = journal.append(buf, lsn);
+    const durable = journal.append(buf, lsn, tailNoteOf(effect));
     if (this.bytesSinceSnapshot >= this.snapshotEvery && !this.snapshotting && !this.snapshotDue) this.snapshotSoon();
     return durable;
   }
@@ -836,6 +911,8 @@ export class DiskEngine extends ColumnarEngine {
         await truncateFile(io, path, size, true);
         this.cuts.delete(path);
       }
+      this.tail.close();
+      this.tailView = await readTailIndex(io, this.logDir);
       await this.load();
       // A segment made before the failure may not be durable in the folder yet (its fsync failed).
       await syncDirWith(io, this.logDir);
@@ -943,12 +1020,15 @@ export class DiskEngine extends ColumnarEngine {
     const journal = this.journal;
     const position: LogPosition = { lsn: journal.lsn, segment: journal.head.no, offset: journal.head.size };
     const parts = captureSnapshot(this.state, position);
+    const tail = this.tail;
+    tail.rotate(); // what the index holds now lies under this snapshot
     this.bytesSinceSnapshot = 0;
     const bytes = parts.reduce((n, p) => n + p.length, 0);
     const run = (async () => {
       await journal.settled();
       const io = this.options.io;
       const path = await writeSnapshot(io, this.snapshotDir, this.scratchDir, position.lsn, parts);
+      tail.dropPrevious();
       if (this.snapshots[0]?.path !== path) this.snapshots.unshift({ lsn: position.lsn, path, bytes });
       for (const old of this.snapshots.splice(2)) {
         // Not unlinked: still there at the next open, which then simply has one more to choose from.
@@ -1004,6 +1084,7 @@ export class DiskEngine extends ColumnarEngine {
         if (this.journal.lsn > (this.snapshots[0]?.lsn ?? 0)) await this.snapshot().catch(() => {});
       }
       await this.journal.close();
+      this.tail.close();
       await this.damageWritten;
     } finally {
       this.lock?.release();

@@ -8,6 +8,7 @@ import {
   syncDirWithSync,
 } from '../../core/index.js';
 import { encodeSeal } from './record-codec.js';
+import type { NotedRecord, TailNote } from './tail-index.js';
 
 /**
  * Writes the buffers at `position`, carrying on after short writes. Writes are synchronous:
@@ -59,6 +60,8 @@ interface Chunk {
   offset: number;
   buf: Buffer;
   lsn: number;
+  /** What the tail index keeps of the record, if anything. */
+  note?: TailNote | undefined;
 }
 
 interface Waiter {
@@ -93,6 +96,13 @@ export class Journal {
   private syncing = 0;
   private syncingSegment: Segment | null = null;
   private failure: Error | null = null;
+  /** Batches written whose durability is not yet noted and acknowledged, oldest first. */
+  private unnoted: Chunk[][] = [];
+  /**
+   * Called when a batch is durable, with its segment, that segment's durable length and the
+   * notes of its records, before the batch's writers are acknowledged (the tail index).
+   */
+  onDurable: ((segment: number, length: number, records: NotedRecord[]) => void) | null = null;
 
   constructor(
     private readonly dir: string,
@@ -159,10 +169,10 @@ export class Journal {
   }
 
   /** Appends an encoded record made for position(); returns the durability promise. */
-  append(buf: Buffer, lsn: number): Promise<void> {
+  append(buf: Buffer, lsn: number, note?: TailNote): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const segment = this.head;
-    this.pending.push({ segment, offset: segment.size, buf, lsn });
+    this.pending.push({ segment, offset: segment.size, buf, lsn, note });
     segment.size += buf.length;
     segment.maxLsn = lsn;
     this.lsn = lsn;
@@ -288,6 +298,7 @@ export class Journal {
         return;
       }
       this.pending = this.pending.slice(end);
+      this.unnoted.push(chunks);
       segment.written = tail.offset + tail.buf.length;
       const written = segment.written;
       this.syncing++;
@@ -297,11 +308,14 @@ export class Journal {
           this.syncing--;
           if (this.failure) return;
           if (written > segment.durable) segment.durable = written;
-          if (tail.lsn > this.durableLsn) {
-            this.durableLsn = tail.lsn;
-            let done = 0;
-            while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= tail.lsn) done++;
-            for (const w of this.waiters.splice(0, done)) w.resolve();
+          if (tail.lsn > this.durableLsn) this.durableLsn = tail.lsn;
+          // This fsync made every batch written before it durable too, even those whose own
+          // fsync has not ended yet: note and acknowledge them all now, in order.
+          const at = this.unnoted.indexOf(chunks);
+          if (at >= 0) {
+            const batches = this.unnoted.splice(0, at + 1);
+            this.onDurable?.(segment.no, written, notedRecords(batches.length === 1 ? chunks : batches.flat()));
+            this.acknowledge(tail.lsn);
           }
           this.flush();
         },
@@ -317,11 +331,19 @@ export class Journal {
     }
   }
 
+  /** Resolves the writers of every record up to `lsn` (durable by then). */
+  private acknowledge(lsn: number): void {
+    let done = 0;
+    while (done < this.waiters.length && (this.waiters[done] as Waiter).lsn <= lsn) done++;
+    for (const w of this.waiters.splice(0, done)) w.resolve();
+  }
+
   /** After a failed write nothing more is acknowledged; the owner recovers from what is durable. */
   private fail(error: Error): void {
     this.failure ??= error;
     for (const w of this.waiters.splice(0)) w.reject(error);
     this.pending = [];
+    this.unnoted = [];
   }
 
   /** How far each segment is durable: the owner cuts the files back to this when it recovers. */
@@ -330,6 +352,12 @@ export class Journal {
     for (const segment of this.segments.values()) sizes.set(segment.no, segment.durable);
     return sizes;
   }
+}
+
+function notedRecords(chunks: Chunk[]): NotedRecord[] {
+  const records: NotedRecord[] = [];
+  for (const c of chunks) if (c.note) records.push({ ...c.note, end: c.offset + c.buf.length });
+  return records;
 }
 
 export function asStorageError(error: unknown, what: string): Error {
