@@ -3,6 +3,6 @@
  * (installed with Posthorn unless optional dependencies were left out).
  */
 
-export type { RedisDriverOptions, RedisLocation, RedisNode } from '../store/redis/index.js';
+export type { RedisDriverOptions, RedisLocation, RedisNode, RedisUriOptions } from '../store/redis/index.js';
 export { createRedisDriver, parseRedisUri } from '../store/redis/index.js';
 export type * from './shared-types.js';

@@ -105,4 +105,4 @@ function positive(value: number | undefined, field: string, fallback: number): n
 }
 
 export { KeyLayout } from './key-layout.js';
-export { parseRedisUri, type RedisLocation, type RedisNode } from './redis-uri.js';
+export { parseRedisUri, type RedisLocation, type RedisNode, type RedisUriOptions } from './redis-uri.js';
