@@ -18,6 +18,8 @@ export interface Timed {
   answeredAt: number | null;
   /** The answer was a 2xx. */
   ok: boolean;
+  /** The kill round it was sent in (for the findings' details). */
+  round?: number;
 }
 
 /** A POST of messages; `ids[i]` is the id the server gave `bodies[i]` (empty unless ok). */
@@ -232,7 +234,12 @@ export function checkSoak(history: SoakHistory, final: FinalState, maxFindings =
     }
     const gone = goneAt.get(m.id);
     if (gone !== undefined && gone < at) {
-      report({ kind: 'undone', queue, id: m.id, detail: `${how}: served again after its delete was acknowledged` });
+      report({
+        kind: 'undone',
+        queue,
+        id: m.id,
+        detail: `${how}: served again after its delete was acknowledged (posted in round ${p.op.round ?? '?'})`,
+      });
     }
   };
   for (const op of history.claims) {
@@ -285,7 +292,12 @@ export function checkSoak(history: SoakHistory, final: FinalState, maxFindings =
     const budget = inFlightPopBudget.get(queue) ?? 0;
     missingTakenByInFlightPops += Math.min(budget, ids.length);
     for (const id of ids.slice(budget)) {
-      report({ kind: 'lost', queue, id, detail: 'acknowledged, never acknowledged deleted, absent at the end' });
+      report({
+        kind: 'lost',
+        queue,
+        id,
+        detail: `posted in round ${posted.get(id)?.op.round ?? '?'}, acknowledged, never acknowledged deleted, absent at the end`,
+      });
     }
   }
 
