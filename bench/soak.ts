@@ -14,7 +14,10 @@
  *
  *   --minutes N     how long to run the rounds (default 5)
  *   --store disk    the store: disk (the default); memory is the control, which keeps nothing
- *                   across a kill, so the soak must report every message it held as lost
+ *                   across a kill, so the soak must report every message it held as lost; redis or
+ *                   postgres: pooling on, every queue in a fresh namespace of the shared server
+ *                   (bench/pools.ts: REDIS_URL, DATABASE_URL), the catalogue in the data folder;
+ *                   only `posthorn serve` is killed, never the pool's server
  *   --clients N     concurrent clients (default 8)
  *   --round-min S / --round-max S   seconds of load before each kill (default 2 and 12)
  *
@@ -29,6 +32,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { emit, percentile } from './lib.js';
+import { type BenchPool, benchPool } from './pools.js';
 import { ROOT } from './serve-process.js';
 import {
   type ClaimChangeOp,
@@ -62,7 +66,9 @@ const ROUND_MAX_S = Number(options['round-max']);
 if (!(MINUTES > 0) || !(CLIENTS > 0) || !(ROUND_MIN_S > 0) || !(ROUND_MAX_S >= ROUND_MIN_S)) {
   throw new RangeError('--minutes, --clients, --round-min and --round-max must be positive (min <= max)');
 }
-if (STORE !== 'disk' && STORE !== 'memory') throw new RangeError(`--store ${STORE}: disk or memory (the control)`);
+if (!['disk', 'memory', 'redis', 'postgres'].includes(STORE)) {
+  throw new RangeError(`--store ${STORE}: disk, memory (the control), redis or postgres`);
+}
 
 const SERVER_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 if (!existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} is missing: run \`npm run build\` first`);
@@ -80,7 +86,14 @@ const data = join(work, 'data');
 const config = join(work, 'posthorn.toml');
 // Short claim TTLs (Zaqar's minimum is 60 s) so that claims expire and are taken again many times
 // within a round; no request log, to keep the servers' log to what matters.
-writeFileSync(config, 'log_requests = false\n[limits]\nmin_claim_ttl = 1\nmin_claim_grace = 0\n');
+const pool: BenchPool | null = STORE === 'redis' || STORE === 'postgres' ? benchPool(STORE) : null;
+writeFileSync(
+  config,
+  'log_requests = false\n[limits]\nmin_claim_ttl = 1\nmin_claim_grace = 0\n' +
+    (pool === null
+      ? ''
+      : `[pooling]\ndefault_pool = "soak"\n[[pooling.pools]]\nname = "soak"\nuri = ${JSON.stringify(pool.uri)}\nweight = 100\n`),
+);
 const serverLog = createWriteStream(join(work, 'servers.log'));
 
 const random = (n: number): number => Math.floor(Math.random() * n);
@@ -116,7 +129,20 @@ async function serving(after = 0): Promise<Serving | null> {
 function spawnServer(round: number): Promise<{ child: ChildProcess; url: string } | null> {
   const child = spawn(
     process.execPath,
-    [SERVER_MAIN, 'serve', '--port', '0', '--ws-port', '0', '--data', data, '--config', config, '--store', STORE],
+    [
+      SERVER_MAIN,
+      'serve',
+      '--port',
+      '0',
+      '--ws-port',
+      '0',
+      '--data',
+      data,
+      '--config',
+      config,
+      '--store',
+      pool === null ? STORE : 'disk',
+    ],
     {
       cwd: work,
       detached: true,
@@ -587,7 +613,12 @@ const bad =
   verdict.lost + verdict.undone + verdict.duplicated + verdict.changed + verdict.overlappingClaims + verdict.unknown;
 if (bad > 0 || stopCode !== 0) {
   writeFileSync(join(work, 'history.json'), JSON.stringify({ history, final: [...final] }));
-  figure('kept', 1, `data, servers.log and history.json kept in ${work}`);
+  figure(
+    'kept',
+    1,
+    `data, servers.log and history.json kept in ${work}${pool ? `, the pool's ${pool.namespace}` : ''}`,
+  );
   process.exit(1);
 }
+await pool?.dispose();
 rmSync(work, { recursive: true, force: true });
