@@ -193,10 +193,17 @@ export function checkSoak(history: SoakHistory, final: FinalState, maxFindings =
       earliest(mayGoAt, m.id, op.sentAt);
     }
   }
+  // By queue, so that each queue delete looks only at its own queue's messages (a soak has
+  // tens of thousands of queue deletes and millions of messages).
+  const postedByQueue = new Map<string, [string, Posted][]>();
+  for (const entry of posted) {
+    const list = postedByQueue.get(entry[1].queue) ?? [];
+    list.push(entry);
+    postedByQueue.set(entry[1].queue, list);
+  }
   for (const op of history.queueDeletes) {
     if (!op.ok && op.answeredAt !== null) continue;
-    for (const [id, p] of posted) {
-      if (p.queue !== op.queue) continue;
+    for (const [id, p] of postedByQueue.get(op.queue) ?? []) {
       // A queue delete sent after the post was answered certainly takes the message; one that
       // overlapped the post may or may not have.
       if (op.ok && op.sentAt >= answered(p.op)) earliest(goneAt, id, answered(op));
