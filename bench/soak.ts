@@ -612,7 +612,12 @@ for (const finding of verdict.findings)
 const bad =
   verdict.lost + verdict.undone + verdict.duplicated + verdict.changed + verdict.overlappingClaims + verdict.unknown;
 if (bad > 0 || stopCode !== 0) {
-  writeFileSync(join(work, 'history.json'), JSON.stringify({ history, final: [...final] }));
+  try {
+    writeFileSync(join(work, 'history.json'), JSON.stringify({ history, final: [...final] }));
+  } catch (error) {
+    // A long soak's history can outgrow the longest string V8 makes: keep what was found.
+    writeFileSync(join(work, 'history.json'), JSON.stringify({ error: String(error), findings: verdict.findings }));
+  }
   figure(
     'kept',
     1,
