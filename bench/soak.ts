@@ -554,6 +554,7 @@ for (;;) {
   server = await startServer(round, killedAt);
   if (last) break;
 }
+const roundsEnded = Date.now();
 const final = await listEverything(server);
 server.child.kill('SIGTERM');
 const [stopCode] = await new Promise<[number | null, string | null]>((r) =>
@@ -562,11 +563,14 @@ const [stopCode] = await new Promise<[number | null, string | null]>((r) =>
 await server.agent.close();
 serverLog.end();
 
+const judged = Date.now();
 const verdict = checkSoak(history, final);
+const checkSeconds = Math.round((Date.now() - judged) / 100) / 10;
 const target = STORE;
 const figure = (op: string, count: number, note?: string) =>
   emit({ bench: 'soak', target, op, count, ...(note ? { note } : {}) });
-figure('minutes', Math.round((Date.now() - soakStarted) / 600) / 100);
+figure('minutes', Math.round((roundsEnded - soakStarted) / 600) / 100, 'of kill rounds under load');
+figure('check-seconds', checkSeconds, 'judging the history against the final state (the listing not included)');
 figure('kill-rounds', round, `SIGKILL after ${ROUND_MIN_S}-${ROUND_MAX_S} s of load, ${CLIENTS} clients`);
 figure('requests', requests);
 figure('acknowledged-posts', verdict.acknowledged.posts, `${verdict.acknowledged.messages} messages`);
