@@ -15,12 +15,15 @@ export interface Figure {
   reqs_per_s?: number;
   p50_ms?: number;
   p99_ms?: number;
+  max_ms?: number;
   rss_mb?: number;
   seconds?: number;
   messages?: number;
   bytes_per_msg?: number;
   rss_bytes_per_msg?: number;
   cpu_us_per_req?: number;
+  /** How many times something happened (bench:soak: rounds, acknowledged operations, findings). */
+  count?: number;
   note?: string;
 }
 
