@@ -96,6 +96,7 @@ export function createRequestGuard(
       credentials: { token: tokenOf(headers), projectId: header(headers['x-project-id']) },
       adminToken: header(headers['x-admin-token']),
       signed,
+      needsProject: route.identity,
     });
     request.access = granted;
     if (route.identity) request.identity = { project: granted.identity.project, clientId };

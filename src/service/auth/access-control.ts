@@ -12,6 +12,8 @@ export interface AccessRequest {
   adminToken: string | undefined;
   /** The request carried a URL-Signature that verified for its method and path. */
   signed: boolean;
+  /** False for requests outside any project (pools, flavors): no project is settled. Default true. */
+  needsProject?: boolean;
 }
 
 /** Who the request runs as; `admin` when it may use admin actions (role or break-glass token). */
@@ -49,19 +51,22 @@ export class AccessControl {
     const admin = levelOf(request.action) === 'admin';
     if (admin && request.adminToken !== undefined && this.adminToken.refusal(request.adminToken) === null) {
       // Break-glass: the admin token is an admin of any project, whatever the strategy.
-      const project = this.checkProject(credentials.projectId ?? '-');
+      const project = request.needsProject === false ? '' : this.checkProject(credentials.projectId);
       return { identity: { project, user: null, roles: [], expiresAt: null, strategy: auth.strategy }, admin: true };
     }
     if (auth instanceof NoauthAuthenticator) {
       // noauth keeps today's rules: every caller is a member of the project it names, and admin
       // actions are gated by the admin token alone (the transports' admin checks say why not).
+      if (request.needsProject === false) {
+        return { identity: { project: '', user: null, roles: [], expiresAt: null, strategy: 'noauth' }, admin: false };
+      }
       return { identity: auth.identify(credentials), admin: false };
     }
     const identity = await auth.authenticate(credentials);
     const isAdmin = this.policy.isAdmin(identity);
     let project = identity.project;
     const named = credentials.projectId;
-    if (named !== undefined && named !== project) {
+    if (named !== undefined && named !== project && request.needsProject !== false) {
       if (!isAdmin) {
         throw new ForbiddenError(
           `The credential is for project "${project}"; X-Project-ID may not name another project.`,
