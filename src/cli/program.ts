@@ -7,6 +7,7 @@ import { CommandLineError, PosthornCommand } from './posthorn-command.js';
 import { registerQueueCommand } from './queue-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSpoolCommand } from './spool-command.js';
+import { registerTokenCommand } from './token-command.js';
 
 /**
  * The `posthorn` command. Each subcommand lives in a file of its own that exports a
@@ -18,6 +19,7 @@ const commands: ((program: Command, io: CliIo) => void)[] = [
   registerSpoolCommand,
   registerQueueCommand,
   registerNotifyCommand,
+  registerTokenCommand,
 ];
 
 export function buildProgram(io: CliIo = processIo): Command {

@@ -3,6 +3,15 @@ import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
+import {
+  AUTH_TOP_KEYS,
+  type AuthConfig,
+  KEYSTONE_KEYS,
+  POLICY_KEYS,
+  readAuthConfig,
+  TOKEN_KEY_KEYS,
+  TOKEN_KEYS,
+} from './auth-config.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
 import {
   NOTIFICATION_KEYS,
@@ -81,6 +90,8 @@ export interface ServerConfig {
   /** Subscription notifications: their spool folder, confirmation, timeouts, limits, SMTP relay. */
   notification: NotificationConfig;
   websocket: WebSocketConfig;
+  /** auth_strategy, default_project, [keystone_authtoken], [token], [policy]: see auth-config.ts. */
+  auth: AuthConfig;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -114,6 +125,7 @@ const TOP_KEYS = new Set([
   'admin',
   'notification',
   'websocket',
+  ...AUTH_TOP_KEYS,
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -154,6 +166,10 @@ export function knownSettings(): string[] {
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
+    ['keystone_authtoken', KEYSTONE_KEYS],
+    ['token', [...TOKEN_KEYS].filter((k) => k !== 'keys')],
+    ['token.keys', TOKEN_KEY_KEYS],
+    ['policy', POLICY_KEYS],
   ];
   const tableNames = new Set(tables.map(([t]) => t.split('.')[0]));
   return [
@@ -341,6 +357,7 @@ export function loadServerConfig(
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
   const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
+  const auth = readAuthConfig(doc, sources);
 
   return {
     host,
@@ -360,6 +377,7 @@ export function loadServerConfig(
     adminToken,
     notification,
     websocket,
+    auth,
     file,
   };
 }

@@ -5,7 +5,16 @@ import { type Logger as PinoLogger, pino } from 'pino';
 import { buildHttpApp, tooManyConnectionsAnswer } from '../api/http/index.js';
 import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
-import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
+import {
+  AccessControl,
+  AccessPolicy,
+  AdminToken,
+  createAuthenticator,
+  type DriverResolver,
+  QueueService,
+  singleDriverResolver,
+  storeLimits,
+} from '../service/index.js';
 import { Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
@@ -92,8 +101,16 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     subscriberTypes: config.subscriberTypes,
     notifier,
   });
+  const checkProject = (value: string | undefined) => service.checkProject(value);
+  const access = new AccessControl(
+    createAuthenticator(config.auth, checkProject),
+    new AccessPolicy(config.auth.roles),
+    new AdminToken(config.adminToken),
+    checkProject,
+  );
   const app = buildHttpApp({
     service,
+    access,
     logger: log,
     pooling,
     adminToken: config.adminToken,
@@ -106,6 +123,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     maxFrameBytes: config.websocket.maxFrameBytes,
     pools: pooling?.admin ?? null,
     adminToken: config.adminToken,
+    access,
     notificationBase: () => notificationBase,
     logRequests: config.logRequests,
   });
@@ -177,6 +195,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
           await app.close();
         } finally {
           await notifier.close();
+          await access.authenticator.close();
           await pooling?.mover.close(); // moves stop at a safe point and resume when started again
           await service.close();
           log.info({}, 'posthorn stopped');

@@ -1,4 +1,5 @@
 export { AdminToken } from './admin-token.js';
+export * from './auth/index.js';
 export { messageChecksum, pythonJson } from './checksum.js';
 export {
   type ClaimTermsDocument,

@@ -46,10 +46,13 @@ describe('server: posthorn.example.toml', () => {
     const inactive = [...settingsShown()].filter(([, s]) => !s.active).map(([key]) => key.split('.')[0]);
     assert.deepEqual([...new Set(inactive)].sort(), [
       'admin',
+      'default_project',
+      'keystone_authtoken',
       'max_connections',
       'notification',
       'pooling',
       'signed_url',
+      'token',
       'websocket',
       'ws_port',
     ]);

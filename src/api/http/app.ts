@@ -1,7 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { LogThrottle } from '../../core/index.js';
 import type { PoolAdmin, QueueMover } from '../../pool/index.js';
-import type { QueueService } from '../../service/index.js';
+import {
+  AccessControl,
+  AccessPolicy,
+  AdminToken,
+  NoauthAuthenticator,
+  type QueueService,
+} from '../../service/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
@@ -32,6 +38,19 @@ export interface HttpAppOptions {
   adminToken?: string | null;
   /** One info line per request (method, route, status, milliseconds, project); default false. */
   logRequests?: boolean;
+  /** Authentication and policy (service/auth); default: noauth, no default project. */
+  access?: AccessControl;
+}
+
+/** The access control of a server without an auth strategy: noauth, as before issue 13. */
+export function noauthAccess(service: QueueService, adminToken: string | null): AccessControl {
+  const checkProject = (value: string | undefined) => service.checkProject(value);
+  return new AccessControl(
+    new NoauthAuthenticator(null, checkProject),
+    new AccessPolicy(),
+    new AdminToken(adminToken),
+    checkProject,
+  );
 }
 
 /** A failure that repeats (a store that is down) is logged once a minute, with how often it came. */
@@ -72,6 +91,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Routes set their own limit on each request; this one covers answers with no route (404).
   app.decorateRequest('bodyLimit', DEFAULT_BODY_LIMIT);
   app.decorateRequest('identity', null);
+  app.decorateRequest('access', null);
   app.decorateRequest('postTerms', null);
 
   const failures = new LogThrottle(service.clock, FAILURE_LOG_EVERY_MS);
@@ -118,7 +138,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     });
   }
 
-  const router = new Router(app, createRequestGuard(service), DEFAULT_BODY_LIMIT);
+  const router = new Router(
+    app,
+    createRequestGuard(service, options.access ?? noauthAccess(service, options.adminToken ?? null)),
+    DEFAULT_BODY_LIMIT,
+  );
   const versions: ApiVersion[] = [V2, V1_1];
   const versionsBody = versionsDocument(versions);
   router.add('GET', '/', { action: 'The versions could not be listed.', identity: false }, async (_request, reply) =>

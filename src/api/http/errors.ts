@@ -6,6 +6,7 @@ import {
   type LogThrottle,
   type PosthornError,
   type SubscriptionExistsError,
+  UnauthenticatedError,
 } from '../../core/index.js';
 import { RequestRefusedError, TITLES } from '../../service/index.js';
 
@@ -162,6 +163,10 @@ export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitT
       return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };
     }
     const description = error instanceof InvalidArgumentError ? error.message : posthornDescription(error);
+    // A 401 says how to authenticate (RFC 9110; keystonemiddleware sends `Keystone uri="..."`).
+    if (error instanceof UnauthenticatedError && error.challenge !== null) {
+      return { status, title, description, headers: { 'www-authenticate': error.challenge }, log: false };
+    }
     return { status, title, description, log: false };
   }
   if (error instanceof Error) {

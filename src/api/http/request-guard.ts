@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { QueueService } from '../../service/index.js';
+import type { Access, AccessControl, PolicyAction, QueueService } from '../../service/index.js';
 import { HttpError } from './errors.js';
 
 /** Who asks, read once per request by the guard. */
@@ -8,10 +8,19 @@ export interface RequestIdentity {
   clientId: string;
 }
 
+/** What the guard checks of a route: its policy action, and whether it runs in a project. */
+export interface GuardedRoute {
+  action: PolicyAction;
+  /** False for routes that need no Client-ID or project (pools, flavors): only the credential is checked. */
+  identity: boolean;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the guard on every versioned route. */
     identity: RequestIdentity | null;
+    /** Who the request runs as and whether it may use admin actions; set by the guard. */
+    access: Access | null;
   }
 }
 
@@ -38,10 +47,14 @@ export function acceptsJson(accept: string | undefined): boolean {
  * refused, the client must accept JSON, and the Client-ID and X-Project-ID must be valid. Throws
  * the refusal; on success sets `request.identity`.
  */
-export function createRequestGuard(service: QueueService): (request: FastifyRequest) => void {
-  return function guard(request: FastifyRequest): void {
+export function createRequestGuard(
+  service: QueueService,
+  access: AccessControl,
+): (request: FastifyRequest, route: GuardedRoute) => Promise<void> {
+  return async function guard(request: FastifyRequest, route: GuardedRoute): Promise<void> {
     const headers = request.headers;
     const signature = headers['url-signature'];
+    let signed = false;
     if (typeof signature === 'string' && signature !== '') {
       const url = request.url;
       const q = url.indexOf('?');
@@ -55,6 +68,7 @@ export function createRequestGuard(service: QueueService): (request: FastifyRequ
         path: q === -1 ? url : url.slice(0, q),
       });
       if (!valid) throw new HttpError(404, 'Not found', 'The pre-signed URL does not allow this request.');
+      signed = true;
     }
     const contentType = headers['content-type'];
     if (
@@ -76,10 +90,27 @@ export function createRequestGuard(service: QueueService): (request: FastifyRequ
         'This endpoint only serves application/json; say so in the Accept header.',
       );
     }
-    const clientId = service.checkClientId(header(headers['client-id']));
-    const project = service.checkProject(header(headers['x-project-id']));
-    request.identity = { project, clientId };
+    const clientId = route.identity ? service.checkClientId(header(headers['client-id'])) : '';
+    const granted = await access.authorize({
+      action: route.action,
+      credentials: { token: tokenOf(headers), projectId: header(headers['x-project-id']) },
+      adminToken: header(headers['x-admin-token']),
+      signed,
+      needsProject: route.identity,
+    });
+    request.access = granted;
+    if (route.identity) request.identity = { project: granted.identity.project, clientId };
   };
+}
+
+/** The credential: `X-Auth-Token` (keystone's header), else the bearer token of `Authorization`. */
+function tokenOf(headers: FastifyRequest['headers']): string | undefined {
+  const token = header(headers['x-auth-token']);
+  if (token !== undefined) return token;
+  const authorization = header(headers.authorization);
+  if (authorization === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match === null ? undefined : match[1];
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -10,6 +10,8 @@ import type { Limits } from '../../core/index.js';
 import type { QueueService, ResourceKind, ResourceScope } from '../../service/index.js';
 import { HttpError, type SizeLimitText } from './errors.js';
 import type { ApiVersion } from './home-document.js';
+import type { GuardedRoute } from './request-guard.js';
+import { routeAction } from './route-access.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +52,7 @@ export class Router {
 
   constructor(
     readonly app: FastifyInstance,
-    private readonly guard: (request: FastifyRequest) => void,
+    private readonly guard: (request: FastifyRequest, route: GuardedRoute) => Promise<void>,
     /** Bytes a body may have on routes that do not say (64 KiB: claims, subscriptions, share...). */
     private readonly defaultBodyLimit: number,
   ) {}
@@ -68,19 +70,24 @@ export class Router {
         ...(options.sizeLimit ? { sizeLimit: options.sizeLimit } : {}),
       },
     };
-    const guard = options.identity === false ? null : this.guard;
+    // The policy action of the route (route-access.ts); a route in a project must have one.
+    const action = routeAction(method, url);
+    if (action === undefined && options.identity !== false) throw new Error(`${method} ${url} has no policy action`);
+    const route: GuardedRoute | null = action === undefined ? null : { action, identity: options.identity !== false };
+    const check = this.guard;
+    const guard = route === null ? null : (request: FastifyRequest) => check(request, route);
     let routeHandler = handler;
     if (WITH_BODY.has(method)) {
       const limit = options.bodyLimit ?? this.defaultBodyLimit;
       const own = options.preParsing;
       routeOptions.preParsing = async function beforeBody(request, reply, payload) {
         request.bodyLimit = limit;
-        guard?.(request);
+        await guard?.(request);
         return own ? own.call(this, request, reply, payload) : payload;
       };
     } else if (guard) {
       routeHandler = async (request, reply) => {
-        guard(request);
+        await guard(request);
         return handler(request, reply);
       };
     }

@@ -3,13 +3,21 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { isPlainObject, type Logger, LogThrottle, stderrLogger } from '../../core/index.js';
+import { isPlainObject, type Logger, LogThrottle, stderrLogger, UnauthenticatedError } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
-import { AdminToken, type QueueService } from '../../service/index.js';
+import {
+  AccessControl,
+  AccessPolicy,
+  AdminToken,
+  levelOf,
+  NoauthAuthenticator,
+  type QueueService,
+} from '../../service/index.js';
 import { answerFor, logFailure } from '../http/errors.js';
 import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.js';
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
 import { ACTIONS, matchesSchema } from './request-schema.js';
+import { WS_ACTIONS } from './ws-access.js';
 
 export interface WebSocketApiOptions {
   service: QueueService;
@@ -27,6 +35,8 @@ export interface WebSocketApiOptions {
   notificationBase: () => string;
   /** One info line per request (action, status, milliseconds, project); default false. */
   logRequests?: boolean;
+  /** Authentication and policy (service/auth), the same as the HTTP API's; default noauth. */
+  access?: AccessControl;
 }
 
 /** Frames read ahead of the one being answered before a socket stops being read. */
@@ -63,6 +73,8 @@ class Connection {
   notifyBinary = false;
   readonly subscriptions: { project: string; queue: string; id: string }[] = [];
   cleanup: Promise<void> | null = null;
+  /** The credential `authenticate` accepted; each later request is checked with it again (so expiry counts). */
+  token: string | null = null;
 
   constructor(readonly ws: WebSocket) {}
 }
@@ -88,12 +100,17 @@ export class WebSocketApi {
   private readonly sockets = new Map<string, Connection>();
   private readonly log: Logger;
   private readonly admin: AdminToken;
+  private readonly access: AccessControl;
   private readonly failures: LogThrottle;
   private closed = false;
 
   constructor(private readonly options: WebSocketApiOptions) {
     this.log = options.logger ?? stderrLogger;
     this.admin = new AdminToken(options.adminToken ?? null);
+    const checkProject = (value: string | undefined) => options.service.checkProject(value);
+    this.access =
+      options.access ??
+      new AccessControl(new NoauthAuthenticator(null, checkProject), new AccessPolicy(), this.admin, checkProject);
     this.failures = new LogThrottle(options.service.clock, 60_000);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -263,10 +280,18 @@ export class WebSocketApi {
     let result: ActionResult;
     let own = false;
     try {
+      const granted = await this.authorize(conn, name, headers);
+      if ('status' in granted) {
+        result = granted;
+        this.send(conn, binary, request, result.body, result.status);
+        return;
+      }
       result = await (HANDLERS[name] as NonNullable<(typeof HANDLERS)[string]>)(body, headers, {
         service: this.options.service,
         pools: this.options.pools ?? null,
         admin: this.admin,
+        project: granted.project,
+        adminGranted: granted.admin,
         socketSubscriber: () => `${this.options.notificationBase()}${conn.id}`,
         subscribedSocket: (project, queue, id) => {
           own = true;
@@ -294,6 +319,63 @@ export class WebSocketApi {
         },
         'websocket request',
       );
+    }
+  }
+
+  /**
+   * Zaqar's rules (transport/websocket/protocol.py): under an auth strategy, a socket's requests
+   * before a successful `authenticate` are refused 403 "Not authentified."; a failed authenticate
+   * is 401 "Authentication failed."; afterwards every request runs as the socket's identity, its
+   * credential checked again (expiry, X-Project-ID, the action's policy) by the same access
+   * control as HTTP's. Returns the answer to send at once, or what the handler runs with.
+   */
+  private async authorize(
+    conn: Connection,
+    name: string,
+    headers: Record<string, string>,
+  ): Promise<ActionResult | { project: string | null; admin: boolean }> {
+    const access = this.access;
+    const projectId = typeof headers['X-Project-ID'] === 'string' ? headers['X-Project-ID'] : undefined;
+    const adminToken = typeof headers['X-Admin-Token'] === 'string' ? headers['X-Admin-Token'] : undefined;
+    if (name === 'authenticate') {
+      if (access.strategy === 'noauth') return { project: null, admin: false };
+      const token = credentialOf(headers);
+      try {
+        await access.authenticator.authenticate({ token, projectId });
+      } catch (error) {
+        if (error instanceof UnauthenticatedError) {
+          conn.token = null;
+          return { status: 401, body: { error: 'Authentication failed.', exception: error.message } };
+        }
+        throw error;
+      }
+      conn.token = token ?? null;
+      return { project: null, admin: false };
+    }
+    const action = WS_ACTIONS[name];
+    if (action === undefined) throw new Error(`${name} has no policy action`);
+    const auth = access.authenticator;
+    if (auth instanceof NoauthAuthenticator) {
+      // Today's rules: the handlers check X-Project-ID themselves (the default project when it is missing).
+      return { project: projectId === undefined ? auth.defaultProject : null, admin: false };
+    }
+    const breakGlass = adminToken !== undefined && levelOf(action) === 'admin';
+    if (conn.token === null && !breakGlass) return { status: 403, body: { error: 'Not authentified.' } };
+    try {
+      const granted = await access.authorize({
+        action,
+        credentials: { token: conn.token ?? undefined, projectId },
+        adminToken,
+        signed: false,
+      });
+      return { project: granted.identity.project, admin: granted.admin };
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) {
+        // The credential stopped being valid (it expired): the socket must authenticate again.
+        conn.token = null;
+        return { status: 403, body: { error: 'Not authentified.', exception: error.message } };
+      }
+      throw error;
     }
   }
 
@@ -380,4 +462,14 @@ export async function listenWebSocket(
         server.closeAllConnections();
       }),
   };
+}
+
+/** The credential of an `authenticate` request: X-Auth-Token, else `Authorization: Bearer …`. */
+function credentialOf(headers: Record<string, string>): string | undefined {
+  const token = headers['X-Auth-Token'];
+  if (typeof token === 'string' && token !== '') return token;
+  const authorization = headers.Authorization;
+  if (typeof authorization !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match === null ? undefined : match[1];
 }

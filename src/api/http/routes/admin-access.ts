@@ -12,6 +12,8 @@ export const ADMIN_TOKEN_HEADER = 'x-admin-token';
 export function adminCheck(token: string | null): (request: FastifyRequest) => void {
   const admin = new AdminToken(token);
   return function requireAdmin(request: FastifyRequest): void {
+    // The guard granted it already: an admin role, or the admin token under any strategy.
+    if (request.access?.admin === true) return;
     const refusal = admin.refusal(presented(request));
     if (refusal !== null) throw new HttpError(403, 'Not authorized', refusal);
   };
@@ -21,6 +23,7 @@ export function adminCheck(token: string | null): (request: FastifyRequest) => v
 export function privateCheck(token: string | null): (request: FastifyRequest) => void {
   const admin = new AdminToken(token);
   return function requirePrivate(request: FastifyRequest): void {
+    if (request.access?.admin === true) return;
     const refusal = admin.privateRefusal(presented(request));
     if (refusal !== null) throw new HttpError(403, 'Not authorized', refusal);
   };
