@@ -1,5 +1,5 @@
 import type { ApiKey, AuthSettings, AuthStrategy, KeystoneSettings, RoleNames } from '../service/index.js';
-import { DEFAULT_ROLE_NAMES } from '../service/index.js';
+import { DEFAULT_ROLE_NAMES, KEYSTONE_AUTHTOKEN_KEYS, keystoneSettingsFrom } from '../service/index.js';
 import { fail, type Setting, type SettingSources, section, text, whole } from './config-values.js';
 
 /**
@@ -22,15 +22,7 @@ import { fail, type Setting, type SettingSources, section, text, whole } from '.
  *   reader_roles = ["reader"]  member_roles = ["member", "_member_"]  admin_roles = ["admin"]
  */
 export const AUTH_TOP_KEYS = ['auth_strategy', 'default_project', 'keystone_authtoken', 'token', 'policy'];
-export const KEYSTONE_KEYS = new Set([
-  'auth_url',
-  'username',
-  'password',
-  'project_name',
-  'user_domain_name',
-  'project_domain_name',
-  'token_cache_time',
-]);
+export const KEYSTONE_KEYS = KEYSTONE_AUTHTOKEN_KEYS;
 export const TOKEN_KEYS = new Set(['secret', 'keys']);
 export const TOKEN_KEY_KEYS = new Set(['hash', 'project', 'roles']);
 export const POLICY_KEYS = new Set(['reader_roles', 'member_roles', 'admin_roles']);
@@ -70,23 +62,8 @@ export function readAuthConfig(doc: Record<string, unknown>, sources: SettingSou
   };
 
   const ks = section(sources.fromFile('keystone_authtoken', doc.keystone_authtoken), KEYSTONE_KEYS);
-  let keystone: KeystoneSettings | null = null;
-  if (strategy === 'keystone') {
-    const required = (key: string) => text(sources.fromFile(`keystone_authtoken.${key}`, ks[key]));
-    const optional = (key: string, fallback: string) =>
-      ks[key] === undefined ? fallback : text(sources.fromFile(`keystone_authtoken.${key}`, ks[key]));
-    const cache = sources.fromFile('keystone_authtoken.token_cache_time', ks.token_cache_time);
-    keystone = {
-      authUrl: required('auth_url'),
-      username: required('username'),
-      password: required('password'),
-      projectName: required('project_name'),
-      userDomainName: optional('user_domain_name', 'Default'),
-      projectDomainName: optional('project_domain_name', 'Default'),
-      // keystonemiddleware's default.
-      tokenCacheTime: cache.value === undefined ? 300 : whole(cache, 0, 86_400),
-    };
-  }
+  // The keystone settings are read (and refused, naming the key) only when keystone is the strategy.
+  const keystone: KeystoneSettings | null = strategy === 'keystone' ? keystoneSettingsFrom(ks) : null;
 
   const tokenDoc = section(sources.fromFile('token', doc.token), TOKEN_KEYS);
   const secretSetting = sources.pick('token.secret', tokenDoc.secret, { env: 'POSTHORN_TOKEN_SECRET' });

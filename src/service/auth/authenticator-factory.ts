@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../core/index.js';
 import type { Authenticator } from './identity.js';
+import { KeystoneAuthenticator } from './keystone-authenticator.js';
 import type { KeystoneSettings } from './keystone-settings.js';
 import { NoauthAuthenticator } from './noauth-authenticator.js';
 import { TokenAuthenticator, type TokenSettings } from './token-authenticator.js';
@@ -14,20 +15,6 @@ export interface AuthSettings {
   keystone: KeystoneSettings | null;
   /** token: `[token]`; null under the other strategies. */
   token: TokenSettings | null;
-}
-
-/** Makes the keystone Authenticator from its settings (see keystone-authenticator.ts). */
-export type KeystoneFactory = (settings: KeystoneSettings) => Authenticator;
-
-/**
- * The seam to keystone: the keystone Authenticator (keystone-authenticator.ts, its own part of
- * issue 13) registers itself here, so this file does not depend on it being present. Until it
- * does, `auth_strategy = "keystone"` is refused at start rather than run without checking tokens.
- */
-let keystoneFactory: KeystoneFactory | null = null;
-
-export function registerKeystoneFactory(factory: KeystoneFactory): void {
-  keystoneFactory = factory;
 }
 
 /** The Authenticator of the configured strategy. */
@@ -49,9 +36,6 @@ export function createAuthenticator(
           'auth_strategy "keystone" needs [keystone_authtoken] settings',
         );
       }
-      if (keystoneFactory === null) {
-        throw new InvalidArgumentError('auth_strategy', 'keystone is not available in this build of Posthorn');
-      }
-      return keystoneFactory(settings.keystone);
+      return new KeystoneAuthenticator(settings.keystone);
   }
 }
