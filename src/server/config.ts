@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
+import type { KeyRing } from '../service/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
+import { ENCRYPTION_KEYS, readEncryptionConfig } from './encryption-config.js';
 import {
   NOTIFICATION_KEYS,
   type NotificationConfig,
@@ -49,6 +51,9 @@ import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingCon
  *                                      # max_subscriptions_per_queue, smtp_host, smtp_port, smtp_from...
  *   [websocket]                # the WebSocket API: max_frame_size, http_path (/v2/ws), notification_url
  *
+ *   [encryption]               # encryption at rest: key (POSTHORN_ENCRYPTION_KEY), key_id, old_keys;
+ *                              # see encryption-config.ts
+ *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
  *   max_messages_per_page = 20
@@ -81,6 +86,8 @@ export interface ServerConfig {
   /** Subscription notifications: their spool folder, confirmation, timeouts, limits, SMTP relay. */
   notification: NotificationConfig;
   websocket: WebSocketConfig;
+  /** Keys of encryption at rest (current: null when none is set). */
+  encryption: KeyRing;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -114,6 +121,7 @@ const TOP_KEYS = new Set([
   'admin',
   'notification',
   'websocket',
+  'encryption',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -151,6 +159,7 @@ export function knownSettings(): string[] {
     ['limits', LIMIT_KEYS.keys()],
     ['notification', NOTIFICATION_KEYS],
     ['websocket', WEBSOCKET_KEYS],
+    ['encryption', ENCRYPTION_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -341,6 +350,7 @@ export function loadServerConfig(
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
   const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
+  const encryption = readEncryptionConfig(doc.encryption, sources);
 
   return {
     host,
@@ -360,6 +370,7 @@ export function loadServerConfig(
     adminToken,
     notification,
     websocket,
+    encryption,
     file,
   };
 }

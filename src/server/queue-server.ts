@@ -91,6 +91,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     signedUrlSecret: config.signedUrlSecret,
     subscriberTypes: config.subscriberTypes,
     notifier,
+    encryption: config.encryption,
   });
   const app = buildHttpApp({
     service,
