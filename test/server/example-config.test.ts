@@ -46,6 +46,7 @@ describe('server: posthorn.example.toml', () => {
     const inactive = [...settingsShown()].filter(([, s]) => !s.active).map(([key]) => key.split('.')[0]);
     assert.deepEqual([...new Set(inactive)].sort(), [
       'admin',
+      'encryption',
       'max_connections',
       'notification',
       'pooling',
