@@ -5,7 +5,13 @@ import { type Logger as PinoLogger, pino } from 'pino';
 import { buildHttpApp, tooManyConnectionsAnswer } from '../api/http/index.js';
 import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
-import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
+import {
+  type DriverResolver,
+  MessageCipher,
+  QueueService,
+  singleDriverResolver,
+  storeLimits,
+} from '../service/index.js';
 import { Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
@@ -68,6 +74,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   try {
     notifier = await Notifier.open({
       resolver,
+      cipher: new MessageCipher(config.encryption),
       dir: n.dir,
       limits: config.limits,
       logger: log,

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { loadServerConfig, type RunningServer, startQueueServer } from '../../src/server/index.js';
 import { deriveKeyId, readEncryptionKey } from '../../src/service/index.js';
+import { startWebhookReceiver } from '../fixtures/webhook-receiver.js';
 import { CLIENT, testApi } from './http/helpers.js';
 
 const PROJECT = 'crypt-test';
@@ -158,6 +159,38 @@ describe('encryption at rest over the wire', () => {
       );
     } finally {
       await server.close();
+    }
+  });
+
+  it('a notification of an encrypted queue waits for delivery sealed, and is delivered in clear', async () => {
+    const dir = folder();
+    const receiver = await startWebhookReceiver();
+    const server = await start(dir, { POSTHORN_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+    try {
+      const secret = `PLAINTEXT-${randomBytes(8).toString('hex')}`;
+      assert.equal((await call(server, 'PUT', '/v2/queues/vault', { _enable_encrypt_messages: true })).status, 201);
+      receiver.hold('/hook');
+      const subscribed = await call(server, 'POST', '/v2/queues/vault/subscriptions', {
+        subscriber: receiver.url('/hook'),
+        ttl: 600,
+      });
+      assert.equal(subscribed.status, 201);
+      assert.equal(
+        (await call(server, 'POST', '/v2/queues/vault/messages', { messages: [{ body: { secret } }] })).status,
+        201,
+      );
+      // The post is answered once its notification is spooled; it is held in flight, so still on disk.
+      await receiver.until('/hook', 1);
+      const raw = filesUnder(join(dir, 'data'));
+      assert.ok(raw.length > 0);
+      assert.equal(raw.includes(Buffer.from(secret)), false, 'the body waits in the notifications folder in clear');
+      receiver.release('/hook');
+      const [hit] = receiver.on('/hook');
+      assert.match(hit?.body ?? '', new RegExp(secret));
+    } finally {
+      receiver.release('/hook');
+      await server.close();
+      await receiver.close();
     }
   });
 
