@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  type KeyObject,
+  randomFillSync,
+} from 'node:crypto';
 import {
   DamagedMessageError,
   decodeValue,
@@ -39,6 +46,8 @@ const KEY_BYTES = 32;
 const ALGORITHM = 'aes-256-gcm';
 const STRICT_BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const KEY_ID_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Nonces drawn at once: randomBytes(12) per message cost more than the encryption itself. */
+const NONCES_PER_DRAW = 512;
 
 /** One key of the ring: 32 bytes and the id stored with what it seals. */
 export interface EncryptionKey {
@@ -94,19 +103,29 @@ export function isSealed(body: unknown): body is Uint8Array {
 /** Seals and opens message bodies with a key ring (see the envelope above). */
 export class MessageCipher {
   private readonly current: EncryptionKey | null;
+  private readonly currentKey: KeyObject | null;
   private readonly header: Buffer | null;
-  private readonly keys = new Map<string, Buffer>();
+  // KeyObjects: node:crypto imports a raw key on every createCipheriv, a KeyObject once.
+  private readonly keys = new Map<string, KeyObject>();
+  // Random bytes for nonces, drawn from the CSPRNG in blocks and each 12-byte slice used once.
+  // A process never shares this buffer (cluster workers are processes started afresh, not forks
+  // of this memory), so no nonce repeats.
+  private readonly nonces = Buffer.alloc(NONCE_BYTES * NONCES_PER_DRAW);
+  private nonceAt = this.nonces.length;
 
   constructor(ring: KeyRing = { current: null, old: [] }) {
     this.current = ring.current;
+    const raw = new Map<string, Buffer>();
     for (const k of [...(ring.current ? [ring.current] : []), ...ring.old]) {
       if (k.key.length !== KEY_BYTES) throw new RangeError(`key ${k.id} is not ${KEY_BYTES} bytes`);
-      const known = this.keys.get(k.id);
+      const known = raw.get(k.id);
       if (known !== undefined && !known.equals(k.key)) {
         throw new InvalidArgumentError('encryption', `two different keys have the id ${JSON.stringify(k.id)}`);
       }
-      this.keys.set(k.id, k.key);
+      raw.set(k.id, k.key);
+      if (known === undefined) this.keys.set(k.id, createSecretKey(k.key));
     }
+    this.currentKey = ring.current ? (this.keys.get(ring.current.id) ?? null) : null;
     this.header = ring.current ? headerFor(ring.current.id) : null;
   }
 
@@ -122,17 +141,28 @@ export class MessageCipher {
 
   /** The envelope of `body` under the current key. */
   seal(body: unknown, queue: string): Buffer {
-    if (this.current === null || this.header === null) {
+    if (this.currentKey === null || this.header === null) {
       throw new EncryptionKeyUnavailableError(
         `queue ${queue} stores its messages encrypted (_enable_encrypt_messages), but this server has no [encryption] key`,
         null,
       );
     }
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv(ALGORITHM, this.current.key, nonce);
+    const nonce = this.nextNonce();
+    const cipher = createCipheriv(ALGORITHM, this.currentKey, nonce);
     cipher.setAAD(this.header);
     const sealed = Buffer.concat([cipher.update(encodeValue(body)), cipher.final()]);
     return Buffer.concat([this.header, nonce, sealed, cipher.getAuthTag()]);
+  }
+
+  private nextNonce(): Buffer {
+    if (this.nonceAt + NONCE_BYTES > this.nonces.length) {
+      randomFillSync(this.nonces);
+      this.nonceAt = 0;
+    }
+    // No copy: seal() hands it to createCipheriv and Buffer.concat, which both copy, before any next draw.
+    const nonce = this.nonces.subarray(this.nonceAt, this.nonceAt + NONCE_BYTES);
+    this.nonceAt += NONCE_BYTES;
+    return nonce;
   }
 
   /**

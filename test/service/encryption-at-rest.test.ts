@@ -15,6 +15,7 @@ import {
 import {
   type EncryptionKey,
   type KeyRing,
+  MessageCipher,
   messageChecksum,
   QueueService,
   RequestRefusedError,
@@ -207,6 +208,19 @@ describe('encryption at rest: keys and damage', () => {
     const driver = createDataDriver(engine, storeLimits(makeLimits()));
     return { clock, driver };
   }
+
+  it('every seal takes a fresh nonce: the same body twice, and more than a draw of nonces, never repeat one', () => {
+    const key = newKey('k1');
+    const cipher = new MessageCipher({ current: key, old: [] });
+    const seen = new Set<string>();
+    const start = 6 + key.id.length;
+    for (let i = 0; i < 2000; i++) {
+      const sealed = cipher.seal('same body', 'q');
+      seen.add(sealed.subarray(start, start + 12).toString('hex'));
+      assert.equal(cipher.open(sealed, 'q', String(i)), 'same body');
+    }
+    assert.equal(seen.size, 2000);
+  });
 
   it('rotation: messages sealed under the old key still read, new ones use the new key', async () => {
     const { clock, driver } = await open();
