@@ -23,8 +23,13 @@
  *                         DATABASE_URL); the server's CPU figure then leaves out the pool's server;
  *                         or floor: a bare node:http server with canned answers and no store
  *                         (bench/http-floor.ts), what the round trips alone cost on this machine
+ *   BENCH_ENCRYPT=plain,encrypted
+ *                         run each store with plain queues, queues with _enable_encrypt_messages
+ *                         (the server given a fresh [encryption] key; target "<store>:encrypted"),
+ *                         or both in turn, so their ratio is from one run
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +44,7 @@ const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 16);
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const STORES = (process.env.BENCH_STORE ?? 'disk,redis,postgres').split(',');
+const MODES = (process.env.BENCH_ENCRYPT ?? 'plain').split(',');
 const BATCH = 10;
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
@@ -60,7 +66,7 @@ interface Server {
   pool: BenchPool | null;
 }
 
-async function startServer(store: string): Promise<Server> {
+async function startServer(store: string, encrypted: boolean): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
   const args = posthornServe(['--port', '0', '--data', data]);
   let pool: BenchPool | null = null;
@@ -79,8 +85,9 @@ async function startServer(store: string): Promise<Server> {
     ...process.env,
     POSTHORN_STORE: pool ? 'disk' : store,
     POSTHORN_LOG_LEVEL: 'info',
+    ...(encrypted ? { POSTHORN_ENCRYPTION_KEY: randomBytes(32).toString('base64') } : {}),
   });
-  return { child, url, data, store, pool };
+  return { child, url, data, store: encrypted ? `${store}:encrypted` : store, pool };
 }
 
 interface Counters {
@@ -214,11 +221,21 @@ async function phase(
   return c;
 }
 
-async function run(store: string): Promise<void> {
-  const server = await startServer(store);
+async function run(store: string, encrypted: boolean): Promise<void> {
+  const server = await startServer(store, encrypted);
   const pool = new Pool(server.url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
   const queue = (i: number) => `bench-${i % QUEUES}`;
   try {
+    for (let i = 0; i < QUEUES && encrypted; i++) {
+      const r = await pool.request({
+        method: 'PUT',
+        path: `/v2/queues/${queue(i)}`,
+        headers: HEADERS,
+        body: '{"_enable_encrypt_messages": true}',
+      });
+      await r.body.dump();
+      if (r.statusCode !== 201) throw new Error(`could not create encrypted queue ${queue(i)}: ${r.statusCode}`);
+    }
     // Warm up the server's code paths (JIT) before measuring.
     const warm = counters();
     await Promise.all(
@@ -260,4 +277,9 @@ async function run(store: string): Promise<void> {
   }
 }
 
-for (const store of STORES) await run(store);
+for (const store of STORES) {
+  for (const mode of MODES) {
+    if (mode !== 'plain' && mode !== 'encrypted') throw new Error(`BENCH_ENCRYPT: plain or encrypted, not ${mode}`);
+    await run(store, mode === 'encrypted');
+  }
+}

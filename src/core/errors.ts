@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'PH_STORAGE_MISCONFIGURED'
   | 'PH_CORRUPT_DATA'
   | 'PH_MESSAGE_DAMAGED'
+  | 'PH_ENCRYPTION_KEY_UNAVAILABLE'
   | 'PH_LOCKED'
   | 'PH_NOT_A_SPOOL'
   | 'PH_QUEUE_ERROR'
@@ -226,6 +227,23 @@ export class DamagedMessageError extends PosthornError {
     message: string,
     readonly messageId: string,
     readonly queue: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A message is stored encrypted under a key this process does not hold (`keyId`: the key id its
+ * envelope names), or a queue asks for encryption while no key is configured (`keyId` null).
+ * The stored bytes are intact: putting the key back (`[encryption] key` or `old_keys`) serves
+ * the message again, so this is the server's trouble, never the message's damage.
+ */
+export class EncryptionKeyUnavailableError extends PosthornError {
+  readonly code = 'PH_ENCRYPTION_KEY_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly keyId: string | null,
     options?: PosthornErrorOptions,
   ) {
     super(message, options);

@@ -19,6 +19,7 @@ export {
   CorruptDataError,
   DamagedMessageError,
   DEFAULT_LIMITS,
+  EncryptionKeyUnavailableError,
   FakeClock,
   FaultyFileIo,
   ForbiddenError,

@@ -1,6 +1,6 @@
 import type { ApiKey, AuthSettings, AuthStrategy, KeystoneSettings, RoleNames } from '../service/index.js';
 import { DEFAULT_ROLE_NAMES, KEYSTONE_AUTHTOKEN_KEYS, keystoneSettingsFrom } from '../service/index.js';
-import { fail, type Setting, type SettingSources, section, text, whole } from './config-values.js';
+import { fail, type Setting, type SettingSources, section, text } from './config-values.js';
 
 /**
  * The authentication settings of `posthorn serve` (read by config.ts):

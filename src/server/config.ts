@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
+import type { KeyRing } from '../service/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import {
   AUTH_TOP_KEYS,
@@ -13,6 +14,7 @@ import {
   TOKEN_KEYS,
 } from './auth-config.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
+import { ENCRYPTION_KEYS, readEncryptionConfig } from './encryption-config.js';
 import {
   NOTIFICATION_KEYS,
   type NotificationConfig,
@@ -58,6 +60,9 @@ import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingCon
  *                                      # max_subscriptions_per_queue, smtp_host, smtp_port, smtp_from...
  *   [websocket]                # the WebSocket API: max_frame_size, http_path (/v2/ws), notification_url
  *
+ *   [encryption]               # encryption at rest: key (POSTHORN_ENCRYPTION_KEY), key_id, old_keys;
+ *                              # see encryption-config.ts
+ *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
  *   max_messages_per_page = 20
@@ -92,6 +97,8 @@ export interface ServerConfig {
   websocket: WebSocketConfig;
   /** auth_strategy, default_project, [keystone_authtoken], [token], [policy]: see auth-config.ts. */
   auth: AuthConfig;
+  /** Keys of encryption at rest (current: null when none is set). */
+  encryption: KeyRing;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -126,6 +133,7 @@ const TOP_KEYS = new Set([
   'notification',
   'websocket',
   ...AUTH_TOP_KEYS,
+  'encryption',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -163,6 +171,7 @@ export function knownSettings(): string[] {
     ['limits', LIMIT_KEYS.keys()],
     ['notification', NOTIFICATION_KEYS],
     ['websocket', WEBSOCKET_KEYS],
+    ['encryption', ENCRYPTION_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -358,6 +367,7 @@ export function loadServerConfig(
   const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
   const auth = readAuthConfig(doc, sources);
+  const encryption = readEncryptionConfig(doc.encryption, sources);
 
   return {
     host,
@@ -378,6 +388,7 @@ export function loadServerConfig(
     notification,
     websocket,
     auth,
+    encryption,
     file,
   };
 }

@@ -11,6 +11,7 @@ import {
   AdminToken,
   createAuthenticator,
   type DriverResolver,
+  MessageCipher,
   QueueService,
   singleDriverResolver,
   storeLimits,
@@ -77,6 +78,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   try {
     notifier = await Notifier.open({
       resolver,
+      cipher: new MessageCipher(config.encryption),
       dir: n.dir,
       limits: config.limits,
       logger: log,
@@ -100,6 +102,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     signedUrlSecret: config.signedUrlSecret,
     subscriberTypes: config.subscriberTypes,
     notifier,
+    encryption: config.encryption,
   });
   const checkProject = (value: string | undefined) => service.checkProject(value);
   const access = new AccessControl(

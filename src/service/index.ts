@@ -9,6 +9,14 @@ export {
 } from './documents.js';
 export { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+export {
+  deriveKeyId,
+  type EncryptionKey,
+  isSealed,
+  type KeyRing,
+  MessageCipher,
+  readEncryptionKey,
+} from './message-cipher.js';
 export { applyMetadataPatch, type MetadataChange, parseMetadataPatch } from './metadata-patch.js';
 export { healthProject, NAMESPACE_PREFIX_LENGTH, type ResourceKind, storeLimits, storeProject } from './namespaces.js';
 export type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';

@@ -2,6 +2,7 @@ import { type Clock, type Limits, makeLimits, newId, systemClock } from '../core
 import type { DataDriver } from '../store/contract/index.js';
 import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
 import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
+import { type KeyRing, MessageCipher } from './message-cipher.js';
 import { healthProject } from './namespaces.js';
 import type { NotificationHooks } from './notify/hooks.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
@@ -26,6 +27,12 @@ export interface QueueServiceOptions {
   subscriberTypes?: readonly string[];
   /** Delivers subscription notifications (service/notify's Notifier); without one, subscriptions only are stored. */
   notifier?: NotificationHooks;
+  /**
+   * Keys of encryption at rest: `current` seals the bodies of queues with
+   * `_enable_encrypt_messages`, `old` ones still open what they sealed. Without a current key,
+   * setting the flag is refused.
+   */
+  encryption?: KeyRing;
 }
 
 /** One probed storage operation of a health report. */
@@ -85,6 +92,7 @@ export class QueueService {
       checksums: options.checksums === true,
       subscriberTypes: options.subscriberTypes ?? DEFAULT_SUBSCRIBER_TYPES,
       notifier: options.notifier,
+      cipher: new MessageCipher(options.encryption),
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);

@@ -142,6 +142,8 @@ export interface PostTerms {
   defaultDelay: number;
   /** False when the queue has no `_default_message_delay`, so listings show delayed messages (Zaqar does). */
   hidesDelayed: boolean;
+  /** The queue's `_enable_encrypt_messages` is true: bodies are sealed before they are stored. */
+  encrypt: boolean;
 }
 
 export function postTerms(metadata: QueueMetadata | null, limits: Limits): PostTerms {
@@ -155,5 +157,6 @@ export function postTerms(metadata: QueueMetadata | null, limits: Limits): PostT
       isInteger(ttl) && ttl >= limits.minMessageTtl && ttl <= limits.maxMessageTtl ? ttl : limits.defaultMessageTtl,
     defaultDelay: isInteger(delay) && delay > 0 && delay <= limits.maxMessageDelay ? delay : limits.defaultMessageDelay,
     hidesDelayed: !isUnset(delay),
+    encrypt: metadata?.[R.enableEncryptMessages] === true,
   };
 }

@@ -6,6 +6,7 @@ import {
   isPlainObject,
   type Limits,
   type Message,
+  type NewMessage,
   QUEUE_NAME_PATTERN,
   type QueueMetadata,
   QueueNotFoundError,
@@ -25,6 +26,7 @@ import {
 } from './documents.js';
 import type { DriverResolver } from './driver-resolver.js';
 import { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+import { isSealed, MessageCipher } from './message-cipher.js';
 import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
 import { type ResourceKind, storeProject } from './namespaces.js';
 import type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
@@ -45,6 +47,8 @@ export interface ScopeSettings {
   subscriberTypes: readonly string[];
   /** Subscription notifications (service/notify); none when the service has no notifier. */
   notifier?: NotificationHooks | undefined;
+  /** Seals the bodies of queues with `_enable_encrypt_messages` and opens sealed ones; none: no keys. */
+  cipher?: MessageCipher | undefined;
 }
 
 export interface ListQueuesQuery {
@@ -97,6 +101,7 @@ export class ResourceScope {
   private readonly defaults: ReadonlyArray<readonly [string, unknown]>;
   private readonly reservedKeys: ReadonlySet<string>;
   private readonly termsCache = new Map<string, { terms: PostTerms; until: number }>();
+  private readonly cipher: MessageCipher;
 
   constructor(kind: ResourceKind, settings: ScopeSettings) {
     this.kind = kind;
@@ -104,6 +109,8 @@ export class ResourceScope {
     this.limits = settings.limits;
     this.resolver = settings.resolver;
     this.defaults = reservedDefaults(kind, settings.limits);
+    // Without keys there is still a cipher: it seals nothing, but names the key of a sealed body it meets.
+    this.cipher = settings.cipher ?? new MessageCipher();
     this.reservedKeys = new Set([
       ...reservedDefaults('queue', settings.limits).map(([key]) => key),
       '_flavor',
@@ -159,6 +166,7 @@ export class ResourceScope {
     const document = metadata === undefined ? {} : metadata;
     if (!isPlainObject(document)) throw bodyError('body', `The ${this.kind} metadata must be a JSON object.`);
     checkReservedMetadata(document, this.limits);
+    this.checkEncryptable(document, (field, text) => apiError(field, text));
     const driver = await this.driver(project, name);
     const created = await driver.queues.create(storeProject(this.kind, project), name, document);
     this.metadataChanged(project, name);
@@ -188,6 +196,7 @@ export class ResourceScope {
       if (error instanceof RequestRefusedError) throw bodyError(error.field, error.description);
       throw error;
     }
+    this.checkEncryptable(next, (field, text) => bodyError(field, text));
     await this.translate(name, driver.queues.setMetadata(sp, name, next));
     this.metadataChanged(project, name);
     return withReservedDefaults(next, this.defaults);
@@ -275,8 +284,9 @@ export class ResourceScope {
     // Subscribers' notifications are spooled while the messages are stored (Zaqar's notifier too
     // runs beside the store, before it), and both are durable before the post is answered. A
     // queue known to have no subscriptions costs nothing here (see Notifier.posted).
+    const stored = this.sealed(name, messages, knownTerms.encrypt);
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
-    const posting = driver.messages.post(storeProject(this.kind, project), name, messages, clientId);
+    const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId);
     if (notified === undefined) return posting;
     const [ids] = await Promise.all([posting, notified]);
     return ids;
@@ -298,16 +308,19 @@ export class ResourceScope {
     // Zaqar filters delayed messages out of listings only in queues that have a default delay.
     const includeDelayed = query.includeDelayed === true || !postTerms(metadata, this.limits).hidesDelayed;
     try {
-      return await ignoreMissing(
-        driver.messages.list(sp, name, {
-          ...(query.marker !== undefined ? { marker: query.marker } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-          echo: query.echo === true,
-          clientId,
-          includeClaimed: query.includeClaimed === true,
-          includeDelayed,
-        }),
-        { messages: [], marker: null },
+      return await this.openPage(
+        name,
+        ignoreMissing(
+          driver.messages.list(sp, name, {
+            ...(query.marker !== undefined ? { marker: query.marker } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+            echo: query.echo === true,
+            clientId,
+            includeClaimed: query.includeClaimed === true,
+            includeDelayed,
+          }),
+          { messages: [], marker: null },
+        ),
       );
     } catch (error) {
       if (error instanceof InvalidArgumentError && error.field === 'marker') return { messages: [], marker: null };
@@ -320,13 +333,19 @@ export class ResourceScope {
     this.checkName(name);
     checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
     const driver = await this.driver(project, name);
-    return ignoreMissing(driver.messages.bulkGet(storeProject(this.kind, project), name, ids), []);
+    return this.opened(
+      name,
+      await ignoreMissing(driver.messages.bulkGet(storeProject(this.kind, project), name, ids), []),
+    );
   }
 
   async getMessage(project: string, name: string, id: string): Promise<Message> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    return this.translate(name, driver.messages.get(storeProject(this.kind, project), name, id));
+    return this.openOne(
+      name,
+      await this.translate(name, driver.messages.get(storeProject(this.kind, project), name, id)),
+    );
   }
 
   /** Deletes the listed messages, claimed or not; unknown ones and a missing queue are fine. */
@@ -342,7 +361,21 @@ export class ResourceScope {
     this.checkName(name);
     checkCountParameter(count, 'pop', this.limits.maxMessagesPerClaimOrPop);
     const driver = await this.driver(project, name);
-    return ignoreMissing(driver.messages.pop(storeProject(this.kind, project), name, count), []);
+    const sp = storeProject(this.kind, project);
+    const popped = await ignoreMissing(driver.messages.pop(sp, name, count), []);
+    try {
+      return this.opened(name, popped);
+    } catch (error) {
+      // Popping deleted them already: put back what cannot be served (as stored, with the time
+      // it had left), so a missing key or a damaged body costs the client an error, not the messages.
+      const now = this.settings.clock.now();
+      for (const m of popped) {
+        const ttl = Math.max(this.limits.minMessageTtl, Math.ceil((m.expiresAt - now) / 1000));
+        const back: NewMessage = { body: m.body, ttl, ...(m.checksum !== undefined ? { checksum: m.checksum } : {}) };
+        await driver.messages.post(sp, name, [back], m.clientId);
+      }
+      throw error;
+    }
   }
 
   /** Deletes one message; a claimed one needs its claim id. */
@@ -363,19 +396,31 @@ export class ResourceScope {
     const terms = readClaimTerms(document, this.limits, false);
     const count = checkCountParameter(limit, 'limit', this.limits.maxMessagesPerClaimOrPop);
     const driver = await this.driver(project, name);
-    return ignoreMissing(
-      driver.claims.create(storeProject(this.kind, project), name, {
+    const sp = storeProject(this.kind, project);
+    const claim = await ignoreMissing(
+      driver.claims.create(sp, name, {
         ...terms,
         ...(count !== undefined ? { limit: count } : {}),
       }),
       null,
     );
+    if (claim === null) return null;
+    try {
+      return this.openClaim(name, claim);
+    } catch (error) {
+      // A claim whose messages cannot be served is released: nobody holds them for nothing.
+      await ignoreMissing(driver.claims.delete(sp, name, claim.id), undefined);
+      throw error;
+    }
   }
 
   async getClaim(project: string, name: string, claimId: string): Promise<Claim> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    return this.translate(name, driver.claims.get(storeProject(this.kind, project), name, claimId));
+    return this.openClaim(
+      name,
+      await this.translate(name, driver.claims.get(storeProject(this.kind, project), name, claimId)),
+    );
   }
 
   /** Renews a claim with the document's ttl and grace. */
@@ -527,6 +572,50 @@ export class ResourceScope {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /**
+   * Refuses `_enable_encrypt_messages: true` when there is no key to seal with: a flag silently
+   * ignored would store in plain text what the client asked to keep secret.
+   */
+  private checkEncryptable(metadata: QueueMetadata, refuse: (field: string, text: string) => Error): void {
+    const key = '_enable_encrypt_messages';
+    if (metadata[key] === true && !this.cipher.canSeal) {
+      throw refuse(key, `${key} needs encryption at rest, and this server has no [encryption] key configured.`);
+    }
+  }
+
+  /** What the store is given: the messages with sealed bodies when the queue encrypts. */
+  private sealed(name: string, messages: NewMessage[], encrypt: boolean): NewMessage[] {
+    if (encrypt) return messages.map((m) => ({ ...m, body: this.cipher.seal(m.body, name) }));
+    for (let i = 0; i < messages.length; i++) {
+      // A plain byte body that looks like an envelope would be read back as one: refuse it.
+      if (isSealed(messages[i]?.body)) {
+        throw bodyError(
+          `messages[${i}].body`,
+          `Message ${i}'s body starts with bytes Posthorn reserves for encrypted bodies.`,
+        );
+      }
+    }
+    return messages;
+  }
+
+  private openOne(name: string, message: Message): Message {
+    if (!isSealed(message.body)) return message;
+    return { ...message, body: this.cipher.open(message.body, name, message.id) };
+  }
+
+  private opened(name: string, messages: Message[]): Message[] {
+    return messages.map((m) => this.openOne(name, m));
+  }
+
+  private async openPage(name: string, page: Promise<MessagePage>): Promise<MessagePage> {
+    const got = await page;
+    return { ...got, messages: this.opened(name, got.messages) };
+  }
+
+  private openClaim(name: string, claim: Claim): Claim {
+    return { ...claim, messages: this.opened(name, claim.messages) };
+  }
 
   /** Drops what this process keeps of a queue's metadata: its post terms and the notifier's view. */
   private metadataChanged(project: string, name: string): void {

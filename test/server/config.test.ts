@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,5 +173,65 @@ describe('server: configuration', () => {
       { env: { POSTHORN_SMTP_PORT: '0' } },
       'environment variable POSTHORN_SMTP_PORT must be a whole number from 1 to 65535, not "0"',
     );
+  });
+});
+
+describe('server: [encryption] keys', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posthorn-crypt-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const key = (n: number) => Buffer.alloc(32, n).toString('base64');
+
+  function load(toml: string, env: NodeJS.ProcessEnv = {}) {
+    const folder = mkdtempSync(join(dir, 'c-'));
+    writeFileSync(join(folder, 'posthorn.toml'), toml);
+    return loadServerConfig({ env, cwd: folder });
+  }
+
+  it('has no key by default; reads key, key_id and old keys (strings or tables), env over file', () => {
+    assert.deepEqual(loadServerConfig({ env: {}, cwd: dir }).encryption, { current: null, old: [] });
+    const config = load(
+      `[encryption]\nkey = "${key(1)}"\nkey_id = "k-new"\nold_keys = ["${key(2)}", { key = "${key(3)}", key_id = "k-3" }]\n`,
+    );
+    assert.equal(config.encryption.current?.id, 'k-new');
+    assert.deepEqual(config.encryption.current?.key, Buffer.alloc(32, 1));
+    const derived = createHash('sha256').update(Buffer.alloc(32, 2)).digest('hex').slice(0, 8);
+    assert.deepEqual(
+      config.encryption.old.map((k) => k.id),
+      [derived, 'k-3'],
+    );
+    const fromEnv = load(`[encryption]\nkey = "${key(1)}"\n`, {
+      POSTHORN_ENCRYPTION_KEY: key(4),
+      POSTHORN_ENCRYPTION_OLD_KEYS: `${key(5)}, ${key(6)}`,
+    });
+    assert.deepEqual(fromEnv.encryption.current?.key, Buffer.alloc(32, 4));
+    assert.equal(fromEnv.encryption.old.length, 2);
+  });
+
+  it('refuses a bad key at start, naming the setting and never echoing the key', () => {
+    const cases: [string, NodeJS.ProcessEnv, RegExp][] = [
+      ['[encryption]\nkey = "not base64!"\n', {}, /setting 'encryption\.key' in posthorn\.toml must be base64/],
+      [`[encryption]\nkey = "${Buffer.alloc(16, 7).toString('base64')}"\n`, {}, /encryption\.key.*32 bytes, not of 16/],
+      ['', { POSTHORN_ENCRYPTION_KEY: 'short' }, /environment variable POSTHORN_ENCRYPTION_KEY must be base64/],
+      [`[encryption]\nold_keys = ["${key(1)}", "x"]\n`, {}, /encryption\.old_keys\[1\].*must be base64/],
+      ['[encryption]\nkey_id = "lonely"\n', {}, /encryption\.key_id.*needs encryption\.key/],
+      [
+        `[encryption]\nkey = "${key(1)}"\nkey_id = "a"\nold_keys = [{ key = "${key(2)}", key_id = "a" }]\n`,
+        {},
+        /two different keys.*"a"/,
+      ],
+      [`[encryption]\nkeys = "${key(1)}"\n`, {}, /unknown setting 'encryption\.keys'/],
+    ];
+    for (const [toml, env, pattern] of cases) {
+      assert.throws(
+        () => load(toml, env),
+        (error: unknown) => {
+          assert.ok(error instanceof InvalidArgumentError, String(error));
+          assert.match(error.message, pattern);
+          assert.doesNotMatch(error.message, new RegExp(key(1).replace(/[+/=]/g, '.')));
+          return true;
+        },
+        toml,
+      );
+    }
   });
 });

@@ -47,6 +47,7 @@ describe('server: posthorn.example.toml', () => {
     assert.deepEqual([...new Set(inactive)].sort(), [
       'admin',
       'default_project',
+      'encryption',
       'keystone_authtoken',
       'max_connections',
       'notification',

@@ -48,13 +48,20 @@ describe('service: reserved queue metadata', () => {
       defaultTtl: 3600,
       defaultDelay: 0,
       hidesDelayed: false,
+      encrypt: false,
     });
     assert.deepEqual(
       postTerms(
         { _max_messages_post_size: 1023, _default_message_ttl: 999, _default_message_delay: 30 },
         DEFAULT_LIMITS,
       ),
-      { maxPostSize: 1023, defaultTtl: 999, defaultDelay: 30, hidesDelayed: true },
+      { maxPostSize: 1023, defaultTtl: 999, defaultDelay: 30, hidesDelayed: true, encrypt: false },
+    );
+    assert.equal(postTerms({ _enable_encrypt_messages: true }, DEFAULT_LIMITS).encrypt, true);
+    assert.equal(
+      postTerms({ _enable_encrypt_messages: 'yes' }, DEFAULT_LIMITS).encrypt,
+      false,
+      'only true turns it on',
     );
     assert.equal(
       postTerms({ _max_messages_post_size: 10 ** 9 }, DEFAULT_LIMITS).maxPostSize,

@@ -70,6 +70,9 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_CORRUPT_DATA: { status: 503, title: UNAVAILABLE_TITLE },
   // Gone: the message existed but its stored body is damaged; retrying cannot bring it back.
   PH_MESSAGE_DAMAGED: { status: 410, title: 'Message damaged' },
+  // The message is intact but this server lacks its key: the operator's to fix, and a retry
+  // succeeds once the key is back in old_keys. Not 410 (nothing is gone), not a 4xx (not the client's doing).
+  PH_ENCRYPTION_KEY_UNAVAILABLE: { status: 503, title: UNAVAILABLE_TITLE },
   PH_LOCKED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_CLOSED: { status: 503, title: UNAVAILABLE_TITLE },
   PH_POOL_CAPABILITIES_MISMATCH: { status: 400, title: 'Unable to create pool' },
@@ -158,6 +161,10 @@ export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitT
     if (error.code === 'PH_STORAGE_FULL') {
       // Retrying helps once space is freed (deletes, claims, expiry), so Retry-After stays.
       return { status, title, description: `${action} ${FULL_HINT}`, headers: RETRY_AFTER, log: true };
+    }
+    if (error.code === 'PH_ENCRYPTION_KEY_UNAVAILABLE') {
+      // Say which key: the operator needs it to fix this, and a key id reveals nothing secret.
+      return { status, title, description: `${action} ${error.message}.`, headers: RETRY_AFTER, log: true };
     }
     if (status === 503) {
       return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };

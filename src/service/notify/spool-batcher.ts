@@ -35,7 +35,11 @@ export class SpoolBatcher {
   private inFlight = 0;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly spool: Spool<null>) {}
+  constructor(
+    private readonly spool: Spool<null>,
+    /** Encrypts a batch before it is spooled (see NotifierOptions.cipher); none: kept as JSON. */
+    private readonly seal?: (bytes: Buffer) => Buffer,
+  ) {}
 
   /** Spools every (payload, target) pair; resolves when all are on disk. */
   add(payloads: readonly Payload[], targets: readonly BatchTarget[]): Promise<void> {
@@ -129,6 +133,7 @@ export class SpoolBatcher {
       recipients: s.recipients,
       retryIntervals: s.retryIntervals,
     }));
-    await this.spool.add({ sender: '', recipients: all, body }, spoolSections);
+    const bytes = this.seal ? this.seal(Buffer.from(body, 'utf8')) : body;
+    await this.spool.add({ sender: '', recipients: all, body: bytes }, spoolSections);
   }
 }
