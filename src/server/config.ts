@@ -339,7 +339,12 @@ export function loadServerConfig(
   const secret = sources.pick('signed_url.secret_key', signedUrl.secret_key, { env: 'POSTHORN_SIGNED_URL_SECRET_KEY' });
   const signedUrlSecret = secret.value === undefined ? null : text(secret);
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
-  const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
+  // Webhooks may reach private networks by default only where every caller is trusted (noauth).
+  // auth_strategy is not on this branch yet: the lead wires `authStrategy !== 'noauth'` here.
+  const denyPrivateByDefault = false;
+  const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret, {
+    denyPrivateByDefault,
+  });
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
 
   return {

@@ -6,7 +6,7 @@ import { buildHttpApp, tooManyConnectionsAnswer } from '../api/http/index.js';
 import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
 import { type DriverResolver, QueueService, singleDriverResolver, storeLimits } from '../service/index.js';
-import { Notifier } from '../service/notify/index.js';
+import { DestinationPolicy, Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { openStore } from './open-store.js';
@@ -64,6 +64,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   // Subscription notifications: a delivery spool in the data folder, resumed before anything is served.
   const n = config.notification;
   let publicUrls = { http: n.publicUrl, ws: null as string | null };
+  let notificationBase = '';
   let notifier: Notifier;
   try {
     notifier = await Notifier.open({
@@ -78,6 +79,9 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       maxConcurrentDeliveries: n.maxConcurrentDeliveries,
       maxSubscriptionsPerQueue: n.maxSubscriptionsPerQueue,
       smtp: n.smtp,
+      destinations: new DestinationPolicy(n.destinations),
+      // This server's sockets' own notification endpoint, which it subscribed itself.
+      ownOrigins: () => (notificationBase === '' ? [] : [new URL(notificationBase).origin]),
     });
   } catch (error) {
     await (pooling ? pooling.close() : resolver.close());
@@ -99,7 +103,6 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     adminToken: config.adminToken,
     logRequests: config.logRequests,
   });
-  let notificationBase = '';
   const wsApi = new WebSocketApi({
     service,
     logger: log,
