@@ -90,7 +90,7 @@ function httpUrl(setting: Setting): string {
 function destinations(setting: Setting): string[] {
   const { value } = setting;
   const list =
-    typeof value === 'string'
+    typeof value === 'string' && setting.origin.kind === 'env'
       ? value
           .split(',')
           .map((v) => v.trim())
