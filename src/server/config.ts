@@ -13,6 +13,7 @@ import {
   type WebSocketConfig,
 } from './notification-config.js';
 import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -49,6 +50,8 @@ import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingCon
  *                                      # max_subscriptions_per_queue, smtp_host, smtp_port, smtp_from...
  *   [websocket]                # the WebSocket API: max_frame_size, http_path (/v2/ws), notification_url
  *
+ *   [tls]                      # cert, key: HTTPS and WSS (see tls-config.ts)
+ *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
  *   max_messages_per_page = 20
@@ -81,6 +84,8 @@ export interface ServerConfig {
   /** Subscription notifications: their spool folder, confirmation, timeouts, limits, SMTP relay. */
   notification: NotificationConfig;
   websocket: WebSocketConfig;
+  /** HTTPS and WSS; null: plain HTTP and WS. */
+  tls: TlsConfig | null;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -114,6 +119,7 @@ const TOP_KEYS = new Set([
   'admin',
   'notification',
   'websocket',
+  'tls',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -151,6 +157,7 @@ export function knownSettings(): string[] {
     ['limits', LIMIT_KEYS.keys()],
     ['notification', NOTIFICATION_KEYS],
     ['websocket', WEBSOCKET_KEYS],
+    ['tls', TLS_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -346,6 +353,7 @@ export function loadServerConfig(
     denyPrivateByDefault,
   });
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
+  const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
 
   return {
     host,
@@ -365,6 +373,7 @@ export function loadServerConfig(
     adminToken,
     notification,
     websocket,
+    tls,
     file,
   };
 }

@@ -50,6 +50,7 @@ describe('server: posthorn.example.toml', () => {
       'notification',
       'pooling',
       'signed_url',
+      'tls',
       'websocket',
       'ws_port',
     ]);

@@ -32,6 +32,8 @@ export interface HttpAppOptions {
   adminToken?: string | null;
   /** One info line per request (method, route, status, milliseconds, project); default false. */
   logRequests?: boolean;
+  /** HTTPS with this certificate (PEM, its chain after it) and private key; plain HTTP when absent. */
+  https?: { cert: Buffer | string; key: Buffer | string } | null;
 }
 
 /** A failure that repeats (a store that is down) is logged once a minute, with how often it came. */
@@ -49,7 +51,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Fastify gets no logger: with one it makes a child logger for every request, which costs more
   // than some requests. Errors are logged by the error handler below, requests (when asked) by
   // the onResponse hook.
+  // With `https`, Fastify makes a node:https server; the app is the same app on either, so it is
+  // typed as one (the server's type differs only in how it is made).
   const app = Fastify({
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     exposeHeadRoutes: false,
