@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import type { CorsPolicy } from '../api/http/cors.js';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
+import { CORS_KEYS, readCorsConfig } from './cors-config.js';
 import {
   NOTIFICATION_KEYS,
   type NotificationConfig,
@@ -51,6 +53,7 @@ import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
  *   [websocket]                # the WebSocket API: max_frame_size, http_path (/v2/ws), notification_url
  *
  *   [tls]                      # cert, key: HTTPS and WSS (see tls-config.ts)
+ *   [cors]                     # Zaqar's CORS options: allowed_origin, allow_methods... (see cors-config.ts)
  *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
@@ -86,6 +89,8 @@ export interface ServerConfig {
   websocket: WebSocketConfig;
   /** HTTPS and WSS; null: plain HTTP and WS. */
   tls: TlsConfig | null;
+  /** CORS for browsers' pages; null: off (no allowed_origin). */
+  cors: CorsPolicy | null;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -120,6 +125,7 @@ const TOP_KEYS = new Set([
   'notification',
   'websocket',
   'tls',
+  'cors',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -158,6 +164,7 @@ export function knownSettings(): string[] {
     ['notification', NOTIFICATION_KEYS],
     ['websocket', WEBSOCKET_KEYS],
     ['tls', TLS_KEYS],
+    ['cors', CORS_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -354,6 +361,7 @@ export function loadServerConfig(
   });
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
   const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
+  const cors = readCorsConfig(doc.cors, sources);
 
   return {
     host,
@@ -374,6 +382,7 @@ export function loadServerConfig(
     notification,
     websocket,
     tls,
+    cors,
     file,
   };
 }

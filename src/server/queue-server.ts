@@ -103,6 +103,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     adminToken: config.adminToken,
     logRequests: config.logRequests,
     https: config.tls,
+    cors: config.cors,
   });
   const wsApi = new WebSocketApi({
     service,

@@ -4,6 +4,7 @@ import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import type { QueueService } from '../../service/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
+import { type CorsPolicy, registerCors } from './cors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
@@ -34,6 +35,8 @@ export interface HttpAppOptions {
   logRequests?: boolean;
   /** HTTPS with this certificate (PEM, its chain after it) and private key; plain HTTP when absent. */
   https?: { cert: Buffer | string; key: Buffer | string } | null;
+  /** Zaqar's `[cors]`: Access-Control-* answers to pages of the allowed origins; off when absent. */
+  cors?: CorsPolicy | null;
 }
 
 /** A failure that repeats (a store that is down) is logged once a minute, with how often it came. */
@@ -72,6 +75,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // Zaqar reads every body as JSON whatever its Content-Type: take all bodies as bytes and parse
   // them in the routes, where the refusals can be Zaqar's.
+  // First, so its hook answers preflights before any route (a known path's OPTIONS is otherwise a 405).
+  if (options.cors) registerCors(app, options.cors);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => readBody(request, payload, done));
   // Routes set their own limit on each request; this one covers answers with no route (404).
