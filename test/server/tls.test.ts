@@ -125,6 +125,10 @@ describe('server: [tls] serves HTTPS and WSS', () => {
     await until(() => pushed.length >= 1, 'the push');
     assert.equal(pushed[0]?.body, 'over tls');
     ws.close();
+    // The same API at /v2/ws on the HTTPS port.
+    const onHttpPort = new WebSocket(`${server.url.replace(/^https:/, 'wss:')}/v2/ws`, { ca });
+    await new Promise<void>((resolve, reject) => onHttpPort.once('open', () => resolve()).once('error', reject));
+    onHttpPort.close();
   });
 
   it('refuses to start on missing, unreadable, non-PEM or mismatched files, naming the setting', () => {
