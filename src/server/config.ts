@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import type { CorsPolicy } from '../api/http/cors.js';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
 import type { KeyRing } from '../service/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
@@ -14,6 +15,7 @@ import {
   TOKEN_KEYS,
 } from './auth-config.js';
 import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
+import { CORS_KEYS, readCorsConfig } from './cors-config.js';
 import { ENCRYPTION_KEYS, readEncryptionConfig } from './encryption-config.js';
 import {
   NOTIFICATION_KEYS,
@@ -24,6 +26,7 @@ import {
   type WebSocketConfig,
 } from './notification-config.js';
 import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
 
 /**
  * The configuration of `posthorn serve`. Every setting has a default; a config file
@@ -62,6 +65,8 @@ import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingCon
  *
  *   [encryption]               # encryption at rest: key (POSTHORN_ENCRYPTION_KEY), key_id, old_keys;
  *                              # see encryption-config.ts
+ *   [tls]                      # cert, key: HTTPS and WSS (see tls-config.ts)
+ *   [cors]                     # Zaqar's CORS options: allowed_origin, allow_methods... (see cors-config.ts)
  *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
@@ -99,6 +104,10 @@ export interface ServerConfig {
   auth: AuthConfig;
   /** Keys of encryption at rest (current: null when none is set). */
   encryption: KeyRing;
+  /** HTTPS and WSS; null: plain HTTP and WS. */
+  tls: TlsConfig | null;
+  /** CORS for browsers' pages; null: off (no allowed_origin). */
+  cors: CorsPolicy | null;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -134,6 +143,8 @@ const TOP_KEYS = new Set([
   'websocket',
   ...AUTH_TOP_KEYS,
   'encryption',
+  'tls',
+  'cors',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -172,6 +183,8 @@ export function knownSettings(): string[] {
     ['notification', NOTIFICATION_KEYS],
     ['websocket', WEBSOCKET_KEYS],
     ['encryption', ENCRYPTION_KEYS],
+    ['tls', TLS_KEYS],
+    ['cors', CORS_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -364,10 +377,17 @@ export function loadServerConfig(
   const secret = sources.pick('signed_url.secret_key', signedUrl.secret_key, { env: 'POSTHORN_SIGNED_URL_SECRET_KEY' });
   const signedUrlSecret = secret.value === undefined ? null : text(secret);
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
-  const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret);
+  // Webhooks may reach private networks by default only where every caller is trusted (noauth).
+  // auth_strategy is not on this branch yet: the lead wires `authStrategy !== 'noauth'` here.
+  const denyPrivateByDefault = false;
+  const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret, {
+    denyPrivateByDefault,
+  });
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
   const auth = readAuthConfig(doc, sources);
   const encryption = readEncryptionConfig(doc.encryption, sources);
+  const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
+  const cors = readCorsConfig(doc.cors, sources);
 
   return {
     host,
@@ -389,6 +409,8 @@ export function loadServerConfig(
     websocket,
     auth,
     encryption,
+    tls,
+    cors,
     file,
   };
 }

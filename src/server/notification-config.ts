@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { DEFAULT_SMTP_RELAY, type SmtpRelay } from '../service/notify/index.js';
+import { DEFAULT_SMTP_RELAY, parseNetwork, type SmtpRelay } from '../service/notify/index.js';
 import { fail, flag, type Setting, type SettingSources, section, text, whole } from './config-values.js';
 
 /**
@@ -17,6 +17,11 @@ import { fail, flag, type Setting, type SettingSources, section, text, whole } f
  *   smtp_secure = false                # TLS from the first byte (port 465)
  *   smtp_user = "…"                    # with smtp_password, when the relay wants a login
  *   smtp_from = "posthorn@localhost"   # the sender when a subscription's options give no "from"
+ *   deny_private_destinations = true   # POSTHORN_DENY_PRIVATE_DESTINATIONS: webhooks may not reach loopback,
+ *                                      # private, link-local... addresses (default: on unless auth is noauth)
+ *   allow_destinations = ["10.1.2.0/24", "hooks.internal"]  # POSTHORN_ALLOW_DESTINATIONS (comma-separated):
+ *                                      # networks and host names reached even where denied
+ *   deny_destinations = ["192.0.2.0/24", ".example.net"]    # POSTHORN_DENY_DESTINATIONS: never reached
  *
  *   [websocket]                # Zaqar's WebSocket API, on ws_port (and /v2/ws on the HTTP port)
  *   max_frame_size = 1048576   # bytes; a bigger frame closes its socket (1009)
@@ -33,6 +38,8 @@ export interface NotificationConfig {
   maxConcurrentDeliveries: number;
   publicUrl: string | null;
   smtp: SmtpRelay;
+  /** Webhook destinations: see service/notify/destination-policy.ts. */
+  destinations: { allow: string[]; deny: string[]; denyPrivate: boolean };
 }
 
 export interface WebSocketConfig {
@@ -59,6 +66,9 @@ export const NOTIFICATION_KEYS = new Set([
   'smtp_user',
   'smtp_password',
   'smtp_from',
+  'deny_private_destinations',
+  'allow_destinations',
+  'deny_destinations',
 ]);
 export const WEBSOCKET_KEYS = new Set(['max_frame_size', 'http_path', 'notification_url']);
 
@@ -76,11 +86,35 @@ function httpUrl(setting: Setting): string {
   return url.href;
 }
 
+/** A list of networks and host names: a list in the file, comma-separated in an environment variable. */
+function destinations(setting: Setting): string[] {
+  const { value } = setting;
+  const list =
+    typeof value === 'string' && setting.origin.kind === 'env'
+      ? value
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== '')
+      : value;
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'string' || v === '')) {
+    fail(setting, 'must be a list of networks (CIDR) and host names');
+  }
+  for (const entry of list as string[]) {
+    try {
+      parseNetwork(entry);
+    } catch (error) {
+      fail(setting, `must be a list of networks (CIDR) and host names: ${(error as Error).message}`);
+    }
+  }
+  return list as string[];
+}
+
 export function readNotificationConfig(
   doc: unknown,
   sources: SettingSources,
   data: string,
   signedUrlSecret: string | null,
+  options: { denyPrivateByDefault?: boolean } = {},
 ): NotificationConfig {
   const n = section(sources.fromFile('notification', doc), NOTIFICATION_KEYS);
   const setting = (key: string, options: { env?: string; fallback?: unknown } = {}) =>
@@ -112,6 +146,16 @@ export function readNotificationConfig(
       user: optionalText('smtp_user'),
       password: optionalText('smtp_password'),
       from: optionalText('smtp_from') ?? DEFAULT_SMTP_RELAY.from,
+    },
+    destinations: {
+      allow: destinations(setting('allow_destinations', { env: 'POSTHORN_ALLOW_DESTINATIONS', fallback: [] })),
+      deny: destinations(setting('deny_destinations', { env: 'POSTHORN_DENY_DESTINATIONS', fallback: [] })),
+      denyPrivate: flag(
+        setting('deny_private_destinations', {
+          env: 'POSTHORN_DENY_PRIVATE_DESTINATIONS',
+          fallback: options.denyPrivateByDefault === true,
+        }),
+      ),
     },
   };
 }

@@ -16,7 +16,7 @@ import {
   singleDriverResolver,
   storeLimits,
 } from '../service/index.js';
-import { Notifier } from '../service/notify/index.js';
+import { DestinationPolicy, Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { openStore } from './open-store.js';
@@ -74,6 +74,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   // Subscription notifications: a delivery spool in the data folder, resumed before anything is served.
   const n = config.notification;
   let publicUrls = { http: n.publicUrl, ws: null as string | null };
+  let notificationBase = '';
   let notifier: Notifier;
   try {
     notifier = await Notifier.open({
@@ -89,6 +90,9 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       maxConcurrentDeliveries: n.maxConcurrentDeliveries,
       maxSubscriptionsPerQueue: n.maxSubscriptionsPerQueue,
       smtp: n.smtp,
+      destinations: new DestinationPolicy(n.destinations),
+      // This server's sockets' own notification endpoint, which it subscribed itself.
+      ownOrigins: () => (notificationBase === '' ? [] : [new URL(notificationBase).origin]),
     });
   } catch (error) {
     await (pooling ? pooling.close() : resolver.close());
@@ -118,8 +122,9 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     pooling,
     adminToken: config.adminToken,
     logRequests: config.logRequests,
+    https: config.tls,
+    cors: config.cors,
   });
-  let notificationBase = '';
   const wsApi = new WebSocketApi({
     service,
     logger: log,
@@ -148,8 +153,16 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     await app.listen({ host: config.host, port: config.port });
     listeners.push(await listenWs(wsApi, config, log));
     // A worker of `--workers` shares the WebSocket port; its sockets' notifications need an address
-    // that reaches this very process.
-    if (cluster.isWorker) listeners.push(await listenWebSocket(wsApi, { host: config.host, port: 0, exclusive: true }));
+    // that reaches this very process. With TLS, this server posts its sockets' notifications to
+    // itself over loopback in plain HTTP (its certificate names the public host, not 127.0.0.1),
+    // on a listener that serves nothing but that endpoint.
+    if (config.tls) {
+      listeners.push(
+        await listenWebSocket(wsApi, { host: '127.0.0.1', port: 0, exclusive: cluster.isWorker, upgrades: false }),
+      );
+    } else if (cluster.isWorker) {
+      listeners.push(await listenWebSocket(wsApi, { host: config.host, port: 0, exclusive: true }));
+    }
     for (const l of listeners) connectionLimit.guard(l.server);
   } catch (error) {
     for (const l of listeners) await l.close();
@@ -163,7 +176,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
   notificationBase = config.websocket.notificationUrl ?? `${notify.url.replace(/^ws:/, 'http:')}/`;
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
   publicUrls = { http: n.publicUrl ?? url, ws: ws.url };
   log.info(
     {
@@ -172,6 +185,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       notifications: notifier.dir,
       stores: await storesInUse(config, pooling),
       maxConnections: connectionLimit.max,
+      ...(config.tls ? { tls: config.tls.certFile } : {}),
       config: config.file,
     },
     'posthorn serving',
@@ -212,10 +226,10 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
 /** The WebSocket port; the default port (9000), when taken, gives way to a free one. */
 async function listenWs(api: WebSocketApi, config: ServerConfig, log: PinoLogger): Promise<WebSocketListener> {
   try {
-    return await listenWebSocket(api, { host: config.host, port: config.wsPort });
+    return await listenWebSocket(api, { host: config.host, port: config.wsPort, tls: config.tls });
   } catch (error) {
     if ((error as { code?: string }).code !== 'EADDRINUSE' || config.websocket.portChosen) throw error;
-    const listener = await listenWebSocket(api, { host: config.host, port: 0 });
+    const listener = await listenWebSocket(api, { host: config.host, port: 0, tls: config.tls });
     log.warn(
       { wanted: config.wsPort, ws: listener.url },
       'the default WebSocket port is taken: serving WebSocket on a free port (set ws_port to choose one)',

@@ -475,10 +475,13 @@ export class ResourceScope {
     this.checkName(name);
     const sub = readSubscription(document, this.limits, this.settings.subscriberTypes, true);
     const subscriber = sub.subscriber as string;
+    const notifier = this.settings.notifier;
+    // Before anything is written: a refused subscriber creates neither queue nor subscription. A
+    // socket subscribing itself names this server's own endpoint, which the server chose.
+    if (how.confirmed !== true) await notifier?.checkSubscriber?.(subscriber);
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
     await driver.queues.create(sp, name, {});
-    const notifier = this.settings.notifier;
     if (notifier && notifier.maxSubscriptionsPerQueue > 0) await this.checkRoom(driver, sp, name, subscriber, notifier);
     const result = await driver.subscriptions.create(sp, name, subscriber, {
       ...(sub.ttl !== undefined ? { ttl: sub.ttl } : {}),
@@ -545,6 +548,7 @@ export class ResourceScope {
   async updateSubscription(project: string, name: string, id: string, document: unknown): Promise<void> {
     this.checkName(name);
     const changes = readSubscription(document, this.limits, this.settings.subscriberTypes, false);
+    if (changes.subscriber !== undefined) await this.settings.notifier?.checkSubscriber?.(changes.subscriber);
     const driver = await this.driver(project, name);
     await this.translate(name, driver.subscriptions.update(storeProject(this.kind, project), name, id, changes));
     this.settings.notifier?.forget(this.kind, project, name);

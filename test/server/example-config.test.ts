@@ -54,6 +54,7 @@ describe('server: posthorn.example.toml', () => {
       'pooling',
       'signed_url',
       'token',
+      'tls',
       'websocket',
       'ws_port',
     ]);

@@ -10,6 +10,7 @@ import {
 } from '../../service/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
+import { type CorsPolicy, registerCors } from './cors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
@@ -40,6 +41,10 @@ export interface HttpAppOptions {
   logRequests?: boolean;
   /** Authentication and policy (service/auth); default: noauth, no default project. */
   access?: AccessControl;
+  /** HTTPS with this certificate (PEM, its chain after it) and private key; plain HTTP when absent. */
+  https?: { cert: Buffer | string; key: Buffer | string } | null;
+  /** Zaqar's `[cors]`: Access-Control-* answers to pages of the allowed origins; off when absent. */
+  cors?: CorsPolicy | null;
 }
 
 /** The access control of a server without an auth strategy: noauth, as before issue 13. */
@@ -68,7 +73,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Fastify gets no logger: with one it makes a child logger for every request, which costs more
   // than some requests. Errors are logged by the error handler below, requests (when asked) by
   // the onResponse hook.
+  // With `https`, Fastify makes a node:https server; the app is the same app on either, so it is
+  // typed as one (the server's type differs only in how it is made).
   const app = Fastify({
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     exposeHeadRoutes: false,
@@ -86,6 +94,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // Zaqar reads every body as JSON whatever its Content-Type: take all bodies as bytes and parse
   // them in the routes, where the refusals can be Zaqar's.
+  // First, so its hook answers preflights before any route (a known path's OPTIONS is otherwise a 405).
+  if (options.cors) registerCors(app, options.cors);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => readBody(request, payload, done));
   // Routes set their own limit on each request; this one covers answers with no route (404).

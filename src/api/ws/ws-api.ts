@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
@@ -424,10 +425,10 @@ function emptyRequest() {
 }
 
 export interface WebSocketListener {
-  /** ws://host:port */
+  /** ws://host:port, or wss://host:port with TLS */
   url: string;
   port: number;
-  server: Server;
+  server: Server | HttpsServer;
   close(): Promise<void>;
 }
 
@@ -437,10 +438,22 @@ export interface WebSocketListener {
  */
 export async function listenWebSocket(
   api: WebSocketApi,
-  options: { host: string; port: number; exclusive?: boolean },
+  options: {
+    host: string;
+    port: number;
+    exclusive?: boolean;
+    /** WSS (and HTTPS for the notification endpoint) with this certificate and key. */
+    tls?: { cert: Buffer | string; key: Buffer | string } | null;
+    /** False: only the notification endpoint, no sockets (default true). */
+    upgrades?: boolean;
+  },
 ): Promise<WebSocketListener> {
-  const server = createServer({ keepAlive: true }, (request, response) => api.handleHttp(request, response));
-  server.on('upgrade', (request, socket, head) => api.handleUpgrade(request, socket, head));
+  const handle = (request: IncomingMessage, response: ServerResponse) => api.handleHttp(request, response);
+  const server = options.tls
+    ? createHttpsServer({ keepAlive: true, cert: options.tls.cert, key: options.tls.key }, handle)
+    : createServer({ keepAlive: true }, handle);
+  if (options.upgrades === false) server.on('upgrade', (_request, socket) => socket.destroy());
+  else server.on('upgrade', (request, socket, head) => api.handleUpgrade(request, socket, head));
   server.keepAliveTimeout = 72_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -453,7 +466,7 @@ export async function listenWebSocket(
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `ws://${shown}:${address.port}`,
+    url: `${options.tls ? 'wss' : 'ws'}://${shown}:${address.port}`,
     port: address.port,
     server,
     close: () =>

@@ -34,6 +34,11 @@ export interface NotificationHooks {
   subscribed(kind: ResourceKind, project: string, queue: string, subscription: Subscription): Promise<void>;
   /** A subscription was confirmed false: send the unsubscribe notice if confirmation is required. */
   unconfirmed(kind: ResourceKind, project: string, queue: string, subscription: Subscription): Promise<void>;
+  /**
+   * A subscriber is about to be stored (made or changed by a client): throws (a 400) when
+   * notifications may not go there. Optional: hooks without a destination policy accept any.
+   */
+  checkSubscriber?(subscriber: string): Promise<void>;
   /** A subscription was deleted: drop its counts. */
   removed(subscriptionId: string): void;
   counts(subscriptionId: string): DeliveryCounts;

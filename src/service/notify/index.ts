@@ -7,6 +7,13 @@ export {
   type SpooledSubscription,
 } from './batch.js';
 export { DeliveryLedger, LEDGER_FILE, type LedgerEntry, readLedgerFile } from './delivery-ledger.js';
+export {
+  DestinationDeniedError,
+  DestinationPolicy,
+  type DestinationPolicyOptions,
+  type HostResolver,
+  parseNetwork,
+} from './destination-policy.js';
 export type { DeliveryCounts, NotificationHooks } from './hooks.js';
 export { DEFAULT_SMTP_RELAY, type SmtpRelay } from './mail-sender.js';
 export { Notifier, type NotifierOptions } from './notifier.js';

@@ -24,6 +24,7 @@ import { type ResourceKind, storeProject } from '../namespaces.js';
 import { formatExpires, signUrl } from '../signed-urls.js';
 import { decodeBatch, type NotificationBatch, parseRecipient, type SpooledSubscription } from './batch.js';
 import { DeliveryLedger } from './delivery-ledger.js';
+import { DestinationDeniedError, type DestinationPolicy } from './destination-policy.js';
 import type { DeliveryCounts, NotificationHooks } from './hooks.js';
 import { DEFAULT_SMTP_RELAY, MailSender, type SmtpRelay } from './mail-sender.js';
 import {
@@ -82,6 +83,17 @@ export interface NotifierOptions {
    * (all batches, not only those of encrypted queues: it costs little and needs no bookkeeping).
    */
   cipher?: MessageCipher;
+  /**
+   * Where webhooks may go (`[notification] allow_destinations`, `deny_destinations`, and the
+   * private-range default): checked when a subscription is made or changed, and at each delivery.
+   * Default: anywhere.
+   */
+  destinations?: DestinationPolicy;
+  /**
+   * Origins of this server's own endpoints (the notification URL of its WebSocket subscribers):
+   * the policy does not apply to them, since the server made those subscriptions itself.
+   */
+  ownOrigins?: () => readonly string[];
 }
 
 interface Target extends BatchTarget {
@@ -156,6 +168,8 @@ export class Notifier implements NotificationHooks {
       timeoutMs: this.webhookTimeoutMs,
       connections: options.webhookConnections ?? 32,
       clock: this.clock,
+      ...(options.destinations ? { policy: options.destinations } : {}),
+      ...(options.ownOrigins ? { ownOrigins: options.ownOrigins } : {}),
     });
     this.relay = { ...DEFAULT_SMTP_RELAY, ...options.smtp };
     if (this.requireConfirmation && !options.signedUrlSecret) {
@@ -238,6 +252,26 @@ export class Notifier implements NotificationHooks {
     if (!this.requireConfirmation) return;
     const expires = this.clock.now() + this.options.limits.defaultSubscriptionTtl * 1000;
     await this.confirmation('UnsubscribeConfirmation', kind, project, queue, subscription, expires);
+  }
+
+  /**
+   * Refuses (DestinationDeniedError, a 400) a webhook subscriber whose host the destination
+   * policy denies, resolving its name now. A name that does not resolve is let through: nothing
+   * is known against it, and delivery checks again. Mail goes to the operator's SMTP relay, not
+   * to an address the client chooses, so `mailto:` subscribers are not checked.
+   */
+  async checkSubscriber(subscriber: string): Promise<void> {
+    const policy = this.options.destinations;
+    if (policy === undefined || policy.open) return;
+    const target = parseSubscriber(subscriber);
+    if (target.type !== 'webhook') return;
+    if (this.options.ownOrigins?.().includes(new URL(target.url).origin)) return;
+    try {
+      await policy.checkUrl(target.url);
+    } catch (error) {
+      if (error instanceof DestinationDeniedError) throw error;
+      // A resolver error (no such name, DNS down): not a refusal.
+    }
   }
 
   removed(subscriptionId: string): void {

@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import type { Clock } from '../../core/index.js';
+import { DestinationDeniedError, type DestinationPolicy } from './destination-policy.js';
 
 /** A delivery's result for one (notification, subscriber) pair, as the Spool takes it. */
 export type PairOutcome = { status: 'delivered' } | { status: 'try-later' | 'failed'; reason: string };
@@ -26,6 +27,10 @@ export interface WebhookSenderOptions {
   /** Keep-alive connections per receiver (origin). */
   connections: number;
   clock: Clock;
+  /** Where webhooks may go; checked before each request and again in each connection's DNS lookup. */
+  policy?: DestinationPolicy;
+  /** Origins of this server's own endpoints (its sockets' notification URL): reached whatever the policy says. */
+  ownOrigins?: () => readonly string[];
 }
 
 interface Breaker {
@@ -53,10 +58,17 @@ const MAX_BREAKERS = 10_000;
 export class WebhookSender {
   private readonly agent: Agent;
   private readonly breakers = new Map<string, Breaker>();
-  private readonly targets = new Map<string, { origin: string; path: string }>();
+  private readonly targets = new Map<string, { origin: string; path: string; host: string }>();
+  /** Connections for the server's own endpoints, which the policy does not apply to. */
+  private ownAgent: Agent | null = null;
 
   constructor(private readonly options: WebhookSenderOptions) {
-    this.agent = new Agent({
+    this.agent = this.makeAgent(options.policy?.open === false ? options.policy : null);
+  }
+
+  private makeAgent(policy: DestinationPolicy | null): Agent {
+    const options = this.options;
+    return new Agent({
       connections: options.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
@@ -65,13 +77,34 @@ export class WebhookSender {
       // double the CPU a webhook costs.
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      connect: { timeout: Math.min(options.timeoutMs, 30_000) },
+      // The policy's lookup resolves, checks and hands the socket only the checked addresses, so a
+      // name that resolves elsewhere between the check and the connection (DNS rebinding) is
+      // refused, not connected to. undici follows no redirects here (no redirect interceptor): a
+      // 3xx is an answer like any other, never a second request to where it points.
+      connect: { timeout: Math.min(options.timeoutMs, 30_000), ...(policy ? { lookup: policy.connectLookup() } : {}) },
     });
   }
 
   async send(url: string, headers: Record<string, string>, body: string): Promise<PairOutcome> {
     const target = this.target(url);
     if (target === null) return failed(`the subscriber ${url} is not a URL`);
+    let agent = this.agent;
+    const policy = this.options.policy;
+    if (policy !== undefined && !policy.open) {
+      if (this.options.ownOrigins?.().includes(target.origin)) {
+        this.ownAgent ??= this.makeAgent(null);
+        agent = this.ownAgent;
+      } else {
+        try {
+          // An address in the URL is never looked up: it is checked here. A name is checked by the lookup.
+          policy.checkLiteral(target.host);
+        } catch (error) {
+          if (error instanceof DestinationDeniedError)
+            return failed(`refused by the destination policy: ${error.description}`);
+          throw error;
+        }
+      }
+    }
     const breaker = this.breakers.get(url);
     let probe = false;
     if (breaker) {
@@ -82,7 +115,7 @@ export class WebhookSender {
       probe = true;
     }
     try {
-      const response = await this.agent.request({
+      const response = await agent.request({
         origin: target.origin,
         path: target.path,
         method: 'POST',
@@ -93,6 +126,11 @@ export class WebhookSender {
       if (breaker) this.breakers.delete(url);
       return outcomeOfStatus(response.statusCode);
     } catch (error) {
+      const denied = deniedIn(error);
+      if (denied !== null) {
+        if (probe) this.breakers.delete(url);
+        return failed(`refused by the destination policy: ${denied.description}`);
+      }
       if (isTimeout(error)) {
         this.pause(url);
         return tryLater(`no answer within ${this.options.timeoutMs} ms`);
@@ -103,12 +141,12 @@ export class WebhookSender {
   }
 
   /** The origin and path of a webhook URL, parsed once. */
-  private target(url: string): { origin: string; path: string } | null {
+  private target(url: string): { origin: string; path: string; host: string } | null {
     let target = this.targets.get(url);
     if (target === undefined) {
       try {
         const parsed = new URL(url);
-        target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+        target = { origin: parsed.origin, path: parsed.pathname + parsed.search, host: parsed.hostname };
       } catch {
         return null;
       }
@@ -127,8 +165,8 @@ export class WebhookSender {
   }
 
   /** Drops every connection, requests in flight included (their pairs are retried on schedule). */
-  close(): Promise<void> {
-    return this.agent.destroy();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.destroy(), this.ownAgent?.destroy()]);
   }
 }
 
@@ -138,6 +176,15 @@ export function outcomeOfStatus(status: number): PairOutcome {
     return failed(`the receiver answered ${status}`);
   }
   return tryLater(`the receiver answered ${status}`);
+}
+
+/** The policy's refusal, when a connection's lookup refused the address (undici may wrap it). */
+function deniedIn(error: unknown): DestinationDeniedError | null {
+  for (let e = error, depth = 0; e !== null && e !== undefined && depth < 5; depth++) {
+    if (e instanceof DestinationDeniedError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
 }
 
 function isTimeout(error: unknown): boolean {
