@@ -3,17 +3,29 @@
  * (file, environment, flags) and start a server on it. Needs `fastify`.
  */
 
+export type { CorsPolicy } from '../api/http/index.js';
 export type { InitialPool, PoolingSettings } from '../pool/index.js';
-
 export type {
+  AuthConfig,
   NotificationConfig,
   PoolingConfig,
   QueueServer,
   ServeFlags,
   ServerConfig,
+  TlsConfig,
   WebSocketConfig,
 } from '../server/index.js';
 export { loadServerConfig, startServer } from '../server/index.js';
-export type { ClientIdPolicy } from '../service/index.js';
+export type {
+  ApiKey,
+  AuthSettings,
+  AuthStrategy,
+  ClientIdPolicy,
+  EncryptionKey,
+  KeyRing,
+  KeystoneSettings,
+  RoleNames,
+  TokenSettings,
+} from '../service/index.js';
 export type { SmtpRelay } from '../service/notify/index.js';
 export type * from './shared-types.js';
