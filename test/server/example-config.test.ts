@@ -53,8 +53,8 @@ describe('server: posthorn.example.toml', () => {
       'notification',
       'pooling',
       'signed_url',
-      'token',
       'tls',
+      'token',
       'websocket',
       'ws_port',
     ]);
