@@ -377,14 +377,14 @@ export function loadServerConfig(
   const secret = sources.pick('signed_url.secret_key', signedUrl.secret_key, { env: 'POSTHORN_SIGNED_URL_SECRET_KEY' });
   const signedUrlSecret = secret.value === undefined ? null : text(secret);
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
-  // Webhooks may reach private networks by default only where every caller is trusted (noauth).
-  // auth_strategy is not on this branch yet: the lead wires `authStrategy !== 'noauth'` here.
-  const denyPrivateByDefault = false;
+  const auth = readAuthConfig(doc, sources);
+  // Webhooks may reach private networks by default only where every caller is trusted (noauth):
+  // with real tenants, a subscription must not become a way into the server's own network.
+  const denyPrivateByDefault = auth.strategy !== 'noauth';
   const notification = readNotificationConfig(doc.notification, sources, data, signedUrlSecret, {
     denyPrivateByDefault,
   });
   const websocket = readWebSocketConfig(doc.websocket, sources, wsPortSetting.value !== undefined);
-  const auth = readAuthConfig(doc, sources);
   const encryption = readEncryptionConfig(doc.encryption, sources);
   const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
   const cors = readCorsConfig(doc.cors, sources);

@@ -48,6 +48,14 @@ describe('server: [notification] webhook destinations', () => {
     refuse('[notification]\ndeny_private_destinations = "yes"', /deny_private_destinations/);
   });
 
+  it('denies private destinations by default once an auth strategy other than noauth is on, and lets the operator say otherwise', () => {
+    const secret = { POSTHORN_AUTH_STRATEGY: 'token', POSTHORN_TOKEN_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!' };
+    assert.equal(loadServerConfig({ env: {}, cwd: dir }).notification.destinations.denyPrivate, false, 'noauth');
+    assert.equal(loadServerConfig({ env: secret, cwd: dir }).notification.destinations.denyPrivate, true, 'token');
+    const trusted = loadServerConfig({ env: { ...secret, POSTHORN_DENY_PRIVATE_DESTINATIONS: 'false' }, cwd: dir });
+    assert.equal(trusted.notification.destinations.denyPrivate, false, 'an explicit false wins');
+  });
+
   it('answers 400 with a Zaqar body to a denied subscriber and creates nothing; sockets still get their pushes', async () => {
     const data = mkdtempSync(join(dir, 'serve-'));
     const config = loadServerConfig({
