@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'PH_REQUEST_FAILED'
   | 'PH_UNAUTHENTICATED'
   | 'PH_FORBIDDEN'
-  | 'PH_IDENTITY_UNAVAILABLE';
+  | 'PH_IDENTITY_UNAVAILABLE'
+  | 'PH_RATE_LIMITED';
 
 export interface PosthornErrorOptions {
   cause?: unknown;
@@ -289,6 +290,40 @@ export class ForbiddenError extends PosthornError {
  */
 export class IdentityUnavailableError extends PosthornError {
   readonly code = 'PH_IDENTITY_UNAVAILABLE';
+}
+
+/** Which of a project's fair-share rates a refused request went over (the setting's name). */
+export type RateLimitName = 'requests_per_second' | 'messages_per_second';
+
+/**
+ * A project went over its fair share (service/fair-share): its requests, or the messages it
+ * posts, arrive faster than its rate allows. Nothing was done; the same request succeeds after
+ * `retryAfterMs` (the exact wait, from the caller's clock), which HTTP rounds up to whole seconds
+ * in `Retry-After`.
+ */
+export class RateLimitedError extends PosthornError {
+  readonly code = 'PH_RATE_LIMITED';
+  /** `retryAfterMs` in whole seconds, rounded up, at least 1: what Retry-After says. */
+  readonly retryAfterSeconds: number;
+  constructor(
+    readonly project: string,
+    readonly limit: RateLimitName,
+    /** The project's rate: requests, or messages, per second. */
+    readonly rate: number,
+    /** The most the project may spend at once after being idle. */
+    readonly burst: number,
+    readonly retryAfterMs: number,
+    options?: PosthornErrorOptions,
+  ) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    const what = limit === 'requests_per_second' ? 'make' : 'post';
+    const unit = limit === 'requests_per_second' ? 'requests' : 'messages';
+    super(
+      `Project ${JSON.stringify(project)} may ${what} ${rate} ${unit} per second (${limit}), ${burst} at once; retry in ${seconds} s.`,
+      options,
+    );
+    this.retryAfterSeconds = seconds;
+  }
 }
 
 /** A folder (store, spool) is locked by another owner. */

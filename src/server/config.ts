@@ -18,6 +18,12 @@ import { fail, flag, type Setting, SettingSources, section, text, whole } from '
 import { CORS_KEYS, readCorsConfig } from './cors-config.js';
 import { ENCRYPTION_KEYS, readEncryptionConfig } from './encryption-config.js';
 import {
+  FAIR_SHARE_KEYS,
+  FAIR_SHARE_PROJECT_KEYS,
+  type FairShareConfig,
+  readFairShareConfig,
+} from './fair-share-config.js';
+import {
   NOTIFICATION_KEYS,
   type NotificationConfig,
   readNotificationConfig,
@@ -67,6 +73,7 @@ import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
  *                              # see encryption-config.ts
  *   [tls]                      # cert, key: HTTPS and WSS (see tls-config.ts)
  *   [cors]                     # Zaqar's CORS options: allowed_origin, allow_methods... (see cors-config.ts)
+ *   [fair_share]               # per-project rates of requests and messages, 429 past them (see fair-share-config.ts)
  *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
  *   max_messages_post_size = 262144
@@ -108,6 +115,8 @@ export interface ServerConfig {
   tls: TlsConfig | null;
   /** CORS for browsers' pages; null: off (no allowed_origin). */
   cors: CorsPolicy | null;
+  /** Per-project token buckets of requests and posted messages; null: off (no rate set). */
+  fairShare: FairShareConfig | null;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -145,6 +154,7 @@ const TOP_KEYS = new Set([
   'encryption',
   'tls',
   'cors',
+  'fair_share',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -185,6 +195,8 @@ export function knownSettings(): string[] {
     ['encryption', ENCRYPTION_KEYS],
     ['tls', TLS_KEYS],
     ['cors', CORS_KEYS],
+    ['fair_share', [...FAIR_SHARE_KEYS].filter((k) => k !== 'projects')],
+    ['fair_share.projects', FAIR_SHARE_PROJECT_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],
@@ -388,6 +400,7 @@ export function loadServerConfig(
   const encryption = readEncryptionConfig(doc.encryption, sources);
   const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
   const cors = readCorsConfig(doc.cors, sources);
+  const fairShare = readFairShareConfig(doc.fair_share, sources);
 
   return {
     host,
@@ -411,6 +424,7 @@ export function loadServerConfig(
     encryption,
     tls,
     cors,
+    fairShare,
     file,
   };
 }

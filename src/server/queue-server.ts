@@ -11,6 +11,7 @@ import {
   AdminToken,
   createAuthenticator,
   type DriverResolver,
+  FairShare,
   MessageCipher,
   QueueService,
   singleDriverResolver,
@@ -107,6 +108,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     subscriberTypes: config.subscriberTypes,
     notifier,
     encryption: config.encryption,
+    fairShare: config.fairShare ? new FairShare(config.fairShare) : null,
   });
   const checkProject = (value: string | undefined) => service.checkProject(value);
   const access = new AccessControl(

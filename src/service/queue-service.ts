@@ -2,6 +2,7 @@ import { type Clock, type Limits, makeLimits, newId, systemClock } from '../core
 import type { DataDriver } from '../store/contract/index.js';
 import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
 import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
+import type { FairShare } from './fair-share.js';
 import { type KeyRing, MessageCipher } from './message-cipher.js';
 import { healthProject } from './namespaces.js';
 import type { NotificationHooks } from './notify/hooks.js';
@@ -33,6 +34,8 @@ export interface QueueServiceOptions {
    * setting the flag is refused.
    */
   encryption?: KeyRing;
+  /** Per-project rates of requests and posted messages (fair-share.ts); none: unlimited. */
+  fairShare?: FairShare | null;
 }
 
 /** One probed storage operation of a health report. */
@@ -66,6 +69,8 @@ export class QueueService {
   readonly queues: ResourceScope;
   readonly topics: ResourceScope;
   readonly notifier: NotificationHooks | null;
+  /** Charged by the transports per request and by posts per message; null: no limits. */
+  readonly fairShare: FairShare | null;
   private readonly resolver: DriverResolver;
   private readonly secret: string | null;
 
@@ -85,6 +90,7 @@ export class QueueService {
     this.resolver = resolver;
     this.secret = options.signedUrlSecret ?? null;
     this.notifier = options.notifier ?? null;
+    this.fairShare = options.fairShare ?? null;
     const settings = {
       resolver: this.resolver,
       limits: this.limits,
@@ -93,6 +99,7 @@ export class QueueService {
       subscriberTypes: options.subscriberTypes ?? DEFAULT_SUBSCRIBER_TYPES,
       notifier: options.notifier,
       cipher: new MessageCipher(options.encryption),
+      fairShare: this.fairShare ?? undefined,
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);

@@ -26,6 +26,7 @@ import {
 } from './documents.js';
 import type { DriverResolver } from './driver-resolver.js';
 import { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+import type { FairShare } from './fair-share.js';
 import { isSealed, MessageCipher } from './message-cipher.js';
 import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
 import { type ResourceKind, storeProject } from './namespaces.js';
@@ -49,6 +50,8 @@ export interface ScopeSettings {
   notifier?: NotificationHooks | undefined;
   /** Seals the bodies of queues with `_enable_encrypt_messages` and opens sealed ones; none: no keys. */
   cipher?: MessageCipher | undefined;
+  /** Charged for every message posted (fair-share.ts); none: unlimited. */
+  fairShare?: FairShare | undefined;
 }
 
 export interface ListQueuesQuery {
@@ -280,6 +283,7 @@ export class ResourceScope {
   async post(project: string, name: string, clientId: string, document: unknown, terms?: PostTerms): Promise<string[]> {
     const knownTerms = terms ?? (await this.postTerms(project, name));
     const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
+    this.settings.fairShare?.admitMessages(project, messages.length);
     const driver = await this.driver(project, name);
     // Subscribers' notifications are spooled while the messages are stored (Zaqar's notifier too
     // runs beside the store, before it), and both are durable before the post is answered. A

@@ -48,6 +48,7 @@ describe('server: posthorn.example.toml', () => {
       'admin',
       'default_project',
       'encryption',
+      'fair_share',
       'keystone_authtoken',
       'max_connections',
       'notification',

@@ -5,6 +5,7 @@ import {
   type Logger,
   type LogThrottle,
   type PosthornError,
+  RateLimitedError,
   type SubscriptionExistsError,
   UnauthenticatedError,
 } from '../../core/index.js';
@@ -80,6 +81,7 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_UNAUTHENTICATED: { status: 401, title: 'Unauthorized' },
   PH_FORBIDDEN: { status: 403, title: 'Forbidden' },
   PH_IDENTITY_UNAVAILABLE: { status: 503, title: UNAVAILABLE_TITLE },
+  PH_RATE_LIMITED: { status: 429, title: 'Too many requests' },
 });
 
 /** Descriptions clients of Zaqar know for the refusals of a message delete. */
@@ -168,6 +170,11 @@ export function answerFor(error: unknown, action: string, sizeLimit?: SizeLimitT
     }
     if (status === 503) {
       return { status, title, description: `${action} ${RETRY_HINT}`, headers: RETRY_AFTER, log: true };
+    }
+    if (error instanceof RateLimitedError) {
+      // RFC 6585: a 429 may say when to come back; the wait is exact, rounded up to a whole second.
+      const headers = { 'retry-after': String(error.retryAfterSeconds) };
+      return { status, title, description: error.message, headers, log: false };
     }
     const description = error instanceof InvalidArgumentError ? error.message : posthornDescription(error);
     // A 401 says how to authenticate (RFC 9110; keystonemiddleware sends `Keystone uri="..."`).

@@ -287,6 +287,8 @@ export class WebSocketApi {
         this.send(conn, binary, request, result.body, result.status);
         return;
       }
+      const charged = granted.project ?? (name === 'authenticate' ? undefined : headers['X-Project-ID']);
+      if (typeof charged === 'string' && charged !== '') this.options.service.fairShare?.admitRequest(charged);
       result = await (HANDLERS[name] as NonNullable<(typeof HANDLERS)[string]>)(body, headers, {
         service: this.options.service,
         pools: this.options.pools ?? null,

@@ -1,0 +1,123 @@
+import type { FairShareLimits, FairShareOptions, RateLimit } from '../service/index.js';
+import { fail, type Setting, type SettingSources, section, text } from './config-values.js';
+
+/**
+ * `[fair_share]`: per-project rates of requests and of posted messages (service/fair-share.ts).
+ * Off while no rate is set: every project is then unlimited and nothing is counted.
+ *
+ *   [fair_share]
+ *   requests_per_second = 50     # POSTHORN_FAIR_SHARE_REQUESTS_PER_SECOND: each project's rate
+ *   request_burst = 100          # POSTHORN_FAIR_SHARE_REQUEST_BURST: most at once (default: one second's)
+ *   messages_per_second = 500    # POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND
+ *   message_burst = 1000         # POSTHORN_FAIR_SHARE_MESSAGE_BURST
+ *
+ *   [[fair_share.projects]]      # a project's own limits (repeat the table)
+ *   project = "big-tenant"
+ *   requests_per_second = 500    # what it leaves out is the defaults'
+ *
+ * Projects are a list of tables with a `project` key, as pools are (`[[pooling.pools]]`), not
+ * tables named by project (`[fair_share.projects.NAME]`): a project id need not be a TOML bare
+ * key, and one shape for every repeated table keeps the example file checkable.
+ */
+export const FAIR_SHARE_KEYS = new Set([
+  'requests_per_second',
+  'request_burst',
+  'messages_per_second',
+  'message_burst',
+  'projects',
+]);
+export const FAIR_SHARE_PROJECT_KEYS = new Set([
+  'project',
+  'requests_per_second',
+  'request_burst',
+  'messages_per_second',
+  'message_burst',
+]);
+
+/** What `[fair_share]` sets: the FairShare's options without a clock. */
+export type FairShareConfig = Required<Pick<FairShareOptions, 'defaults'>> & {
+  projects: Map<string, FairShareLimits>;
+};
+
+const KINDS = [
+  { kind: 'requests', rate: 'requests_per_second', burst: 'request_burst' },
+  { kind: 'messages', rate: 'messages_per_second', burst: 'message_burst' },
+] as const;
+
+/** A rate: a positive number (fractions allowed: 0.5 is one every two seconds). */
+function rate(setting: Setting): number {
+  const { value } = setting;
+  const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
+    fail(setting, `must be a positive number (per second), not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** A burst: a number of at least 1 (whole or not: the bucket's size in tokens). */
+function burst(setting: Setting): number {
+  const n = rate(setting);
+  if (n < 1) fail(setting, `must be at least 1, not ${JSON.stringify(setting.value)}`);
+  return n;
+}
+
+/** One second's worth, and at least one: a bucket must hold a whole request. */
+function defaultBurst(perSecond: number): number {
+  return Math.max(1, Math.ceil(perSecond));
+}
+
+export function readFairShareConfig(doc: unknown, sources: SettingSources): FairShareConfig | null {
+  const f = section(sources.fromFile('fair_share', doc), FAIR_SHARE_KEYS);
+  const defaults: FairShareLimits = {};
+  for (const { kind, rate: rateKey, burst: burstKey } of KINDS) {
+    const env = (key: string) => `POSTHORN_FAIR_SHARE_${key.toUpperCase()}`;
+    const rateSetting = sources.pick(`fair_share.${rateKey}`, f[rateKey], { env: env(rateKey) });
+    const burstSetting = sources.pick(`fair_share.${burstKey}`, f[burstKey], { env: env(burstKey) });
+    if (rateSetting.value === undefined) {
+      if (burstSetting.value !== undefined) fail(burstSetting, `needs fair_share.${rateKey} to be set`);
+      continue;
+    }
+    const perSecond = rate(rateSetting);
+    defaults[kind] = {
+      perSecond,
+      burst: burstSetting.value === undefined ? defaultBurst(perSecond) : burst(burstSetting),
+    };
+  }
+  const projects = new Map<string, FairShareLimits>();
+  if (f.projects !== undefined) {
+    if (!Array.isArray(f.projects)) {
+      fail(
+        sources.fromFile('fair_share.projects', f.projects),
+        'must be a list of tables ([[fair_share.projects]] in TOML)',
+      );
+    }
+    for (const [i, entry] of (f.projects as unknown[]).entries()) {
+      const key = `fair_share.projects[${i}]`;
+      const p = section(sources.fromFile(key, entry), FAIR_SHARE_PROJECT_KEYS);
+      const project = text(sources.fromFile(`${key}.project`, p.project));
+      if (projects.has(project)) fail(sources.fromFile(`${key}.project`, project), 'names a project listed before');
+      const limits: FairShareLimits = {};
+      for (const { kind, rate: rateKey, burst: burstKey } of KINDS) {
+        const rateSetting = sources.fromFile(`${key}.${rateKey}`, p[rateKey]);
+        const burstSetting = sources.fromFile(`${key}.${burstKey}`, p[burstKey]);
+        if (rateSetting.value === undefined && burstSetting.value === undefined) continue;
+        const fallback = defaults[kind];
+        if (rateSetting.value === undefined && !fallback) {
+          fail(burstSetting, `needs ${key}.${rateKey} or fair_share.${rateKey} to be set`);
+        }
+        const perSecond = rateSetting.value === undefined ? (fallback as RateLimit).perSecond : rate(rateSetting);
+        // Its own rate without its own burst: one second of its own rate, not the default's burst.
+        const ownBurst =
+          burstSetting.value !== undefined
+            ? burst(burstSetting)
+            : rateSetting.value !== undefined
+              ? defaultBurst(perSecond)
+              : (fallback as RateLimit).burst;
+        limits[kind] = { perSecond, burst: ownBurst };
+      }
+      projects.set(project, limits);
+    }
+  }
+  const on = defaults.requests !== undefined || defaults.messages !== undefined || projects.size > 0;
+  return on ? { defaults, projects } : null;
+}

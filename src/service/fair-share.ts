@@ -1,0 +1,161 @@
+import { type Clock, RateLimitedError, type RateLimitName, systemClock } from '../core/index.js';
+
+/** A token bucket's terms: it refills at `perSecond` tokens a second and holds at most `burst`. */
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
+/** A project's two buckets; null (or absent in the defaults) is unlimited, and costs nothing. */
+export interface FairShareLimits {
+  requests?: RateLimit | null;
+  messages?: RateLimit | null;
+}
+
+export interface FairShareOptions {
+  /** Every project's limits unless it has its own. */
+  defaults?: FairShareLimits;
+  /**
+   * Projects with limits of their own. A kind a project's entry leaves out (undefined) is the
+   * default's; null makes it unlimited for that project.
+   */
+  projects?: ReadonlyMap<string, FairShareLimits> | Readonly<Record<string, FairShareLimits>>;
+  clock?: Clock;
+}
+
+/** How often (in the clock's time) buckets that have filled up again are forgotten. */
+const SWEEP_INTERVAL_MS = 10_000;
+/** Waits shorter than this are float rounding (a rate like 3/s has an inexact interval), not a refusal. */
+const ROUNDING_MS = 1e-6;
+
+/**
+ * One kind of bucket for every project, kept as GCRA's "theoretical arrival time" (the instant
+ * the bucket will be full again) rather than a token count: one number per project, no timer,
+ * and exact arithmetic on the clock's milliseconds. A bucket whose instant has passed is full,
+ * the same as a bucket never used, so forgetting it loses nothing: that is how idle projects'
+ * state is dropped, and memory stays bounded by the projects active within one refill time.
+ */
+class BucketSet {
+  private readonly fullAt = new Map<string, number>();
+
+  constructor(readonly name: RateLimitName) {}
+
+  get size(): number {
+    return this.fullAt.size;
+  }
+
+  /**
+   * Spends `cost` tokens of `project`'s bucket at `now`, or throws RateLimitedError with the
+   * time until the same call would succeed, spending nothing.
+   *
+   * A cost larger than the burst (a batch of messages bigger than the bucket) could never fit,
+   * so refusing it would starve that client for good. It is admitted when the bucket is full,
+   * and leaves it in debt: the following calls wait until the batch has been paid for at the
+   * rate. The average rate holds; only the burst is exceeded, once, by that one batch.
+   */
+  take(project: string, cost: number, limit: RateLimit, now: number): void {
+    const interval = 1000 / limit.perSecond;
+    const tolerance = limit.burst * interval;
+    const fullAt = Math.max(this.fullAt.get(project) ?? now, now);
+    const next = fullAt + cost * interval;
+    // Past the burst, wait for a full bucket; otherwise for room for `cost` tokens.
+    const waitMs = cost > limit.burst ? fullAt - now : next - tolerance - now;
+    if (waitMs > ROUNDING_MS) throw new RateLimitedError(project, this.name, limit.perSecond, limit.burst, waitMs);
+    this.fullAt.set(project, next);
+  }
+
+  /** Forgets the buckets that are full again at `now`. */
+  sweep(now: number): void {
+    for (const [project, fullAt] of this.fullAt) if (fullAt <= now) this.fullAt.delete(project);
+  }
+}
+
+/**
+ * Fair share between projects: a token bucket per project for the requests it makes and one for
+ * the messages it posts, so that one tenant's flood is refused (429, with the wait) instead of
+ * queueing up in front of every other tenant's requests. Both transports charge the same buckets
+ * (one request per HTTP request or WebSocket frame, one message per message posted).
+ *
+ * The buckets live in this process: behind several `posthorn serve` processes (workers, or
+ * servers sharing a pool) each process admits a project's full rate.
+ */
+export class FairShare {
+  private readonly clock: Clock;
+  private readonly defaults: { requests: RateLimit | null; messages: RateLimit | null };
+  private readonly projects: ReadonlyMap<string, FairShareLimits>;
+  private readonly requests = new BucketSet('requests_per_second');
+  private readonly messages = new BucketSet('messages_per_second');
+  private nextSweep: number;
+
+  constructor(options: FairShareOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.defaults = {
+      requests: checked(options.defaults?.requests, 'requests'),
+      messages: checked(options.defaults?.messages, 'messages'),
+    };
+    const projects = options.projects ?? new Map<string, FairShareLimits>();
+    this.projects = new Map(projects instanceof Map ? projects : Object.entries(projects));
+    for (const [project, limits] of this.projects) {
+      checked(limits.requests, `requests of project ${JSON.stringify(project)}`);
+      checked(limits.messages, `messages of project ${JSON.stringify(project)}`);
+    }
+    this.nextSweep = this.clock.now() + SWEEP_INTERVAL_MS;
+  }
+
+  /** The limits `project` runs under (null: unlimited). */
+  limitsOf(project: string): { requests: RateLimit | null; messages: RateLimit | null } {
+    const own = this.projects.get(project);
+    if (own === undefined) return this.defaults;
+    return {
+      requests: own.requests === undefined ? this.defaults.requests : own.requests,
+      messages: own.messages === undefined ? this.defaults.messages : own.messages,
+    };
+  }
+
+  /** Charges one request to `project`; throws RateLimitedError when its bucket is empty. */
+  admitRequest(project: string): void {
+    const limit = this.limitsOf(project).requests;
+    if (limit === null) return;
+    this.requests.take(project, 1, limit, this.now());
+  }
+
+  /**
+   * Charges `count` posted messages to `project`; throws RateLimitedError (charging nothing)
+   * when they do not fit. A batch larger than the burst is admitted only into a full bucket.
+   */
+  admitMessages(project: string, count: number): void {
+    if (count <= 0) return;
+    const limit = this.limitsOf(project).messages;
+    if (limit === null) return;
+    this.messages.take(project, count, limit, this.now());
+  }
+
+  /** How many projects' buckets are remembered (those not full again yet), of both kinds. */
+  get trackedBuckets(): number {
+    this.sweep(this.clock.now());
+    return this.requests.size + this.messages.size;
+  }
+
+  private now(): number {
+    const now = this.clock.now();
+    if (now >= this.nextSweep) this.sweep(now);
+    return now;
+  }
+
+  private sweep(now: number): void {
+    this.requests.sweep(now);
+    this.messages.sweep(now);
+    this.nextSweep = now + SWEEP_INTERVAL_MS;
+  }
+}
+
+function checked(limit: RateLimit | null | undefined, what: string): RateLimit | null {
+  if (limit === undefined || limit === null) return null;
+  if (!(Number.isFinite(limit.perSecond) && limit.perSecond > 0)) {
+    throw new RangeError(`the rate of ${what} must be a positive number, not ${limit.perSecond}`);
+  }
+  if (!(Number.isFinite(limit.burst) && limit.burst >= 1)) {
+    throw new RangeError(`the burst of ${what} must be at least 1, not ${limit.burst}`);
+  }
+  return limit;
+}
