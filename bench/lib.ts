@@ -24,6 +24,8 @@ export interface Figure {
   cpu_us_per_req?: number;
   /** How many times something happened (bench:soak: rounds, acknowledged operations, findings). */
   count?: number;
+  /** One figure over another of the same run (bench:tenants: B's p99 flooded over alone). */
+  ratio?: number;
   note?: string;
 }
 
