@@ -1,5 +1,5 @@
-import type { FairShareLimits, FairShareOptions, RateLimit } from '../service/index.js';
-import { fail, type Setting, type SettingSources, section, text } from './config-values.js';
+import { DEFAULT_REFUSAL_DELAY_MS, type FairShareLimits, type RateLimit } from '../service/index.js';
+import { fail, type Setting, type SettingSources, section, text, whole } from './config-values.js';
 
 /**
  * `[fair_share]`: per-project rates of requests and of posted messages (service/fair-share.ts).
@@ -10,6 +10,7 @@ import { fail, type Setting, type SettingSources, section, text } from './config
  *   request_burst = 100          # POSTHORN_FAIR_SHARE_REQUEST_BURST: most at once (default: one second's)
  *   messages_per_second = 500    # POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND
  *   message_burst = 1000         # POSTHORN_FAIR_SHARE_MESSAGE_BURST
+ *   refusal_delay_ms = 1000      # POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: a 429 is held this long (at most its wait)
  *
  *   [[fair_share.projects]]      # a project's own limits (repeat the table)
  *   project = "big-tenant"
@@ -24,6 +25,7 @@ export const FAIR_SHARE_KEYS = new Set([
   'request_burst',
   'messages_per_second',
   'message_burst',
+  'refusal_delay_ms',
   'projects',
 ]);
 export const FAIR_SHARE_PROJECT_KEYS = new Set([
@@ -35,9 +37,11 @@ export const FAIR_SHARE_PROJECT_KEYS = new Set([
 ]);
 
 /** What `[fair_share]` sets: the FairShare's options without a clock. */
-export type FairShareConfig = Required<Pick<FairShareOptions, 'defaults'>> & {
+export interface FairShareConfig {
+  defaults: FairShareLimits;
   projects: Map<string, FairShareLimits>;
-};
+  refusalDelayMs: number;
+}
 
 const KINDS = [
   { kind: 'requests', rate: 'requests_per_second', burst: 'request_burst' },
@@ -118,6 +122,14 @@ export function readFairShareConfig(doc: unknown, sources: SettingSources): Fair
       projects.set(project, limits);
     }
   }
+  const refusalDelayMs = whole(
+    sources.pick('fair_share.refusal_delay_ms', f.refusal_delay_ms, {
+      env: 'POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS',
+      fallback: DEFAULT_REFUSAL_DELAY_MS,
+    }),
+    0,
+    60_000,
+  );
   const on = defaults.requests !== undefined || defaults.messages !== undefined || projects.size > 0;
-  return on ? { defaults, projects } : null;
+  return on ? { defaults, projects, refusalDelayMs } : null;
 }

@@ -21,7 +21,14 @@ export interface FairShareOptions {
    */
   projects?: ReadonlyMap<string, FairShareLimits> | Readonly<Record<string, FairShareLimits>>;
   clock?: Clock;
+  /**
+   * How long a refusal is held before it is answered (ms, at most the wait itself); default
+   * 1000, 0 answers at once. See FairShare for why.
+   */
+  refusalDelayMs?: number;
 }
+
+export const DEFAULT_REFUSAL_DELAY_MS = 1000;
 
 /** How often (in the clock's time) buckets that have filled up again are forgotten. */
 const SWEEP_INTERVAL_MS = 10_000;
@@ -45,23 +52,24 @@ class BucketSet {
   }
 
   /**
-   * Spends `cost` tokens of `project`'s bucket at `now`, or throws RateLimitedError with the
-   * time until the same call would succeed, spending nothing.
+   * Spends `cost` tokens of `project`'s bucket at `now` and returns 0, or returns the time (ms)
+   * until the same call would succeed, spending nothing.
    *
    * A cost larger than the burst (a batch of messages bigger than the bucket) could never fit,
    * so refusing it would starve that client for good. It is admitted when the bucket is full,
    * and leaves it in debt: the following calls wait until the batch has been paid for at the
    * rate. The average rate holds; only the burst is exceeded, once, by that one batch.
    */
-  take(project: string, cost: number, limit: RateLimit, now: number): void {
+  take(project: string, cost: number, limit: RateLimit, now: number): number {
     const interval = 1000 / limit.perSecond;
     const tolerance = limit.burst * interval;
     const fullAt = Math.max(this.fullAt.get(project) ?? now, now);
     const next = fullAt + cost * interval;
     // Past the burst, wait for a full bucket; otherwise for room for `cost` tokens.
     const waitMs = cost > limit.burst ? fullAt - now : next - tolerance - now;
-    if (waitMs > ROUNDING_MS) throw new RateLimitedError(project, this.name, limit.perSecond, limit.burst, waitMs);
+    if (waitMs > ROUNDING_MS) return waitMs;
     this.fullAt.set(project, next);
+    return 0;
   }
 
   /** Forgets the buckets that are full again at `now`. */
@@ -76,6 +84,15 @@ class BucketSet {
  * queueing up in front of every other tenant's requests. Both transports charge the same buckets
  * (one request per HTTP request or WebSocket frame, one message per message posted).
  *
+ * A refusal is held before it is answered (`refusalDelayMs`, never longer than the wait). A
+ * refused request still costs the server its parsing, its answer, and for a refused body a new
+ * connection; a client that ignores Retry-After and asks again at once turns the server into a
+ * factory of 429s, and starves the other tenants as surely as if it were admitted (bench:tenants
+ * measured it: answered at once, a flood of refusals hurt tenant B's p99 more than no limits at
+ * all). Held, a client is throttled by its own concurrency: N connections make at most N
+ * requests per delay, while a client that honours Retry-After waits no longer than it would have.
+ * Each held refusal is one timer, and its connection is one the connection limit already counts.
+ *
  * The buckets live in this process: behind several `posthorn serve` processes (workers, or
  * servers sharing a pool) each process admits a project's full rate.
  */
@@ -86,6 +103,7 @@ export class FairShare {
   private readonly requests = new BucketSet('requests_per_second');
   private readonly messages = new BucketSet('messages_per_second');
   private nextSweep: number;
+  private readonly refusalDelayMs: number;
 
   constructor(options: FairShareOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -100,6 +118,10 @@ export class FairShare {
       checked(limits.messages, `messages of project ${JSON.stringify(project)}`);
     }
     this.nextSweep = this.clock.now() + SWEEP_INTERVAL_MS;
+    this.refusalDelayMs = options.refusalDelayMs ?? DEFAULT_REFUSAL_DELAY_MS;
+    if (!(this.refusalDelayMs >= 0 && Number.isFinite(this.refusalDelayMs))) {
+      throw new RangeError(`the refusal delay must be 0 or more ms, not ${this.refusalDelayMs}`);
+    }
   }
 
   /** The limits `project` runs under (null: unlimited). */
@@ -112,22 +134,35 @@ export class FairShare {
     };
   }
 
-  /** Charges one request to `project`; throws RateLimitedError when its bucket is empty. */
-  admitRequest(project: string): void {
+  /**
+   * Charges one request to `project`: undefined when admitted (nothing to wait for, so the hot
+   * path allocates nothing); when its bucket is empty, a promise rejected with RateLimitedError
+   * once the refusal has been held (see above).
+   */
+  admitRequest(project: string): Promise<never> | undefined {
     const limit = this.limitsOf(project).requests;
-    if (limit === null) return;
-    this.requests.take(project, 1, limit, this.now());
+    if (limit === null) return undefined;
+    return this.refusedAfter(project, this.requests, limit, this.requests.take(project, 1, limit, this.now()));
   }
 
   /**
-   * Charges `count` posted messages to `project`; throws RateLimitedError (charging nothing)
-   * when they do not fit. A batch larger than the burst is admitted only into a full bucket.
+   * Charges `count` posted messages to `project`, as admitRequest does (a refusal charges
+   * nothing). A batch larger than the burst is admitted only into a full bucket.
    */
-  admitMessages(project: string, count: number): void {
-    if (count <= 0) return;
+  admitMessages(project: string, count: number): Promise<never> | undefined {
+    if (count <= 0) return undefined;
     const limit = this.limitsOf(project).messages;
-    if (limit === null) return;
-    this.messages.take(project, count, limit, this.now());
+    if (limit === null) return undefined;
+    return this.refusedAfter(project, this.messages, limit, this.messages.take(project, count, limit, this.now()));
+  }
+
+  private refusedAfter(project: string, set: BucketSet, limit: RateLimit, waitMs: number): Promise<never> | undefined {
+    if (waitMs === 0) return undefined;
+    const hold = Math.min(waitMs, this.refusalDelayMs);
+    // Made when answered, so its Retry-After is what is left of the wait then.
+    const refusal = () => new RateLimitedError(project, set.name, limit.perSecond, limit.burst, waitMs - hold);
+    if (hold === 0) return Promise.reject(refusal());
+    return new Promise<never>((_, reject) => this.clock.setTimer(hold, () => reject(refusal())));
   }
 
   /** How many projects' buckets are remembered (those not full again yet), of both kinds. */

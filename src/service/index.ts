@@ -9,7 +9,13 @@ export {
 } from './documents.js';
 export { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
-export { FairShare, type FairShareLimits, type FairShareOptions, type RateLimit } from './fair-share.js';
+export {
+  DEFAULT_REFUSAL_DELAY_MS,
+  FairShare,
+  type FairShareLimits,
+  type FairShareOptions,
+  type RateLimit,
+} from './fair-share.js';
 export {
   deriveKeyId,
   type EncryptionKey,

@@ -283,7 +283,7 @@ export class ResourceScope {
   async post(project: string, name: string, clientId: string, document: unknown, terms?: PostTerms): Promise<string[]> {
     const knownTerms = terms ?? (await this.postTerms(project, name));
     const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
-    this.settings.fairShare?.admitMessages(project, messages.length);
+    await this.settings.fairShare?.admitMessages(project, messages.length);
     const driver = await this.driver(project, name);
     // Subscribers' notifications are spooled while the messages are stored (Zaqar's notifier too
     // runs beside the store, before it), and both are durable before the post is answered. A

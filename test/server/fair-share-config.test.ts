@@ -43,6 +43,7 @@ describe('server: [fair_share] settings', () => {
     });
     assert.deepEqual(config?.projects.get('big'), { requests: { perSecond: 500, burst: 500 } });
     assert.deepEqual(config?.projects.get('bursty'), { messages: { perSecond: 2.5, burst: 100 } });
+    assert.equal(config?.refusalDelayMs, 1000);
   });
 
   it('takes the environment over the file', () => {
@@ -50,7 +51,9 @@ describe('server: [fair_share] settings', () => {
       POSTHORN_FAIR_SHARE_REQUESTS_PER_SECOND: '0.5',
       POSTHORN_FAIR_SHARE_REQUEST_BURST: '3',
       POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND: '100',
+      POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: '0',
     });
+    assert.equal(config?.refusalDelayMs, 0);
     assert.deepEqual(config?.defaults, {
       requests: { perSecond: 0.5, burst: 3 },
       messages: { perSecond: 100, burst: 100 },

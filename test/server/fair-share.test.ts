@@ -24,6 +24,7 @@ requests_per_second = 0.001
 request_burst = 5
 messages_per_second = 0.001
 message_burst = 4
+refusal_delay_ms = 20
 
 [[fair_share.projects]]
 project = "b"

@@ -3,23 +3,29 @@ import { describe, it } from 'node:test';
 import { FakeClock, RateLimitedError } from '../../src/core/index.js';
 import { FairShare } from '../../src/service/index.js';
 
-/** The RateLimitedError `fn` throws. */
-function refusal(fn: () => void): RateLimitedError {
+/** The RateLimitedError an admission was refused with. */
+async function refusal(admission: Promise<never> | undefined): Promise<RateLimitedError> {
+  assert.ok(admission !== undefined, 'was admitted');
   try {
-    fn();
+    await admission;
   } catch (error) {
     assert.ok(error instanceof RateLimitedError, String(error));
     return error;
   }
-  assert.fail('was admitted');
+  assert.fail('resolved');
+}
+
+/** Admitted: nothing to wait for. */
+function ok(admission: Promise<never> | undefined): void {
+  assert.equal(admission, undefined);
 }
 
 describe('service: fair share', () => {
-  it('admits a burst, refuses the next with the exact wait, and refills at the rate', () => {
+  it('admits a burst, refuses the next with the exact wait, and refills at the rate', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { requests: { perSecond: 2, burst: 3 } } });
-    for (let i = 0; i < 3; i++) fair.admitRequest('a');
-    const refused = refusal(() => fair.admitRequest('a'));
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { requests: { perSecond: 2, burst: 3 } } });
+    for (let i = 0; i < 3; i++) ok(fair.admitRequest('a'));
+    const refused = await refusal(fair.admitRequest('a'));
     assert.equal(refused.code, 'PH_RATE_LIMITED');
     assert.equal(refused.retryAfterMs, 500);
     assert.equal(refused.retryAfterSeconds, 1);
@@ -28,130 +34,162 @@ describe('service: fair share', () => {
     assert.match(refused.message, /Project "a" may make 2 requests per second \(requests_per_second\)/);
     // A refusal spends nothing: the wait is the same a moment later, minus the moment.
     clock.advance(499);
-    assert.equal(refusal(() => fair.admitRequest('a')).retryAfterMs, 1);
+    assert.equal((await refusal(fair.admitRequest('a'))).retryAfterMs, 1);
     clock.advance(1);
-    fair.admitRequest('a');
-    assert.equal(refusal(() => fair.admitRequest('a')).retryAfterMs, 500);
+    ok(fair.admitRequest('a'));
+    assert.equal((await refusal(fair.admitRequest('a'))).retryAfterMs, 500);
     // Long idle: full again, but never more than the burst.
     clock.advance(60_000);
-    for (let i = 0; i < 3; i++) fair.admitRequest('a');
-    assert.equal(refusal(() => fair.admitRequest('a')).retryAfterMs, 500);
+    for (let i = 0; i < 3; i++) ok(fair.admitRequest('a'));
+    assert.equal((await refusal(fair.admitRequest('a'))).retryAfterMs, 500);
   });
 
-  it('rounds Retry-After up to whole seconds, at least one', () => {
+  it('rounds Retry-After up to whole seconds, at least one', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { requests: { perSecond: 0.4, burst: 1 } } });
-    fair.admitRequest('a');
-    const refused = refusal(() => fair.admitRequest('a'));
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { requests: { perSecond: 0.4, burst: 1 } } });
+    ok(fair.admitRequest('a'));
+    const refused = await refusal(fair.admitRequest('a'));
     assert.equal(refused.retryAfterMs, 2500);
     assert.equal(refused.retryAfterSeconds, 3);
   });
 
-  it('keeps each project in its own bucket', () => {
+  it('keeps each project in its own bucket', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { requests: { perSecond: 1, burst: 2 } } });
-    fair.admitRequest('a');
-    fair.admitRequest('a');
-    refusal(() => fair.admitRequest('a'));
-    fair.admitRequest('b');
-    fair.admitRequest('b');
-    assert.equal(refusal(() => fair.admitRequest('b')).project, 'b');
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { requests: { perSecond: 1, burst: 2 } } });
+    ok(fair.admitRequest('a'));
+    ok(fair.admitRequest('a'));
+    await refusal(fair.admitRequest('a'));
+    ok(fair.admitRequest('b'));
+    ok(fair.admitRequest('b'));
+    assert.equal((await refusal(fair.admitRequest('b'))).project, 'b');
   });
 
-  it('charges messages by count, refusing a batch that does not fit whole', () => {
+  it('charges messages by count, refusing a batch that does not fit whole', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { messages: { perSecond: 10, burst: 10 } } });
-    fair.admitMessages('a', 7);
-    const refused = refusal(() => fair.admitMessages('a', 5));
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { messages: { perSecond: 10, burst: 10 } } });
+    ok(fair.admitMessages('a', 7));
+    const refused = await refusal(fair.admitMessages('a', 5));
     assert.equal(refused.limit, 'messages_per_second');
     assert.equal(refused.retryAfterMs, 200);
     assert.match(refused.message, /may post 10 messages per second \(messages_per_second\)/);
-    fair.admitMessages('a', 3);
-    refusal(() => fair.admitMessages('a', 1));
+    ok(fair.admitMessages('a', 3));
+    await refusal(fair.admitMessages('a', 1));
     // Requests are unlimited here: no request bucket.
-    for (let i = 0; i < 1000; i++) fair.admitRequest('a');
+    for (let i = 0; i < 1000; i++) ok(fair.admitRequest('a'));
   });
 
-  it('admits a batch larger than the burst only into a full bucket, then waits for it to be paid', () => {
+  it('admits a batch larger than the burst only into a full bucket, then waits for it to be paid', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { messages: { perSecond: 10, burst: 5 } } });
-    fair.admitMessages('a', 1);
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { messages: { perSecond: 10, burst: 5 } } });
+    ok(fair.admitMessages('a', 1));
     // Not full: the wait is until it is (100 ms for the one message spent).
-    assert.equal(refusal(() => fair.admitMessages('a', 20)).retryAfterMs, 100);
+    assert.equal((await refusal(fair.admitMessages('a', 20))).retryAfterMs, 100);
     clock.advance(100);
-    fair.admitMessages('a', 20);
+    ok(fair.admitMessages('a', 20));
     // 20 messages at 10/s take 2 s to pay; a single one fits when 1 of 5 tokens is back: 1.6 s.
-    assert.equal(refusal(() => fair.admitMessages('a', 1)).retryAfterMs, 1600);
+    assert.equal((await refusal(fair.admitMessages('a', 1))).retryAfterMs, 1600);
     clock.advance(1600);
-    fair.admitMessages('a', 1);
+    ok(fair.admitMessages('a', 1));
   });
 
-  it('gives projects their own limits, the defaults filling what they leave out', () => {
+  it('gives projects their own limits, the defaults filling what they leave out', async () => {
     const clock = new FakeClock();
     const fair = new FairShare({
       clock,
+      refusalDelayMs: 0,
       defaults: { requests: { perSecond: 1, burst: 1 }, messages: { perSecond: 1, burst: 1 } },
       projects: { big: { requests: { perSecond: 100, burst: 5 } }, free: { requests: null } },
     });
-    for (let i = 0; i < 5; i++) fair.admitRequest('big');
-    assert.equal(refusal(() => fair.admitRequest('big')).retryAfterMs, 10);
-    fair.admitMessages('big', 1);
-    assert.equal(refusal(() => fair.admitMessages('big', 1)).retryAfterMs, 1000);
-    for (let i = 0; i < 1000; i++) fair.admitRequest('free');
-    fair.admitRequest('other');
-    assert.equal(refusal(() => fair.admitRequest('other')).retryAfterMs, 1000);
+    for (let i = 0; i < 5; i++) ok(fair.admitRequest('big'));
+    assert.equal((await refusal(fair.admitRequest('big'))).retryAfterMs, 10);
+    ok(fair.admitMessages('big', 1));
+    assert.equal((await refusal(fair.admitMessages('big', 1))).retryAfterMs, 1000);
+    for (let i = 0; i < 1000; i++) ok(fair.admitRequest('free'));
+    ok(fair.admitRequest('other'));
+    assert.equal((await refusal(fair.admitRequest('other'))).retryAfterMs, 1000);
     assert.deepEqual(fair.limitsOf('free'), { requests: null, messages: { perSecond: 1, burst: 1 } });
   });
 
-  it('without limits admits everything and remembers nothing', () => {
+  it('without limits admits everything and remembers nothing', async () => {
     const fair = new FairShare({ clock: new FakeClock() });
     for (let i = 0; i < 1000; i++) {
-      fair.admitRequest(`p${i}`);
-      fair.admitMessages(`p${i}`, 100);
+      ok(fair.admitRequest(`p${i}`));
+      ok(fair.admitMessages(`p${i}`, 100));
     }
     assert.equal(fair.trackedBuckets, 0);
   });
 
-  it('forgets the buckets of projects that are idle (full again)', () => {
+  it('forgets the buckets of projects that are idle (full again)', async () => {
     const clock = new FakeClock();
     const fair = new FairShare({
       clock,
+      refusalDelayMs: 0,
       defaults: { requests: { perSecond: 1, burst: 10 }, messages: { perSecond: 100, burst: 100 } },
     });
     for (let i = 0; i < 500; i++) {
-      fair.admitRequest(`p${i}`);
-      fair.admitMessages(`p${i}`, 50);
+      ok(fair.admitRequest(`p${i}`));
+      ok(fair.admitMessages(`p${i}`, 50));
     }
-    fair.admitRequest('busy');
-    for (let i = 0; i < 9; i++) fair.admitRequest('busy');
+    ok(fair.admitRequest('busy'));
+    for (let i = 0; i < 9; i++) ok(fair.admitRequest('busy'));
     assert.equal(fair.trackedBuckets, 1001);
     // Messages refill in 0.5 s, a spent request in 1 s; busy's ten requests take 10 s.
     clock.advance(1000);
     assert.equal(fair.trackedBuckets, 1);
     // Forgetting lost nothing: a forgotten bucket is full, exactly as it would have been.
-    for (let i = 0; i < 10; i++) fair.admitRequest('p0');
-    refusal(() => fair.admitRequest('p0'));
+    for (let i = 0; i < 10; i++) ok(fair.admitRequest('p0'));
+    await refusal(fair.admitRequest('p0'));
     // busy spent ten at 0 s: one is back at 1 s.
-    fair.admitRequest('busy');
-    assert.equal(refusal(() => fair.admitRequest('busy')).retryAfterMs, 1000);
+    ok(fair.admitRequest('busy'));
+    assert.equal((await refusal(fair.admitRequest('busy'))).retryAfterMs, 1000);
     clock.advance(9000);
     assert.equal(fair.trackedBuckets, 2); // p0 and busy are both full at 11 s
     clock.advance(1000);
     assert.equal(fair.trackedBuckets, 0);
   });
 
-  it('forgets idle buckets on its own as it admits, not only when asked how many it holds', () => {
+  it('forgets idle buckets on its own as it admits, not only when asked how many it holds', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, defaults: { requests: { perSecond: 1, burst: 1 } } });
-    for (let i = 0; i < 100; i++) fair.admitRequest(`p${i}`);
+    const fair = new FairShare({ clock, refusalDelayMs: 0, defaults: { requests: { perSecond: 1, burst: 1 } } });
+    for (let i = 0; i < 100; i++) ok(fair.admitRequest(`p${i}`));
     clock.advance(60_000);
-    fair.admitRequest('late');
+    ok(fair.admitRequest('late'));
     // Reading the private map's size without a sweep: through the set it belongs to.
     const sets = fair as unknown as { requests: { size: number } };
     assert.equal(sets.requests.size, 1);
   });
 
-  it('refuses rates that are not positive and bursts under one', () => {
+  it('holds a refusal for the delay (at most the wait), its Retry-After what is left of the wait then', async () => {
+    const clock = new FakeClock();
+    const fair = new FairShare({ clock, refusalDelayMs: 1000, defaults: { requests: { perSecond: 0.1, burst: 1 } } });
+    ok(fair.admitRequest('a'));
+    let settled: RateLimitedError | null = null;
+    const held = refusal(fair.admitRequest('a')).then((e) => {
+      settled = e;
+      return e;
+    });
+    await clock.advanceAsync(999);
+    assert.equal(settled, null);
+    await clock.advanceAsync(1);
+    const refused = await held;
+    assert.equal(refused.retryAfterMs, 9000);
+    assert.equal(refused.retryAfterSeconds, 9);
+    // A wait shorter than the delay is held only that long.
+    const quick = new FairShare({ clock, refusalDelayMs: 1000, defaults: { requests: { perSecond: 10, burst: 1 } } });
+    ok(quick.admitRequest('a'));
+    let done = false;
+    const short = refusal(quick.admitRequest('a')).then((e) => {
+      done = true;
+      return e;
+    });
+    await clock.advanceAsync(99);
+    assert.equal(done, false);
+    await clock.advanceAsync(1);
+    assert.equal((await short).retryAfterSeconds, 1);
+    assert.equal(done, true);
+  });
+
+  it('refuses rates that are not positive and bursts under one', async () => {
     assert.throws(() => new FairShare({ defaults: { requests: { perSecond: 0, burst: 1 } } }), RangeError);
     assert.throws(() => new FairShare({ defaults: { messages: { perSecond: 1, burst: 0.5 } } }), RangeError);
     assert.throws(

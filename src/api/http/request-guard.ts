@@ -100,7 +100,7 @@ export function createRequestGuard(
     });
     request.access = granted;
     // Charged once the project is known and allowed: a refused credential spends nobody's share.
-    if (route.identity) service.fairShare?.admitRequest(granted.identity.project);
+    if (route.identity) await service.fairShare?.admitRequest(granted.identity.project);
     if (route.identity) request.identity = { project: granted.identity.project, clientId };
   };
 }

@@ -288,7 +288,7 @@ export class WebSocketApi {
         return;
       }
       const charged = granted.project ?? (name === 'authenticate' ? undefined : headers['X-Project-ID']);
-      if (typeof charged === 'string' && charged !== '') this.options.service.fairShare?.admitRequest(charged);
+      if (typeof charged === 'string' && charged !== '') await this.options.service.fairShare?.admitRequest(charged);
       result = await (HANDLERS[name] as NonNullable<(typeof HANDLERS)[string]>)(body, headers, {
         service: this.options.service,
         pools: this.options.pools ?? null,
