@@ -22,8 +22,9 @@ export interface FairShareOptions {
   projects?: ReadonlyMap<string, FairShareLimits> | Readonly<Record<string, FairShareLimits>>;
   clock?: Clock;
   /**
-   * How long a refusal is held before it is answered (ms, at most the wait itself); default
-   * 1000, 0 answers at once. See FairShare for why.
+   * How long a refusal is held before it is answered (ms); default 1000, 0 answers at once.
+   * Never longer than the Retry-After the refusal would have said (whole seconds, at least 1).
+   * See FairShare for why.
    */
   refusalDelayMs?: number;
 }
@@ -84,13 +85,15 @@ class BucketSet {
  * queueing up in front of every other tenant's requests. Both transports charge the same buckets
  * (one request per HTTP request or WebSocket frame, one message per message posted).
  *
- * A refusal is held before it is answered (`refusalDelayMs`, never longer than the wait). A
+ * A refusal is held before it is answered (`refusalDelayMs`, never longer than the Retry-After it
+ * would have said, which is at least a second even when the next token is 5 ms away). A
  * refused request still costs the server its parsing, its answer, and for a refused body a new
  * connection; a client that ignores Retry-After and asks again at once turns the server into a
  * factory of 429s, and starves the other tenants as surely as if it were admitted (bench:tenants
  * measured it: answered at once, a flood of refusals hurt tenant B's p99 more than no limits at
  * all). Held, a client is throttled by its own concurrency: N connections make at most N
- * requests per delay, while a client that honours Retry-After waits no longer than it would have.
+ * requests per delay, while a client that honours Retry-After is held no longer than it was told
+ * to wait anyway.
  * Each held refusal is one timer, and its connection is one the connection limit already counts.
  *
  * The buckets live in this process: behind several `posthorn serve` processes (workers, or
@@ -158,9 +161,12 @@ export class FairShare {
 
   private refusedAfter(project: string, set: BucketSet, limit: RateLimit, waitMs: number): Promise<never> | undefined {
     if (waitMs === 0) return undefined;
-    const hold = Math.min(waitMs, this.refusalDelayMs);
-    // Made when answered, so its Retry-After is what is left of the wait then.
-    const refusal = () => new RateLimitedError(project, set.name, limit.perSecond, limit.burst, waitMs - hold);
+    // Held up to the whole seconds Retry-After would say: a wait of 5 ms is still "retry in 1 s",
+    // and capping the hold at 5 ms would let a flood of refusals through at full speed.
+    const hold = Math.min(this.refusalDelayMs, Math.max(1, Math.ceil(waitMs / 1000)) * 1000);
+    // Made when answered, so its Retry-After is what is left of the wait then (at least 1 s).
+    const refusal = () =>
+      new RateLimitedError(project, set.name, limit.perSecond, limit.burst, Math.max(0, waitMs - hold));
     if (hold === 0) return Promise.reject(refusal());
     return new Promise<never>((_, reject) => this.clock.setTimer(hold, () => reject(refusal())));
   }

@@ -159,7 +159,7 @@ describe('service: fair share', () => {
     assert.equal(sets.requests.size, 1);
   });
 
-  it('holds a refusal for the delay (at most the wait), its Retry-After what is left of the wait then', async () => {
+  it('holds a refusal for the delay (at most its Retry-After), saying what is left of the wait then', async () => {
     const clock = new FakeClock();
     const fair = new FairShare({ clock, refusalDelayMs: 1000, defaults: { requests: { perSecond: 0.1, burst: 1 } } });
     ok(fair.admitRequest('a'));
@@ -174,19 +174,32 @@ describe('service: fair share', () => {
     const refused = await held;
     assert.equal(refused.retryAfterMs, 9000);
     assert.equal(refused.retryAfterSeconds, 9);
-    // A wait shorter than the delay is held only that long.
-    const quick = new FairShare({ clock, refusalDelayMs: 1000, defaults: { requests: { perSecond: 10, burst: 1 } } });
+    // A wait of 100 ms is "retry in 1 s": held the whole delay when that is shorter, then told 1 s.
+    const quick = new FairShare({ clock, refusalDelayMs: 500, defaults: { requests: { perSecond: 10, burst: 1 } } });
     ok(quick.admitRequest('a'));
     let done = false;
     const short = refusal(quick.admitRequest('a')).then((e) => {
       done = true;
       return e;
     });
-    await clock.advanceAsync(99);
+    await clock.advanceAsync(499);
     assert.equal(done, false);
     await clock.advanceAsync(1);
+    assert.equal((await short).retryAfterMs, 0);
     assert.equal((await short).retryAfterSeconds, 1);
     assert.equal(done, true);
+    // Never held past the whole seconds it would have said: a 100 ms wait under a 5 s delay, 1 s.
+    const capped = new FairShare({ clock, refusalDelayMs: 5000, defaults: { requests: { perSecond: 10, burst: 1 } } });
+    ok(capped.admitRequest('a'));
+    let answered = false;
+    const once = refusal(capped.admitRequest('a')).then(() => {
+      answered = true;
+    });
+    await clock.advanceAsync(999);
+    assert.equal(answered, false);
+    await clock.advanceAsync(1);
+    await once;
+    assert.equal(answered, true);
   });
 
   it('refuses rates that are not positive and bursts under one', async () => {
