@@ -2,9 +2,10 @@
  * `npm run bench:tenants`: does one tenant's flood starve another? Tenant B runs a steady,
  * modest workload (post 10, claim them, delete each with its claim id) and its latency is
  * measured alone, then while tenant A floods the same server with posts over many connections,
- * ignoring Retry-After. The whole is done twice in one run, on a fresh server each time: with
- * `[fair_share]` on (limits B stays within and A's flood exceeds) and off, so the figures show
- * what the buckets buy. Target: B's p99 under the flood at most 2x its p99 alone, fair share on.
+ * ignoring Retry-After. The whole is done three times in one run, on a fresh server each time:
+ * with `[fair_share]` on (limits B stays within and A's flood exceeds), on with refusals answered
+ * at once (`refusal_delay_ms = 0`: what holding them buys), and off (what the buckets buy).
+ * Target: B's p99 under the flood at most 2x its p99 alone, fair share on.
  *
  * Three processes: the server (`posthorn serve`, disk store), this one (tenant B, the measure)
  * and the flooder (bench/tenants-flood.ts), so neither load generator's CPU is the server's and
@@ -16,7 +17,7 @@
  *   BENCH_FLOOD_CONNECTIONS=64    A's concurrent connections
  *   BENCH_B_WORKERS=2             B's concurrent workers
  *   BENCH_B_CYCLES=5              post-claim-delete cycles per second of each B worker (12 requests each)
- *   BENCH_FAIR=on,off             the modes to run, in turn
+ *   BENCH_FAIR=on,instant,off     the modes to run, in turn (instant: on, refusal_delay_ms = 0)
  *   BENCH_REQUESTS_PER_SECOND=200, BENCH_MESSAGES_PER_SECOND=1000
  *                                 the per-project limits when fair share is on (bursts: one second's)
  */
@@ -32,7 +33,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const FLOOD_CONNECTIONS = Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 64);
 const B_WORKERS = Number(process.env.BENCH_B_WORKERS ?? 2);
 const B_CYCLES = Number(process.env.BENCH_B_CYCLES ?? 5);
-const MODES = (process.env.BENCH_FAIR ?? 'on,off').split(',');
+const MODES = (process.env.BENCH_FAIR ?? 'on,instant,off').split(',');
 const REQUESTS_PER_SECOND = Number(process.env.BENCH_REQUESTS_PER_SECOND ?? 200);
 const MESSAGES_PER_SECOND = Number(process.env.BENCH_MESSAGES_PER_SECOND ?? 1000);
 /** Time the flood gets to build up before B is measured under it. */
@@ -54,16 +55,19 @@ interface Server {
   data: string;
 }
 
-async function startServer(fair: boolean): Promise<Server> {
+type Mode = 'on' | 'instant' | 'off';
+
+async function startServer(mode: Mode): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-tenants-'));
   const { child, url } = await startServing(posthornServe(['--port', '0', '--data', data]), {
     ...process.env,
     POSTHORN_STORE: 'disk',
     POSTHORN_LOG_LEVEL: 'info',
-    ...(fair
+    ...(mode !== 'off'
       ? {
           POSTHORN_FAIR_SHARE_REQUESTS_PER_SECOND: String(REQUESTS_PER_SECOND),
           POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND: String(MESSAGES_PER_SECOND),
+          POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: mode === 'instant' ? '0' : '1000',
         }
       : {}),
   });
@@ -195,11 +199,17 @@ async function flooder(url: string, seconds: number): Promise<{ go: () => void; 
   return { go: () => child.stdin?.end('go\n'), done };
 }
 
-async function run(fair: boolean): Promise<void> {
-  const server = await startServer(fair);
+const TARGETS: Record<Mode, string> = {
+  on: 'disk:fair-share',
+  instant: 'disk:fair-share-instant-429',
+  off: 'disk:no-fair-share',
+};
+
+async function run(mode: Mode): Promise<void> {
+  const server = await startServer(mode);
   const pid = server.child.pid as number;
   const pool = new Pool(server.url, { connections: 16, pipelining: 1, keepAliveTimeout: 60_000 });
-  const target = fair ? 'disk:fair-share' : 'disk:no-fair-share';
+  const target = TARGETS[mode];
   const common = { bench: 'tenants', target, concurrency: B_WORKERS };
   try {
     await measureB(pool, 1000); // warm-up: JIT, the queues made
@@ -259,6 +269,8 @@ async function run(fair: boolean): Promise<void> {
 
 process.stderr.write(`# bench:tenants on ${machine()}\n`);
 for (const mode of MODES) {
-  if (mode !== 'on' && mode !== 'off') throw new Error(`BENCH_FAIR: on or off, not ${mode}`);
-  await run(mode === 'on');
+  if (mode !== 'on' && mode !== 'instant' && mode !== 'off') {
+    throw new Error(`BENCH_FAIR: on, instant or off, not ${mode}`);
+  }
+  await run(mode);
 }

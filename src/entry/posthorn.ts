@@ -11,7 +11,15 @@
 
 export type { MessageQueueOptions } from '../compat/index.js';
 export { DiskStorage, MessageQueue } from '../compat/index.js';
-export type { Envelope, FaultKind, FileIo, FileOp, Header, SpooledEnvelope } from '../core/index.js';
+export type {
+  Envelope,
+  FaultKind,
+  FileIo,
+  FileOp,
+  Header,
+  RateLimitName,
+  SpooledEnvelope,
+} from '../core/index.js';
 export {
   ClaimNotFoundError,
   ClosedError,
@@ -40,6 +48,7 @@ export {
   PosthornError,
   QueueError,
   QueueNotFoundError,
+  RateLimitedError,
   ResourceConflictError,
   ResourceNotFoundError,
   StorageFullError,

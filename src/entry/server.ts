@@ -7,6 +7,7 @@ export type { CorsPolicy } from '../api/http/index.js';
 export type { InitialPool, PoolingSettings } from '../pool/index.js';
 export type {
   AuthConfig,
+  FairShareConfig,
   NotificationConfig,
   PoolingConfig,
   QueueServer,
@@ -22,8 +23,10 @@ export type {
   AuthStrategy,
   ClientIdPolicy,
   EncryptionKey,
+  FairShareLimits,
   KeyRing,
   KeystoneSettings,
+  RateLimit,
   RoleNames,
   TokenSettings,
 } from '../service/index.js';

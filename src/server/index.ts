@@ -7,6 +7,7 @@ export {
   type ServeFlags,
   type ServerConfig,
 } from './config.js';
+export type { FairShareConfig } from './fair-share-config.js';
 export type { NotificationConfig, WebSocketConfig } from './notification-config.js';
 export { openStore, type StoreSettings } from './open-store.js';
 export type { PoolingConfig } from './pooling-config.js';
