@@ -1,8 +1,10 @@
 /**
  * `npm run bench:tenants`: does one tenant's flood starve another? Tenant B runs a steady,
  * modest workload (post 10, claim them, delete each with its claim id) and its latency is
- * measured alone, then while tenant A floods the same server with posts over many connections,
- * ignoring Retry-After. The whole is done three times in one run, on a fresh server each time:
+ * measured alone and while tenant A floods the same server with posts over many connections,
+ * ignoring Retry-After: in BENCH_ROUNDS rounds of alone then flooded, so that both see the same
+ * noise of a shared machine (its other load comes and goes over seconds), each figure pooled
+ * over the rounds. The whole is done three times in one run, on a fresh server each time:
  * with `[fair_share]` on (limits B stays within and A's flood exceeds), on with refusals answered
  * at once (`refusal_delay_ms = 0`: what holding them buys), and off (what the buckets buy).
  * Target: B's p99 under the flood at most 2x its p99 alone, fair share on.
@@ -13,7 +15,8 @@
  * share two cores: the flooder's own CPU takes from the server's, which is part of what a
  * flood costs a server on a small machine.
  *
- *   BENCH_SECONDS=10              seconds B is measured, alone and flooded
+ *   BENCH_SECONDS=10              seconds B is measured alone, and as many flooded
+ *   BENCH_ROUNDS=5                rounds those seconds are split into
  *   BENCH_FLOOD_CONNECTIONS=64    A's concurrent connections
  *   BENCH_B_WORKERS=2             B's concurrent workers
  *   BENCH_B_CYCLES=5              post-claim-delete cycles per second of each B worker (12 requests each)
@@ -30,14 +33,15 @@ import { emit, machine, percentile, round } from './lib.js';
 import { cpuSeconds, posthornServe, processRssMb, ROOT, startServing } from './serve-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const FLOOD_CONNECTIONS = Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 64);
 const B_WORKERS = Number(process.env.BENCH_B_WORKERS ?? 2);
 const B_CYCLES = Number(process.env.BENCH_B_CYCLES ?? 5);
 const MODES = (process.env.BENCH_FAIR ?? 'on,instant,off').split(',');
 const REQUESTS_PER_SECOND = Number(process.env.BENCH_REQUESTS_PER_SECOND ?? 200);
 const MESSAGES_PER_SECOND = Number(process.env.BENCH_MESSAGES_PER_SECOND ?? 1000);
-/** Time the flood gets to build up before B is measured under it. */
-const FLOOD_RAMP_MS = 1000;
+/** Time the flood gets to build up before B is measured under it (its refusals are held 1 s). */
+const FLOOD_RAMP_MS = 1500;
 const BATCH = 10;
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
@@ -150,8 +154,12 @@ async function tenantB(pool: Pool, s: Sample, until: number, queue: string): Pro
   }
 }
 
+function emptySample(): Sample {
+  return { latencies: [], posts: [], errors: 0, requests: 0 };
+}
+
 async function measureB(pool: Pool, milliseconds: number): Promise<Sample> {
-  const s: Sample = { latencies: [], posts: [], errors: 0, requests: 0 };
+  const s = emptySample();
   const until = performance.now() + milliseconds;
   await Promise.all(Array.from({ length: B_WORKERS }, (_, i) => tenantB(pool, s, until, `tenant-b-${i}`)));
   return s;
@@ -165,38 +173,69 @@ interface FloodResult {
   seconds: number;
 }
 
-/** Starts the flooder and resolves once it is ready; `go()` starts the flood, `done` is its report. */
-async function flooder(url: string, seconds: number): Promise<{ go: () => void; done: Promise<FloodResult> }> {
+interface Flooder {
+  /** Sends `go` or `stop` and waits for the flooder to say it is done. */
+  send(command: 'go' | 'stop'): Promise<void>;
+  /** Ends it; what it was answered while flooding. */
+  exit(): Promise<FloodResult>;
+}
+
+/** Starts the flooder process (bench/tenants-flood.ts) and resolves once it is ready. */
+async function flooder(url: string): Promise<Flooder> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tenants-flood.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
       FLOOD_URL: url,
       FLOOD_PROJECT: 'tenant-a',
-      FLOOD_SECONDS: String(seconds),
       FLOOD_CONNECTIONS: String(FLOOD_CONNECTIONS),
       FLOOD_BATCH: String(BATCH),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  let out = '';
-  let ready: () => void = () => {};
-  const isReady = new Promise<void>((resolve) => {
-    ready = resolve;
+  const lines: string[] = [];
+  let partial = '';
+  let exited: number | null = null;
+  let wake: () => void = () => {};
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    wake();
   });
-  const done = new Promise<FloodResult>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('ready\n')) ready();
-    });
-    child.once('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) reject(new Error(`the flooder exited with ${code}: ${out}`));
-      else resolve(JSON.parse(last) as FloodResult);
-    });
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+    wake();
   });
-  await Promise.race([isReady, done]);
-  return { go: () => child.stdin?.end('go\n'), done };
+  const next = async (): Promise<string> => {
+    while (lines.length === 0) {
+      if (exited !== null) throw new Error(`the flooder exited with ${exited}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    return lines.shift() as string;
+  };
+  if ((await next()) !== 'ready') throw new Error('the flooder did not say ready');
+  return {
+    async send(command) {
+      child.stdin?.write(`${command}\n`);
+      const answer = await next();
+      if (answer !== (command === 'go' ? 'going' : 'stopped')) throw new Error(`the flooder answered ${answer}`);
+    },
+    async exit() {
+      child.stdin?.end('exit\n');
+      return JSON.parse(await next()) as FloodResult;
+    },
+  };
+}
+
+/** Adds a round's sample to the pooled one. */
+function addSample(into: Sample, s: Sample): void {
+  into.latencies.push(...s.latencies);
+  into.posts.push(...s.posts);
+  into.errors += s.errors;
+  into.requests += s.requests;
 }
 
 const TARGETS: Record<Mode, string> = {
@@ -214,17 +253,24 @@ async function run(mode: Mode): Promise<void> {
   try {
     await measureB(pool, 1000); // warm-up: JIT, the queues made
 
-    let cpu0 = cpuSeconds(pid);
-    const alone = await measureB(pool, SECONDS * 1000);
-    const aloneCpu = cpuSeconds(pid) - cpu0;
-
-    const flood = await flooder(server.url, SECONDS + FLOOD_RAMP_MS / 1000 + 0.5);
-    flood.go();
-    await new Promise((resolve) => setTimeout(resolve, FLOOD_RAMP_MS));
-    cpu0 = cpuSeconds(pid);
-    const flooded = await measureB(pool, SECONDS * 1000);
-    const floodedCpu = cpuSeconds(pid) - cpu0;
-    const a = await flood.done;
+    const flood = await flooder(server.url);
+    const alone = emptySample();
+    const flooded = emptySample();
+    let aloneCpu = 0;
+    let floodedCpu = 0;
+    const roundMs = (SECONDS * 1000) / ROUNDS;
+    for (let i = 0; i < ROUNDS; i++) {
+      let cpu0 = cpuSeconds(pid);
+      addSample(alone, await measureB(pool, roundMs));
+      aloneCpu += cpuSeconds(pid) - cpu0;
+      await flood.send('go');
+      await new Promise((resolve) => setTimeout(resolve, FLOOD_RAMP_MS));
+      cpu0 = cpuSeconds(pid);
+      addSample(flooded, await measureB(pool, roundMs));
+      floodedCpu += cpuSeconds(pid) - cpu0;
+      await flood.send('stop');
+    }
+    const a = await flood.exit();
 
     const p99Alone = percentile(alone.latencies, 99);
     const p99Flooded = percentile(flooded.latencies, 99);
@@ -240,7 +286,7 @@ async function run(mode: Mode): Promise<void> {
         p99_ms: percentile(s.latencies, 99),
         max_ms: round(Math.max(...s.latencies)),
         rss_mb: processRssMb(pid),
-        note: `B: ${s.requests} requests, ${s.errors} not answered as expected; post p99 ${percentile(s.posts, 99)} ms; server CPU ${round(cpu)} s of ${SECONDS} s`,
+        note: `B: ${s.requests} requests, ${s.errors} not answered as expected; post p99 ${percentile(s.posts, 99)} ms; server CPU ${round(cpu)} s of ${SECONDS} s (${ROUNDS} rounds)`,
       });
     }
     emit({
@@ -251,7 +297,7 @@ async function run(mode: Mode): Promise<void> {
       reqs_per_s: round((a.accepted + a.refused + a.other) / a.seconds),
       msgs_per_s: round((a.accepted * BATCH) / a.seconds),
       count: a.refused,
-      note: `A: ${a.accepted} posts accepted, ${a.refused} refused 429 (Retry-After seen: ${[...new Set(a.retry_after_s)].join(', ') || 'none'} s), ${a.other} other, over ${round(a.seconds)} s`,
+      note: `A: ${a.accepted} posts accepted, ${a.refused} refused 429 (Retry-After seen: ${[...new Set(a.retry_after_s)].join(', ') || 'none'} s), ${a.other} other, over ${round(a.seconds)} s of flood in ${ROUNDS} rounds`,
     });
     emit({
       ...common,
