@@ -10,7 +10,7 @@ import { fail, type Setting, type SettingSources, section, text, whole } from '.
  *   request_burst = 100          # POSTHORN_FAIR_SHARE_REQUEST_BURST: most at once (default: one second's)
  *   messages_per_second = 500    # POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND
  *   message_burst = 1000         # POSTHORN_FAIR_SHARE_MESSAGE_BURST
- *   refusal_delay_ms = 1000      # POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: a 429 is held this long (at most its wait)
+ *   refusal_delay_ms = 1000      # POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: a 429 is held half to all of it (at most its Retry-After)
  *
  *   [[fair_share.projects]]      # a project's own limits (repeat the table)
  *   project = "big-tenant"

@@ -161,7 +161,12 @@ describe('service: fair share', () => {
 
   it('holds a refusal for the delay (at most its Retry-After), saying what is left of the wait then', async () => {
     const clock = new FakeClock();
-    const fair = new FairShare({ clock, refusalDelayMs: 1000, defaults: { requests: { perSecond: 0.1, burst: 1 } } });
+    const fair = new FairShare({
+      clock,
+      refusalDelayMs: 1000,
+      random: () => 1,
+      defaults: { requests: { perSecond: 0.1, burst: 1 } },
+    });
     ok(fair.admitRequest('a'));
     let settled: RateLimitedError | null = null;
     const held = refusal(fair.admitRequest('a')).then((e) => {
@@ -175,7 +180,12 @@ describe('service: fair share', () => {
     assert.equal(refused.retryAfterMs, 9000);
     assert.equal(refused.retryAfterSeconds, 9);
     // A wait of 100 ms is "retry in 1 s": held the whole delay when that is shorter, then told 1 s.
-    const quick = new FairShare({ clock, refusalDelayMs: 500, defaults: { requests: { perSecond: 10, burst: 1 } } });
+    const quick = new FairShare({
+      clock,
+      refusalDelayMs: 500,
+      random: () => 1,
+      defaults: { requests: { perSecond: 10, burst: 1 } },
+    });
     ok(quick.admitRequest('a'));
     let done = false;
     const short = refusal(quick.admitRequest('a')).then((e) => {
@@ -189,7 +199,12 @@ describe('service: fair share', () => {
     assert.equal((await short).retryAfterSeconds, 1);
     assert.equal(done, true);
     // Never held past the whole seconds it would have said: a 100 ms wait under a 5 s delay, 1 s.
-    const capped = new FairShare({ clock, refusalDelayMs: 5000, defaults: { requests: { perSecond: 10, burst: 1 } } });
+    const capped = new FairShare({
+      clock,
+      refusalDelayMs: 5000,
+      random: () => 1,
+      defaults: { requests: { perSecond: 10, burst: 1 } },
+    });
     ok(capped.admitRequest('a'));
     let answered = false;
     const once = refusal(capped.admitRequest('a')).then(() => {
@@ -200,6 +215,26 @@ describe('service: fair share', () => {
     await clock.advanceAsync(1);
     await once;
     assert.equal(answered, true);
+  });
+
+  it('spreads held refusals over the second half of the delay', async () => {
+    const clock = new FakeClock();
+    const fair = new FairShare({
+      clock,
+      refusalDelayMs: 1000,
+      random: () => 0,
+      defaults: { requests: { perSecond: 0.1, burst: 1 } },
+    });
+    ok(fair.admitRequest('a'));
+    let answered = false;
+    const held = refusal(fair.admitRequest('a')).then((e) => {
+      answered = true;
+      return e;
+    });
+    await clock.advanceAsync(499);
+    assert.equal(answered, false);
+    await clock.advanceAsync(1);
+    assert.equal((await held).retryAfterMs, 9500);
   });
 
   it('refuses rates that are not positive and bursts under one', async () => {
