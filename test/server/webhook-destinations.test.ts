@@ -49,7 +49,10 @@ describe('server: [notification] webhook destinations', () => {
   });
 
   it('denies private destinations by default once an auth strategy other than noauth is on, and lets the operator say otherwise', () => {
-    const secret = { POSTHORN_AUTH_STRATEGY: 'token', POSTHORN_TOKEN_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!' };
+    const secret = {
+      POSTHORN_AUTH_STRATEGY: 'token',
+      POSTHORN_TOKEN_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!',
+    };
     assert.equal(loadServerConfig({ env: {}, cwd: dir }).notification.destinations.denyPrivate, false, 'noauth');
     assert.equal(loadServerConfig({ env: secret, cwd: dir }).notification.destinations.denyPrivate, true, 'token');
     const trusted = loadServerConfig({ env: { ...secret, POSTHORN_DENY_PRIVATE_DESTINATIONS: 'false' }, cwd: dir });
