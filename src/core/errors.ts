@@ -80,7 +80,7 @@ export class QuotaExceededError extends PosthornError {
     readonly adding: number,
     options?: PosthornErrorOptions,
   ) {
-    const what = { max_queues: 'queues', max_messages: 'messages', max_bytes: 'bytes of messages' }[quota];
+    const what = quota === 'max_queues' ? 'queues' : quota === 'max_messages' ? 'messages' : 'bytes of messages';
     const verb = quota === 'max_queues' ? 'this request creates' : 'this post adds';
     super(
       `Project ${JSON.stringify(project)} may hold at most ${limit} ${what} (${quota}); it holds ${held} and ${verb} ${adding}.`,

@@ -11,9 +11,9 @@ import { bodyError } from './errors.js';
  * falls through to the one below; a key set to null is unlimited whatever lies below.
  */
 
-export const QUOTA_KEYS = ['max_queues', 'max_messages', 'max_bytes'] as const;
+export type QuotaKey = 'max_queues' | 'max_messages' | 'max_bytes';
 
-export type QuotaKey = (typeof QUOTA_KEYS)[number];
+export const QUOTA_KEYS: readonly QuotaKey[] = Object.freeze(['max_queues', 'max_messages', 'max_bytes']);
 
 /** Every quota of a project; null: unlimited. */
 export type QuotaLimits = Readonly<Record<QuotaKey, number | null>>;
