@@ -119,6 +119,8 @@ export class QuotaBook {
   private overrides = new Map<string, QuotaOverride>();
   private overridesAt = Number.NEGATIVE_INFINITY;
   private overridesLoading: Promise<void> | null = null;
+  /** While the admin API's quotas are read: what this server set or reset meanwhile (null: reset). */
+  private edits: Map<string, QuotaOverride | null> | null = null;
 
   constructor(
     private readonly resolver: DriverResolver,
@@ -205,12 +207,14 @@ export class QuotaBook {
   async set(project: string, quotas: QuotaOverride): Promise<void> {
     await this.store.put(project, quotas);
     this.overrides.set(project, quotas);
+    this.edits?.set(project, quotas);
   }
 
   /** Drops what the admin API set for the project: the configuration's quotas apply again. */
   async reset(project: string): Promise<void> {
     await this.store.remove(project);
     this.overrides.delete(project);
+    this.edits?.set(project, null);
   }
 
   private resolve(project: string): QuotaLimits {
@@ -222,11 +226,19 @@ export class QuotaBook {
 
   private loadOverrides(): Promise<void> {
     this.overridesLoading ??= (async () => {
+      const edits = new Map<string, QuotaOverride | null>();
+      this.edits = edits;
       try {
         const read = await this.store.readAll();
+        // A change made here while the read ran may be missing from it: it stays in force.
+        for (const [project, quotas] of edits) {
+          if (quotas === null) read.delete(project);
+          else read.set(project, quotas);
+        }
         this.overrides = read;
         this.overridesAt = this.clock.now();
       } finally {
+        this.edits = null;
         this.overridesLoading = null;
       }
     })();

@@ -307,7 +307,8 @@ export class ResourceScope {
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
     const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId);
     if (notified === undefined) return this.quotaBound(reservation, posting);
-    const [ids] = await this.quotaBound(reservation, Promise.all([posting, notified]));
+    // Only a failed store write gives the room back: a failed spool leaves the messages stored.
+    const [ids] = await Promise.all([this.quotaBound(reservation, posting), notified]);
     return ids;
   }
 
