@@ -24,6 +24,9 @@ export type {
   EncryptionKey,
   KeyRing,
   KeystoneSettings,
+  QuotaKey,
+  QuotaOverride,
+  QuotaSettings,
   RoleNames,
   TokenSettings,
 } from '../service/index.js';

@@ -107,6 +107,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     subscriberTypes: config.subscriberTypes,
     notifier,
     encryption: config.encryption,
+    quotas: config.quotas,
   });
   const checkProject = (value: string | undefined) => service.checkProject(value);
   const access = new AccessControl(

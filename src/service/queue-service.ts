@@ -5,6 +5,8 @@ import { type DriverResolver, singleDriverResolver } from './driver-resolver.js'
 import { type KeyRing, MessageCipher } from './message-cipher.js';
 import { healthProject } from './namespaces.js';
 import type { NotificationHooks } from './notify/hooks.js';
+import { QuotaBook } from './quota-book.js';
+import type { QuotaSettings } from './quotas.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
 import { ResourceScope } from './resource-scope.js';
 import { type PresentedSignature, type SignedUrl, shareQueue, verifySignature } from './signed-urls.js';
@@ -33,6 +35,8 @@ export interface QueueServiceOptions {
    * setting the flag is refused.
    */
   encryption?: KeyRing;
+  /** Per-project quotas (quotas.ts): defaults, projects' own, how often usage is read again. */
+  quotas?: QuotaSettings;
 }
 
 /** One probed storage operation of a health report. */
@@ -66,6 +70,8 @@ export class QueueService {
   readonly queues: ResourceScope;
   readonly topics: ResourceScope;
   readonly notifier: NotificationHooks | null;
+  /** Per-project quotas and usage; the admin API reads and changes them here. */
+  readonly quotas: QuotaBook;
   private readonly resolver: DriverResolver;
   private readonly secret: string | null;
 
@@ -85,6 +91,7 @@ export class QueueService {
     this.resolver = resolver;
     this.secret = options.signedUrlSecret ?? null;
     this.notifier = options.notifier ?? null;
+    this.quotas = new QuotaBook(this.resolver, this.limits, this.clock, options.quotas);
     const settings = {
       resolver: this.resolver,
       limits: this.limits,
@@ -93,6 +100,7 @@ export class QueueService {
       subscriberTypes: options.subscriberTypes ?? DEFAULT_SUBSCRIBER_TYPES,
       notifier: options.notifier,
       cipher: new MessageCipher(options.encryption),
+      quotas: this.quotas,
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);
