@@ -7,6 +7,7 @@
 export type ErrorCode =
   | 'PH_INVALID_ARGUMENT'
   | 'PH_LIMIT_EXCEEDED'
+  | 'PH_QUOTA_EXCEEDED'
   | 'PH_QUEUE_NOT_FOUND'
   | 'PH_MESSAGE_NOT_FOUND'
   | 'PH_CLAIM_NOT_FOUND'
@@ -63,6 +64,29 @@ export class InvalidArgumentError extends PosthornError {
     options?: PosthornErrorOptions & { message?: string },
   ) {
     super(options?.message ?? `invalid ${field}: ${reason}`, options);
+  }
+}
+
+/**
+ * A write would take a project beyond one of its quotas (`quota` is `max_queues`, `max_messages`
+ * or `max_bytes`); nothing of it was written. The message is the sentence a client reads.
+ */
+export class QuotaExceededError extends PosthornError {
+  readonly code = 'PH_QUOTA_EXCEEDED';
+  constructor(
+    readonly project: string,
+    readonly quota: 'max_queues' | 'max_messages' | 'max_bytes',
+    readonly limit: number,
+    readonly held: number,
+    readonly adding: number,
+    options?: PosthornErrorOptions,
+  ) {
+    const what = quota === 'max_queues' ? 'queues' : quota === 'max_messages' ? 'messages' : 'bytes of messages';
+    const verb = quota === 'max_queues' ? 'this request creates' : 'this post adds';
+    super(
+      `Project ${JSON.stringify(project)} may hold at most ${limit} ${what} (${quota}); it holds ${held} and ${verb} ${adding}.`,
+      options,
+    );
   }
 }
 

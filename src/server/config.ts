@@ -3,7 +3,7 @@ import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { CorsPolicy } from '../api/http/cors.js';
 import { DEFAULT_LIMITS, InvalidArgumentError, LIMIT_RANGES, type Limits, makeLimits } from '../core/index.js';
-import type { KeyRing } from '../service/index.js';
+import type { KeyRing, QuotaSettings } from '../service/index.js';
 import { type ClientIdPolicy, DEFAULT_CLIENT_ID_POLICY, DEFAULT_SUBSCRIBER_TYPES } from '../service/index.js';
 import {
   AUTH_TOP_KEYS,
@@ -32,6 +32,7 @@ import {
   type WebSocketConfig,
 } from './notification-config.js';
 import { ADMIN_KEYS, POOL_KEYS, POOLING_KEYS, type PoolingConfig, readPoolingConfig } from './pooling-config.js';
+import { QUOTA_CONFIG_KEYS, QUOTA_PROJECT_KEYS, readQuotaConfig } from './quota-config.js';
 import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
 
 /**
@@ -73,6 +74,7 @@ import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
  *                              # see encryption-config.ts
  *   [tls]                      # cert, key: HTTPS and WSS (see tls-config.ts)
  *   [cors]                     # Zaqar's CORS options: allowed_origin, allow_methods... (see cors-config.ts)
+ *   [quotas]                   # per-project max_queues, max_messages, max_bytes (see quota-config.ts)
  *   [fair_share]               # per-project rates of requests and messages, 429 past them (see fair-share-config.ts)
  *
  *   [limits]                   # any limit of the limits table, in snake_case, e.g.:
@@ -115,6 +117,8 @@ export interface ServerConfig {
   tls: TlsConfig | null;
   /** CORS for browsers' pages; null: off (no allowed_origin). */
   cors: CorsPolicy | null;
+  /** Per-project quotas: defaults and projects' own (the admin API changes them at run time). */
+  quotas: QuotaSettings;
   /** Per-project token buckets of requests and posted messages; null: off (no rate set). */
   fairShare: FairShareConfig | null;
   /** The file the configuration was read from, if any. */
@@ -154,6 +158,7 @@ const TOP_KEYS = new Set([
   'encryption',
   'tls',
   'cors',
+  'quotas',
   'fair_share',
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
@@ -183,7 +188,8 @@ function port(setting: Setting): number {
 
 /**
  * Every setting a configuration file may hold, as `key` or `table.key` (`pooling.pools.key` for
- * the keys of each pool), for posthorn.example.toml's test to check that it shows them all.
+ * the keys of each pool, `quotas.projects.*.key` for those of each project), for
+ * posthorn.example.toml's test to check that it shows them all.
  */
 export function knownSettings(): string[] {
   const tables: [string, Iterable<string>][] = [
@@ -204,6 +210,8 @@ export function knownSettings(): string[] {
     ['token', [...TOKEN_KEYS].filter((k) => k !== 'keys')],
     ['token.keys', TOKEN_KEY_KEYS],
     ['policy', POLICY_KEYS],
+    ['quotas', [...QUOTA_CONFIG_KEYS].filter((k) => k !== 'projects')],
+    ['quotas.projects.*', QUOTA_PROJECT_KEYS],
   ];
   const tableNames = new Set(tables.map(([t]) => t.split('.')[0]));
   return [
@@ -400,6 +408,7 @@ export function loadServerConfig(
   const encryption = readEncryptionConfig(doc.encryption, sources);
   const tls = readTlsConfig(doc.tls, sources, fileDir, cwd);
   const cors = readCorsConfig(doc.cors, sources);
+  const quotas = readQuotaConfig(doc.quotas, sources);
   const fairShare = readFairShareConfig(doc.fair_share, sources);
 
   return {
@@ -424,6 +433,7 @@ export function loadServerConfig(
     encryption,
     tls,
     cors,
+    quotas,
     fairShare,
     file,
   };

@@ -108,6 +108,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     subscriberTypes: config.subscriberTypes,
     notifier,
     encryption: config.encryption,
+    quotas: config.quotas,
     fairShare: config.fairShare ? new FairShare(config.fairShare) : null,
   });
   const checkProject = (value: string | undefined) => service.checkProject(value);

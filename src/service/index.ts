@@ -25,7 +25,14 @@ export {
   readEncryptionKey,
 } from './message-cipher.js';
 export { applyMetadataPatch, type MetadataChange, parseMetadataPatch } from './metadata-patch.js';
-export { healthProject, NAMESPACE_PREFIX_LENGTH, type ResourceKind, storeLimits, storeProject } from './namespaces.js';
+export {
+  healthProject,
+  NAMESPACE_PREFIX_LENGTH,
+  quotaProject,
+  type ResourceKind,
+  storeLimits,
+  storeProject,
+} from './namespaces.js';
 export type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
 export {
   type OperationStatus,
@@ -34,6 +41,26 @@ export {
   type StorageHealth,
   type StoreState,
 } from './queue-service.js';
+export {
+  bodySize,
+  QuotaBook,
+  type QuotaReport,
+  type QuotaRequest,
+  type QuotaReservation,
+  type QuotaUsage,
+} from './quota-book.js';
+export {
+  DEFAULT_QUOTA_REFRESH_SECONDS,
+  isQuotaValue,
+  QUOTA_KEYS,
+  type QuotaKey,
+  type QuotaLimits,
+  type QuotaOverride,
+  type QuotaSettings,
+  readQuotaDocument,
+  resolveQuotas,
+  UNLIMITED,
+} from './quotas.js';
 export {
   type ClientIdPolicy,
   checkClientId,

@@ -13,13 +13,15 @@ import { type Limits, makeLimits } from '../core/index.js';
  * The alternatives were worse: a name prefix would eat into the 64 characters a name may have and
  * is not in the name alphabet; a separate store would double every resource and pool.
  *
- * The health probe of GET /v2/health works in a namespace of its own for the same reason.
+ * The health probe of GET /v2/health works in a namespace of its own for the same reason, and so
+ * do the quotas the admin API sets (quota-store.ts).
  */
 
 export type ResourceKind = 'queue' | 'topic';
 
 const TOPIC_PREFIX = '\u001ftopic\u001f';
 const HEALTH_PROJECT = '\u001fhealth\u001f';
+const QUOTA_PROJECT = '\u001fquota\u001f';
 
 /** The longest prefix a namespace adds to a project id. */
 export const NAMESPACE_PREFIX_LENGTH = TOPIC_PREFIX.length;
@@ -31,6 +33,11 @@ export function storeProject(kind: ResourceKind, project: string): string {
 /** The project the health probe writes into. */
 export function healthProject(): string {
   return HEALTH_PROJECT;
+}
+
+/** The project the admin API's quotas are kept in, one queue per project that has some. */
+export function quotaProject(): string {
+  return QUOTA_PROJECT;
 }
 
 /**

@@ -6,6 +6,8 @@ import type { FairShare } from './fair-share.js';
 import { type KeyRing, MessageCipher } from './message-cipher.js';
 import { healthProject } from './namespaces.js';
 import type { NotificationHooks } from './notify/hooks.js';
+import { QuotaBook } from './quota-book.js';
+import type { QuotaSettings } from './quotas.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
 import { ResourceScope } from './resource-scope.js';
 import { type PresentedSignature, type SignedUrl, shareQueue, verifySignature } from './signed-urls.js';
@@ -34,6 +36,8 @@ export interface QueueServiceOptions {
    * setting the flag is refused.
    */
   encryption?: KeyRing;
+  /** Per-project quotas (quotas.ts): defaults, projects' own, how often usage is read again. */
+  quotas?: QuotaSettings;
   /** Per-project rates of requests and posted messages (fair-share.ts); none: unlimited. */
   fairShare?: FairShare | null;
 }
@@ -69,6 +73,8 @@ export class QueueService {
   readonly queues: ResourceScope;
   readonly topics: ResourceScope;
   readonly notifier: NotificationHooks | null;
+  /** Per-project quotas and usage; the admin API reads and changes them here. */
+  readonly quotas: QuotaBook;
   /** Charged by the transports per request and by posts per message; null: no limits. */
   readonly fairShare: FairShare | null;
   private readonly resolver: DriverResolver;
@@ -90,6 +96,7 @@ export class QueueService {
     this.resolver = resolver;
     this.secret = options.signedUrlSecret ?? null;
     this.notifier = options.notifier ?? null;
+    this.quotas = new QuotaBook(this.resolver, this.limits, this.clock, options.quotas);
     this.fairShare = options.fairShare ?? null;
     const settings = {
       resolver: this.resolver,
@@ -99,6 +106,7 @@ export class QueueService {
       subscriberTypes: options.subscriberTypes ?? DEFAULT_SUBSCRIBER_TYPES,
       notifier: options.notifier,
       cipher: new MessageCipher(options.encryption),
+      quotas: this.quotas,
       fairShare: this.fairShare ?? undefined,
     };
     this.queues = new ResourceScope('queue', settings);

@@ -31,6 +31,7 @@ import { isSealed, MessageCipher } from './message-cipher.js';
 import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
 import { type ResourceKind, storeProject } from './namespaces.js';
 import type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
+import { bodySize, type QuotaBook, type QuotaRequest, type QuotaReservation } from './quota-book.js';
 import {
   checkReservedMetadata,
   type PostTerms,
@@ -50,6 +51,8 @@ export interface ScopeSettings {
   notifier?: NotificationHooks | undefined;
   /** Seals the bodies of queues with `_enable_encrypt_messages` and opens sealed ones; none: no keys. */
   cipher?: MessageCipher | undefined;
+  /** Per-project quotas of queues (topics are not counted); none: no quotas. */
+  quotas?: QuotaBook | undefined;
   /** Charged for every message posted (fair-share.ts); none: unlimited. */
   fairShare?: FairShare | undefined;
 }
@@ -105,6 +108,7 @@ export class ResourceScope {
   private readonly reservedKeys: ReadonlySet<string>;
   private readonly termsCache = new Map<string, { terms: PostTerms; until: number }>();
   private readonly cipher: MessageCipher;
+  private readonly quotas: QuotaBook | undefined;
 
   constructor(kind: ResourceKind, settings: ScopeSettings) {
     this.kind = kind;
@@ -114,6 +118,7 @@ export class ResourceScope {
     this.defaults = reservedDefaults(kind, settings.limits);
     // Without keys there is still a cipher: it seals nothing, but names the key of a sealed body it meets.
     this.cipher = settings.cipher ?? new MessageCipher();
+    this.quotas = kind === 'queue' ? settings.quotas : undefined;
     this.reservedKeys = new Set([
       ...reservedDefaults('queue', settings.limits).map(([key]) => key),
       '_flavor',
@@ -171,7 +176,11 @@ export class ResourceScope {
     checkReservedMetadata(document, this.limits);
     this.checkEncryptable(document, (field, text) => apiError(field, text));
     const driver = await this.driver(project, name);
-    const created = await driver.queues.create(storeProject(this.kind, project), name, document);
+    const reservation = await this.reserve(project, { queue: name });
+    const created = await this.quotaBound(
+      reservation,
+      driver.queues.create(storeProject(this.kind, project), name, document),
+    );
     this.metadataChanged(project, name);
     return created;
   }
@@ -210,6 +219,7 @@ export class ResourceScope {
     const sp = storeProject(this.kind, project);
     const driver = await this.driver(project, name);
     await driver.queues.delete(sp, name);
+    this.quotas?.queueDeleted(project, name);
     this.metadataChanged(project, name);
     await this.resolver.queueDeleted?.(sp, name);
   }
@@ -228,6 +238,7 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
     if (types.has('messages')) {
+      this.quotas?.deleted(project);
       const limit = this.limits.maxMessagesPerPage;
       for (;;) {
         const page = await ignoreMissing(
@@ -289,10 +300,19 @@ export class ResourceScope {
     // runs beside the store, before it), and both are durable before the post is answered. A
     // queue known to have no subscriptions costs nothing here (see Notifier.posted).
     const stored = this.sealed(name, messages, knownTerms.encrypt);
+    // Before anything is written or spooled: a post over a quota writes nothing, and a batch is
+    // reserved whole, so none of it is written either.
+    const reserving = this.reserve(project, {
+      queue: name,
+      messages: stored.length,
+      bytes: () => stored.reduce((sum, m) => sum + bodySize(m.body), 0),
+    });
+    const reservation = reserving instanceof Promise ? await reserving : reserving;
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
     const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId);
-    if (notified === undefined) return posting;
-    const [ids] = await Promise.all([posting, notified]);
+    if (notified === undefined) return this.quotaBound(reservation, posting);
+    // Only a failed store write gives the room back: a failed spool leaves the messages stored.
+    const [ids] = await Promise.all([this.quotaBound(reservation, posting), notified]);
     return ids;
   }
 
@@ -358,6 +378,7 @@ export class ResourceScope {
     checkCountParameter(ids.length, 'ids', this.limits.maxMessagesPerPage);
     const driver = await this.driver(project, name);
     await ignoreMissing(driver.messages.bulkDelete(storeProject(this.kind, project), name, ids), undefined);
+    this.quotas?.deleted(project);
   }
 
   /** Takes and deletes up to `count` of the oldest free messages. */
@@ -367,6 +388,7 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
     const popped = await ignoreMissing(driver.messages.pop(sp, name, count), []);
+    if (popped.length > 0) this.quotas?.deleted(project);
     try {
       return this.opened(name, popped);
     } catch (error) {
@@ -390,6 +412,7 @@ export class ResourceScope {
       name,
       driver.messages.delete(storeProject(this.kind, project), name, id, claimId === undefined ? {} : { claimId }),
     );
+    this.quotas?.deleted(project);
   }
 
   // --- claims -------------------------------------------------------------------------------
@@ -485,7 +508,8 @@ export class ResourceScope {
     if (how.confirmed !== true) await notifier?.checkSubscriber?.(subscriber);
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
-    await driver.queues.create(sp, name, {});
+    const reservation = await this.reserve(project, { queue: name });
+    await this.quotaBound(reservation, driver.queues.create(sp, name, {}));
     if (notifier && notifier.maxSubscriptionsPerQueue > 0) await this.checkRoom(driver, sp, name, subscriber, notifier);
     const result = await driver.subscriptions.create(sp, name, subscriber, {
       ...(sub.ttl !== undefined ? { ttl: sub.ttl } : {}),
@@ -580,6 +604,25 @@ export class ResourceScope {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /** Room for a write under the project's quotas (QuotaExceededError when there is none); null: none apply. */
+  private reserve(project: string, request: QuotaRequest): QuotaReservation | null | Promise<QuotaReservation | null> {
+    return this.quotas === undefined ? null : this.quotas.reserve(project, request);
+  }
+
+  /** The write's answer; its reservation is kept when it succeeds and given back when it fails. */
+  private async quotaBound<T>(reservation: QuotaReservation | null, write: Promise<T>): Promise<T> {
+    if (reservation === null) return write;
+    const quotas = this.quotas as QuotaBook;
+    try {
+      const result = await write;
+      quotas.commit(reservation);
+      return result;
+    } catch (error) {
+      quotas.release(reservation);
+      throw error;
+    }
+  }
 
   /**
    * Refuses `_enable_encrypt_messages: true` when there is no key to seal with: a flag silently

@@ -15,7 +15,8 @@ function settingsShown(): Map<string, { active: boolean; comment: string }> {
   for (const line of text.split('\n')) {
     const header = /^#?\s*\[\[?([a-z_.]+)\]\]?/.exec(line);
     if (header) {
-      table = header[1] as string;
+      // A table named after a project (quotas.projects.acme) stands for every project's table.
+      table = (header[1] as string).replace(/^quotas\.projects\.[a-z_]+$/, 'quotas.projects.*');
       continue;
     }
     const setting = /^(#\s*)?([a-z_]+)\s*=\s*[^#]*?\s*(#\s*(.*))?$/.exec(line);
@@ -53,6 +54,7 @@ describe('server: posthorn.example.toml', () => {
       'max_connections',
       'notification',
       'pooling',
+      'quotas',
       'signed_url',
       'tls',
       'token',

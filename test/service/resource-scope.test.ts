@@ -10,6 +10,7 @@ import {
 import {
   type DriverResolver,
   QueueService,
+  quotaProject,
   RequestRefusedError,
   singleDriverResolver,
   storeLimits,
@@ -51,6 +52,8 @@ describe('service: queues and topics over the storage contract', () => {
     await service.topics.list('p');
     assert.deepEqual(asked, [
       'p/q',
+      // The quotas the admin API set, read once (quota-store.ts); no quota applies, so no usage is read.
+      `${quotaProject()}/*`,
       'p/q',
       'p/q',
       `${storeProject('topic', 'p')}/q`,

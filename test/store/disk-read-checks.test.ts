@@ -98,10 +98,12 @@ describe('disk store: every body read is checked', () => {
         store.setAside().map((m) => m.id),
         [victim],
       );
-      assert.match(readFileSync(join(dir, 'damage.log'), 'utf8'), new RegExp(victim));
     } finally {
       await store.close();
     }
+    // damage.log is appended off the read that found the damage (reads are synchronous), and
+    // close waits for that append: read it after close, not while the append may be under way.
+    assert.match(readFileSync(join(dir, 'damage.log'), 'utf8'), new RegExp(victim));
     // The setting aside is for good: the next open agrees and serves the rest.
     const again = await open(dir);
     try {

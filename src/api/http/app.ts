@@ -21,6 +21,7 @@ import { registerMessageRoutes } from './routes/message-routes.js';
 import { registerMoveRoutes } from './routes/move-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
+import { registerQuotaRoutes } from './routes/quota-routes.js';
 import { registerProbeRoutes, registerServiceRoutes } from './routes/service-routes.js';
 import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
 
@@ -180,8 +181,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       if (version.subscriptions) registerSubscriptionRoutes(routes);
     }
   }
+  const requireAdmin = adminCheck(options.adminToken ?? null);
+  registerQuotaRoutes(router, service, requireAdmin);
   if (options.pooling) {
-    const requireAdmin = adminCheck(options.adminToken ?? null);
     registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
     registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);
   }

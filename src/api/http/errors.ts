@@ -53,6 +53,8 @@ const UNAVAILABLE = { status: 503, title: UNAVAILABLE_TITLE };
 export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; title: string }>>> = Object.freeze({
   PH_INVALID_ARGUMENT: { status: 400, title: TITLES.api },
   PH_LIMIT_EXCEEDED: { status: 400, title: TITLES.api },
+  // Forbidden, not 429: retrying does not help until something is deleted or the quota raised.
+  PH_QUOTA_EXCEEDED: { status: 403, title: 'Quota exceeded' },
   PH_QUEUE_NOT_FOUND: { status: 404, title: 'Not found' },
   PH_MESSAGE_NOT_FOUND: { status: 404, title: 'Not found' },
   PH_CLAIM_NOT_FOUND: { status: 404, title: 'Not found' },

@@ -36,6 +36,9 @@ const QUEUE_ROUTES: Record<string, PolicyAction> = {
   'PUT /queues/:name/subscriptions/:id/confirm': 'subscription:confirm',
   'POST /queues/:name/move': 'moves:create',
   'GET /queues/:name/move': 'moves:get',
+  'GET /quotas/:project': 'quotas:get',
+  'PUT /quotas/:project': 'quotas:update',
+  'DELETE /quotas/:project': 'quotas:delete',
 };
 
 for (const resource of ['pools', 'flavors'] as const) {

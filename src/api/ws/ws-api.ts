@@ -19,6 +19,7 @@ import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.j
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
 import { ACTIONS, matchesSchema } from './request-schema.js';
 import { WS_ACTIONS } from './ws-access.js';
+import { verifyWsSignature } from './ws-signature.js';
 
 export interface WebSocketApiOptions {
   service: QueueService;
@@ -281,7 +282,7 @@ export class WebSocketApi {
     let result: ActionResult;
     let own = false;
     try {
-      const granted = await this.authorize(conn, name, headers);
+      const granted = await this.authorize(conn, name, headers, body);
       if ('status' in granted) {
         result = granted;
         this.send(conn, binary, request, result.body, result.status);
@@ -330,12 +331,15 @@ export class WebSocketApi {
    * before a successful `authenticate` are refused 403 "Not authentified."; a failed authenticate
    * is 401 "Authentication failed."; afterwards every request runs as the socket's identity, its
    * credential checked again (expiry, X-Project-ID, the action's policy) by the same access
-   * control as HTTP's. Returns the answer to send at once, or what the handler runs with.
+   * control as HTTP's. A request of a socket that has not authenticated may instead carry a
+   * pre-signed URL's headers (message actions only). Returns the answer to send at once, or what
+   * the handler runs with.
    */
   private async authorize(
     conn: Connection,
     name: string,
     headers: Record<string, string>,
+    body: Body,
   ): Promise<ActionResult | { project: string | null; admin: boolean }> {
     const access = this.access;
     const projectId = typeof headers['X-Project-ID'] === 'string' ? headers['X-Project-ID'] : undefined;
@@ -363,7 +367,20 @@ export class WebSocketApi {
       return { project: projectId === undefined ? auth.defaultProject : null, admin: false };
     }
     const breakGlass = adminToken !== undefined && levelOf(action) === 'admin';
-    if (conn.token === null && !breakGlass) return { status: 403, body: { error: 'Not authentified.' } };
+    if (conn.token === null && !breakGlass) {
+      // Zaqar's protocol.py: an unauthenticated socket may still run a message action that a
+      // pre-signed URL allows; a signature that does not verify is "Not authentified." too.
+      if (!verifyWsSignature(this.options.service, name, headers, body)) {
+        return { status: 403, body: { error: 'Not authentified.' } };
+      }
+      const granted = await access.authorize({
+        action,
+        credentials: { token: undefined, projectId },
+        adminToken: undefined,
+        signed: true,
+      });
+      return { project: granted.identity.project, admin: false };
+    }
     try {
       const granted = await access.authorize({
         action,

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Agent, fetch as undiciFetch } from 'undici';
 import {
   type Clock,
-  ForbiddenError,
   IdentityUnavailableError,
   type Logger,
   stderrLogger,
@@ -60,8 +59,9 @@ const SERVICE_TOKEN_MARGIN_MS = 120_000;
  *
  * Answers: no token, or one keystone does not know (404) or that is past expiry → 401 with the
  * `Keystone uri="…"` challenge; keystone unreachable, too slow, 5xx, or refusing Posthorn's own
- * service credentials even after a fresh login → 503, never 401 (the caller may be who they say);
- * an `X-Project-ID` other than the token's project → 403.
+ * service credentials even after a fresh login → 503, never 401 (the caller may be who they say).
+ * The identity is the token's project; an `X-Project-ID` naming another one is judged by
+ * AccessControl (403 unless the token's roles make it an admin), as for every strategy.
  *
  * Validated tokens are cached `token_cache_time` seconds but never past their expiry; like
  * keystonemiddleware, a token revoked meanwhile is honoured until its cache entry ends. Refused
@@ -109,13 +109,9 @@ export class KeystoneAuthenticator implements Authenticator {
     if (token === undefined || token.trim() === '') {
       throw new UnauthenticatedError('this request needs a keystone token in X-Auth-Token', this.challenge);
     }
-    const identity = await this.identityOf(token);
-    if (credentials.projectId !== undefined && credentials.projectId !== identity.project) {
-      throw new ForbiddenError(
-        `X-Project-ID ${JSON.stringify(credentials.projectId)} is not the project of the token (${identity.project})`,
-      );
-    }
-    return identity;
+    // X-Project-ID is not looked at here: whether it may name another project than the token's is
+    // the access control's decision (an admin may use any project, anyone else only the token's).
+    return this.identityOf(token);
   }
 
   async close(): Promise<void> {

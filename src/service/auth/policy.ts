@@ -4,7 +4,7 @@ import type { Identity } from './identity.js';
 /**
  * Who may do what, for both transports: Zaqar's policy defaults (zaqar/common/policies) over
  * three role levels. A reader lists and gets; a member also writes (post, claim, delete, metadata,
- * subscriptions, purge, share); an admin also uses pools, flavors, moves and health, and may name
+ * subscriptions, purge, share); an admin also uses pools, flavors, moves, quotas and health, and may name
  * any project. Ping and the home document are Zaqar's UNPROTECTED rules: any authenticated caller.
  */
 export type AccessLevel = 'any' | 'reader' | 'member' | 'admin';
@@ -31,6 +31,7 @@ export type PolicyAction =
   | `${'pools' | 'flavors'}:${'get_all' | 'get' | 'create' | 'update' | 'delete'}`
   | 'moves:create'
   | 'moves:get'
+  | `quotas:${'get' | 'update' | 'delete'}`
   | 'health:get'
   | 'ping:get'
   | 'home:get';
@@ -39,7 +40,15 @@ export type PolicyAction =
 export function levelOf(action: PolicyAction): AccessLevel {
   const [resource, verb] = action.split(':') as [string, string];
   if (resource === 'ping' || resource === 'home') return 'any';
-  if (resource === 'pools' || resource === 'flavors' || resource === 'moves' || resource === 'health') return 'admin';
+  if (
+    resource === 'pools' ||
+    resource === 'flavors' ||
+    resource === 'moves' ||
+    resource === 'health' ||
+    resource === 'quotas'
+  ) {
+    return 'admin';
+  }
   const level = (RESOURCE_ACTIONS as Record<string, AccessLevel>)[verb];
   if (level === undefined) throw new Error(`no policy level for ${action}`);
   return level;

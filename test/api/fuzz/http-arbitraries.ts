@@ -178,6 +178,14 @@ export const poolDoc = fc.record(
   },
   { requiredKeys: [] },
 );
+/** Quotas small enough that posts and creates of the fuzzed projects meet them (403s that must write nothing). */
+const quotaValue = fc.constantFrom<unknown>(0, 1, 3, 20, 100_000, null, -1, 'x', 1.5);
+export const quotaDoc = fc.record(
+  { max_queues: quotaValue, max_messages: quotaValue, max_bytes: quotaValue, other: anyValue },
+  { requiredKeys: [] },
+);
+const quotaProject = fc.constantFrom<string>(PROJECTS[0], PROJECTS[0], PROJECTS[1], 'other', 'p'.repeat(300), '\u0001');
+
 export const flavorDoc = fc.record(
   {
     pool_list: fc.constantFrom(['fz1'], ['fz1', 'fz2'], [], ['nope'], 'fz1', [5]),
@@ -379,6 +387,9 @@ export const GENERATORS: Readonly<Record<string, Maker>> = {
   ),
   'PATCH /v2/flavors/:name': admin((n) => `/v2/flavors/${enc(n)}`, ownFlavor, bodyOf(flavorDoc)),
   'DELETE /v2/flavors/:name': admin((n) => `/v2/flavors/${enc(n)}`, ownFlavor),
+  'GET /v2/quotas/:project': admin((p) => `/v2/quotas/${enc(p)}`, quotaProject),
+  'PUT /v2/quotas/:project': admin((p) => `/v2/quotas/${enc(p)}`, quotaProject, bodyOf(quotaDoc)),
+  'DELETE /v2/quotas/:project': admin((p) => `/v2/quotas/${enc(p)}`, quotaProject),
   // Moves only to pools that cannot take the queue (a real move runs on in the background and
   // would change the state between two snapshots): the refusals are what is fuzzed here.
   'POST {c}/:name/move': (c) =>
