@@ -202,7 +202,7 @@ export function knownSettings(): string[] {
     ['tls', TLS_KEYS],
     ['cors', CORS_KEYS],
     ['fair_share', [...FAIR_SHARE_KEYS].filter((k) => k !== 'projects')],
-    ['fair_share.projects', FAIR_SHARE_PROJECT_KEYS],
+    ['fair_share.projects.*', FAIR_SHARE_PROJECT_KEYS],
     ['admin', ADMIN_KEYS],
     ['pooling', [...POOLING_KEYS].filter((k) => k !== 'pools')],
     ['pooling.pools', POOL_KEYS],

@@ -1,5 +1,6 @@
+import { isPlainObject } from '../core/index.js';
 import { DEFAULT_REFUSAL_DELAY_MS, type FairShareLimits, type RateLimit } from '../service/index.js';
-import { fail, type Setting, type SettingSources, section, text, whole } from './config-values.js';
+import { fail, type Setting, type SettingSources, section, whole } from './config-values.js';
 
 /**
  * `[fair_share]`: per-project rates of requests and of posted messages (service/fair-share.ts).
@@ -12,13 +13,10 @@ import { fail, type Setting, type SettingSources, section, text, whole } from '.
  *   message_burst = 1000         # POSTHORN_FAIR_SHARE_MESSAGE_BURST
  *   refusal_delay_ms = 1000      # POSTHORN_FAIR_SHARE_REFUSAL_DELAY_MS: a 429 is held half to all of it (at most its Retry-After)
  *
- *   [[fair_share.projects]]      # a project's own limits (repeat the table)
- *   project = "big-tenant"
+ *   [fair_share.projects.acme]   # one project's own limits, as [quotas.projects.acme] are
  *   requests_per_second = 500    # what it leaves out is the defaults'
  *
- * Projects are a list of tables with a `project` key, as pools are (`[[pooling.pools]]`), not
- * tables named by project (`[fair_share.projects.NAME]`): a project id need not be a TOML bare
- * key, and one shape for every repeated table keeps the example file checkable.
+ * A project id that is not a TOML bare key is quoted: `[fair_share.projects."tenant/1"]`.
  */
 export const FAIR_SHARE_KEYS = new Set([
   'requests_per_second',
@@ -29,7 +27,6 @@ export const FAIR_SHARE_KEYS = new Set([
   'projects',
 ]);
 export const FAIR_SHARE_PROJECT_KEYS = new Set([
-  'project',
   'requests_per_second',
   'request_burst',
   'messages_per_second',
@@ -89,17 +86,13 @@ export function readFairShareConfig(doc: unknown, sources: SettingSources): Fair
   }
   const projects = new Map<string, FairShareLimits>();
   if (f.projects !== undefined) {
-    if (!Array.isArray(f.projects)) {
-      fail(
-        sources.fromFile('fair_share.projects', f.projects),
-        'must be a list of tables ([[fair_share.projects]] in TOML)',
-      );
-    }
-    for (const [i, entry] of (f.projects as unknown[]).entries()) {
-      const key = `fair_share.projects[${i}]`;
-      const p = section(sources.fromFile(key, entry), FAIR_SHARE_PROJECT_KEYS);
-      const project = text(sources.fromFile(`${key}.project`, p.project));
-      if (projects.has(project)) fail(sources.fromFile(`${key}.project`, project), 'names a project listed before');
+    const table = sources.fromFile('fair_share.projects', f.projects);
+    if (!isPlainObject(f.projects)) fail(table, 'must be a table of projects, each a table of limits');
+    for (const [project, entry] of Object.entries(f.projects)) {
+      const key = `fair_share.projects.${project}`;
+      const setting = sources.fromFile(key, entry);
+      if (!isPlainObject(entry)) fail(setting, 'must be a table of limits');
+      const p = section(setting, FAIR_SHARE_PROJECT_KEYS);
       const limits: FairShareLimits = {};
       for (const { kind, rate: rateKey, burst: burstKey } of KINDS) {
         const rateSetting = sources.fromFile(`${key}.${rateKey}`, p[rateKey]);

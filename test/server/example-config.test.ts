@@ -16,7 +16,7 @@ function settingsShown(): Map<string, { active: boolean; comment: string }> {
     const header = /^#?\s*\[\[?([a-z_.]+)\]\]?/.exec(line);
     if (header) {
       // A table named after a project (quotas.projects.acme) stands for every project's table.
-      table = (header[1] as string).replace(/^quotas\.projects\.[a-z_]+$/, 'quotas.projects.*');
+      table = (header[1] as string).replace(/^(quotas|fair_share)\.projects\.[a-z_]+$/, '$1.projects.*');
       continue;
     }
     const setting = /^(#\s*)?([a-z_]+)\s*=\s*[^#]*?\s*(#\s*(.*))?$/.exec(line);

@@ -29,11 +29,9 @@ describe('server: [fair_share] settings', () => {
         'requests_per_second = 50',
         'messages_per_second = 2.5',
         'message_burst = 10',
-        '[[fair_share.projects]]',
-        'project = "big"',
+        '[fair_share.projects.big]',
         'requests_per_second = 500',
-        '[[fair_share.projects]]',
-        'project = "bursty"',
+        '[fair_share.projects."bursty/1"]',
         'message_burst = 100',
       ].join('\n'),
     );
@@ -42,7 +40,7 @@ describe('server: [fair_share] settings', () => {
       messages: { perSecond: 2.5, burst: 10 },
     });
     assert.deepEqual(config?.projects.get('big'), { requests: { perSecond: 500, burst: 500 } });
-    assert.deepEqual(config?.projects.get('bursty'), { messages: { perSecond: 2.5, burst: 100 } });
+    assert.deepEqual(config?.projects.get('bursty/1'), { messages: { perSecond: 2.5, burst: 100 } });
     assert.equal(config?.refusalDelayMs, 1000);
   });
 
@@ -69,8 +67,13 @@ describe('server: [fair_share] settings', () => {
     );
     assert.throws(() => load('[fair_share]\nrequests = 5\n'), /unknown setting 'fair_share.requests'/);
     assert.throws(
-      () => load('[[fair_share.projects]]\nproject = "a"\n[[fair_share.projects]]\nproject = "a"\n'),
-      /names a project listed before/,
+      () => load('[fair_share.projects.a]\nrequests = 5\n'),
+      /unknown setting 'fair_share.projects.a.requests'/,
+    );
+    assert.throws(() => load('[fair_share]\nprojects = 5\n'), /'fair_share.projects'.*table of projects/);
+    assert.throws(
+      () => load('[fair_share.projects.a]\nrequest_burst = 5\n'),
+      /needs fair_share.projects.a.requests_per_second or fair_share.requests_per_second/,
     );
     assert.throws(
       () => load('[fair_share]\n', { POSTHORN_FAIR_SHARE_MESSAGES_PER_SECOND: 'lots' }),

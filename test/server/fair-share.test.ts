@@ -26,8 +26,7 @@ messages_per_second = 0.001
 message_burst = 4
 refusal_delay_ms = 20
 
-[[fair_share.projects]]
-project = "b"
+[fair_share.projects.b]
 requests_per_second = 0.001
 request_burst = 1000
 messages_per_second = 0.001
