@@ -42,7 +42,8 @@ const ROUNDING_MS = 1e-6;
 /**
  * One kind of bucket for every project, kept as GCRA's "theoretical arrival time" (the instant
  * the bucket will be full again) rather than a token count: one number per project, no timer,
- * and exact arithmetic on the clock's milliseconds. A bucket whose instant has passed is full,
+ * arithmetic on the clock's milliseconds (exact when a token's interval is a whole number of
+ * them, as in the tests; else within ROUNDING_MS). A bucket whose instant has passed is full,
  * the same as a bucket never used, so forgetting it loses nothing: that is how idle projects'
  * state is dropped, and memory stays bounded by the projects active within one refill time.
  */
@@ -90,15 +91,14 @@ class BucketSet {
  *
  * A refusal is held before it is answered (between half and all of `refusalDelayMs`, never longer
  * than the Retry-After it would have said, which is at least a second even when the next token is
- * 5 ms away). A
- * refused request still costs the server its parsing, its answer, and for a refused body a new
- * connection; a client that ignores Retry-After and asks again at once turns the server into a
- * factory of 429s, and starves the other tenants as surely as if it were admitted (bench:tenants
- * measured it: answered at once, a flood of refusals hurt tenant B's p99 more than no limits at
- * all). Held, a client is throttled by its own concurrency: N connections make at most N
- * requests per delay, while a client that honours Retry-After is held no longer than it was told
- * to wait anyway.
- * Each held refusal is one timer, and its connection is one the connection limit already counts.
+ * 5 ms away). A refused request still costs the server its parsing, its answer, and for a refused
+ * body a new connection; a client that ignores Retry-After and asks again at once turns the
+ * server into a factory of 429s and starves the other tenants as surely as if it were admitted
+ * (bench:tenants: answered at once, a flood of refusals put tenant B's p99 at 3.5-6x its p99
+ * alone, in most runs worse than no limits at all). Held, a client is throttled by its own
+ * concurrency: N connections make at most N requests per half delay, while a client that honours
+ * Retry-After is held no longer than it was told to wait anyway. Each held refusal is one timer,
+ * and its connection is one the connection limit already counts.
  *
  * The buckets live in this process: behind several `posthorn serve` processes (workers, or
  * servers sharing a pool) each process admits a project's full rate.
