@@ -178,10 +178,18 @@ describe('server: the connection limit', () => {
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0] ?? '', /connection limit reached/);
       assert.doesNotMatch(out, /EMFILE/);
+    } catch (error) {
+      // What the server said is the evidence of why: keep it with the failure.
+      throw new Error(`${(error as Error).message}\n--- posthorn serve said:\n${out}`, { cause: error });
     } finally {
       for (const socket of held) socket.destroy();
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      // A child that already exited (it failed to serve) fires no second 'exit': waiting for one
+      // would leave the test pending, and hide the failure above it.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
   });
 });
