@@ -7,6 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { CliIo } from '../../src/cli/cli-io.js';
+import { runCli } from '../../src/cli/program.js';
+import { systemClock } from '../../src/core/index.js';
 import { loadServerConfig, type RunningServer, startQueueServer } from '../../src/server/index.js';
 import { jsonCaller, zaqarHeaders } from '../server/serve-client.js';
 import { posthornProcess } from './run-posthorn.js';
@@ -145,6 +148,49 @@ describe('posthorn queue … and top, over HTTP', () => {
     assert.equal(json.queues.length, 1);
     assert.equal(json.queues[0].name, 'orders');
     assert.equal(json.queues[0].growth_per_second, null);
+  });
+
+  it('top on a terminal redraws in place and quits with q', async () => {
+    let screens = 0;
+    let drawn = '';
+    const raw: boolean[] = [];
+    let onKey: ((data: Buffer) => void) | null = null;
+    const io: CliIo = {
+      out: () => {},
+      err: () => {},
+      setExitCode: () => {},
+      clock: systemClock,
+      env: { POSTHORN_PROJECT: PROJECT },
+      cwd: () => dir,
+      tty: {
+        write: (text: string) => {
+          drawn += text;
+          // The second screen is a refresh: rates exist from then on. Then the operator quits.
+          if (++screens === 2) setImmediate(() => onKey?.(Buffer.from('q')));
+        },
+        input: {
+          setRawMode: (on: boolean) => raw.push(on),
+          resume: () => {},
+          pause: () => {},
+          on: (_event: 'data', listener: (data: Buffer) => void) => {
+            onKey = listener;
+          },
+          off: () => {
+            onKey = null;
+          },
+        },
+      },
+    };
+    const code = await runCli(['top', '--url', server.url, '--interval', '0.2'], io);
+    assert.equal(code, 0);
+    assert.equal(screens, 2, 'it stopped after q');
+    assert.deepEqual(raw, [true, false], 'the terminal is given back as it was');
+    const frames = drawn.split('\u001b[H\u001b[2J').filter((f) => f !== '');
+    assert.equal(frames.length, 2);
+    assert.match(frames[0] ?? '', /\(q quits\)/);
+    assert.match(frames[0] ?? '', /^orders\s+\d+\s+\d+\s+0\s+-\s+/m, 'no rate at the first sample');
+    assert.match(frames[1] ?? '', /^orders\s+\d+\s+\d+\s+0\s+\+0\.0\s+/m, 'a rate once there are two samples');
+    assert.equal(onKey, null, 'the key listener is removed');
   });
 
   it('reports an unreachable server as one line', async () => {
