@@ -4,6 +4,7 @@ import { ColumnarEngine } from '../state/columnar-engine.js';
 import type { Effect } from '../state/effects.js';
 import { MessageIdCodec } from '../state/message-ids.js';
 import { type Row, StoreState } from '../state/store-state.js';
+import type { StoreObserver } from '../contract/index.js';
 
 const MEMORY_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['FIFO', 'CLAIMS', 'AOD', 'HIGH_THROUGHPUT']);
 
@@ -27,6 +28,11 @@ export class MemoryEngine extends ColumnarEngine {
     this.state = new StoreState(new MessageIdCodec(salt.readUInt32BE(0), salt.readUInt32BE(4)), (ref) =>
       this.bodies.delete(ref),
     );
+  }
+
+  /** Tells `observer` of dead-letter moves and expired messages from now on. */
+  observe(observer: StoreObserver): void {
+    this.state.observer = observer;
   }
 
   protected commit(effect: Effect, bodies?: Buffer[]): Promise<void> {
