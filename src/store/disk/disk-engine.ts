@@ -20,6 +20,7 @@ import {
   syncDirWith,
   type Timer,
 } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import {
   ColumnarEngine,
   type Effect,
@@ -30,7 +31,6 @@ import {
   StoreState,
   seqRange,
 } from '../state/index.js';
-import type { StoreObserver } from '../contract/index.js';
 import { asStorageError, Journal, segmentFileName } from './journal.js';
 import {
   BODY_CRC_BYTES,

@@ -7,9 +7,9 @@ import {
   StorageUnavailableError,
   syncDirWithSync,
 } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import { encodeSeal } from './record-codec.js';
 import type { NotedRecord, TailNote } from './tail-index.js';
-import type { StoreObserver } from '../contract/index.js';
 
 /**
  * Writes the buffers at `position`, carrying on after short writes. Writes are synchronous:

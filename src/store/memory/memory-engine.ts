@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Capability, type Clock, ClosedError, decodeValue, type GcReport } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import { ColumnarEngine } from '../state/columnar-engine.js';
 import type { Effect } from '../state/effects.js';
 import { MessageIdCodec } from '../state/message-ids.js';
 import { type Row, StoreState } from '../state/store-state.js';
-import type { StoreObserver } from '../contract/index.js';
 
 const MEMORY_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['FIFO', 'CLAIMS', 'AOD', 'HIGH_THROUGHPUT']);
 
