@@ -69,6 +69,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       embedded: { store: config.store, data: config.data },
       limits: storeLimits(config.limits),
       logger: log,
+      ...(metrics ? { observerFor: (pool: string) => metrics.storeObserver(pool) } : {}),
     });
     resolver = pooling.catalog;
   } else {

@@ -270,6 +270,15 @@ suiteNeeding('server: GET /metrics during a pool outage', noRedis, () => {
       const up = await metricsOf(server.url, admin);
       assert.equal(sampleValue(up, 'posthorn_pool_up', { pool: 'red' }), 1);
       assert.equal(sampleValue(up, 'posthorn_messages', { project: 'p', queue: 'onred', state: 'free' }), 1);
+      // The Redis pool's round trips, and the embedded disk store's group commits (one series each,
+      // so the parser's folded buckets are that series' own).
+      const trips = up.get('posthorn_store_round_trip_seconds');
+      assert.equal(trips?.type, 'HISTOGRAM');
+      assert.ok(Number(trips?.metrics[0]?.buckets?.['+Inf']) >= 2, JSON.stringify(trips));
+      const commits = up.get('posthorn_store_commit_seconds');
+      assert.ok(Number(commits?.metrics[0]?.buckets?.['+Inf']) >= 1, JSON.stringify(commits));
+      const batches = up.get('posthorn_store_commit_batch_records');
+      assert.ok(Number(batches?.metrics[0]?.buckets?.['+Inf']) >= 1, JSON.stringify(batches));
 
       await redis.kill('SIGKILL'); // nothing listens on its port now
       const down = await metricsOf(server.url, admin);
