@@ -258,8 +258,12 @@ export class PosthornMetrics implements MessageCounters {
         commitRecords.observe(records);
       },
       roundTrip: (seconds) => roundTrip.observe(seconds),
-      deadLettered: (project, queue, count) => this.queueChildren.get(project, queue).deadLettered.inc(count),
-      expired: (project, queue, count) => this.queueChildren.get(project, queue).expired.inc(count),
+      deadLettered: (project, queue, count) => {
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).deadLettered.inc(count);
+      },
+      expired: (project, queue, count) => {
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).expired.inc(count);
+      },
     };
   }
 
@@ -332,4 +336,12 @@ export class PosthornMetrics implements MessageCounters {
       );
     }
   }
+}
+
+/**
+ * Stores see topics, the health probe and the quotas as projects behind a prefix that starts with
+ * a control character (service/namespaces.ts); the metrics name queues of clients' projects only.
+ */
+function isNamespaced(project: string): boolean {
+  return project.startsWith('\u001f');
 }
