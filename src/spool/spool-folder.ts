@@ -22,6 +22,9 @@ import {
   type SpoolQueue,
 } from './message-metadata.js';
 
+/** How many times locate looks for a message before it takes it for gone (see locate). */
+const LOOKS = 3;
+
 export const spoolSpoolable: Spoolable<MessageMeta, SpooledEnvelope, SpoolQueue> = {
   queues: SPOOL_QUEUES,
   metadata: messageMetaCodec,
@@ -86,8 +89,23 @@ export class SpoolFolder {
   /**
    * Where a message is and its metadata; 'busy' while some process has it checked out
    * (delivering, or an operator's change in flight); null when it is in no queue.
+   *
+   * One look at the queues and then at the checkouts can miss a message that is moving: it is
+   * checked out while the queues are read and given back before the checkouts are, so it is in
+   * neither when each is looked at. Taken for gone, it was forgotten and then found again with no
+   * event said (an operator's unfreeze from another process came out as a delivery with no
+   * `unfrozen`). A message in motion is found by a second look; only one that no look finds is
+   * gone (a look whose message moved twice meanwhile is what LOOKS bounds).
    */
   async locate(id: string): Promise<Located | 'busy' | null> {
+    for (let look = 0; look < LOOKS; look++) {
+      const found = await this.lookOnce(id);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  private async lookOnce(id: string): Promise<Located | 'busy' | null> {
     for (const queue of SPOOL_QUEUES) {
       try {
         return { queue, meta: await this.multispool.entry(queue, id).metadata() };
