@@ -3,6 +3,8 @@
 // console can do is exactly what the API lets this user do.
 
 const SESSION_KEY = 'posthorn-console';
+/** Messages a page of the queue page shows (Zaqar's default page). */
+export const MESSAGES_PER_PAGE = 10;
 
 /** A refusal or failure of the API, with Zaqar's title and description. */
 export class ApiError extends Error {
@@ -116,7 +118,7 @@ export const api = {
   messages: (queue, marker) =>
     call(
       'GET',
-      `${q(queue)}/messages?echo=true&include_claimed=true&include_delayed=true&limit=10${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`,
+      `${q(queue)}/messages?echo=true&include_claimed=true&include_delayed=true&limit=${MESSAGES_PER_PAGE}${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`,
     ),
   postMessage: (queue, body, ttl, delay) => {
     const message = { body };

@@ -18,8 +18,8 @@ function SignIn({ onSignIn }) {
       onSignIn(saveSession({ project: project.trim(), token: token.trim(), adminToken: adminToken.trim() }));
     }}>
       <label>Project <input name="project" value=${project} onInput=${(e) => setProject(e.currentTarget.value)} placeholder="the X-Project-ID" /></label>
-      <label>Token or API key <input name="token" type="password" value=${token} onInput=${(e) => setToken(e.currentTarget.value)} placeholder="none in noauth mode" /></label>
-      <label>Admin token <input name="admin-token" type="password" value=${adminToken} onInput=${(e) => setAdminToken(e.currentTarget.value)} placeholder="for the admin pages" /></label>
+      <label>Token or API key <input name="token" type="password" autocomplete="off" value=${token} onInput=${(e) => setToken(e.currentTarget.value)} placeholder="none in noauth mode" /></label>
+      <label>Admin token <input name="admin-token" type="password" autocomplete="off" value=${adminToken} onInput=${(e) => setAdminToken(e.currentTarget.value)} placeholder="for the admin pages" /></label>
       <button>Sign in</button>
     </form>
     <p class="hint">The console calls the server's own API with these credentials; they stay in this tab.</p>

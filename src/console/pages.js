@@ -2,7 +2,7 @@
 import htm from 'htm';
 import { h } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, currentSession, samplesByQueue } from './api.js';
+import { api, currentSession, MESSAGES_PER_PAGE, samplesByQueue } from './api.js';
 
 export const html = htm.bind(h);
 
@@ -10,6 +10,10 @@ export const html = htm.bind(h);
 export const POLL_MS = 2000;
 /** Bodies longer than this many characters of pretty JSON are folded. */
 const FOLD_CHARS = 400;
+
+/** The claim holding a message: Zaqar puts it in the message's href (`?claim_id=`), not in a field. */
+export const claimOf = (message) =>
+  message.claim_id ?? new URL(message.href ?? '', location.href).searchParams.get('claim_id');
 
 export const link = (path) => `#${path}`;
 export const queuePath = (name, tail = '') => `/queue/${encodeURIComponent(name)}${tail}`;
@@ -224,7 +228,9 @@ export function Messages({ queue, refreshKey, onChange, deletable = true, choose
     const answer = await api.messages(queue, marker);
     const messages = answer?.messages ?? [];
     const next = answer?.links?.find((l) => l.rel === 'next')?.href ?? null;
-    const nextMarker = next && messages.length > 0 ? new URL(next, location.href).searchParams.get('marker') : null;
+    // Zaqar always links a next page; a short page is the last one.
+    const nextMarker =
+      next && messages.length === MESSAGES_PER_PAGE ? new URL(next, location.href).searchParams.get('marker') : null;
     return { messages, next: nextMarker };
   }, [queue, marker, refreshKey]);
   const remove = useAction(() => {
@@ -242,7 +248,7 @@ export function Messages({ queue, refreshKey, onChange, deletable = true, choose
             <div class="meta">
               ${choose && html`<input type="checkbox" aria-label=${`choose ${m.id}`} checked=${choose.chosen.has(m.id)} onChange=${() => choose.toggle(m.id)} />`}
               <code>${m.id}</code> · age ${age(m.age)} · ttl ${m.ttl} s
-              ${m.claim_id ? html` · <span class="claimed">claimed</span>` : null}
+              ${claimOf(m) ? html` · <span class="claimed">claimed</span>` : null}
               ${m.claim_count ? html` · claimed ${m.claim_count} times` : null}
               ${deletable && html`<button class="small" disabled=${remove.busy} onClick=${() => remove.run(() => api.deleteMessage(queue, m.id))}>Delete</button>`}
             </div>
@@ -286,9 +292,15 @@ function Metadata({ queue, metadata, onSaved }) {
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
         throw Object.assign(new Error('The metadata must be a JSON object.'), { title: 'Not an object' });
       }
-      const gone = Object.keys(metadata ?? {}).filter((key) => !(key in next));
+      // Only what changed is sent: the document shows the reserved keys' defaults, and saving
+      // them unchanged must not turn a default into a stored value.
+      const old = metadata ?? {};
+      const gone = Object.keys(old).filter((key) => !(key in next));
+      const changed = Object.fromEntries(
+        Object.entries(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(old[key])),
+      );
       if (gone.length > 0) await api.removeMetadataKeys(queue, gone);
-      if (Object.keys(next).length > 0) await api.replaceMetadata(queue, next);
+      if (Object.keys(changed).length > 0) await api.replaceMetadata(queue, changed);
     }, 'Metadata saved.');
   };
   return html`<form onSubmit=${submit} class="metadata">
@@ -305,7 +317,7 @@ function Metadata({ queue, metadata, onSaved }) {
 function Claims({ queue, refreshKey }) {
   const claims = usePolling(async () => {
     const answer = await api.messages(queue, null);
-    const ids = [...new Set((answer?.messages ?? []).map((m) => m.claim_id).filter(Boolean))];
+    const ids = [...new Set((answer?.messages ?? []).map(claimOf).filter(Boolean))];
     return Promise.all(ids.map((id) => api.claim(queue, id).catch(() => null))).then((all) => all.filter(Boolean));
   }, [queue, refreshKey]);
   const list = claims.value ?? [];
