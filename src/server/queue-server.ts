@@ -17,7 +17,7 @@ import {
   singleDriverResolver,
   storeLimits,
 } from '../service/index.js';
-import { DestinationPolicy, Notifier } from '../service/notify/index.js';
+import { DestinationPolicy, NotificationSpools, Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { openStore } from './open-store.js';
@@ -127,6 +127,9 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     logRequests: config.logRequests,
     https: config.tls,
     cors: config.cors,
+    notificationSpools: new NotificationSpools(n.dir, service.clock, (level, message, fields) =>
+      log[level](fields ?? {}, message),
+    ),
   });
   const wsApi = new WebSocketApi({
     service,

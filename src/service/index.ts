@@ -2,6 +2,14 @@ export { AdminToken } from './admin-token.js';
 export * from './auth/index.js';
 export { messageChecksum, pythonJson } from './checksum.js';
 export {
+  MAX_REDRIVE_MESSAGES,
+  type RedriveContext,
+  type RedriveRequest,
+  type RedriveResult,
+  readRedriveRequest,
+  redrive,
+} from './dead-letters.js';
+export {
   type ClaimTermsDocument,
   DEFAULT_SUBSCRIBER_TYPES,
   type PurgeableResource,

@@ -1,5 +1,6 @@
 import { type Clock, type Limits, makeLimits, newId, systemClock } from '../core/index.js';
 import type { DataDriver } from '../store/contract/index.js';
+import { type RedriveResult, readRedriveRequest, redrive } from './dead-letters.js';
 import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
 import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 import type { FairShare } from './fair-share.js';
@@ -111,6 +112,13 @@ export class QueueService {
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);
+  }
+
+  /** Moves a queue's dead letters back into it (dead-letters.ts): `{}` for all, `{"ids": [...]}` for some. */
+  async redrive(project: string, queue: string, document: unknown): Promise<RedriveResult> {
+    const request = readRedriveRequest(document, this.limits.maxMessagesPerPage);
+    const context = { queues: this.queues, quotas: this.quotas, limits: this.limits, clock: this.clock };
+    return redrive(context, project, this.queues.checkName(queue), request);
   }
 
   /** Checks a Client-ID; returns the form messages are stamped with (a canonical UUID in strict mode). */

@@ -8,6 +8,7 @@ import {
   NoauthAuthenticator,
   type QueueService,
 } from '../../service/index.js';
+import type { NotificationSpools } from '../../service/notify/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
 import { registerConsoleRoutes } from './console-routes.js';
@@ -23,7 +24,9 @@ import { registerMoveRoutes } from './routes/move-routes.js';
 import { registerPoolRoutes } from './routes/pool-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerQuotaRoutes } from './routes/quota-routes.js';
+import { registerRedriveRoutes } from './routes/redrive-routes.js';
 import { registerProbeRoutes, registerServiceRoutes } from './routes/service-routes.js';
+import { registerSpoolRoutes } from './routes/spool-routes.js';
 import { registerSubscriptionRoutes } from './routes/subscription-routes.js';
 
 /** The body limit of routes without one of their own: claims, subscriptions, share, purge. */
@@ -47,6 +50,8 @@ export interface HttpAppOptions {
   https?: { cert: Buffer | string; key: Buffer | string } | null;
   /** Zaqar's `[cors]`: Access-Control-* answers to pages of the allowed origins; off when absent. */
   cors?: CorsPolicy | null;
+  /** The notification spools' entries for the admin API (/v2/notifications/spool); none: no such routes. */
+  notificationSpools?: NotificationSpools | null;
 }
 
 /** The access control of a server without an auth strategy: noauth, as before issue 13. */
@@ -184,6 +189,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   }
   const requireAdmin = adminCheck(options.adminToken ?? null);
   registerQuotaRoutes(router, service, requireAdmin);
+  registerRedriveRoutes(router, service);
+  if (options.notificationSpools) registerSpoolRoutes(router, options.notificationSpools, requireAdmin);
   if (options.pooling) {
     registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
     registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);

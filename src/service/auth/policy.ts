@@ -4,7 +4,7 @@ import type { Identity } from './identity.js';
 /**
  * Who may do what, for both transports: Zaqar's policy defaults (zaqar/common/policies) over
  * three role levels. A reader lists and gets; a member also writes (post, claim, delete, metadata,
- * subscriptions, purge, share); an admin also uses pools, flavors, moves, quotas and health, and may name
+ * subscriptions, purge, share); an admin also uses pools, flavors, moves, quotas, health and the notification spool, and may name
  * any project. Ping and the home document are Zaqar's UNPROTECTED rules: any authenticated caller.
  */
 export type AccessLevel = 'any' | 'reader' | 'member' | 'admin';
@@ -29,6 +29,8 @@ type ProjectResource = 'queues' | 'topics' | 'messages' | 'claims' | 'subscripti
 export type PolicyAction =
   | `${ProjectResource}:${Verb}`
   | `${'pools' | 'flavors'}:${'get_all' | 'get' | 'create' | 'update' | 'delete'}`
+  | 'queues:redrive'
+  | `spool:${'get_all' | 'send' | 'freeze' | 'remove' | 'recover'}`
   | 'moves:create'
   | 'moves:get'
   | `quotas:${'get' | 'update' | 'delete'}`
@@ -40,12 +42,15 @@ export type PolicyAction =
 export function levelOf(action: PolicyAction): AccessLevel {
   const [resource, verb] = action.split(':') as [string, string];
   if (resource === 'ping' || resource === 'home') return 'any';
+  // Redrive moves a project's own messages between its queues: a member's write, like a post.
+  if (action === 'queues:redrive') return 'member';
   if (
     resource === 'pools' ||
     resource === 'flavors' ||
     resource === 'moves' ||
     resource === 'health' ||
-    resource === 'quotas'
+    resource === 'quotas' ||
+    resource === 'spool'
   ) {
     return 'admin';
   }

@@ -29,5 +29,12 @@ export {
 } from './payloads.js';
 export { backoffDelays, effectiveRetryPolicy, MAX_RETRIES, RETRY_DEFAULTS, retryIntervals } from './retry-schedule.js';
 export { listNotificationSlots, MAX_SLOTS, type NotificationSlot, notificationSlot } from './slots.js';
+export {
+  type BusySpoolEntry,
+  NotificationSpools,
+  type SpoolActionResult,
+  type SpoolEntry,
+  type SpoolListing,
+} from './spool-admin.js';
 export { parseSubscriber, type SubscriberTarget } from './subscriber-uri.js';
 export { outcomeOfStatus, type PairOutcome, PERMANENT } from './webhook-sender.js';

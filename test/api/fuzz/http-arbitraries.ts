@@ -199,6 +199,18 @@ export const anyPool = fc.oneof(ownPool, fc.constantFrom(...SETUP_POOLS, 'defaul
 export const ownFlavor = fc.constantFrom('fzf', 'fzf', 'a'.repeat(70), 'bad name');
 export const anyFlavor = fc.oneof(ownFlavor, fc.constantFrom(SETUP_FLAVOR, 'nope'));
 
+/** Spool entry ids: well formed (of no entry: the fuzzed spool is empty) and not. */
+const spoolId = fc.constantFrom('0123456789abcdef0123456789abcdef-0', 'nope', '', 'a,b');
+const spoolDoc = fc.record(
+  {
+    ids: fc.oneof(fc.array(spoolId, { maxLength: 2 }), anyValue),
+    reason: fc.oneof(fc.constant('why'), anyValue),
+    from: fc.constantFrom<unknown>('removed', 'quarantined', 'x', 1),
+    other: anyValue,
+  },
+  { requiredKeys: [] },
+);
+
 /** The admin token, most of the time. */
 const adminHeader = fc
   .constantFrom(ADMIN_TOKEN, ADMIN_TOKEN, ADMIN_TOKEN, ADMIN_TOKEN, null, 'wrong', '')
@@ -405,6 +417,37 @@ export const GENERATORS: Readonly<Record<string, Maker>> = {
         adminHeader,
       )
       .map(([name, body, headers]) => ({ path: `${item(c, name)}/move`, body, headers })),
+  'POST {c}/:name/redrive': named(
+    '/redrive',
+    bodyOf(
+      fc.record(
+        { ids: fc.oneof(fc.array(idRef('message'), { maxLength: 3 }), anyValue), other: anyValue },
+        { requiredKeys: [] },
+      ),
+    ),
+  ),
+  'GET /v2/notifications/spool': admin(
+    () => '/v2/notifications/spool',
+    fc.constant(''),
+    undefined,
+    fc.option(spoolId, { freq: 2 }).map((id) => [['ids', id ?? undefined]]),
+  ),
+  'POST /v2/notifications/spool/send': admin(() => '/v2/notifications/spool/send', fc.constant(''), bodyOf(spoolDoc)),
+  'POST /v2/notifications/spool/freeze': admin(
+    () => '/v2/notifications/spool/freeze',
+    fc.constant(''),
+    bodyOf(spoolDoc),
+  ),
+  'POST /v2/notifications/spool/remove': admin(
+    () => '/v2/notifications/spool/remove',
+    fc.constant(''),
+    bodyOf(spoolDoc),
+  ),
+  'POST /v2/notifications/spool/recover': admin(
+    () => '/v2/notifications/spool/recover',
+    fc.constant(''),
+    bodyOf(spoolDoc),
+  ),
   'GET {c}/:name/move': (c) =>
     fc.tuple(queueName, adminHeader).map(([name, headers]) => ({ path: `${item(c, name)}/move`, headers })),
 };

@@ -3,11 +3,16 @@
  * not drift between two snapshots, so they are compared too): a single memory store, and pooling
  * on — two memory pools in flavor `f1` plus the embedded pool `default` — with the admin API.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../../src/api/http/index.js';
 import { FakeClock, makeLimits } from '../../../src/core/index.js';
 import type { Catalog, PoolAdmin } from '../../../src/pool/index.js';
 import { QueueService, singleDriverResolver, storeLimits } from '../../../src/service/index.js';
+import { NotificationSpools, notificationSlot } from '../../../src/service/notify/index.js';
+import { Spool } from '../../../src/spool/index.js';
 import { createMemoryDriver } from '../../../src/store/memory/index.js';
 import { poolSetup } from '../../pool/support.js';
 
@@ -52,10 +57,19 @@ export async function buildTarget(kind: TargetKind): Promise<FuzzTarget> {
   const setup = poolSetup({ clock });
   for (const name of SETUP_POOLS) await setup.admin.createPool(name, { uri: 'memory://', weight: 100 });
   await setup.admin.createFlavor(SETUP_FLAVOR, { pool_list: [...SETUP_POOLS] });
+  // The admin spool routes over an empty notification spool, as a server's notifier leaves it.
+  const notifications = mkdtempSync(join(tmpdir(), 'posthorn-fuzz-notify-'));
+  const spool = await Spool.create<null>({
+    dir: notificationSlot(notifications, 0).spoolDir,
+    deliver: () => 'delivered',
+    log: () => {},
+  });
+  await spool.close();
   const app = buildHttpApp({
     service: setup.service,
     pooling: { admin: setup.admin, mover: setup.mover },
     adminToken: ADMIN_TOKEN,
+    notificationSpools: new NotificationSpools(notifications, clock, () => {}),
   });
   await app.ready();
   return {
@@ -68,6 +82,7 @@ export async function buildTarget(kind: TargetKind): Promise<FuzzTarget> {
     async close() {
       await setup.mover.close();
       await app.close();
+      rmSync(notifications, { recursive: true, force: true });
     },
   };
 }
