@@ -449,8 +449,9 @@ export function DeadLettersPage({ name }) {
 }
 
 /**
- * Delivery status by subscriber, from the notification spool's recipients (an admin route): the
- * subscription documents themselves say nothing of deliveries. Without the admin token: unknown.
+ * Delivery status by subscription, from the notification spool's recipients (an admin route):
+ * the subscription documents themselves say nothing of deliveries. A recipient's address is
+ * `<subscription id>/<n>`. Without the admin token: unknown.
  */
 async function deliveriesBySubscriber() {
   if (!currentSession()?.adminToken) return null;
@@ -458,9 +459,10 @@ async function deliveriesBySubscriber() {
   const found = new Map();
   for (const entry of spool?.messages ?? []) {
     for (const r of entry.recipients ?? []) {
-      const row = found.get(r.address) ?? { delivered: 0, pending: 0, failed: 0 };
+      const subscription = String(r.address).split('/')[0];
+      const row = found.get(subscription) ?? { delivered: 0, pending: 0, failed: 0 };
       if (r.state in row) row[r.state] += 1;
-      found.set(r.address, row);
+      found.set(subscription, row);
     }
   }
   return found;
@@ -485,8 +487,7 @@ export function SubscriptionsPage({ name }) {
       list.length > 0 &&
       html`<table><thead><tr><th>Subscriber</th><th>TTL</th><th>Age</th><th>Confirmed</th><th>Delivered</th><th>Pending</th><th>Failed</th></tr></thead><tbody>
       ${list.map((s) => {
-        const d =
-          deliveries instanceof Map ? (deliveries.get(s.subscriber) ?? { delivered: 0, pending: 0, failed: 0 }) : {};
+        const d = deliveries instanceof Map ? (deliveries.get(s.id) ?? { delivered: 0, pending: 0, failed: 0 }) : {};
         return html`<tr data-subscriber=${s.subscriber}><td><code>${s.subscriber}</code></td><td>${s.ttl}</td><td>${age(s.age)}</td>
           <td>${s.confirmed === false ? 'no' : 'yes'}</td>
           <td>${d.delivered ?? '–'}</td><td>${d.pending ?? '–'}</td><td>${d.failed ?? '–'}</td></tr>`;
