@@ -74,12 +74,13 @@ function MoveProgress({ queue }) {
   const m = move.value;
   if (move.error) return html`<${ErrorNote} error=${move.error} />`;
   if (!m) return html`<p class="note">Reading the move…</p>`;
+  // `source` is what is left in the old pool (free, claimed, delayed) when last counted.
   const copied = m.copied ?? 0;
-  const source = m.source ?? 0;
-  const share = source > 0 ? Math.min(100, Math.round((copied / source) * 100)) : m.status === 'done' ? 100 : 0;
+  const left = (m.source?.free ?? 0) + (m.source?.claimed ?? 0) + (m.source?.delayed ?? 0);
+  const share = m.status === 'done' ? 100 : copied + left > 0 ? Math.round((copied / (copied + left)) * 100) : 0;
   return html`<div class="move" data-status=${m.status}>
     <p><code>${m.queue}</code>: ${m.from} → ${m.to}, <strong class="move-status">${m.status}</strong> (${m.step}),
-      ${copied} of ${source} copied</p>
+      ${copied} copied, ${left} left in ${m.from}</p>
     <progress max="100" value=${share}>${share}%</progress>
     ${m.error ? html`<div class="error">${m.error}</div>` : null}
   </div>`;

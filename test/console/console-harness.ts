@@ -23,8 +23,13 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** `posthorn serve` in this process on a disk store, noauth, with an admin token; `extra` adds settings. */
-export async function startConsoleServer(extra: Record<string, unknown> = {}): Promise<ConsoleServer> {
+type Settings = Record<string, unknown>;
+
+/**
+ * `posthorn serve` in this process on a disk store, noauth, with an admin token; `extra` adds
+ * settings (a function of the server's scratch folder when they name paths in it).
+ */
+export async function startConsoleServer(extra: Settings | ((dir: string) => Settings) = {}): Promise<ConsoleServer> {
   const dir = mkdtempSync(join(tmpdir(), 'posthorn-console-'));
   const file = join(dir, 'posthorn.json');
   writeFileSync(
@@ -34,7 +39,7 @@ export async function startConsoleServer(extra: Record<string, unknown> = {}): P
       log_level: 'silent',
       data: join(dir, 'data'),
       admin: { token: ADMIN_TOKEN },
-      ...extra,
+      ...(typeof extra === 'function' ? extra(dir) : extra),
     }),
   );
   const server = await startQueueServer(
