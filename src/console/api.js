@@ -130,6 +130,7 @@ export const api = {
   purge: (queue) => call('POST', `${q(queue)}/purge`, { body: { resource_types: ['messages'] } }),
   claim: (queue, id) => call('GET', `${q(queue)}/claims/${encodeURIComponent(id)}`),
   subscriptions: (queue) => call('GET', `${q(queue)}/subscriptions`),
+  subscription: (queue, id) => call('GET', `${q(queue)}/subscriptions/${encodeURIComponent(id)}`),
   // Posthorn's own routes (issue 14): the redrive and the notification spool, admin.
   redrive: (queue, ids) => call('POST', `${q(queue)}/redrive`, { body: ids ? { ids } : {} }),
   spoolEntries: () => call('GET', '/v2/notifications/spool', { admin: true }),

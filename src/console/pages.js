@@ -448,53 +448,31 @@ export function DeadLettersPage({ name }) {
   </section>`;
 }
 
-/**
- * Delivery status by subscription, from the notification spool's recipients (an admin route):
- * the subscription documents themselves say nothing of deliveries. A recipient's address is
- * `<subscription id>/<n>`. Without the admin token: unknown.
- */
-async function deliveriesBySubscriber() {
-  if (!currentSession()?.adminToken) return null;
-  const spool = await api.spoolEntries();
-  const found = new Map();
-  for (const entry of spool?.messages ?? []) {
-    for (const r of entry.recipients ?? []) {
-      const subscription = String(r.address).split('/')[0];
-      const row = found.get(subscription) ?? { delivered: 0, pending: 0, failed: 0 };
-      if (r.state in row) row[r.state] += 1;
-      found.set(subscription, row);
-    }
-  }
-  return found;
-}
-
 export function SubscriptionsPage({ name }) {
+  // The list has no delivery counts; each subscription's own document has them (delivery_status,
+  // Posthorn's addition to Zaqar's), so they are read one by one, as the page shows at most 20.
   const subs = usePolling(async () => {
-    const [list, deliveries] = await Promise.all([
-      api.subscriptions(name),
-      deliveriesBySubscriber().catch((error) => ({ error })),
-    ]);
-    return { list: list?.subscriptions ?? [], deliveries };
+    const listed = (await api.subscriptions(name))?.subscriptions ?? [];
+    return Promise.all(listed.map((s) => api.subscription(name, s.id).catch(() => s)));
   }, [name]);
-  const list = subs.value?.list ?? [];
-  const deliveries = subs.value?.deliveries;
+  const list = subs.value ?? [];
   return html`<section>
     <h1>Subscriptions of <code>${name}</code></h1>
     <${QueueTabs} name=${name} current="/subscriptions" />
-    <${ErrorNote} error=${subs.error} /><${ErrorNote} error=${deliveries?.error} />
+    <${ErrorNote} error=${subs.error} />
     ${subs.loaded && list.length === 0 && !subs.error ? html`<p class="note">No subscriptions.</p>` : null}
     ${
       list.length > 0 &&
       html`<table><thead><tr><th>Subscriber</th><th>TTL</th><th>Age</th><th>Confirmed</th><th>Delivered</th><th>Pending</th><th>Failed</th></tr></thead><tbody>
       ${list.map((s) => {
-        const d = deliveries instanceof Map ? (deliveries.get(s.id) ?? { delivered: 0, pending: 0, failed: 0 }) : {};
+        const d = s.delivery_status ?? {};
         return html`<tr data-subscriber=${s.subscriber}><td><code>${s.subscriber}</code></td><td>${s.ttl}</td><td>${age(s.age)}</td>
           <td>${s.confirmed === false ? 'no' : 'yes'}</td>
           <td>${d.delivered ?? '–'}</td><td>${d.pending ?? '–'}</td><td>${d.failed ?? '–'}</td></tr>`;
       })}
     </tbody></table>`
     }
-    <p class="hint">Delivery counts are the notification spool's entries (admin token needed); act on them on the
-      <a href=${link('/spool')}>Spool</a> page.</p>
+    <p class="hint">Notifications waiting in the spool are acted on (send now, freeze, remove, recover) on the
+      <a href=${link('/spool')}>Spool</a> page (admin).</p>
   </section>`;
 }

@@ -123,7 +123,7 @@ describe('console: pools, flavors and a queue move started from the page, with i
       .locator('.move[data-status="done"]')
       .waitFor({ timeout: WAIT_MS })
       .catch(async (error) => {
-        throw new Error(`${error.message}\nthe page said: ${await page.locator('main').innerText()}`);
+        throw new Error(`${error.message}\nthe page said: ${await page.locator('main').textContent()}`);
       });
     assert.match((await page.locator('.move').textContent()) ?? '', /one → two/);
     assert.equal(await page.locator('.move progress').getAttribute('value'), '100');

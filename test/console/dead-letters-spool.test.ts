@@ -148,6 +148,11 @@ describe('console: dead letters and their redrive, the notification spool — in
     assert.deepEqual((hits[1]?.json as { body?: unknown })?.body, { paid: 7 });
     await entry.waitFor({ state: 'detached', timeout: WAIT_MS });
     await page.getByText('The spool is empty.').waitFor({ timeout: WAIT_MS });
+
+    // And the subscription says it was delivered.
+    await page.goto(`${base}/console/?project=${PROJECT}#/queue/events/subscriptions`);
+    await waitForText(row.locator('td').nth(4), '1');
+    await waitForText(row.locator('td').nth(5), '0');
   });
 
   it('saved the dead-letter page’s screenshot', () => {
