@@ -79,7 +79,7 @@ function MoveProgress({ queue }) {
   const left = (m.source?.free ?? 0) + (m.source?.claimed ?? 0) + (m.source?.delayed ?? 0);
   const share = m.status === 'done' ? 100 : copied + left > 0 ? Math.round((copied / (copied + left)) * 100) : 0;
   return html`<div class="move" data-status=${m.status}>
-    <p><code>${m.queue}</code>: ${m.from} → ${m.to}, <strong class="move-status">${m.status}</strong> (${m.step}),
+    <p><code>${m.queue}</code>: ${m.from} → ${m.to}, <strong class="move-status">${m.status}</strong> (${m.step}),${' '}
       ${copied} copied, ${left} left in ${m.from}</p>
     <progress max="100" value=${share}>${share}%</progress>
     ${m.error ? html`<div class="error">${m.error}</div>` : null}

@@ -72,4 +72,7 @@ function Console() {
     <main>${route(hash)}</main>`;
 }
 
-render(html`<${Console} />`, document.getElementById('app'));
+// Preact adds to the container's children; the "Loading" line goes first.
+const root = document.getElementById('app');
+root.replaceChildren();
+render(html`<${Console} />`, root);

@@ -247,10 +247,10 @@ export function Messages({ queue, refreshKey, onChange, deletable = true, choose
           (m) => html`<li class="message" data-id=${m.id}>
             <div class="meta">
               ${choose && html`<input type="checkbox" aria-label=${`choose ${m.id}`} checked=${choose.chosen.has(m.id)} onChange=${() => choose.toggle(m.id)} />`}
-              <code>${m.id}</code> · age ${age(m.age)} · ttl ${m.ttl} s
+              ${' '}<code>${m.id}</code> · age ${age(m.age)} · ttl ${m.ttl} s
               ${claimOf(m) ? html` · <span class="claimed">claimed</span>` : null}
               ${m.claim_count ? html` · claimed ${m.claim_count} times` : null}
-              ${deletable && html`<button class="small" disabled=${remove.busy} onClick=${() => remove.run(() => api.deleteMessage(queue, m.id))}>Delete</button>`}
+              ${' '}${deletable && html`<button class="small" disabled=${remove.busy} onClick=${() => remove.run(() => api.deleteMessage(queue, m.id))}>Delete</button>`}
             </div>
             <${Body} value=${m.body} />
           </li>`,
@@ -274,6 +274,16 @@ export function Messages({ queue, refreshKey, onChange, deletable = true, choose
       </div>
     </div>`;
 }
+
+const RESERVED_KEYS = [
+  '_default_message_ttl',
+  '_max_messages_post_size',
+  '_default_message_delay',
+  '_dead_letter_queue',
+  '_max_claim_count',
+  '_dead_letter_queue_messages_ttl',
+  '_retry_policy',
+];
 
 /** The queue's metadata as JSON to edit; the server's validation error is shown as it says it. */
 function Metadata({ queue, metadata, onSaved }) {
@@ -305,9 +315,7 @@ function Metadata({ queue, metadata, onSaved }) {
   };
   return html`<form onSubmit=${submit} class="metadata">
     <textarea aria-label="metadata" rows="6" value=${text} onInput=${(e) => setText(e.currentTarget.value)}></textarea>
-    <p class="hint">Reserved keys: <code>_default_message_ttl</code>, <code>_max_messages_post_size</code>,
-      <code>_default_message_delay</code>, <code>_dead_letter_queue</code>, <code>_max_claim_count</code>,
-      <code>_dead_letter_queue_messages_ttl</code>, <code>_retry_policy</code>.</p>
+    <p class="hint">Reserved keys: ${RESERVED_KEYS.map((key, i) => html`${i > 0 ? ', ' : ''}<code>${key}</code>`)}.</p>
     <button disabled=${save.busy}>Save metadata</button>
     <${ErrorNote} error=${save.error} /><${Note} text=${save.done} />
   </form>`;
@@ -428,13 +436,13 @@ export function DeadLettersPage({ name }) {
       meta.loaded &&
       !dlq &&
       !meta.error &&
-      html`<p class="note">This queue has no dead-letter queue: set <code>_dead_letter_queue</code> (and
+      html`<p class="note">This queue has no dead-letter queue: set <code>_dead_letter_queue</code> (and${' '}
         <code>_max_claim_count</code>) in its metadata.</p>`
     }
     ${
       dlq &&
-      html`<p>Dead-letter queue: <a href=${link(queuePath(dlq))}><code>${dlq}</code></a>, after
-        ${meta.value._max_claim_count ?? '?'} claims.</p>
+      html`<p>Dead-letter queue: <a href=${link(queuePath(dlq))}><code>${dlq}</code></a>,${' '}
+        after ${meta.value._max_claim_count ?? '?'} claims.</p>
       <${ErrorNote} error=${stats.error} />
       <${Counts} stats=${stats.value} />
       <div class="actions">
@@ -472,7 +480,7 @@ export function SubscriptionsPage({ name }) {
       })}
     </tbody></table>`
     }
-    <p class="hint">Notifications waiting in the spool are acted on (send now, freeze, remove, recover) on the
+    <p class="hint">Notifications waiting in the spool are acted on (send now, freeze, remove, recover) on the${' '}
       <a href=${link('/spool')}>Spool</a> page (admin).</p>
   </section>`;
 }
