@@ -12,6 +12,20 @@ export interface CliIo {
   clock: Clock;
   env: NodeJS.ProcessEnv;
   cwd(): string;
+  /**
+   * The terminal, when the output is one: live views (`posthorn top`) and progress bars draw on
+   * it and read keys from its input; without it commands print plain lines.
+   */
+  tty?: { write(text: string): unknown; columns?: number; stream?: NodeJS.WriteStream; input?: TtyInput } | undefined;
+}
+
+/** The keyboard of a terminal (process.stdin when it is one). */
+export interface TtyInput {
+  setRawMode?(raw: boolean): unknown;
+  resume(): unknown;
+  pause(): unknown;
+  on(event: 'data', listener: (data: Buffer) => void): unknown;
+  off(event: 'data', listener: (data: Buffer) => void): unknown;
 }
 
 export const processIo: CliIo = {
@@ -23,4 +37,12 @@ export const processIo: CliIo = {
   clock: systemClock,
   env: process.env,
   cwd: () => process.cwd(),
+  tty: process.stdout.isTTY
+    ? {
+        write: (text: string) => process.stdout.write(text),
+        columns: process.stdout.columns,
+        stream: process.stdout,
+        ...(process.stdin.isTTY ? { input: process.stdin } : {}),
+      }
+    : undefined,
 };

@@ -5,9 +5,11 @@ import { exitCodeOf, formatError } from './error-report.js';
 import { registerNotifyCommand } from './notify-command.js';
 import { CommandLineError, PosthornCommand } from './posthorn-command.js';
 import { registerQueueCommand } from './queue-command.js';
+import { registerQueueOpsCommands } from './queue-ops-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSpoolCommand } from './spool-command.js';
 import { registerTokenCommand } from './token-command.js';
+import { registerTopCommand } from './top-command.js';
 
 /**
  * The `posthorn` command. Each subcommand lives in a file of its own that exports a
@@ -18,8 +20,10 @@ const commands: ((program: Command, io: CliIo) => void)[] = [
   registerServeCommand,
   registerSpoolCommand,
   registerQueueCommand,
+  registerQueueOpsCommands,
   registerNotifyCommand,
   registerTokenCommand,
+  registerTopCommand,
 ];
 
 export function buildProgram(io: CliIo = processIo): Command {

@@ -8,6 +8,7 @@ import {
 } from '../core/index.js';
 import { loadServerConfig } from '../server/config.js';
 import { type CliIo, processIo } from './cli-io.js';
+import { moveBar } from './move-progress.js';
 import { count } from './plural.js';
 import { commandLineValue } from './posthorn-command.js';
 
@@ -188,10 +189,21 @@ async function call(url: string, init: RequestInit): Promise<MoveDocument> {
   return body as unknown as MoveDocument;
 }
 
-/** Prints a status when it changed: a line per change, or one JSON object per line. */
+/**
+ * Prints a status when it changed: a line per change, or one JSON object per line. On a terminal
+ * (without --json) a progress bar stands for the lines until the final one.
+ */
 function printer(io: CliIo, json: boolean, project: string): (move: MoveDocument, final?: boolean) => void {
   let last = '';
+  const bar = json ? null : moveBar(io);
   return (move, final = false) => {
+    if (bar !== null) {
+      if (!final) {
+        bar.update(move);
+        return;
+      }
+      bar.stop();
+    }
     const line = json
       ? JSON.stringify(move)
       : final

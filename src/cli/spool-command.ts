@@ -20,6 +20,7 @@ import { commandLog, formatError } from './error-report.js';
 import { count } from './plural.js';
 import { commandLineValue, type PosthornCommand } from './posthorn-command.js';
 import { discovers, openSpoolTargets, type SpoolSelection, type SpoolTarget, selectedIds } from './spool-targets.js';
+import { renderTable } from './table.js';
 
 /**
  * `posthorn spool status|send|freeze|remove|recover|quarantine <dir> [ids…]`: an operator's view
@@ -274,21 +275,4 @@ async function status(io: CliIo, { targets, ids, bySlot }: SpoolJob, opts: Spool
     `${count(rows.length + busy.length, 'message')}${where}: ${SPOOL_QUEUES.map((q) => `${counts[q]} ${q}`).join(', ')}, ` +
       `${busy.length} busy; ${waiting} waiting or frozen\n`,
   );
-}
-
-const MAX_CELL = 48;
-
-function renderTable(rows: string[][]): string {
-  const cells = rows.map((row) => row.map((c) => (c.length > MAX_CELL ? `${c.slice(0, MAX_CELL - 1)}…` : c)));
-  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells
-    .map((row, n) => {
-      const line = row
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd();
-      return n === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n')
-    .concat('\n');
 }

@@ -212,3 +212,14 @@ async function checkQuota(quotas: QuotaBook, project: string, messages: Message[
     }
   }
 }
+
+/** A redrive's answer as both APIs send it (HTTP's body, the WebSocket's `body`). */
+export function redriveDocument(result: RedriveResult): Record<string, unknown> {
+  return {
+    queue: result.queue,
+    dead_letter_queue: result.deadLetterQueue,
+    moved: result.moved,
+    count: result.moved.length,
+    more: result.more,
+  };
+}

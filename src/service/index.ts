@@ -8,6 +8,7 @@ export {
   type RedriveResult,
   readRedriveRequest,
   redrive,
+  redriveDocument,
 } from './dead-letters.js';
 export {
   type ClaimTermsDocument,

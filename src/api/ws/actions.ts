@@ -6,7 +6,7 @@ import {
   SubscriptionNotFoundError,
 } from '../../core/index.js';
 import type { PoolAdmin } from '../../pool/index.js';
-import { type AdminToken, apiError, isoSeconds, type QueueService } from '../../service/index.js';
+import { type AdminToken, apiError, isoSeconds, type QueueService, redriveDocument } from '../../service/index.js';
 import { homeDocument, V2 } from '../http/home-document.js';
 
 /**
@@ -235,6 +235,14 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
       types === undefined ? undefined : { resource_types: types },
     );
     return ok({}, 204);
+  },
+
+  /** Posthorn's own (service/dead-letters.ts): `message_ids` names dead letters; none: all of them. */
+  async queue_redrive(body, headers, ctx) {
+    const { project } = identity(ctx, headers);
+    const ids = body.message_ids;
+    const result = await ctx.service.redrive(project, text(body, 'queue_name'), ids === undefined ? {} : { ids });
+    return ok(redriveDocument(result));
   },
 
   // --- messages -------------------------------------------------------------------------------

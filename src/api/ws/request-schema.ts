@@ -44,6 +44,7 @@ export const ACTIONS: Readonly<Record<string, ActionSchema>> = Object.freeze({
   queue_get: action(['queue_name'], Q),
   queue_get_stats: action(['queue_name'], Q),
   queue_purge: action(['queue_name'], { ...Q, resource_types: 'array' }),
+  queue_redrive: action(['queue_name'], { ...Q, message_ids: 'array' }),
 
   message_list: action(['queue_name'], {
     ...Q,

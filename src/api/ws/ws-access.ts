@@ -11,6 +11,7 @@ export const WS_ACTIONS: Readonly<Record<string, PolicyAction>> = Object.freeze(
   queue_get: 'queues:get',
   queue_get_stats: 'queues:stats',
   queue_purge: 'queues:purge',
+  queue_redrive: 'queues:redrive',
   message_list: 'messages:get_all',
   message_get: 'messages:get',
   message_get_many: 'messages:get',

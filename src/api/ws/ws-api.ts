@@ -55,6 +55,7 @@ const FAILED: Record<string, string> = {
   queue_get: 'Cannot retrieve queue.',
   queue_get_stats: 'Cannot retrieve queue stats.',
   queue_purge: 'Queue could not be purged.',
+  queue_redrive: 'The dead letters could not be redriven.',
   message_post: 'No messages could be enqueued.',
   subscription_list: 'Subscriptions could not be listed.',
   subscription_create: 'Subscription could not be created.',

@@ -56,6 +56,8 @@ export const WS_GENERATORS: Readonly<Record<string, fc.Arbitrary<Doc>>> = {
     resource_types: fc.oneof(fc.constantFrom(['messages'], ['subscriptions'], ['bogus'], []), anyValue),
   }),
 
+  queue_redrive: withQueue({ message_ids: fc.oneof(fc.array(idRef('message'), { maxLength: 3 }), anyValue) }),
+
   message_list: withQueue({ marker, limit, echo: flag, include_claimed: flag, include_delayed: flag }),
   message_get: withQueue({ message_id: idRef('message') }),
   message_get_many: withQueue({ message_ids: fc.oneof(fc.array(idRef('message'), { maxLength: 3 }), anyValue) }),

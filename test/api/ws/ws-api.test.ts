@@ -277,6 +277,37 @@ for (const binary of [false, true]) {
       assert.equal((await c.send('queue_get', { queue_name: q }, binary)).headers.status, 404);
     });
 
+    it('queue_redrive moves dead letters back (all, or message_ids), and refuses a queue without one', async () => {
+      const c = await client();
+      const work = `${q}-redrive`;
+      const dlq = `${work}-dlq`;
+      assert.equal(
+        (await c.send('queue_create', { queue_name: work, metadata: { _dead_letter_queue: dlq } }, binary)).headers
+          .status,
+        201,
+      );
+      const posted = await c.send(
+        'message_post',
+        { queue_name: dlq, messages: [{ body: 'a' }, { body: 'b' }] },
+        binary,
+      );
+      const ids = posted.body.message_ids as string[];
+      const one = await c.send('queue_redrive', { queue_name: work, message_ids: [ids[1]] }, binary);
+      assert.equal(one.headers.status, 200, JSON.stringify(one.body));
+      assert.equal(one.body.count, 1);
+      assert.equal((one.body.moved as { from: string }[])[0]?.from, ids[1]);
+      const rest = await c.send('queue_redrive', { queue_name: work }, binary);
+      assert.equal(rest.body.count, 1);
+      const back = await c.send('message_list', { queue_name: work, echo: true }, binary);
+      assert.deepEqual(
+        back.body.messages?.map((m) => m.body),
+        ['b', 'a'],
+      );
+      const refused = await c.send('queue_redrive', { queue_name: dlq }, binary);
+      assert.equal(refused.headers.status, 400);
+      assert.match(String(refused.body.error), /no dead-letter queue/);
+    });
+
     it('pushes posted messages to a socket that subscribes itself, in its encoding, until it closes', async () => {
       const listener = await client();
       const made = await listener.send('subscription_create', { queue_name: `${q}-push`, ttl: 600 }, binary);

@@ -1,4 +1,4 @@
-import type { QueueService, RedriveResult } from '../../../service/index.js';
+import { type QueueService, redriveDocument } from '../../../service/index.js';
 import { readJson } from '../body.js';
 import { identityOf } from '../request-guard.js';
 import { JSON_TYPE, paramsOf, type Router } from '../router.js';
@@ -20,17 +20,7 @@ export function registerRedriveRoutes(router: Router, service: QueueService): vo
     async (request, reply) => {
       const { project } = identityOf(request);
       const result = await service.redrive(project, paramsOf(request).name, readJson(request.body));
-      return reply.type(JSON_TYPE).send(JSON.stringify(redriveJson(result)));
+      return reply.type(JSON_TYPE).send(JSON.stringify(redriveDocument(result)));
     },
   );
-}
-
-export function redriveJson(result: RedriveResult): Record<string, unknown> {
-  return {
-    queue: result.queue,
-    dead_letter_queue: result.deadLetterQueue,
-    moved: result.moved,
-    count: result.moved.length,
-    more: result.more,
-  };
 }
