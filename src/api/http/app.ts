@@ -195,7 +195,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
     registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);
   }
-  registerConsoleRoutes(app);
+  registerConsoleRoutes(router);
   router.finish();
   return app;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { Router } from './router.js';
 
 /**
  * The web console's files, by the name the browser asks for. A fixed list, not a folder served
@@ -43,11 +44,12 @@ function consoleFiles(): Map<string, ConsoleFile> {
 }
 
 /**
- * GET /console/ and its files. Outside the versioned API: no identity, no guard. The page signs
- * in with the user's own credentials and calls the same /v2 routes any client does, so the
- * console can do nothing the user could not do with curl.
+ * GET /console/ and its files. Outside the versioned API: no identity, no guard (added through
+ * the Router with `identity: false`, as GET / is, so other methods answer 405). The page signs in
+ * with the user's own credentials and calls the same /v2 routes any client does, so the console
+ * can do nothing the user could not do with curl.
  */
-export function registerConsoleRoutes(app: FastifyInstance): void {
+export function registerConsoleRoutes(router: Router): void {
   const files = consoleFiles();
   // Read once, on first use: small files, and a server that never serves the console never reads them.
   const cache = new Map<string, Promise<Buffer>>();
@@ -74,13 +76,17 @@ export function registerConsoleRoutes(app: FastifyInstance): void {
   };
   // ignoreTrailingSlash makes /console and /console/ one route; the page's relative links need
   // the slash, so the bare path is sent to it.
-  app.get('/console', async (request, reply) =>
+  const page = { action: 'The console could not be served.', identity: false };
+  router.add('GET', '/console', page, async (request, reply) =>
     request.url.split('?')[0]?.endsWith('/')
       ? send(reply, 'index.html')
       : reply.redirect(`/console/${request.url.slice('/console'.length)}`),
   );
-  app.get('/console/*', async (request, reply) => {
-    const name = (request.params as { '*': string })['*'];
-    return send(reply, name === '' ? 'index.html' : name);
-  });
+  // Two levels, as the files are: parameters rather than a wildcard, so no path can climb out.
+  router.add('GET', '/console/:file', page, async (request, reply) =>
+    send(reply, (request.params as { file: string }).file),
+  );
+  router.add('GET', '/console/vendor/:file', page, async (request, reply) =>
+    send(reply, `vendor/${(request.params as { file: string }).file}`),
+  );
 }
