@@ -180,7 +180,7 @@ export function QueuesPage() {
                         : html`<td class="free">${c.free}</td><td class="claimed">${c.claimed}</td>
                                <td class="delayed">${c.delayed ?? '–'}</td><td>${age(c.oldest?.age)}</td>`
                     }
-                    <td>${perSecond(rate.posted)}</td><td>${perSecond(rate.deleted)}</td>
+                    <td class="posted">${perSecond(rate.posted)}</td><td class="deleted">${perSecond(rate.deleted)}</td>
                   </tr>`;
                 })}
               </tbody>
