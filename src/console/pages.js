@@ -8,6 +8,8 @@ export const html = htm.bind(h);
 
 /** Every few seconds while the page is open: the live part of the console is polling, nothing more. */
 export const POLL_MS = 2000;
+/** /metrics reads every queue's depth: read less often than the stats of the queues shown. */
+const METRICS_POLL_MS = 5000;
 /** Bodies longer than this many characters of pretty JSON are folded. */
 const FOLD_CHARS = 400;
 
@@ -108,31 +110,35 @@ function useRates(names) {
   const last = useRef(null);
   const [rates, setRates] = useState(new Map());
   const project = currentSession()?.project;
-  usePolling(async () => {
-    const text = await api.metrics();
-    if (text === null) {
-      setRates(new Map());
-      return;
-    }
-    const now = performance.now();
-    const posted = samplesByQueue(text, 'posthorn_messages_posted_total');
-    const deleted = samplesByQueue(text, 'posthorn_messages_deleted_total');
-    const depths = samplesByQueue(text, 'posthorn_messages');
-    const before = last.current;
-    last.current = { now, posted, deleted };
-    const seconds = before ? (now - before.now) / 1000 : 0;
-    const next = new Map();
-    for (const name of names) {
-      const key = `${project}/${name}`;
-      const rate = (m, b) => (before && m.has(key) ? Math.max(0, (m.get(key) - (b.get(key) ?? 0)) / seconds) : null);
-      next.set(name, {
-        posted: rate(posted, before?.posted),
-        deleted: rate(deleted, before?.deleted),
-        delayed: depths.get(`${key}/delayed`) ?? null,
-      });
-    }
-    setRates(next);
-  }, [names.join('\n')]);
+  usePolling(
+    async () => {
+      const text = await api.metrics();
+      if (text === null) {
+        setRates(new Map());
+        return;
+      }
+      const now = performance.now();
+      const posted = samplesByQueue(text, 'posthorn_messages_posted_total');
+      const deleted = samplesByQueue(text, 'posthorn_messages_deleted_total');
+      const depths = samplesByQueue(text, 'posthorn_messages');
+      const before = last.current;
+      last.current = { now, posted, deleted };
+      const seconds = before ? (now - before.now) / 1000 : 0;
+      const next = new Map();
+      for (const name of names) {
+        const key = `${project}/${name}`;
+        const rate = (m, b) => (before && m.has(key) ? Math.max(0, (m.get(key) - (b.get(key) ?? 0)) / seconds) : null);
+        next.set(name, {
+          posted: rate(posted, before?.posted),
+          deleted: rate(deleted, before?.deleted),
+          delayed: depths.get(`${key}/delayed`) ?? null,
+        });
+      }
+      setRates(next);
+    },
+    [names.join('\n')],
+    METRICS_POLL_MS,
+  );
   return rates;
 }
 
