@@ -27,6 +27,10 @@
  *                         run each store with plain queues, queues with _enable_encrypt_messages
  *                         (the server given a fresh [encryption] key; target "<store>:encrypted"),
  *                         or both in turn, so their ratio is from one run
+ *   BENCH_METRICS=on,off  run each store with GET /metrics on (the default: counting in memory)
+ *                         and off (`metrics = false`) in turn, targets "<store>:metrics-on" and
+ *                         "<store>:metrics-off", so what metrics cost is from one run (repeat
+ *                         the list, e.g. on,off,on,off, to see the noise)
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +49,7 @@ const QUEUES = Number(process.env.BENCH_QUEUES ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const STORES = (process.env.BENCH_STORE ?? 'disk,redis,postgres').split(',');
 const MODES = (process.env.BENCH_ENCRYPT ?? 'plain').split(',');
+const METRICS = process.env.BENCH_METRICS === undefined ? null : process.env.BENCH_METRICS.split(',');
 const BATCH = 10;
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
@@ -66,7 +71,7 @@ interface Server {
   pool: BenchPool | null;
 }
 
-async function startServer(store: string, encrypted: boolean): Promise<Server> {
+async function startServer(store: string, encrypted: boolean, metrics: string | null): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
   const args = posthornServe(['--port', '0', '--data', data]);
   let pool: BenchPool | null = null;
@@ -86,8 +91,10 @@ async function startServer(store: string, encrypted: boolean): Promise<Server> {
     POSTHORN_STORE: pool ? 'disk' : store,
     POSTHORN_LOG_LEVEL: 'info',
     ...(encrypted ? { POSTHORN_ENCRYPTION_KEY: randomBytes(32).toString('base64') } : {}),
+    POSTHORN_METRICS: metrics === 'off' ? 'false' : 'true',
   });
-  return { child, url, data, store: encrypted ? `${store}:encrypted` : store, pool };
+  const target = `${store}${encrypted ? ':encrypted' : ''}${metrics === null ? '' : `:metrics-${metrics}`}`;
+  return { child, url, data, store: target, pool };
 }
 
 interface Counters {
@@ -221,8 +228,8 @@ async function phase(
   return c;
 }
 
-async function run(store: string, encrypted: boolean): Promise<void> {
-  const server = await startServer(store, encrypted);
+async function run(store: string, encrypted: boolean, metrics: string | null): Promise<void> {
+  const server = await startServer(store, encrypted, metrics);
   const pool = new Pool(server.url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
   const queue = (i: number) => `bench-${i % QUEUES}`;
   try {
@@ -280,6 +287,11 @@ async function run(store: string, encrypted: boolean): Promise<void> {
 for (const store of STORES) {
   for (const mode of MODES) {
     if (mode !== 'plain' && mode !== 'encrypted') throw new Error(`BENCH_ENCRYPT: plain or encrypted, not ${mode}`);
-    await run(store, mode === 'encrypted');
+    for (const metrics of METRICS ?? [null]) {
+      if (metrics !== null && metrics !== 'on' && metrics !== 'off') {
+        throw new Error(`BENCH_METRICS: on or off, not ${metrics}`);
+      }
+      await run(store, mode === 'encrypted', metrics);
+    }
   }
 }

@@ -36,12 +36,22 @@ export function depthOf(name: string, stats: Json | undefined): QueueDepth {
   };
 }
 
+/** Stats requests in flight at once: a project with thousands of queues must not flood the server. */
+const STATS_AT_ONCE = 8;
+
 /** Every queue of the client's project with its depth. */
 export async function queueDepths(client: ServerClient): Promise<QueueDepth[]> {
   const queues = await client.listQueues();
-  return Promise.all(
-    queues.map(async (q) => depthOf(q.name, await client.get(`/v2/queues/${encodeURIComponent(q.name)}/stats`))),
-  );
+  const depths: QueueDepth[] = new Array(queues.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < queues.length; i = next++) {
+      const name = (queues[i] as { name: string }).name;
+      depths[i] = depthOf(name, await client.get(`/v2/queues/${encodeURIComponent(name)}/stats`));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STATS_AT_ONCE, queues.length) }, worker));
+  return depths;
 }
 
 export function formatAge(seconds: number | null): string {

@@ -8,6 +8,7 @@ export type { InitialPool, PoolingSettings } from '../pool/index.js';
 export type {
   AuthConfig,
   FairShareConfig,
+  MetricsConfig,
   NotificationConfig,
   PoolingConfig,
   QueueServer,

@@ -44,6 +44,7 @@ export type {
   QueuePage,
   QueueQuery,
   StoreEngine,
+  StoreObserver,
   SubscriptionChanges,
   SubscriptionController,
   SubscriptionDraft,

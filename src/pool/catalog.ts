@@ -18,6 +18,7 @@ import {
   type QueueController,
   type QueuePage,
   queueMatches,
+  type StoreObserver,
   type SubscriptionController,
 } from '../store/contract/index.js';
 import { ManagementStore, type PoolRecord, type Route } from './management-store.js';
@@ -58,6 +59,8 @@ export interface CatalogOptions {
   random?: () => number;
   /** Opens a pool's store (default: openPoolDriver with `limits`). */
   openDriver?: (uri: string) => Promise<DataDriver>;
+  /** The observer of each pool's store, by pool name (the server's metrics); none: unwatched. */
+  observerFor?: (pool: string) => StoreObserver;
 }
 
 /** Where a queue's operations go: its pool, and while it moves, the pool it moves to. */
@@ -124,9 +127,16 @@ export class Catalog {
     this.settleMs = Math.round((options.settleSeconds ?? 5) * 1000);
     this.sharedOnly = options.sharedOnly === true;
     this.random = options.random ?? Math.random;
+    const observerFor = options.observerFor;
     const open =
       options.openDriver ??
-      ((uri: string) => openPoolDriver(uri, { limits: this.limits, clock: this.clock, logger: this.logger }));
+      ((uri: string, pool: string) =>
+        openPoolDriver(uri, {
+          limits: this.limits,
+          clock: this.clock,
+          logger: this.logger,
+          ...(observerFor ? { observer: observerFor(pool) } : {}),
+        }));
     this.poolDrivers = new PoolDrivers(open, this.clock);
     this.routed = new RoutedDriver(this, this.limits);
   }

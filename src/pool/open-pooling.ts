@@ -7,10 +7,10 @@ import {
   ResourceConflictError,
   silentLogger,
 } from '../core/index.js';
-import type { DataDriver } from '../store/contract/index.js';
+import type { DataDriver, StoreObserver } from '../store/contract/index.js';
 import { createDiskDriver } from '../store/disk/index.js';
 import { createMemoryDriver } from '../store/memory/index.js';
-import { Catalog } from './catalog.js';
+import { Catalog, EMBEDDED_POOL } from './catalog.js';
 import { PoolAdmin } from './pool-admin.js';
 import { poolStoreLimits } from './pool-limits.js';
 import { openPoolDriver, parsePoolUri, redactPoolUri } from './pool-uri.js';
@@ -42,6 +42,8 @@ export interface OpenPoolingOptions {
   limits: Limits;
   logger?: Logger;
   clock?: Clock;
+  /** The observer of each pool's store, by pool name (the server's metrics): `default` for the embedded one. */
+  observerFor?: (pool: string) => StoreObserver;
 }
 
 /** What a server runs pooling with. */
@@ -71,10 +73,17 @@ export async function openPooling(options: OpenPoolingOptions): Promise<Pooling>
   let embedded: DataDriver | null = null;
   let shared = false;
   if (settings.catalog === null) {
+    const watched = options.observerFor ? { observer: options.observerFor(EMBEDDED_POOL) } : {};
     embedded =
       options.embedded.store === 'memory'
-        ? createMemoryDriver({ limits, ...(clock ? { clock } : {}) })
-        : await createDiskDriver({ dir: options.embedded.data, limits, logger, ...(clock ? { clock } : {}) });
+        ? createMemoryDriver({ limits, ...watched, ...(clock ? { clock } : {}) })
+        : await createDiskDriver({
+            dir: options.embedded.data,
+            limits,
+            logger,
+            ...watched,
+            ...(clock ? { clock } : {}),
+          });
     management = embedded;
   } else {
     let location: ReturnType<typeof parsePoolUri>;
@@ -96,6 +105,7 @@ export async function openPooling(options: OpenPoolingOptions): Promise<Pooling>
     settleSeconds: settings.settleSeconds,
     sharedOnly: shared,
     ...(clock ? { clock } : {}),
+    ...(options.observerFor ? { observerFor: options.observerFor } : {}),
   });
   const admin = new PoolAdmin(catalog);
   const mover = new QueueMover(catalog);

@@ -29,7 +29,7 @@ export class PoolDrivers {
   private closed = false;
 
   constructor(
-    private readonly open: (uri: string) => Promise<DataDriver>,
+    private readonly open: (uri: string, pool: string) => Promise<DataDriver>,
     private readonly clock: Clock = systemClock,
     private readonly retryMs = 1000,
   ) {}
@@ -58,7 +58,7 @@ export class PoolDrivers {
       return Promise.reject(unavailable(pool, uri, entry.error));
     }
     const current = entry;
-    current.opening = this.open(uri).then(
+    current.opening = this.open(uri, pool).then(
       (driver) => {
         current.opening = null;
         if (this.entries.get(pool) !== current || this.closed) {

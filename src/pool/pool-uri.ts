@@ -6,7 +6,7 @@ import {
   type Logger,
   StorageMisconfiguredError,
 } from '../core/index.js';
-import type { DataDriver } from '../store/contract/index.js';
+import type { DataDriver, StoreObserver } from '../store/contract/index.js';
 import { createDiskDriver } from '../store/disk/index.js';
 import { createMemoryDriver } from '../store/memory/index.js';
 // Only the URI parsers here: the drivers (and ioredis or pg with them) load when a pool of their
@@ -88,6 +88,8 @@ export interface OpenPoolOptions {
   limits: Limits;
   clock?: Clock;
   logger?: Logger;
+  /** Told of the pool's commits, round trips, dead letters and expiries (the server's metrics). */
+  observer?: StoreObserver;
 }
 
 /**
@@ -97,7 +99,11 @@ export interface OpenPoolOptions {
  */
 export async function openPoolDriver(uri: string, options: OpenPoolOptions): Promise<DataDriver> {
   const location = parsePoolUri(uri);
-  const common = { limits: options.limits, ...(options.clock ? { clock: options.clock } : {}) };
+  const common = {
+    limits: options.limits,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+  };
   switch (location.kind) {
     case 'disk':
       return createDiskDriver({

@@ -72,6 +72,11 @@ export class QueueMover {
 
   constructor(private readonly catalog: Catalog) {}
 
+  /** Moves running in this process now (the server's metrics report it). */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   /**
    * Starts moving a queue to `to` (or resumes its stopped move) and answers the move record; the
    * move runs on in this process. A queue already in `to` answers a finished record at once.

@@ -23,6 +23,7 @@ import {
   type FairShareConfig,
   readFairShareConfig,
 } from './fair-share-config.js';
+import { METRICS_TOP_KEYS, type MetricsConfig, readMetricsConfig } from './metrics-config.js';
 import {
   NOTIFICATION_KEYS,
   type NotificationConfig,
@@ -121,6 +122,8 @@ export interface ServerConfig {
   quotas: QuotaSettings;
   /** Per-project token buckets of requests and posted messages; null: off (no rate set). */
   fairShare: FairShareConfig | null;
+  /** GET /metrics: on or off, its own port, how many queues it reports one by one. */
+  metrics: MetricsConfig;
   /** The file the configuration was read from, if any. */
   file: string | null;
 }
@@ -160,6 +163,7 @@ const TOP_KEYS = new Set([
   'cors',
   'quotas',
   'fair_share',
+  ...METRICS_TOP_KEYS,
 ]);
 const SIGNED_URL_KEYS = new Set(['secret_key']);
 const TRANSPORT_KEYS = new Set([
@@ -435,6 +439,7 @@ export function loadServerConfig(
     cors,
     quotas,
     fairShare,
+    metrics: readMetricsConfig(doc, sources),
     file,
   };
 }

@@ -8,6 +8,7 @@ export {
   type ServerConfig,
 } from './config.js';
 export type { FairShareConfig } from './fair-share-config.js';
+export type { MetricsConfig } from './metrics-config.js';
 export type { NotificationConfig, WebSocketConfig } from './notification-config.js';
 export { openStore, type StoreSettings } from './open-store.js';
 export type { PoolingConfig } from './pooling-config.js';

@@ -1,6 +1,6 @@
 import type { Limits, Logger } from '../core/index.js';
 import { storeLimits } from '../service/index.js';
-import type { DataDriver } from '../store/contract/index.js';
+import type { DataDriver, StoreObserver } from '../store/contract/index.js';
 import { createDiskDriver } from '../store/disk/index.js';
 import { createMemoryDriver } from '../store/memory/index.js';
 
@@ -18,8 +18,13 @@ export interface StoreSettings {
  * server), or memory when asked for (for trials and benchmarks; everything is gone at exit).
  * This is the one place the server chooses a store; pooling (issue 7) takes over from here.
  */
-export async function openStore(settings: StoreSettings, logger: Logger): Promise<DataDriver> {
+export async function openStore(
+  settings: StoreSettings,
+  logger: Logger,
+  observer?: StoreObserver,
+): Promise<DataDriver> {
   const limits = storeLimits(settings.limits);
-  if (settings.store === 'memory') return createMemoryDriver({ limits });
-  return createDiskDriver({ dir: settings.data, limits, logger });
+  const watched = observer ? { observer } : {};
+  if (settings.store === 'memory') return createMemoryDriver({ limits, ...watched });
+  return createDiskDriver({ dir: settings.data, limits, logger, ...watched });
 }

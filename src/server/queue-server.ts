@@ -20,6 +20,7 @@ import {
 import { DestinationPolicy, NotificationSpools, Notifier } from '../service/notify/index.js';
 import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
+import { PosthornMetrics, type ServedMetrics, serveMetrics } from './metrics/index.js';
 import { openStore } from './open-store.js';
 
 /** A running `posthorn serve`, as the package's users get it (posthorn/server). */
@@ -58,6 +59,7 @@ export function startServer(config: ServerConfig): Promise<QueueServer> {
 /** Opens the store and serves the Zaqar API on it. Logs JSON lines (pino) to stdout. */
 export async function startQueueServer(config: ServerConfig, logger?: PinoLogger): Promise<RunningServer> {
   const log = logger ?? pino({ level: config.logLevel });
+  const metrics = config.metrics.enabled ? new PosthornMetrics({ maxQueues: config.metrics.maxQueues }) : null;
   // Pooling (a catalog of pools) or, as out of the box, the one embedded store.
   let pooling: Pooling | null = null;
   let resolver: DriverResolver;
@@ -67,10 +69,11 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       embedded: { store: config.store, data: config.data },
       limits: storeLimits(config.limits),
       logger: log,
+      ...(metrics ? { observerFor: (pool: string) => metrics.storeObserver(pool) } : {}),
     });
     resolver = pooling.catalog;
   } else {
-    resolver = singleDriverResolver(await openStore(config, log));
+    resolver = singleDriverResolver(await openStore(config, log, metrics?.storeObserver('default')));
   }
   // Subscription notifications: a delivery spool in the data folder, resumed before anything is served.
   const n = config.notification;
@@ -110,6 +113,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     encryption: config.encryption,
     quotas: config.quotas,
     fairShare: config.fairShare ? new FairShare(config.fairShare) : null,
+    ...(metrics ? { counters: metrics } : {}),
   });
   const checkProject = (value: string | undefined) => service.checkProject(value);
   const access = new AccessControl(
@@ -140,6 +144,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     access,
     notificationBase: () => notificationBase,
     logRequests: config.logRequests,
+    observeAction: metrics ? (action, status, seconds) => metrics.wsAnswered(action, status, seconds) : null,
   });
   if (config.websocket.httpPath) {
     app.server.on('upgrade', (request, socket, head) => {
@@ -155,7 +160,20 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     log,
   );
   connectionLimit.guard(app.server);
+  let servedMetrics: ServedMetrics | null = null;
   try {
+    if (metrics) {
+      servedMetrics = await serveMetrics(metrics, {
+        app,
+        service,
+        access,
+        pooling,
+        notifier,
+        gated: config.adminToken !== null || config.auth.strategy !== 'noauth',
+        host: config.host,
+        port: config.metrics.port,
+      });
+    }
     await app.listen({ host: config.host, port: config.port });
     listeners.push(await listenWs(wsApi, config, log));
     // A worker of `--workers` shares the WebSocket port; its sockets' notifications need an address
@@ -172,6 +190,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     for (const l of listeners) connectionLimit.guard(l.server);
   } catch (error) {
     for (const l of listeners) await l.close();
+    await servedMetrics?.close();
     await app.close();
     await notifier.close();
     await service.close();
@@ -192,6 +211,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
       stores: await storesInUse(config, pooling),
       maxConnections: connectionLimit.max,
       ...(config.tls ? { tls: config.tls.certFile } : {}),
+      ...(servedMetrics?.url ? { metrics: `${servedMetrics.url}/metrics` } : {}),
       config: config.file,
     },
     'posthorn serving',
@@ -215,6 +235,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
           // spool for the next start; then the stores close.
           await wsApi.close();
           for (const l of listeners) await l.close();
+          await servedMetrics?.close();
           await app.close();
         } finally {
           await notifier.close();

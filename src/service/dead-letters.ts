@@ -67,6 +67,9 @@ export function readRedriveRequest(document: unknown, maxIds: number): RedriveRe
  * Everything that can refuse the request (no dead-letter queue, an unknown or claimed id, the
  * project's quota, the queue's size limit) is checked for the whole request before the first
  * message moves. Claimed dead letters are left where they are: someone is looking at them.
+ * What cannot be known before (a store failing, or the project's fair share running out between
+ * batches) stops the redrive after the batches already moved: none is lost, and repeating the
+ * request moves the rest.
  */
 export async function redrive(
   { queues, quotas, limits, clock }: RedriveContext,

@@ -33,6 +33,7 @@ export {
   MessageCipher,
   readEncryptionKey,
 } from './message-cipher.js';
+export type { MessageCounters } from './message-counters.js';
 export { applyMetadataPatch, type MetadataChange, parseMetadataPatch } from './metadata-patch.js';
 export {
   healthProject,

@@ -5,6 +5,7 @@ import { DEFAULT_SUBSCRIBER_TYPES } from './documents.js';
 import { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
 import type { FairShare } from './fair-share.js';
 import { type KeyRing, MessageCipher } from './message-cipher.js';
+import type { MessageCounters } from './message-counters.js';
 import { healthProject } from './namespaces.js';
 import type { NotificationHooks } from './notify/hooks.js';
 import { QuotaBook } from './quota-book.js';
@@ -41,6 +42,8 @@ export interface QueueServiceOptions {
   quotas?: QuotaSettings;
   /** Per-project rates of requests and posted messages (fair-share.ts); none: unlimited. */
   fairShare?: FairShare | null;
+  /** Counts posts, claims and deletes per queue (the server's metrics); none: nothing is counted. */
+  counters?: MessageCounters;
 }
 
 /** One probed storage operation of a health report. */
@@ -109,6 +112,7 @@ export class QueueService {
       cipher: new MessageCipher(options.encryption),
       quotas: this.quotas,
       fairShare: this.fairShare ?? undefined,
+      counters: options.counters,
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);

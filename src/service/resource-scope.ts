@@ -28,6 +28,7 @@ import type { DriverResolver } from './driver-resolver.js';
 import { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
 import type { FairShare } from './fair-share.js';
 import { isSealed, MessageCipher } from './message-cipher.js';
+import type { MessageCounters } from './message-counters.js';
 import { applyMetadataPatch, parseMetadataPatch } from './metadata-patch.js';
 import { type ResourceKind, storeProject } from './namespaces.js';
 import type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
@@ -55,6 +56,8 @@ export interface ScopeSettings {
   quotas?: QuotaBook | undefined;
   /** Charged for every message posted (fair-share.ts); none: unlimited. */
   fairShare?: FairShare | undefined;
+  /** Counts posts, claims and deletes (the server's metrics); none: nothing is counted. */
+  counters?: MessageCounters | undefined;
 }
 
 export interface ListQueuesQuery {
@@ -109,6 +112,7 @@ export class ResourceScope {
   private readonly termsCache = new Map<string, { terms: PostTerms; until: number }>();
   private readonly cipher: MessageCipher;
   private readonly quotas: QuotaBook | undefined;
+  private readonly counters: MessageCounters | undefined;
 
   constructor(kind: ResourceKind, settings: ScopeSettings) {
     this.kind = kind;
@@ -119,6 +123,7 @@ export class ResourceScope {
     // Without keys there is still a cipher: it seals nothing, but names the key of a sealed body it meets.
     this.cipher = settings.cipher ?? new MessageCipher();
     this.quotas = kind === 'queue' ? settings.quotas : undefined;
+    this.counters = kind === 'queue' ? settings.counters : undefined;
     this.reservedKeys = new Set([
       ...reservedDefaults('queue', settings.limits).map(([key]) => key),
       '_flavor',
@@ -310,9 +315,14 @@ export class ResourceScope {
     const reservation = reserving instanceof Promise ? await reserving : reserving;
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
     const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId);
-    if (notified === undefined) return this.quotaBound(reservation, posting);
+    if (notified === undefined) {
+      const ids = await this.quotaBound(reservation, posting);
+      this.counters?.posted(project, name, ids.length);
+      return ids;
+    }
     // Only a failed store write gives the room back: a failed spool leaves the messages stored.
     const [ids] = await Promise.all([this.quotaBound(reservation, posting), notified]);
+    this.counters?.posted(project, name, ids.length);
     return ids;
   }
 
@@ -379,6 +389,7 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     await ignoreMissing(driver.messages.bulkDelete(storeProject(this.kind, project), name, ids), undefined);
     this.quotas?.deleted(project);
+    this.counters?.deleted(project, name, ids.length);
   }
 
   /** Takes and deletes up to `count` of the oldest free messages. */
@@ -388,7 +399,10 @@ export class ResourceScope {
     const driver = await this.driver(project, name);
     const sp = storeProject(this.kind, project);
     const popped = await ignoreMissing(driver.messages.pop(sp, name, count), []);
-    if (popped.length > 0) this.quotas?.deleted(project);
+    if (popped.length > 0) {
+      this.quotas?.deleted(project);
+      this.counters?.deleted(project, name, popped.length);
+    }
     try {
       return this.opened(name, popped);
     } catch (error) {
@@ -413,6 +427,7 @@ export class ResourceScope {
       driver.messages.delete(storeProject(this.kind, project), name, id, claimId === undefined ? {} : { claimId }),
     );
     this.quotas?.deleted(project);
+    this.counters?.deleted(project, name, 1);
   }
 
   // --- claims -------------------------------------------------------------------------------
@@ -432,6 +447,7 @@ export class ResourceScope {
       null,
     );
     if (claim === null) return null;
+    this.counters?.claimed(project, name, claim.messages.length);
     try {
       return this.openClaim(name, claim);
     } catch (error) {

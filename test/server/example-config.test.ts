@@ -52,6 +52,7 @@ describe('server: posthorn.example.toml', () => {
       'fair_share',
       'keystone_authtoken',
       'max_connections',
+      'metrics_port',
       'notification',
       'pooling',
       'quotas',

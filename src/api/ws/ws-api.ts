@@ -37,6 +37,8 @@ export interface WebSocketApiOptions {
   notificationBase: () => string;
   /** One info line per request (action, status, milliseconds, project); default false. */
   logRequests?: boolean;
+  /** Told of every action answered, with its status and seconds (the server's metrics). */
+  observeAction?: ((action: string, status: number, seconds: number) => void) | null;
   /** Authentication and policy (service/auth), the same as the HTTP API's; default noauth. */
   access?: AccessControl;
 }
@@ -279,7 +281,7 @@ export class WebSocketApi {
     const name = action as string;
     const body = (isPlainObject(payload.body) ? payload.body : {}) as Body;
     const headers = payload.headers as Record<string, string>;
-    const started = this.options.logRequests ? performance.now() : 0;
+    const started = this.options.logRequests || this.options.observeAction ? performance.now() : 0;
     let result: ActionResult;
     let own = false;
     try {
@@ -287,6 +289,7 @@ export class WebSocketApi {
       if ('status' in granted) {
         result = granted;
         this.send(conn, binary, request, result.body, result.status);
+        this.options.observeAction?.(name, result.status, (performance.now() - started) / 1000);
         return;
       }
       const charged = granted.project ?? (name === 'authenticate' ? undefined : headers['X-Project-ID']);
@@ -313,6 +316,7 @@ export class WebSocketApi {
     }
     if (own && result.status === 201) conn.notifyBinary = binary;
     this.send(conn, binary, request, result.body, result.status);
+    this.options.observeAction?.(name, result.status, (performance.now() - started) / 1000);
     if (this.options.logRequests) {
       const project = headers['X-Project-ID'];
       this.log.info(

@@ -20,6 +20,7 @@ import {
   syncDirWith,
   type Timer,
 } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import {
   ColumnarEngine,
   type Effect,
@@ -68,6 +69,8 @@ export interface DiskEngineOptions {
   maxBytes: number;
   /** How often gc runs by itself, in ms of the clock (0: never). */
   gcIntervalMs: number;
+  /** Told of group commits, dead-letter moves and expired messages (the server's metrics). */
+  observer?: StoreObserver | null;
 }
 
 /** A damaged stretch of a file found at open: what was lost and where. */
@@ -343,6 +346,9 @@ export class DiskEngine extends ColumnarEngine {
     }
     this.opened = { snapshotLsn: position.lsn, replayedRecords: 0, replayedBytes: 0, messages: 0 };
     await this.replay(position);
+    // Watched from here on: what the replay did happened before this process started.
+    this.journal.observer = this.options.observer ?? null;
+    this.state.observer = this.options.observer ?? null;
     // Count live bytes per segment from the rows themselves: exact whatever the history.
     this.live = new Map();
     // The same pass checks every body lies inside a segment that is there and long enough.

@@ -8,7 +8,7 @@ import {
   stderrLogger,
   systemClock,
 } from '../../core/index.js';
-import { createDataDriver, type DataDriver } from '../contract/index.js';
+import { createDataDriver, type DataDriver, type StoreObserver } from '../contract/index.js';
 import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats, type SetAsideMessage } from './disk-engine.js';
 
 export interface DiskDriverOptions {
@@ -25,6 +25,8 @@ export interface DiskDriverOptions {
   gcIntervalMs?: number;
   /** Every file operation of the store (default: Node's; tests put a FaultyFileIo in its place). */
   io?: FileIo;
+  /** Told of group commits, dead-letter moves and expired messages (the server wires its metrics here). */
+  observer?: StoreObserver;
 }
 
 /** A DataDriver over a folder, with what only a disk store can tell. */
@@ -55,6 +57,7 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
     segmentSize: options.segmentSize ?? 64 * 1024 * 1024,
     maxBytes: options.maxBytes ?? Number.POSITIVE_INFINITY,
     gcIntervalMs: options.gcIntervalMs ?? 10_000,
+    observer: options.observer ?? null,
   });
   const driver = createDataDriver(engine, makeLimits(options.limits));
   return Object.assign(driver, {

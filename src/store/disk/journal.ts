@@ -7,6 +7,7 @@ import {
   StorageUnavailableError,
   syncDirWithSync,
 } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import { encodeSeal } from './record-codec.js';
 import type { NotedRecord, TailNote } from './tail-index.js';
 
@@ -103,6 +104,8 @@ export class Journal {
    * notes of its records, before the batch's writers are acknowledged (the tail index).
    */
   onDurable: ((segment: number, length: number, records: NotedRecord[]) => void) | null = null;
+  /** Told how long each group commit's fsync took and how many records it made durable. */
+  observer: StoreObserver | null = null;
 
   constructor(
     private readonly dir: string,
@@ -303,10 +306,12 @@ export class Journal {
       const written = segment.written;
       this.syncing++;
       this.syncingSegment = segment;
+      const syncStarted = this.observer?.committed ? performance.now() : 0;
       this.io.fdatasync(segment.fd).then(
         () => {
           this.syncing--;
           if (this.failure) return;
+          this.observer?.committed?.((performance.now() - syncStarted) / 1000, chunks.length);
           if (written > segment.durable) segment.durable = written;
           if (tail.lsn > this.durableLsn) this.durableLsn = tail.lsn;
           // This fsync made every batch written before it durable too, even those whose own

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Capability, type Clock, ClosedError, decodeValue, type GcReport } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import { ColumnarEngine } from '../state/columnar-engine.js';
 import type { Effect } from '../state/effects.js';
 import { MessageIdCodec } from '../state/message-ids.js';
@@ -27,6 +28,11 @@ export class MemoryEngine extends ColumnarEngine {
     this.state = new StoreState(new MessageIdCodec(salt.readUInt32BE(0), salt.readUInt32BE(4)), (ref) =>
       this.bodies.delete(ref),
     );
+  }
+
+  /** Tells `observer` of dead-letter moves and expired messages from now on. */
+  observe(observer: StoreObserver): void {
+    this.state.observer = observer;
   }
 
   protected commit(effect: Effect, bodies?: Buffer[]): Promise<void> {

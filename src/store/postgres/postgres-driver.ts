@@ -11,7 +11,7 @@ import {
   StorageUnavailableError,
   systemClock,
 } from '../../core/index.js';
-import { createDataDriver, type DataDriver } from '../contract/index.js';
+import { createDataDriver, type DataDriver, type StoreObserver } from '../contract/index.js';
 import { isSchemaName, migrate, quoteIdentifier } from './migrate.js';
 import { describeConnection, parsePostgresUri } from './pool-uri.js';
 import { PostgresEngine } from './postgres-engine.js';
@@ -39,6 +39,8 @@ export interface PostgresDriverOptions {
    * driver then declares DURABILITY only when that setting is durable.
    */
   synchronousCommit?: 'on' | 'server';
+  /** Told how long each round trip to PostgreSQL took (the server wires its metrics here). */
+  observer?: StoreObserver;
 }
 
 export const DEFAULT_POSTGRES_SCHEMA = 'posthorn';
@@ -113,6 +115,7 @@ export async function createPostgresDriver(options: PostgresDriverOptions = {}):
       clock: options.clock ?? systemClock,
       capabilities,
       pipelineConfig: config,
+      observer: options.observer ?? null,
     });
     return createDataDriver(engine, limits);
   } catch (error) {

@@ -34,6 +34,7 @@ import {
   type QueueQuery,
   queueMatches,
   type StoreEngine,
+  type StoreObserver,
   type SubscriptionChanges,
   type SubscriptionDraft,
   type SubscriptionPage,
@@ -61,6 +62,8 @@ export interface PostgresEngineOptions {
   capabilities: ReadonlySet<Capability>;
   /** Most messages one group-committed post transaction carries. */
   postBatchMessages?: number;
+  /** Told how long each round trip took (the server's metrics). */
+  observer?: StoreObserver | null;
   /** Most body bytes one group-committed post transaction carries. */
   postBatchBytes?: number;
   /**
@@ -144,7 +147,7 @@ export class PostgresEngine implements StoreEngine {
     this.clock = options.clock;
     this.capabilities = options.capabilities;
     const pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
-    this.db = new StatementRunner(options.pool, options.quotedSchema, pipelines);
+    this.db = new StatementRunner(options.pool, options.quotedSchema, pipelines, options.observer ?? null);
     this.lanes = new PostLanes(
       (project, queue, messages, now) => this.sendPost(project, queue, messages, now),
       options.postBatchMessages ?? 1000,

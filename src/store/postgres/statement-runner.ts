@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { type ProjectId, QueueNotFoundError } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import type { Pipelines } from './pipelines.js';
 import { buildStatements, type Statements } from './statements.js';
 import { QUEUE_MISSING_SQLSTATE, sqlState, toStorageError } from './storage-errors.js';
@@ -22,6 +23,8 @@ export class StatementRunner {
     private readonly pool: pg.Pool,
     quotedSchema: string,
     private readonly pipelines: Pipelines | null,
+    /** Told how long each statement's round trip took (the server's metrics). */
+    private readonly observer: StoreObserver | null = null,
   ) {
     this.sql = buildStatements(quotedSchema);
   }
@@ -36,6 +39,8 @@ export class StatementRunner {
     scope?: Scope,
   ): Promise<pg.QueryResult<R>> {
     this.active++;
+    const roundTrip = this.observer?.roundTrip;
+    const started = roundTrip ? performance.now() : 0;
     try {
       let client: pg.PoolClient;
       try {
@@ -60,6 +65,7 @@ export class StatementRunner {
         client.release(broken);
       }
     } finally {
+      roundTrip?.((performance.now() - started) / 1000);
       this.settled();
     }
   }
@@ -74,12 +80,15 @@ export class StatementRunner {
       return;
     }
     this.active++;
+    const roundTrip = this.observer?.roundTrip;
+    const started = roundTrip ? performance.now() : 0;
     try {
       await this.pipelines.query(key, { name: 'ph_postMessages', text: this.sql.postMessages, values });
     } catch (error) {
       if (brokenConnection(error)) this.pipelines.discard(key);
       throw toStorageError(error, 'postMessages');
     } finally {
+      roundTrip?.((performance.now() - started) / 1000);
       this.settled();
     }
   }

@@ -7,7 +7,7 @@ import {
   stderrLogger,
   systemClock,
 } from '../../core/index.js';
-import { createDataDriver, type DataDriver } from '../contract/index.js';
+import { createDataDriver, type DataDriver, type StoreObserver } from '../contract/index.js';
 import { KeyLayout } from './key-layout.js';
 import { inspectServers, RedisConnection } from './redis-connection.js';
 import { RedisEngine } from './redis-engine.js';
@@ -32,6 +32,8 @@ export interface RedisDriverOptions {
   commandTimeoutMs?: number;
   /** Longest the first connection may take (default 5000; a URI's `?connect_timeout=`, in seconds). */
   connectTimeoutMs?: number;
+  /** Told how long each round trip to Redis took (the server wires its metrics here). */
+  observer?: StoreObserver;
 }
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'ph:';
@@ -60,6 +62,7 @@ export async function createRedisDriver(options: RedisDriverOptions): Promise<Da
       'connectTimeoutMs',
       DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
     ),
+    observer: options.observer,
   });
   try {
     const report = await inspectServers(connection);

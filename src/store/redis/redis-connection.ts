@@ -7,6 +7,7 @@ import {
   StorageMisconfiguredError,
   StorageUnavailableError,
 } from '../../core/index.js';
+import type { StoreObserver } from '../contract/index.js';
 import type { RedisLocation, RedisNode } from './redis-uri.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
 
@@ -15,6 +16,8 @@ export interface ConnectionSettings {
   commandTimeoutMs: number;
   /** Longest the first connection may take. */
   connectTimeoutMs: number;
+  /** Told how long each call took (the server's metrics); none: not timed. */
+  observer?: StoreObserver | undefined;
 }
 
 type Client = Redis | Cluster;
@@ -115,11 +118,15 @@ export class RedisConnection {
 
   /** Runs plain commands, with the same deadline and error mapping as scripts. */
   async run<T>(work: (client: Client) => Promise<T>, what = 'command'): Promise<T> {
+    const roundTrip = this.settings.observer?.roundTrip;
+    const started = roundTrip ? performance.now() : 0;
     try {
       return await this.deadline(work(this.client), this.settings.commandTimeoutMs + 1000, what);
     } catch (error) {
       if (timedOut(error)) this.dropConnection();
       throw toStoreError(error, `Redis ${what} failed`);
+    } finally {
+      roundTrip?.((performance.now() - started) / 1000);
     }
   }
 

@@ -23,6 +23,7 @@ import {
   type QueuePage,
   type QueueQuery,
   queueMatches,
+  type StoreObserver,
   type SubscriptionChanges,
   type SubscriptionDraft,
 } from '../contract/index.js';
@@ -53,6 +54,11 @@ export class StoreState {
   seq = 0;
   readonly clients: string[] = [];
   private readonly clientIndex = new Map<string, number>();
+  /**
+   * Told of dead-letter moves and expired messages. Set only once a store has replayed its log,
+   * so moves replayed at open are not counted again.
+   */
+  observer: StoreObserver | null = null;
 
   constructor(
     readonly ids: MessageIdCodec,
@@ -619,6 +625,7 @@ export class StoreState {
 
   /** Dead-letter moves: each message goes to the end of its target queue, keeping its id and body. */
   private applyMoves(from: QueueState, moves: Move[], now: number): void {
+    if (moves.length > 0) this.observer?.deadLettered?.(from.project, from.name, moves.length);
     for (const move of moves) {
       const i = from.cols.find(move.order);
       if (move.seq > this.seq) this.seq = move.seq;
@@ -668,12 +675,15 @@ export class StoreState {
     for (const q of [...this.queues()]) {
       report.claims += q.dropExpiredClaims(now);
       const c = q.cols;
+      let expired = 0;
       for (let i = 0; i < c.length; i++) {
         if (c.isRemoved(i) || (c.expires[i] as number) > now) continue;
         this.bodyFreed(c.bodyRef[i] as number, c.bodyLen[i] as number);
         q.removeRow(i);
-        report.messages++;
+        expired++;
       }
+      report.messages += expired;
+      if (expired > 0) this.observer?.expired?.(q.project, q.name, expired);
       if (c.removed > 0 && c.removed * 2 > c.length) c.compact();
       for (const s of [...q.subscriptions.values()]) {
         if (s.expiresAt <= now) {

@@ -1,0 +1,347 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueMover } from '../../pool/index.js';
+import type { MessageCounters, QueueService } from '../../service/index.js';
+import type { Spool } from '../../spool/index.js';
+import type { StoreObserver } from '../../store/contract/index.js';
+import { LabelBudget } from './label-budget.js';
+import { readQueueDepths } from './queue-depths.js';
+
+/** Latency buckets in seconds: from a memory-store request (well under a millisecond) to a slow remote store. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Records per group commit. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+/** Most projects remembered for scrape-time gauges (Zaqar's stores cannot list projects). */
+const MAX_PROJECTS = 10_000;
+/** Most distinct (method, route, status) or (action, status) series. */
+const MAX_REQUEST_SERIES = 2_000;
+
+interface QueueChildren {
+  posted: Counter.Internal;
+  claimed: Counter.Internal;
+  deleted: Counter.Internal;
+  expired: Counter.Internal;
+  deadLettered: Counter.Internal;
+}
+
+interface RequestChildren {
+  count: Counter.Internal;
+  duration: Histogram.Internal<string>;
+}
+
+/** What a scrape reads at its time, beside the counters. */
+export interface MetricsSources {
+  service: QueueService;
+  mover?: QueueMover | null;
+  /** The notification delivery spool. */
+  notifications?: Spool<null> | null;
+}
+
+export interface PosthornMetricsOptions {
+  /** Queues reported one by one (per-queue counters and gauges); the rest are `_other`. */
+  maxQueues: number;
+}
+
+/**
+ * Every Posthorn metric in one prom-client registry. The request path only counts in memory
+ * (children cached per label set: see LabelBudget); depths, spool states and pool health are
+ * read when Prometheus scrapes, so metrics cost no storage call per request.
+ */
+export class PosthornMetrics implements MessageCounters {
+  readonly registry = new Registry();
+  private readonly queueChildren: LabelBudget<QueueChildren>;
+  private readonly httpChildren = new Map<string, RequestChildren>();
+  private readonly wsChildren = new Map<string, RequestChildren>();
+  private readonly projects = new Set<string>();
+  private sources: MetricsSources | null = null;
+  private refreshing: Promise<void> | null = null;
+  private readonly maxQueues: number;
+
+  private readonly messages: Gauge<string>;
+  private readonly oldestAge: Gauge<string>;
+  private readonly queuesUnreadable: Gauge<string>;
+  private readonly httpRequests: Counter<string>;
+  private readonly httpDuration: Histogram<string>;
+  private readonly wsRequests: Counter<string>;
+  private readonly wsDuration: Histogram<string>;
+  private readonly commitSeconds: Histogram<string>;
+  private readonly commitRecords: Histogram<string>;
+  private readonly roundTripSeconds: Histogram<string>;
+  private readonly notifications: Counter<string>;
+  private readonly notificationsPending: Gauge<string>;
+  private readonly spoolEntries: Gauge<string>;
+  private readonly poolUp: Gauge<string>;
+  private readonly movesInProgress: Gauge<string>;
+
+  constructor(options: PosthornMetricsOptions) {
+    this.maxQueues = options.maxQueues;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const queueLabels = ['project', 'queue'];
+    const counter = (name: string, help: string, labelNames = queueLabels) =>
+      new Counter({ name, help, labelNames, registers });
+    const posted = counter('posthorn_messages_posted_total', 'Messages posted, by project and queue.');
+    const claimed = counter('posthorn_messages_claimed_total', 'Messages taken by claims, by project and queue.');
+    const deleted = counter(
+      'posthorn_messages_deleted_total',
+      'Messages deleted (one, bulk or pop), by project and queue.',
+    );
+    const expired = counter(
+      'posthorn_messages_expired_total',
+      'Messages removed by garbage collection past their TTL.',
+    );
+    const deadLettered = counter(
+      'posthorn_messages_dead_lettered_total',
+      'Messages moved to a dead-letter queue, by the project and queue they left.',
+    );
+    // Every counter of a queue is shown from its first use (at 0), so rates and alerts see a start.
+    const zeroed = (c: Counter<string>, project: string, queue: string) => {
+      const child = c.labels(project, queue);
+      child.inc(0);
+      return child;
+    };
+    this.queueChildren = new LabelBudget(options.maxQueues, (project, queue) => ({
+      posted: zeroed(posted, project, queue),
+      claimed: zeroed(claimed, project, queue),
+      deleted: zeroed(deleted, project, queue),
+      expired: zeroed(expired, project, queue),
+      deadLettered: zeroed(deadLettered, project, queue),
+    }));
+    this.messages = new Gauge({
+      name: 'posthorn_messages',
+      help: 'Messages in a queue by state (free, claimed, delayed: disjoint), read at scrape time.',
+      labelNames: ['project', 'queue', 'state'],
+      registers,
+    });
+    this.oldestAge = new Gauge({
+      name: 'posthorn_oldest_message_age_seconds',
+      help: "Age of a queue's oldest live message (0 when empty), read at scrape time.",
+      labelNames: queueLabels,
+      registers,
+    });
+    this.queuesUnreadable = new Gauge({
+      name: 'posthorn_metrics_queues_unreadable',
+      help: 'Queues whose stats this scrape could not read (their pool is down).',
+      registers,
+    });
+    this.httpRequests = counter('posthorn_http_requests_total', 'HTTP requests answered, by route template.', [
+      'method',
+      'route',
+      'status',
+    ]);
+    this.httpDuration = new Histogram({
+      name: 'posthorn_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.wsRequests = counter('posthorn_ws_requests_total', 'WebSocket actions answered.', ['action', 'status']);
+    this.wsDuration = new Histogram({
+      name: 'posthorn_ws_request_duration_seconds',
+      help: 'Time to answer a WebSocket action.',
+      labelNames: ['action', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'posthorn_store_commit_seconds',
+      help: "Time of one group commit's fsync in a disk store, by pool.",
+      labelNames: ['pool'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitRecords = new Histogram({
+      name: 'posthorn_store_commit_batch_records',
+      help: 'Records made durable by one group commit of a disk store, by pool.',
+      labelNames: ['pool'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.roundTripSeconds = new Histogram({
+      name: 'posthorn_store_round_trip_seconds',
+      help: 'Time of one round trip to a Redis or PostgreSQL pool.',
+      labelNames: ['pool'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.notifications = counter(
+      'posthorn_notifications_total',
+      'Notification deliveries by outcome: delivered, retried (to be tried again), failed (given up).',
+      ['outcome'],
+    );
+    for (const outcome of ['delivered', 'retried', 'failed']) this.notifications.labels(outcome).inc(0);
+    this.notificationsPending = new Gauge({
+      name: 'posthorn_notifications_pending',
+      help: 'Notifications waiting in the delivery spool (to send now, later, or being sent).',
+      registers,
+    });
+    this.spoolEntries = new Gauge({
+      name: 'posthorn_spool_entries',
+      help: 'Entries of a spool by state.',
+      labelNames: ['spool', 'state'],
+      registers,
+    });
+    this.poolUp = new Gauge({
+      name: 'posthorn_pool_up',
+      help: "1 when a pool's store answers (full counts as up), 0 when it is down.",
+      labelNames: ['pool'],
+      registers,
+    });
+    this.movesInProgress = new Gauge({
+      name: 'posthorn_queue_moves_in_progress',
+      help: 'Queue moves running in this process.',
+      registers,
+    });
+  }
+
+  /** What scrapes read; given once the server's parts are open. */
+  attach(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  // --- counting (the hot path: map lookups and additions only) -------------------------------
+
+  posted(project: string, queue: string, count: number): void {
+    this.queueChildren.get(project, queue).posted.inc(count);
+  }
+
+  claimed(project: string, queue: string, count: number): void {
+    this.queueChildren.get(project, queue).claimed.inc(count);
+  }
+
+  deleted(project: string, queue: string, count: number): void {
+    this.queueChildren.get(project, queue).deleted.inc(count);
+  }
+
+  /** A project a request named: its queues are reported at the next scrape. */
+  sawProject(project: string): void {
+    if (this.projects.size < MAX_PROJECTS || this.projects.has(project)) this.projects.add(project);
+  }
+
+  httpAnswered(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let children = this.httpChildren.get(key);
+    if (children === undefined) {
+      const labels =
+        this.httpChildren.size < MAX_REQUEST_SERIES
+          ? [method, route, String(status)]
+          : [method, '_other', String(status)];
+      children = { count: this.httpRequests.labels(...labels), duration: this.httpDuration.labels(...labels) };
+      if (this.httpChildren.size < MAX_REQUEST_SERIES) this.httpChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
+  wsAnswered(action: string, status: number, seconds: number): void {
+    const key = `${action} ${status}`;
+    let children = this.wsChildren.get(key);
+    if (children === undefined) {
+      children = {
+        count: this.wsRequests.labels(action, String(status)),
+        duration: this.wsDuration.labels(action, String(status)),
+      };
+      if (this.wsChildren.size < MAX_REQUEST_SERIES) this.wsChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
+  /** The observer a pool's store reports to (commits, round trips, dead letters, expiries). */
+  storeObserver(pool: string): StoreObserver {
+    const commitSeconds = this.commitSeconds.labels(pool);
+    const commitRecords = this.commitRecords.labels(pool);
+    const roundTrip = this.roundTripSeconds.labels(pool);
+    return {
+      committed: (seconds, records) => {
+        commitSeconds.observe(seconds);
+        commitRecords.observe(records);
+      },
+      roundTrip: (seconds) => roundTrip.observe(seconds),
+      deadLettered: (project, queue, count) => {
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).deadLettered.inc(count);
+      },
+      expired: (project, queue, count) => {
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).expired.inc(count);
+      },
+    };
+  }
+
+  /** Counts the spool's delivery outcomes from its event stream until `close`. */
+  followNotifications(spool: Spool<null>): () => void {
+    const events = spool.events();
+    void (async () => {
+      try {
+        for await (const event of events) {
+          if (event.type === 'delivered') this.notifications.labels('delivered').inc();
+          else if (event.type === 'delayed') this.notifications.labels('retried').inc();
+          else if (event.type === 'bounced') this.notifications.labels('failed').inc();
+        }
+      } catch {
+        // The spool closed: nothing more to count.
+      }
+    })();
+    return () => void events.return?.(undefined);
+  }
+
+  // --- scraping -------------------------------------------------------------------------------
+
+  /** The Prometheus text of every metric, the scrape-time ones read now. Never throws for a store that is down. */
+  async scrape(): Promise<string> {
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = null;
+    });
+    await this.refreshing;
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private async refresh(): Promise<void> {
+    const sources = this.sources;
+    if (sources === null) return;
+    const { service } = sources;
+    let states: Map<string, string>;
+    try {
+      states = await service.storeStates();
+    } catch {
+      states = new Map();
+    }
+    this.poolUp.reset();
+    for (const [pool, state] of states) this.poolUp.labels(pool).set(state === 'down' ? 0 : 1);
+    const report = await readQueueDepths(service, this.projects, this.maxQueues);
+    this.messages.reset();
+    this.oldestAge.reset();
+    for (const d of report.depths) {
+      this.messages.labels(d.project, d.queue, 'free').set(d.free);
+      this.messages.labels(d.project, d.queue, 'claimed').set(d.claimed);
+      this.messages.labels(d.project, d.queue, 'delayed').set(d.delayed);
+      this.oldestAge.labels(d.project, d.queue).set(d.oldestAgeSeconds);
+    }
+    this.queuesUnreadable.set(report.unreadable);
+    this.movesInProgress.set(sources.mover?.runningCount ?? 0);
+    this.spoolEntries.reset();
+    this.notificationsPending.set(0);
+    const spool = sources.notifications;
+    if (spool) {
+      const byState = new Map<string, number>();
+      for (const m of spool.status().messages) byState.set(m.state, (byState.get(m.state) ?? 0) + 1);
+      for (const state of ['send-now', 'send-at', 'delivering', 'frozen', 'removed', 'quarantined']) {
+        this.spoolEntries.labels('notifications', state).set(byState.get(state) ?? 0);
+      }
+      this.notificationsPending.set(
+        (byState.get('send-now') ?? 0) + (byState.get('send-at') ?? 0) + (byState.get('delivering') ?? 0),
+      );
+    }
+  }
+}
+
+/**
+ * Stores see topics, the health probe and the quotas as projects behind a prefix that starts with
+ * a control character (service/namespaces.ts); the metrics name queues of clients' projects only.
+ */
+function isNamespaced(project: string): boolean {
+  return project.startsWith('\u001f');
+}

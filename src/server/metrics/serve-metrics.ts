@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import type { Pooling } from '../../pool/index.js';
+import type { AccessControl, QueueService } from '../../service/index.js';
+import type { Notifier } from '../../service/notify/index.js';
+import { instrumentHttpApp, listenMetrics, MetricsGate } from './metrics-endpoint.js';
+import type { PosthornMetrics } from './posthorn-metrics.js';
+
+export interface ServedMetrics {
+  /** The separate listener's base URL (`metrics_port`), or null when /metrics is on the HTTP port. */
+  readonly url: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the metrics into a server's open parts: HTTP counting and GET /metrics on the app (before
+ * it listens), or on a port of its own; what scrapes read; the notification outcomes.
+ */
+export async function serveMetrics(
+  metrics: PosthornMetrics,
+  parts: {
+    app: FastifyInstance;
+    service: QueueService;
+    access: AccessControl;
+    pooling: Pooling | null;
+    notifier: Notifier;
+    /** True when an admin token or an auth strategy other than noauth is configured. */
+    gated: boolean;
+    host: string;
+    /** Its own port, or null for the HTTP port. */
+    port: number | null;
+  },
+): Promise<ServedMetrics> {
+  const gate = new MetricsGate(parts.access, parts.gated);
+  instrumentHttpApp(parts.app, metrics, gate, parts.port === null);
+  metrics.attach({
+    service: parts.service,
+    mover: parts.pooling?.mover ?? null,
+    notifications: parts.notifier.deliverySpool,
+  });
+  const unfollow = metrics.followNotifications(parts.notifier.deliverySpool);
+  const listener = parts.port === null ? null : await listenMetrics(metrics, gate, parts.host, parts.port);
+  return {
+    url: listener?.url ?? null,
+    async close() {
+      unfollow();
+      await listener?.close();
+    },
+  };
+}
