@@ -3,7 +3,7 @@
 // Runs on `npm ci` and `npm install` (prepare) and before `npm pack` and `npm publish` (prepack).
 // npm runs prepare on pack too, after prepack: that second build is skipped.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -20,3 +20,5 @@ const tsc = spawnSync(process.execPath, [tscPath, '-p', 'tsconfig.build.json'], 
 });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 chmodSync('dist/cli/main.js', 0o755);
+// The web console is plain browser files (no build step): copied as they are.
+cpSync('src/console', 'dist/console', { recursive: true });

@@ -65,6 +65,12 @@ try {
   const posted = await call(first.url, 'POST', '/v2/queues/mail/messages', { messages: [{ body: { to: 'ada' } }] });
   assert.equal(posted.status, 201);
   assert.equal((await fetch(`${first.url}/readyz`)).status, 200);
+  // The web console's page and the libraries it runs on come from the installed package.
+  for (const path of ['/console/', '/console/console.js', '/console/vendor/preact.mjs', '/console/vendor/htm.mjs']) {
+    const page = await fetch(`${first.url}${path}`);
+    assert.equal(page.status, 200, `GET ${path}`);
+    assert.ok((await page.text()).length > 100, `GET ${path} has a body`);
+  }
   assert.match(first.output(), /"msg":"posthorn serving"/);
   first.child.kill('SIGTERM');
   await first.exited;

@@ -11,6 +11,7 @@ import {
 import type { NotificationSpools } from '../../service/notify/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
+import { registerConsoleRoutes } from './console-routes.js';
 import { type CorsPolicy, registerCors } from './cors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
@@ -194,6 +195,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
     registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);
   }
+  registerConsoleRoutes(router);
   router.finish();
   return app;
 }

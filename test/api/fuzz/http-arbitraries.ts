@@ -270,6 +270,14 @@ const pageQuery = fc.tuple(marker, queryInt(1, 2, 5), queryBool).map(([m, l, d])
 /** One entry per route: `{c}` is a collection (/v2/queues, /v2/topics, /v1.1/queues), `{v}` a version. */
 export const GENERATORS: Readonly<Record<string, Maker>> = {
   'GET /': plain(() => '/'),
+  'GET /console': plain(() => '/console'),
+  // The console's files, and names it does not have (a plain 404, in Zaqar's error body).
+  'GET /console/:file': () =>
+    fc
+      .constantFrom('index.html', 'console.js', 'nope.js', '..%2Fpackage.json')
+      .map((name) => ({ path: `/console/${name}` })),
+  'GET /console/vendor/:file': () =>
+    fc.constantFrom('preact.mjs', 'htm.mjs', 'nope.mjs').map((name) => ({ path: `/console/vendor/${name}` })),
   'GET /healthz': plain(() => '/healthz'),
   'HEAD /healthz': plain(() => '/healthz'),
   'GET /readyz': plain(() => '/readyz'),
