@@ -86,6 +86,22 @@ export class ServerClient {
     return this.call('POST', path, body);
   }
 
+  /**
+   * A GET whose answer is not JSON (GET /metrics): its status and text, refusals included — the
+   * caller decides what a 404 means. Only an unreachable server throws.
+   */
+  async getText(path: string): Promise<{ status: number; text: string }> {
+    const target = `${this.url}${path}`;
+    try {
+      const response = await request(target, { method: 'GET', headers: { ...this.headers, accept: 'text/plain' } });
+      return { status: response.statusCode, text: await response.body.text() };
+    } catch (error) {
+      throw new RequestFailedError(target, null, `cannot reach ${this.url}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
   /** Every queue of the project, following the pages. */
   async listQueues(): Promise<{ name: string; metadata?: Json }[]> {
     const queues: { name: string; metadata?: Json }[] = [];

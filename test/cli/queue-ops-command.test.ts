@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CliIo } from '../../src/cli/cli-io.js';
 import { runCli } from '../../src/cli/program.js';
+import { topRows } from '../../src/cli/top-command.js';
 import { systemClock } from '../../src/core/index.js';
 import { loadServerConfig, type RunningServer, startQueueServer } from '../../src/server/index.js';
 import { jsonCaller, zaqarHeaders } from '../server/serve-client.js';
@@ -137,17 +138,87 @@ describe('posthorn queue … and top, over HTTP', () => {
     assert.equal(again.count, 0);
   });
 
-  it('top --once: the busiest queues first, as a table and as JSON', async () => {
-    const once = await run('top', '--once');
+  it('top --once: the busiest queues first, with posted/s and deleted/s from GET /metrics', async () => {
+    // Nothing posts or deletes while top takes its two samples (these tests run one by one), so
+    // every rate is exactly zero, whatever the time between them.
+    const once = await run('top', '--once', '--interval', '0.2');
     assert.equal(once.code, 0, once.err);
     const lines = once.out.split('\n');
     assert.match(lines[0] ?? '', /^posthorn top — http:\/\/127\.0\.0\.1:\d+, project ops-cli/);
-    assert.match(lines[1] ?? '', /^queue\s+total\s+free\s+claimed\s+growth\/s\s+oldest$/);
-    assert.match(lines[3] ?? '', /^orders\s+4\s+4\s+0\s+-\s+\d+s$/, 'the deepest queue first');
-    const json = JSON.parse((await run('top', '--once', '--json', '--limit', '1')).out);
+    assert.match(lines[1] ?? '', /^queue\s+total\s+free\s+claimed\s+delayed\s+posted\/s\s+deleted\/s\s+oldest$/);
+    assert.match(lines[3] ?? '', /^orders\s+4\s+4\s+0\s+0\s+0\.0\s+0\.0\s+\d+s$/, 'the deepest queue first');
+    assert.doesNotMatch(once.out, /growth\/s/);
+    const json = JSON.parse((await run('top', '--once', '--interval', '0.2', '--json', '--limit', '1')).out);
+    assert.equal(json.metrics_unavailable, null);
     assert.equal(json.queues.length, 1);
-    assert.equal(json.queues[0].name, 'orders');
-    assert.equal(json.queues[0].growth_per_second, null);
+    assert.deepEqual(
+      { ...json.queues[0], oldest_age: typeof json.queues[0].oldest_age },
+      {
+        name: 'orders',
+        total: 4,
+        free: 4,
+        claimed: 0,
+        delayed: 0,
+        posted_per_second: 0,
+        deleted_per_second: 0,
+        growth_per_second: 0,
+        oldest_age: 'number',
+      },
+    );
+  });
+
+  it('top without GET /metrics: growth/s instead, said once under the table', async () => {
+    // Metrics off on the server (404), and then metrics on but the caller no admin (401).
+    const offDir = mkdtempSync(join(tmpdir(), 'posthorn-ops-cli-off-'));
+    const off = await startQueueServer(
+      loadServerConfig({
+        env: { POSTHORN_METRICS: 'false' },
+        cwd: offDir,
+        flags: { port: 0, wsPort: 0, store: 'memory', logLevel: 'silent', data: join(offDir, 'data') },
+      }),
+    );
+    try {
+      assert.equal((await call(off.url, 'POST', '/v2/queues/jobs/messages', { messages: [{ body: 1 }] })).status, 201);
+      const once = await posthornProcess(['top', '--once', '--interval', '0.2', '--url', off.url], {
+        env: { POSTHORN_PROJECT: PROJECT },
+        cwd: offDir,
+      });
+      assert.equal(once.code, 0, once.err);
+      const lines = once.out.split('\n');
+      assert.match(lines[1] ?? '', /^queue\s+total\s+free\s+claimed\s+growth\/s\s+oldest$/);
+      assert.match(lines[3] ?? '', /^jobs\s+1\s+1\s+0\s+\+0\.0\s+\d+s$/);
+      assert.match(
+        lines[4] ?? '',
+        /^posted\/s and deleted\/s need GET \/metrics \(GET \/metrics answered 404\): showing growth\/s, the change in depth$/,
+      );
+      assert.equal(once.out.match(/need GET \/metrics/g)?.length, 1, 'said once');
+      const json = JSON.parse(
+        (
+          await posthornProcess(['top', '--once', '--interval', '0.2', '--json', '--url', off.url], {
+            env: { POSTHORN_PROJECT: PROJECT },
+            cwd: offDir,
+          })
+        ).out,
+      );
+      assert.equal(json.metrics_unavailable, 'GET /metrics answered 404');
+      assert.deepEqual(
+        [json.queues[0].posted_per_second, json.queues[0].deleted_per_second, json.queues[0].delayed],
+        [null, null, null],
+      );
+      assert.equal(json.queues[0].growth_per_second, 0);
+    } finally {
+      await off.close();
+      rmSync(offDir, { recursive: true, force: true });
+    }
+    // The admin-gated server of these tests, asked without its admin token (from a folder with no
+    // configuration to read it from).
+    const anonymous = await posthornProcess(['top', '--once', '--interval', '0.2', '--url', server.url], {
+      env: { POSTHORN_PROJECT: PROJECT },
+      cwd: tmpdir(),
+    });
+    assert.equal(anonymous.code, 0, anonymous.err);
+    assert.match(anonymous.out, /^queue\s+total\s+free\s+claimed\s+growth\/s\s+oldest$/m);
+    assert.match(anonymous.out, /\(GET \/metrics answered 401\): showing growth\/s/);
   });
 
   it('top on a terminal redraws in place and quits with q', async () => {
@@ -188,8 +259,8 @@ describe('posthorn queue … and top, over HTTP', () => {
     const frames = drawn.split('\u001b[H\u001b[2J').filter((f) => f !== '');
     assert.equal(frames.length, 2);
     assert.match(frames[0] ?? '', /\(q quits\)/);
-    assert.match(frames[0] ?? '', /^orders\s+\d+\s+\d+\s+0\s+-\s+/m, 'no rate at the first sample');
-    assert.match(frames[1] ?? '', /^orders\s+\d+\s+\d+\s+0\s+\+0\.0\s+/m, 'a rate once there are two samples');
+    assert.match(frames[0] ?? '', /^orders\s+\d+\s+\d+\s+0\s+0\s+-\s+-\s+/m, 'no rate at the first sample');
+    assert.match(frames[1] ?? '', /^orders\s+\d+\s+\d+\s+0\s+0\s+0\.0\s+0\.0\s+/m, 'rates once there are two samples');
     assert.equal(onKey, null, 'the key listener is removed');
   });
 
@@ -199,5 +270,50 @@ describe('posthorn queue … and top, over HTTP', () => {
     });
     assert.equal(down.code, 1);
     assert.match(down.err, /^posthorn queue list: cannot reach http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('top: rates from two samples', () => {
+  const depth = (name: string, total: number) => ({ name, free: total, claimed: 0, total, oldestAge: null });
+  it("posted/s and deleted/s are the counters' change over the seconds between the samples", () => {
+    const previous = {
+      at: 10_000,
+      depths: new Map([
+        ['a', 5],
+        ['b', 9],
+      ]),
+      counters: new Map([
+        ['a', { posted: 10, deleted: 5, delayed: 0 }],
+        ['b', { posted: 40, deleted: 31, delayed: 2 }],
+      ]),
+    };
+    const rows = topRows(previous, {
+      at: 14_000,
+      depths: [depth('a', 7), depth('b', 1), depth('new', 3)],
+      counters: new Map([
+        ['a', { posted: 22, deleted: 15, delayed: 1 }],
+        // b's server restarted: its counters went back, no rate across that.
+        ['b', { posted: 2, deleted: 1, delayed: 0 }],
+        ['new', { posted: 3, deleted: 0, delayed: 0 }],
+      ]),
+    });
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.postedRate, r.deletedRate, r.delayed, r.rate]),
+      [
+        ['a', 3, 2.5, 1, 0.5],
+        ['b', null, null, 0, -2],
+        ['new', null, null, 0, null],
+      ],
+    );
+    assert.deepEqual(
+      topRows(null, { at: 14_000, depths: [depth('a', 7)], counters: null }).map((r) => [
+        r.postedRate,
+        r.deletedRate,
+        r.delayed,
+        r.rate,
+      ]),
+      [[null, null, null, null]],
+      'no rates at the first sample, nothing known without GET /metrics',
+    );
   });
 });
