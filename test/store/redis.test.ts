@@ -119,6 +119,13 @@ describe('redis pool URIs', () => {
     assert.notEqual(keys.projectBase('%'), keys.projectBase(''));
     assert.notEqual(keys.projectBase('\uD800'), keys.projectBase('\uDC00'));
   });
+
+  it('gives back the project a tag names (gc reports expiry per project and queue)', () => {
+    const keys = new KeyLayout('ph:');
+    for (const project of ['', '%', '%25', 'acme', 'a}b{c', 'x:y%z', '%u0041', '\uD800lone', '\uDC00', 'é\u{1F600}']) {
+      assert.equal(KeyLayout.projectOfTag(keys.projectTag(project)), project, JSON.stringify(project));
+    }
+  });
 });
 
 const reachable = await redisAnswers(REDIS_URL);

@@ -32,7 +32,7 @@ export interface RedisDriverOptions {
   commandTimeoutMs?: number;
   /** Longest the first connection may take (default 5000; a URI's `?connect_timeout=`, in seconds). */
   connectTimeoutMs?: number;
-  /** Told how long each round trip to Redis took (the server wires its metrics here). */
+  /** Told how long each round trip to Redis took, of dead-letter moves and of what gc expired (the server's metrics). */
   observer?: StoreObserver;
 }
 
@@ -68,7 +68,7 @@ export async function createRedisDriver(options: RedisDriverOptions): Promise<Da
     const report = await inspectServers(connection);
     for (const w of report.warnings) logger.warn({ store: 'redis', node: w.node }, w.message);
     return createDataDriver(
-      new RedisEngine(connection, keys, options.clock ?? systemClock, report.capabilities),
+      new RedisEngine(connection, keys, options.clock ?? systemClock, report.capabilities, options.observer ?? null),
       limits,
     );
   } catch (error) {

@@ -48,6 +48,11 @@ export class KeyLayout {
     return this.tagBase(this.projectTag(project));
   }
 
+  /** The project a tag names: projectTag undone (gc reads tags from the projects set). */
+  static projectOfTag(tag: string): ProjectId {
+    return unescapeName(tag, true);
+  }
+
   tagBase(tag: string): string {
     return `${this.prefix}{${tag}}:`;
   }
@@ -88,4 +93,12 @@ function escapeName(name: string, project: boolean): string {
   return name
     .replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
     .replace(LONE_SURROGATE, (c) => `%u${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** escapeName undone: every '%' in an escaped name starts an escape, so this is exact. */
+function unescapeName(name: string, project: boolean): string {
+  if (project && name === '%') return '';
+  return name.replace(/%u([0-9A-F]{4})|%([0-9A-F]{2})/g, (_, unit: string | undefined, byte: string | undefined) =>
+    String.fromCharCode(Number.parseInt((unit ?? byte) as string, 16)),
+  );
 }

@@ -36,6 +36,7 @@ import {
   type QueueQuery,
   queueMatches,
   type StoreEngine,
+  type StoreObserver,
   type SubscriptionChanges,
   type SubscriptionDraft,
   type SubscriptionPage,
@@ -69,6 +70,8 @@ export class RedisEngine implements StoreEngine {
     private readonly keys: KeyLayout,
     private readonly clock: Clock,
     readonly capabilities: ReadonlySet<Capability>,
+    /** Told of dead-letter moves (counted by the claim and pop scripts) and of what gc expired. */
+    private readonly observer: StoreObserver | null = null,
   ) {}
 
   // --- queues -------------------------------------------------------------------------------
@@ -278,7 +281,8 @@ export class RedisEngine implements StoreEngine {
       [this.keys.queueBase(project, queue)],
       [now, limit, this.keys.projectBase(project), EMPTY_METADATA],
     )) as Reply;
-    return readMessages(reply, 1, now);
+    this.deadLettered(project, queue, reply[1]);
+    return readMessages(reply, 2, now);
   }
 
   // --- claims -------------------------------------------------------------------------------
@@ -292,6 +296,7 @@ export class RedisEngine implements StoreEngine {
       [now, id, terms.ttl, terms.grace, terms.limit, this.keys.projectBase(project), EMPTY_METADATA],
     )) as Reply;
     if (reply[0] === -1) throw new QueueNotFoundError(project, queue);
+    this.deadLettered(project, queue, reply[1]);
     if (reply[0] === 0) return null;
     return {
       id,
@@ -300,7 +305,7 @@ export class RedisEngine implements StoreEngine {
       age: 0,
       updatedAt: now,
       expiresAt: now + terms.ttl * 1000,
-      messages: readMessages(reply, 1, now),
+      messages: readMessages(reply, 2, now),
     };
   }
 
@@ -450,20 +455,24 @@ export class RedisEngine implements StoreEngine {
       cursor = next;
       for (const tag of tags) {
         const pbase = this.keys.tagBase(tag);
+        const project = KeyLayout.projectOfTag(tag);
         const queues = await this.connection.run((c) => c.zrange(`${pbase}queues`, '0', '-1'));
         for (const queue of queues) {
           const base = `${pbase}q:${KeyLayout.queuePart(queue)}`;
+          let expired = 0;
           for (;;) {
             const [messages, claims, subscriptions, more] = (await this.connection.script(
               'phGc',
               [base],
               [this.clock.now(), BATCH],
             )) as number[];
-            report.messages += messages ?? 0;
+            expired += messages ?? 0;
             report.claims += claims ?? 0;
             report.subscriptions += subscriptions ?? 0;
             if (more !== 1) break;
           }
+          report.messages += expired;
+          if (expired > 0) this.observer?.expired?.(project, queue, expired);
         }
         const trash = `${pbase}trash`;
         for (const key of await this.connection.run((c) => c.hkeys(trash))) await this.purgeTrash(trash, key);
@@ -477,6 +486,12 @@ export class RedisEngine implements StoreEngine {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /** Tells the observer of what a claim or pop script dead-lettered (`count` as the script replied it). */
+  private deadLettered(project: ProjectId, queue: string, count: unknown): void {
+    const moved = count == null ? 0 : num(count);
+    if (moved > 0) this.observer?.deadLettered?.(project, queue, moved);
+  }
 
   /** Puts the project in the projects set gc walks; once per project and process. */
   private async register(project: ProjectId): Promise<void> {

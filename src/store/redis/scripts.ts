@@ -118,14 +118,15 @@ local function dead_letter(base, pbase, id, now, policy, empty_meta)
   redis.call('ZADD', dbase .. ':ready', str(seq), id)
 end
 
--- Takes up to limit of the oldest free, visible, live messages out of ready and returns their ids
--- and fields (as read_msg gives them). Every id looked at leaves ready: taken, reclaimed
--- (expired), dead-lettered, or filed back under claimed/delayed when another writer's clock says
--- it is not free yet.
+-- Takes up to limit of the oldest free, visible, live messages out of ready and returns their ids,
+-- their fields (as read_msg gives them) and how many it dead-lettered on the way (the driver tells
+-- its observer). Every id looked at leaves ready: taken, reclaimed (expired), dead-lettered, or
+-- filed back under claimed/delayed when another writer's clock says it is not free yet.
 local function take(base, pbase, now, limit, policy, empty_meta)
   local ready = base .. ':ready'
   local ids = {}
   local fields = {}
+  local dead = 0
   while #ids < limit do
     local batch = redis.call('ZRANGE', ready, 0, limit - #ids - 1)
     if #batch == 0 then break end
@@ -140,13 +141,14 @@ local function take(base, pbase, now, limit, policy, empty_meta)
         redis.call('ZADD', base .. ':delayed', f[6], id)
       elseif policy and tonumber(f[9]) >= policy.max then
         dead_letter(base, pbase, id, now, policy, empty_meta)
+        dead = dead + 1
       else
         ids[#ids + 1] = id
         fields[#ids] = f
       end
     end
   end
-  return ids, fields
+  return ids, fields, dead
 end
 
 local function parse_claim(rec)
@@ -450,16 +452,17 @@ for i = 4, n + 3 do
 end
 return 1`,
   ],
-  // KEYS: base. ARGV: now, limit, project base, empty meta. Reply: status, popped messages.
+  // KEYS: base. ARGV: now, limit, project base, empty meta. Reply: status, messages dead-lettered,
+  // popped messages.
   phPop: [
     1,
     `
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
-if redis.call('EXISTS', base) == 0 then return { 1 } end
+if redis.call('EXISTS', base) == 0 then return { 1, 0 } end
 promote(base, now)
-local ids, fields = take(base, ARGV[3], now, tonumber(ARGV[2]), dead_letter_policy(base), ARGV[4])
-local out = { 1 }
+local ids, fields, dead = take(base, ARGV[3], now, tonumber(ARGV[2]), dead_letter_policy(base), ARGV[4])
+local out = { 1, dead }
 for i, id in ipairs(ids) do
   local f = fields[i]
   f[9] = str(tonumber(f[9]) + 1)
@@ -472,7 +475,8 @@ end
 return out`,
   ],
   // KEYS: base. ARGV: now, claim id, ttl, grace, limit, project base, empty meta.
-  // Reply: -1 no queue; 0 nothing to claim; 1, claimed messages.
+  // Reply: -1 no queue; 0, messages dead-lettered (nothing to claim); 1, messages dead-lettered,
+  // claimed messages.
   phClaim: [
     1,
     `
@@ -480,13 +484,13 @@ local base = KEYS[1]
 local now = tonumber(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return { -1 } end
 promote(base, now)
-local ids, fields = take(base, ARGV[6], now, tonumber(ARGV[5]), dead_letter_policy(base), ARGV[7])
-if #ids == 0 then return { 0 } end
+local ids, fields, dead = take(base, ARGV[6], now, tonumber(ARGV[5]), dead_letter_policy(base), ARGV[7])
+if #ids == 0 then return { 0, dead } end
 local ttl = tonumber(ARGV[3])
 local grace = tonumber(ARGV[4])
 local ce = now + ttl * 1000
 local ce_s = str(ce)
-local out = { 1 }
+local out = { 1, dead }
 local args = {}
 for i, id in ipairs(ids) do
   local k = mkey(base, id)
