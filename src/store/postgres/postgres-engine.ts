@@ -62,7 +62,7 @@ export interface PostgresEngineOptions {
   capabilities: ReadonlySet<Capability>;
   /** Most messages one group-committed post transaction carries. */
   postBatchMessages?: number;
-  /** Told how long each round trip took (the server's metrics). */
+  /** Told how long each round trip took, of dead-letter moves and of what gc expired (the server's metrics). */
   observer?: StoreObserver | null;
   /** Most body bytes one group-committed post transaction carries. */
   postBatchBytes?: number;
@@ -142,9 +142,11 @@ export class PostgresEngine implements StoreEngine {
   private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
   private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
   private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
+  private readonly observer: StoreObserver | null;
 
   constructor(options: PostgresEngineOptions) {
     this.clock = options.clock;
+    this.observer = options.observer ?? null;
     this.capabilities = options.capabilities;
     const pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
     this.db = new StatementRunner(options.pool, options.quotedSchema, pipelines, options.observer ?? null);
@@ -382,7 +384,11 @@ export class PostgresEngine implements StoreEngine {
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
     checkStorableText(project, 'project');
     const now = this.clock.now();
-    const rows = (await this.db.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows;
+    const rows = this.withoutReport(
+      project,
+      queue,
+      (await this.db.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows,
+    );
     // A pop counts as a claim of the message, as in Zaqar.
     return bySeq(rows).map((r) => toMessage(r, now, 1));
   }
@@ -606,7 +612,12 @@ export class PostgresEngine implements StoreEngine {
     const now = this.clock.now();
     let messages = 0;
     for (;;) {
-      const removed = (await this.db.run('gcMessages', [now, GC_SLICE])).rowCount ?? 0;
+      type Row = { project: string | null; name: string | null; count: number };
+      let removed = 0;
+      for (const row of (await this.db.run<Row>('gcMessages', [now, GC_SLICE])).rows) {
+        removed += row.count;
+        if (row.project !== null && row.name !== null) this.observer?.expired?.(row.project, row.name, row.count);
+      }
       messages += removed;
       if (removed < GC_SLICE) break;
     }
@@ -674,7 +685,7 @@ export class PostgresEngine implements StoreEngine {
    */
   private async sendClaims(project: string, queue: string, calls: ClaimCall[]): Promise<ClaimTaken[]> {
     const now = latest(calls);
-    const rows = (
+    const all = (
       await this.db.run<MessageRow>(
         'takeClaims',
         [
@@ -689,6 +700,7 @@ export class PostgresEngine implements StoreEngine {
         { project, queue },
       )
     ).rows;
+    const rows = this.withoutReport(project, queue, all);
     if (calls.length === 1) return [{ rows, now }];
     const byClaim = new Map<string, MessageRow[]>();
     for (const row of rows) {
@@ -745,6 +757,17 @@ export class PostgresEngine implements StoreEngine {
     const outcomes: DeleteOneOutcome[] = calls.map(() => null);
     for (const row of rows) outcomes[row.n - 1] = { claimed: row.claimed, deleted: row.deleted };
     return outcomes;
+  }
+
+  /**
+   * The rows a take function returned, less the row (id null) by which it tells how many
+   * messages it dead-lettered; the observer is told that number.
+   */
+  private withoutReport(project: string, queue: string, rows: MessageRow[]): MessageRow[] {
+    const report = rows.find((r) => (r.id as string | null) === null);
+    if (report === undefined) return rows;
+    if (report.claim_count > 0) this.observer?.deadLettered?.(project, queue, report.claim_count);
+    return rows.filter((r) => r !== report);
   }
 
   private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {

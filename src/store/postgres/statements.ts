@@ -98,13 +98,15 @@ export function buildStatements(s: string) {
       DELETE FROM ${s}.messages m USING ${s}.queues q
        WHERE q.project = $1 AND q.name = $2 AND m.queue_id + 0 = q.id AND m.id = ANY ($3::uuid[])
          AND ($4::uuid[] IS NULL OR (m.claim_id = ANY ($4::uuid[]) AND m.claim_expires_at > $5))`,
+    // When the take functions of migration 4 dead-lettered messages, one of their rows has a null
+    // id and says in its claim_count how many.
     takeMessages: `
       SELECT ${MESSAGE_COLUMNS}
-        FROM ${s}.take_messages($1, $2, $3, $4, $5::uuid, $6::bigint, $7::bigint) m`,
+        FROM ${s}.take_messages_v4($1, $2, $3, $4, $5::uuid, $6::bigint, $7::bigint) m`,
     // Several claims at once (the claim lane): $4 claim ids, $5 limits, $6 ttls, $7 graces.
     takeClaims: `
       SELECT ${MESSAGE_COLUMNS}
-        FROM ${s}.take_claims($1, $2, $3, $4::uuid[], $5::integer[], $6::bigint[], $7::bigint[]) m`,
+        FROM ${s}.take_claims_v4($1, $2, $3, $4::uuid[], $5::integer[], $6::bigint[], $7::bigint[]) m`,
     // Several bulk deletes with claim ids at once (the delete lane): $3 ids, $4 the claim id
     // each must be held by.
     deleteClaimed: `SELECT ${s}.delete_claimed($1, $2, $3::uuid[], $4::uuid[], $5) AS deleted`,
@@ -181,9 +183,16 @@ export function buildStatements(s: string) {
 
     // Expired messages go in slices (found through their expiry index) so a large backlog
     // never makes one huge transaction; claims and subscriptions are small rows, taken in one pass.
+    // A slice answers how many went from each queue (for the metrics); a queue deleted meanwhile
+    // has no name any more and is counted without one.
     gcMessages: `
-      DELETE FROM ${s}.messages
-       WHERE (queue_id, seq) IN (SELECT queue_id, seq FROM ${s}.messages WHERE expires_at <= $1 LIMIT $2)`,
+      WITH gone AS (
+        DELETE FROM ${s}.messages
+         WHERE (queue_id, seq) IN (SELECT queue_id, seq FROM ${s}.messages WHERE expires_at <= $1 LIMIT $2)
+        RETURNING queue_id)
+      SELECT q.project, q.name, g.count::integer AS count
+        FROM (SELECT queue_id, count(*) AS count FROM gone GROUP BY queue_id) g
+        LEFT JOIN ${s}.queues q ON q.id = g.queue_id`,
     gcClaims: `DELETE FROM ${s}.claims WHERE expires_at <= $1`,
     gcSubscriptions: `DELETE FROM ${s}.subscriptions WHERE expires_at <= $1`,
     alive: 'SELECT 1',
