@@ -6,11 +6,11 @@ import {
   ResourceConflictError,
   StorageUnavailableError,
 } from '../core/index.js';
-import { loadServerConfig } from '../server/config.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { moveBar } from './move-progress.js';
 import { count } from './plural.js';
 import { commandLineValue } from './posthorn-command.js';
+import { serverEndpoint } from './server-client.js';
 
 /** How often the move's status is read. */
 const POLL_MS = 500;
@@ -93,7 +93,7 @@ function seconds(text: string): number {
 
 async function moveQueue(io: CliIo, target: QueueName, flags: MoveFlags): Promise<void> {
   const { project, queue: queueName } = target;
-  const { url, token } = endpoint(io, flags);
+  const { url, adminToken: token } = serverEndpoint(io, flags);
   const claimWait = flags.claimWait;
   const headers = {
     'client-id': randomUUID(),
@@ -143,23 +143,6 @@ async function moveQueue(io: CliIo, target: QueueName, flags: MoveFlags): Promis
     move = await call(moveUrl, { method: 'GET', headers });
     print(move);
   }
-}
-
-/** The server's URL and the admin token: flags, then environment, then the configuration file. */
-function endpoint(io: CliIo, flags: MoveFlags): { url: string; token: string | undefined } {
-  let url = flags.url;
-  let token = flags.adminToken ?? io.env.POSTHORN_ADMIN_TOKEN;
-  if (url === undefined || token === undefined) {
-    const config = loadServerConfig({
-      flags: flags.config !== undefined ? { config: flags.config } : {},
-      env: io.env,
-      cwd: io.cwd(),
-    });
-    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
-    token ??= config.adminToken ?? undefined;
-  }
-  return { url: url.replace(/\/+$/, ''), token };
 }
 
 async function call(url: string, init: RequestInit): Promise<MoveDocument> {

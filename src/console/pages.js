@@ -144,6 +144,29 @@ function useRates(names) {
 
 const perSecond = (value) => (value === null || value === undefined ? '–' : value.toFixed(1));
 
+/**
+ * Previous and Next over a paged listing: `markers` is the stack of pages already passed (each
+ * page's starting marker), `next` the marker the server gave for the page after this one.
+ */
+function Pager({ markers, setMarkers, setMarker, next }) {
+  return html`<div class="pager">
+    ${
+      markers.length > 0 &&
+      html`<button onClick=${() => {
+        setMarker(markers.at(-2) ?? null);
+        setMarkers(markers.slice(0, -1));
+      }}>Previous</button>`
+    }
+    ${
+      next &&
+      html`<button onClick=${() => {
+        setMarkers([...markers, next]);
+        setMarker(next);
+      }}>Next</button>`
+    }
+  </div>`;
+}
+
 export function QueuesPage() {
   const [marker, setMarker] = useState(null);
   const [markers, setMarkers] = useState([]);
@@ -192,22 +215,7 @@ export function QueuesPage() {
               </tbody>
             </table>`
       }
-      <div class="pager">
-        ${
-          markers.length > 0 &&
-          html`<button onClick=${() => {
-            setMarker(markers.at(-2) ?? null);
-            setMarkers(markers.slice(0, -1));
-          }}>Previous</button>`
-        }
-        ${
-          list.value?.next &&
-          html`<button onClick=${() => {
-            setMarkers([...markers, list.value.next]);
-            setMarker(list.value.next);
-          }}>Next</button>`
-        }
-      </div>
+      <${Pager} markers=${markers} setMarkers=${setMarkers} setMarker=${setMarker} next=${list.value?.next} />
       <form class="inline" onSubmit=${(event) => {
         event.preventDefault();
         create.run(() => api.createQueue(name.trim()), `Queue ${name.trim()} created.`);
@@ -262,22 +270,7 @@ export function Messages({ queue, refreshKey, onChange, deletable = true, choose
           </li>`,
         )}
       </ul>
-      <div class="pager">
-        ${
-          markers.length > 0 &&
-          html`<button onClick=${() => {
-            setMarker(markers.at(-2) ?? null);
-            setMarkers(markers.slice(0, -1));
-          }}>Previous</button>`
-        }
-        ${
-          page.value?.next &&
-          html`<button onClick=${() => {
-            setMarkers([...markers, page.value.next]);
-            setMarker(page.value.next);
-          }}>Next</button>`
-        }
-      </div>
+      <${Pager} markers=${markers} setMarkers=${setMarkers} setMarker=${setMarker} next=${page.value?.next} />
     </div>`;
 }
 

@@ -125,3 +125,13 @@ export function whole(setting: Setting, min = 0, max = Number.MAX_SAFE_INTEGER):
   }
   return n;
 }
+
+/** A port number (0 to 65535; 0 picks a free one), from a number or a string of digits. */
+export function port(setting: Setting): number {
+  const { value } = setting;
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) {
+    fail(setting, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
+  }
+  return n;
+}

@@ -14,7 +14,7 @@ import {
   TOKEN_KEY_KEYS,
   TOKEN_KEYS,
 } from './auth-config.js';
-import { fail, flag, type Setting, SettingSources, section, text, whole } from './config-values.js';
+import { fail, flag, port, SettingSources, section, text, whole } from './config-values.js';
 import { CORS_KEYS, readCorsConfig } from './cors-config.js';
 import { ENCRYPTION_KEYS, readEncryptionConfig } from './encryption-config.js';
 import {
@@ -180,15 +180,6 @@ function snake(key: string): string {
 const LIMIT_KEYS = new Map<string, keyof Limits>(
   (Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]).map((key) => [snake(key), key]),
 );
-
-function port(setting: Setting): number {
-  const { value } = setting;
-  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) {
-    fail(setting, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 /**
  * Every setting a configuration file may hold, as `key` or `table.key` (`pooling.pools.key` for

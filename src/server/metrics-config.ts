@@ -1,4 +1,4 @@
-import { fail, flag, type Setting, type SettingSources, whole } from './config-values.js';
+import { flag, port, type SettingSources, whole } from './config-values.js';
 
 /**
  * The top-level settings of GET /metrics (server/metrics):
@@ -32,13 +32,4 @@ export function readMetricsConfig(doc: Record<string, unknown>, sources: Setting
     100_000,
   );
   return { enabled, port: portSetting.value === undefined ? null : port(portSetting), maxQueues };
-}
-
-function port(setting: Setting): number {
-  const { value } = setting;
-  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) {
-    fail(setting, `must be a port number (0 to 65535), not ${JSON.stringify(value)}`);
-  }
-  return n;
 }
