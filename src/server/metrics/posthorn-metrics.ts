@@ -1,10 +1,11 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { QueueMover } from '../../pool/index.js';
 import type { MessageCounters, QueueService } from '../../service/index.js';
 import type { Spool } from '../../spool/index.js';
 import type { StoreObserver } from '../../store/contract/index.js';
 import { LabelBudget } from './label-budget.js';
 import { readQueueDepths } from './queue-depths.js';
+import { type CountTally, type HistogramTally, TallyCounter, TallyHistogram } from './tallies.js';
 
 /** Latency buckets in seconds: from a memory-store request (well under a millisecond) to a slow remote store. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -16,16 +17,16 @@ const MAX_PROJECTS = 10_000;
 const MAX_REQUEST_SERIES = 2_000;
 
 interface QueueChildren {
-  posted: Counter.Internal;
-  claimed: Counter.Internal;
-  deleted: Counter.Internal;
-  expired: Counter.Internal;
-  deadLettered: Counter.Internal;
+  posted: CountTally;
+  claimed: CountTally;
+  deleted: CountTally;
+  expired: CountTally;
+  deadLettered: CountTally;
 }
 
 interface RequestChildren {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
+  count: CountTally;
+  duration: HistogramTally;
 }
 
 /** What a scrape reads at its time, beside the counters. */
@@ -59,14 +60,14 @@ export class PosthornMetrics implements MessageCounters {
   private readonly messages: Gauge<string>;
   private readonly oldestAge: Gauge<string>;
   private readonly queuesUnreadable: Gauge<string>;
-  private readonly httpRequests: Counter<string>;
-  private readonly httpDuration: Histogram<string>;
-  private readonly wsRequests: Counter<string>;
-  private readonly wsDuration: Histogram<string>;
-  private readonly commitSeconds: Histogram<string>;
-  private readonly commitRecords: Histogram<string>;
-  private readonly roundTripSeconds: Histogram<string>;
-  private readonly notifications: Counter<string>;
+  private readonly httpRequests: TallyCounter;
+  private readonly httpDuration: TallyHistogram;
+  private readonly wsRequests: TallyCounter;
+  private readonly wsDuration: TallyHistogram;
+  private readonly commitSeconds: TallyHistogram;
+  private readonly commitRecords: TallyHistogram;
+  private readonly roundTripSeconds: TallyHistogram;
+  private readonly notifications: TallyCounter;
   private readonly notificationsPending: Gauge<string>;
   private readonly spoolEntries: Gauge<string>;
   private readonly poolUp: Gauge<string>;
@@ -78,7 +79,7 @@ export class PosthornMetrics implements MessageCounters {
     collectDefaultMetrics({ register: this.registry });
     const queueLabels = ['project', 'queue'];
     const counter = (name: string, help: string, labelNames = queueLabels) =>
-      new Counter({ name, help, labelNames, registers });
+      new TallyCounter(this.registry, name, help, labelNames);
     const posted = counter('posthorn_messages_posted_total', 'Messages posted, by project and queue.');
     const claimed = counter('posthorn_messages_claimed_total', 'Messages taken by claims, by project and queue.');
     const deleted = counter(
@@ -94,11 +95,7 @@ export class PosthornMetrics implements MessageCounters {
       'Messages moved to a dead-letter queue, by the project and queue they left.',
     );
     // Every counter of a queue is shown from its first use (at 0), so rates and alerts see a start.
-    const zeroed = (c: Counter<string>, project: string, queue: string) => {
-      const child = c.labels(project, queue);
-      child.inc(0);
-      return child;
-    };
+    const zeroed = (c: TallyCounter, project: string, queue: string) => c.series(project, queue);
     this.queueChildren = new LabelBudget(options.maxQueues, (project, queue) => ({
       posted: zeroed(posted, project, queue),
       claimed: zeroed(claimed, project, queue),
@@ -128,48 +125,48 @@ export class PosthornMetrics implements MessageCounters {
       'route',
       'status',
     ]);
-    this.httpDuration = new Histogram({
-      name: 'posthorn_http_request_duration_seconds',
-      help: 'Time to answer an HTTP request, by route template.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.httpDuration = new TallyHistogram(
+      this.registry,
+      'posthorn_http_request_duration_seconds',
+      'Time to answer an HTTP request, by route template.',
+      ['method', 'route', 'status'],
+      LATENCY_BUCKETS,
+    );
     this.wsRequests = counter('posthorn_ws_requests_total', 'WebSocket actions answered.', ['action', 'status']);
-    this.wsDuration = new Histogram({
-      name: 'posthorn_ws_request_duration_seconds',
-      help: 'Time to answer a WebSocket action.',
-      labelNames: ['action', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.commitSeconds = new Histogram({
-      name: 'posthorn_store_commit_seconds',
-      help: "Time of one group commit's fsync in a disk store, by pool.",
-      labelNames: ['pool'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.commitRecords = new Histogram({
-      name: 'posthorn_store_commit_batch_records',
-      help: 'Records made durable by one group commit of a disk store, by pool.',
-      labelNames: ['pool'],
-      buckets: BATCH_BUCKETS,
-      registers,
-    });
-    this.roundTripSeconds = new Histogram({
-      name: 'posthorn_store_round_trip_seconds',
-      help: 'Time of one round trip to a Redis or PostgreSQL pool.',
-      labelNames: ['pool'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.wsDuration = new TallyHistogram(
+      this.registry,
+      'posthorn_ws_request_duration_seconds',
+      'Time to answer a WebSocket action.',
+      ['action', 'status'],
+      LATENCY_BUCKETS,
+    );
+    this.commitSeconds = new TallyHistogram(
+      this.registry,
+      'posthorn_store_commit_seconds',
+      "Time of one group commit's fsync in a disk store, by pool.",
+      ['pool'],
+      LATENCY_BUCKETS,
+    );
+    this.commitRecords = new TallyHistogram(
+      this.registry,
+      'posthorn_store_commit_batch_records',
+      'Records made durable by one group commit of a disk store, by pool.',
+      ['pool'],
+      BATCH_BUCKETS,
+    );
+    this.roundTripSeconds = new TallyHistogram(
+      this.registry,
+      'posthorn_store_round_trip_seconds',
+      'Time of one round trip to a Redis or PostgreSQL pool.',
+      ['pool'],
+      LATENCY_BUCKETS,
+    );
     this.notifications = counter(
       'posthorn_notifications_total',
       'Notification deliveries by outcome: delivered, retried (to be tried again), failed (given up).',
       ['outcome'],
     );
-    for (const outcome of ['delivered', 'retried', 'failed']) this.notifications.labels(outcome).inc(0);
+    for (const outcome of ['delivered', 'retried', 'failed']) this.notifications.series(outcome);
     this.notificationsPending = new Gauge({
       name: 'posthorn_notifications_pending',
       help: 'Notifications waiting in the delivery spool (to send now, later, or being sent).',
@@ -202,15 +199,15 @@ export class PosthornMetrics implements MessageCounters {
   // --- counting (the hot path: map lookups and additions only) -------------------------------
 
   posted(project: string, queue: string, count: number): void {
-    this.queueChildren.get(project, queue).posted.inc(count);
+    this.queueChildren.get(project, queue).posted.value += count;
   }
 
   claimed(project: string, queue: string, count: number): void {
-    this.queueChildren.get(project, queue).claimed.inc(count);
+    this.queueChildren.get(project, queue).claimed.value += count;
   }
 
   deleted(project: string, queue: string, count: number): void {
-    this.queueChildren.get(project, queue).deleted.inc(count);
+    this.queueChildren.get(project, queue).deleted.value += count;
   }
 
   /** A project a request named: its queues are reported at the next scrape. */
@@ -226,10 +223,10 @@ export class PosthornMetrics implements MessageCounters {
         this.httpChildren.size < MAX_REQUEST_SERIES
           ? [method, route, String(status)]
           : [method, '_other', String(status)];
-      children = { count: this.httpRequests.labels(...labels), duration: this.httpDuration.labels(...labels) };
+      children = { count: this.httpRequests.series(...labels), duration: this.httpDuration.series(...labels) };
       if (this.httpChildren.size < MAX_REQUEST_SERIES) this.httpChildren.set(key, children);
     }
-    children.count.inc();
+    children.count.value++;
     children.duration.observe(seconds);
   }
 
@@ -238,20 +235,20 @@ export class PosthornMetrics implements MessageCounters {
     let children = this.wsChildren.get(key);
     if (children === undefined) {
       children = {
-        count: this.wsRequests.labels(action, String(status)),
-        duration: this.wsDuration.labels(action, String(status)),
+        count: this.wsRequests.series(action, String(status)),
+        duration: this.wsDuration.series(action, String(status)),
       };
       if (this.wsChildren.size < MAX_REQUEST_SERIES) this.wsChildren.set(key, children);
     }
-    children.count.inc();
+    children.count.value++;
     children.duration.observe(seconds);
   }
 
   /** The observer a pool's store reports to (commits, round trips, dead letters, expiries). */
   storeObserver(pool: string): StoreObserver {
-    const commitSeconds = this.commitSeconds.labels(pool);
-    const commitRecords = this.commitRecords.labels(pool);
-    const roundTrip = this.roundTripSeconds.labels(pool);
+    const commitSeconds = this.commitSeconds.series(pool);
+    const commitRecords = this.commitRecords.series(pool);
+    const roundTrip = this.roundTripSeconds.series(pool);
     return {
       committed: (seconds, records) => {
         commitSeconds.observe(seconds);
@@ -259,10 +256,10 @@ export class PosthornMetrics implements MessageCounters {
       },
       roundTrip: (seconds) => roundTrip.observe(seconds),
       deadLettered: (project, queue, count) => {
-        if (!isNamespaced(project)) this.queueChildren.get(project, queue).deadLettered.inc(count);
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).deadLettered.value += count;
       },
       expired: (project, queue, count) => {
-        if (!isNamespaced(project)) this.queueChildren.get(project, queue).expired.inc(count);
+        if (!isNamespaced(project)) this.queueChildren.get(project, queue).expired.value += count;
       },
     };
   }
@@ -273,9 +270,9 @@ export class PosthornMetrics implements MessageCounters {
     void (async () => {
       try {
         for await (const event of events) {
-          if (event.type === 'delivered') this.notifications.labels('delivered').inc();
-          else if (event.type === 'delayed') this.notifications.labels('retried').inc();
-          else if (event.type === 'bounced') this.notifications.labels('failed').inc();
+          if (event.type === 'delivered') this.notifications.series('delivered').value++;
+          else if (event.type === 'delayed') this.notifications.series('retried').value++;
+          else if (event.type === 'bounced') this.notifications.series('failed').value++;
         }
       } catch {
         // The spool closed: nothing more to count.
