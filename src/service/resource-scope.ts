@@ -734,7 +734,11 @@ function termsKey(project: string, name: string): string {
  * fresh IV each time), the key is bound to the fingerprint of what the client sent, so a
  * repeat matches its first post and is not taken for another.
  */
-function idempotentPost(options: PostOptions | undefined, sent: NewMessage[], sealed: boolean): PostOptions | undefined {
+function idempotentPost(
+  options: PostOptions | undefined,
+  sent: NewMessage[],
+  sealed: boolean,
+): PostOptions | undefined {
   if (options?.idempotencyKey === undefined) return undefined;
   if (!sealed) return { idempotencyKey: options.idempotencyKey };
   const fingerprint = postFingerprint(sent.map((m) => ({ body: m.body, ttl: m.ttl ?? 0, delay: m.delay ?? 0 })));

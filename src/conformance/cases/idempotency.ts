@@ -50,7 +50,13 @@ export const idempotencyCases: ConformanceCase[] = [
         ['another body', [{ body: 'b', ttl: 300 }]],
         ['another ttl', [{ body: 'a', ttl: 301 }]],
         ['another delay', [{ body: 'a', ttl: 300, delay: 1 }]],
-        ['another count', [{ body: 'a', ttl: 300 }, { body: 'a', ttl: 300 }]],
+        [
+          'another count',
+          [
+            { body: 'a', ttl: 300 },
+            { body: 'a', ttl: 300 },
+          ],
+        ],
       ];
       for (const [what, messages] of others) {
         await rejectsWith(
@@ -102,7 +108,10 @@ export const idempotencyCases: ConformanceCase[] = [
       await driver.queues.create(project, 'short', { _idempotency_window: 60 });
       const short = await driver.messages.post(project, 'short', [{ body: 1 }], 'c', { idempotencyKey: KEY });
       clock.advance(seconds(59));
-      assert.deepEqual(await driver.messages.post(project, 'short', [{ body: 1 }], 'c', { idempotencyKey: KEY }), short);
+      assert.deepEqual(
+        await driver.messages.post(project, 'short', [{ body: 1 }], 'c', { idempotencyKey: KEY }),
+        short,
+      );
       clock.advance(seconds(1));
       // Past the window the key is free for other messages too, before and after gc.
       const other = await driver.messages.post(project, 'short', [{ body: 2 }], 'c', { idempotencyKey: KEY });
@@ -111,7 +120,10 @@ export const idempotencyCases: ConformanceCase[] = [
       await driver.gc();
       const third = await driver.messages.post(project, 'short', [{ body: 3 }], 'c', { idempotencyKey: KEY });
       assert.equal((await driver.queues.stats(project, 'short')).total, 3);
-      assert.deepEqual(await driver.messages.post(project, 'short', [{ body: 3 }], 'c', { idempotencyKey: KEY }), third);
+      assert.deepEqual(
+        await driver.messages.post(project, 'short', [{ body: 3 }], 'c', { idempotencyKey: KEY }),
+        third,
+      );
     },
   },
   {
