@@ -321,7 +321,11 @@ export class ResourceScope {
     // runs beside the store, before it), and both are durable before the post is answered. A
     // queue known to have no subscriptions costs nothing here (see Notifier.posted).
     const stored = this.sealed(name, messages, knownTerms.encrypt);
-    const postOptions = idempotentPost(options, messages, stored !== messages);
+    // A repeat the store answers from its key stored nothing: no quota room, no count.
+    let replayed = false;
+    const postOptions = idempotentPost(options, messages, stored !== messages, () => {
+      replayed = true;
+    });
     // Before anything is written or spooled: a post over a quota writes nothing, and a batch is
     // reserved whole, so none of it is written either.
     const reserving = this.reserve(project, {
@@ -333,13 +337,15 @@ export class ResourceScope {
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
     const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId, postOptions);
     if (notified === undefined) {
-      const ids = await this.quotaBound(reservation, posting);
-      this.counters?.posted(project, name, ids.length);
+      const ids = await this.quotaBound(reservation, posting, () => replayed);
+      if (!replayed) this.counters?.posted(project, name, ids.length);
       return ids;
     }
     // Only a failed store write gives the room back: a failed spool leaves the messages stored.
-    const [ids] = await Promise.all([this.quotaBound(reservation, posting), notified]);
-    this.counters?.posted(project, name, ids.length);
+    // A repeat is spooled again (notifications are at least once; the spool cannot wait for the
+    // store to say whether it was a repeat without losing them to a crash in between).
+    const [ids] = await Promise.all([this.quotaBound(reservation, posting, () => replayed), notified]);
+    if (!replayed) this.counters?.posted(project, name, ids.length);
     return ids;
   }
 
@@ -644,12 +650,17 @@ export class ResourceScope {
   }
 
   /** The write's answer; its reservation is kept when it succeeds and given back when it fails. */
-  private async quotaBound<T>(reservation: QuotaReservation | null, write: Promise<T>): Promise<T> {
+  private async quotaBound<T>(
+    reservation: QuotaReservation | null,
+    write: Promise<T>,
+    storedNothing: () => boolean = () => false,
+  ): Promise<T> {
     if (reservation === null) return write;
     const quotas = this.quotas as QuotaBook;
     try {
       const result = await write;
-      quotas.commit(reservation);
+      if (storedNothing()) quotas.release(reservation);
+      else quotas.commit(reservation);
       return result;
     } catch (error) {
       quotas.release(reservation);
@@ -738,9 +749,10 @@ function idempotentPost(
   options: PostOptions | undefined,
   sent: NewMessage[],
   sealed: boolean,
+  onReplay: () => void,
 ): PostOptions | undefined {
   if (options?.idempotencyKey === undefined) return undefined;
-  if (!sealed) return { idempotencyKey: options.idempotencyKey };
+  if (!sealed) return { idempotencyKey: options.idempotencyKey, onReplay };
   const fingerprint = postFingerprint(sent.map((m) => ({ body: m.body, ttl: m.ttl ?? 0, delay: m.delay ?? 0 })));
-  return { idempotencyKey: options.idempotencyKey, fingerprint };
+  return { idempotencyKey: options.idempotencyKey, fingerprint, onReplay };
 }

@@ -12,10 +12,16 @@ export const idempotencyCases: ConformanceCase[] = [
     name: 'a repeat with the same key answers the first post ids and stores nothing',
     async run({ driver, project }) {
       const batch = [{ body: { n: 1 } }, { body: 'two', ttl: 120, delay: 5 }];
-      const first = await driver.messages.post(project, 'q', batch, 'c', { idempotencyKey: KEY });
+      let replays = 0;
+      const onReplay = () => {
+        replays++;
+      };
+      const first = await driver.messages.post(project, 'q', batch, 'c', { idempotencyKey: KEY, onReplay });
       assert.equal(first.length, 2);
-      const again = await driver.messages.post(project, 'q', batch, 'other-client', { idempotencyKey: KEY });
+      assert.equal(replays, 0, 'the first post stored its messages: no replay');
+      const again = await driver.messages.post(project, 'q', batch, 'other-client', { idempotencyKey: KEY, onReplay });
       assert.deepEqual(again, first);
+      assert.equal(replays, 1, 'the repeat says it stored nothing');
       assert.deepEqual(await allIds(driver, project, 'q', { includeDelayed: true }), first);
       assert.equal((await driver.queues.stats(project, 'q')).total, 2);
       // Still the first post's ids once its messages are gone: the key remembers the post, not the messages.
@@ -84,10 +90,17 @@ export const idempotencyCases: ConformanceCase[] = [
       // On a queue that does not exist yet, and on one that does.
       for (const queue of ['fresh', 'fresh']) {
         const key = `race-${(await driver.queues.exists(project, queue)) ? 'existing' : 'new'}`;
+        let replays = 0;
+        const onReplay = () => {
+          replays++;
+        };
         const answers = await Promise.all(
-          Array.from({ length: 4 }, () => driver.messages.post(project, queue, batch, 'c', { idempotencyKey: key })),
+          Array.from({ length: 4 }, () =>
+            driver.messages.post(project, queue, batch, 'c', { idempotencyKey: key, onReplay }),
+          ),
         );
         for (const ids of answers) assert.deepEqual(ids, answers[0]);
+        assert.equal(replays, 3, 'one post stored, three answered from its key');
       }
       assert.equal((await driver.queues.stats(project, 'fresh')).total, 6);
     },

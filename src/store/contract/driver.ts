@@ -127,6 +127,11 @@ export interface PostOptions {
    * client sent them. Left out, the store computes it from the messages it is given.
    */
   fingerprint?: string;
+  /**
+   * Called before the post resolves when a remembered key answered it and nothing was stored,
+   * so a layer above does not count (quotas, metrics) what was not written.
+   */
+  onReplay?: () => void;
 }
 
 export interface MessageController {

@@ -91,6 +91,8 @@ export interface MessageDraft {
 export interface IdempotentPost {
   key: string;
   fingerprint: string;
+  /** The engine calls it when the key answered the post and it stored nothing. */
+  replayed: () => void;
 }
 
 export interface MessageQuery {

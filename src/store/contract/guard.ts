@@ -164,6 +164,7 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
             o.fingerprint === undefined
               ? postFingerprint(drafts)
               : checkNonEmptyString(o.fingerprint, 'fingerprint', MAX_FINGERPRINT_LENGTH),
+          replayed: typeof o.onReplay === 'function' ? o.onReplay : () => {},
         };
       }
       return writing(engine.postMessages(project, queue, drafts, client, idempotency));

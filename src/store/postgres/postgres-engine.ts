@@ -332,7 +332,10 @@ export class PostgresEngine implements StoreEngine {
         DEFAULT_IDEMPOTENCY_WINDOW,
         MAX_IDEMPOTENCY_WINDOW,
       ]);
-      return (rows[0]?.ids ?? []).map(fromUuid);
+      const ids = (rows[0]?.ids ?? []).map(fromUuid);
+      // The ids made here are new: any others are the first post's, and nothing was stored.
+      if (ids[0] !== messages[0]?.id) idempotency.replayed();
+      return ids;
     } catch (error) {
       if (sqlState((error as Error).cause) === KEY_REUSED_SQLSTATE) {
         throw new IdempotencyKeyReusedError(queue, idempotency.key, { cause: error });

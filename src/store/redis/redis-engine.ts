@@ -226,6 +226,7 @@ export class RedisEngine implements StoreEngine {
     );
     if (Array.isArray(reply)) {
       if (reply[0] === -2) throw new IdempotencyKeyReusedError(queue, idempotency?.key ?? '');
+      idempotency?.replayed();
       return String(reply[1]).split(',');
     }
     return ids;

@@ -136,6 +136,7 @@ export abstract class ColumnarEngine implements StoreEngine {
       }
       if (remembered) {
         await this.settled();
+        idempotency.replayed();
         return remembered;
       }
     }
