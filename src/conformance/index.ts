@@ -1,5 +1,6 @@
 import { claimCases } from './cases/claims.js';
 import { deadLetterCases } from './cases/dead-letter.js';
+import { idempotencyCases } from './cases/idempotency.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { lifetimeCases } from './cases/lifetimes.js';
 import { messageCases } from './cases/messages.js';
@@ -24,4 +25,5 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...subscriptionCases,
   ...validationCases,
   ...lifecycleCases,
+  ...idempotencyCases,
 ];

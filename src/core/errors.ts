@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PH_NOT_FOUND'
   | 'PH_SUBSCRIPTION_EXISTS'
   | 'PH_CONFLICT'
+  | 'PH_IDEMPOTENCY_KEY_REUSED'
   | 'PH_MESSAGE_CLAIMED'
   | 'PH_MESSAGE_NOT_CLAIMED'
   | 'PH_MESSAGE_NOT_CLAIMED_BY'
@@ -174,6 +175,25 @@ export class SubscriptionExistsError extends ConflictError {
     options?: PosthornErrorOptions,
   ) {
     super(`queue ${JSON.stringify(queue)} already has a subscription for ${JSON.stringify(subscriber)}`, options);
+  }
+}
+
+/**
+ * A post named an idempotency key the queue remembers from a post of other messages (other
+ * bodies, ttls or delays). Answering the first post's ids would hide the difference, storing
+ * the new one would break the key's promise, so the post is refused and nothing is stored.
+ */
+export class IdempotencyKeyReusedError extends ConflictError {
+  readonly code = 'PH_IDEMPOTENCY_KEY_REUSED';
+  constructor(
+    readonly queue: string,
+    readonly key: string,
+    options?: PosthornErrorOptions,
+  ) {
+    super(
+      `idempotency key ${JSON.stringify(key)} of queue ${JSON.stringify(queue)} was used for a post of other messages`,
+      options,
+    );
   }
 }
 

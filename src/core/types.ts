@@ -38,6 +38,7 @@ export const RESERVED_METADATA = {
   flavor: '_flavor',
   retryPolicy: '_retry_policy',
   enableEncryptMessages: '_enable_encrypt_messages',
+  idempotencyWindow: '_idempotency_window',
 } as const;
 
 /**

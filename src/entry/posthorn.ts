@@ -32,6 +32,7 @@ export {
   FaultyFileIo,
   ForbiddenError,
   GLOBAL_PROJECT,
+  IdempotencyKeyReusedError,
   IdentityUnavailableError,
   InvalidArgumentError,
   isPosthornError,

@@ -118,10 +118,10 @@ export class RoutedDriver implements DataDriver {
     };
 
     this.messages = {
-      post: async (project, queue, messages, clientId) => {
+      post: async (project, queue, messages, clientId, options) => {
         return this.registering(project, queue, null, (place) => {
           const driver = place.target !== null && place.route.phase === 'draining' ? place.target : place.source;
-          return driver.messages.post(project, queue, messages, clientId);
+          return driver.messages.post(project, queue, messages, clientId, options);
         });
       },
       list: async (project, queue, options = {}) => {

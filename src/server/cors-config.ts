@@ -37,6 +37,7 @@ export const DEFAULT_CORS_HEADERS = [
   'URL-Expires',
   'URL-Methods',
   'URL-Paths',
+  'Idempotency-Key',
 ];
 
 function names(setting: Setting, what: string): string[] {

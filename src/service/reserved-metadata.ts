@@ -5,6 +5,7 @@ import {
   type QueueMetadata,
   RESERVED_METADATA,
 } from '../core/index.js';
+import { MAX_IDEMPOTENCY_WINDOW } from '../store/contract/index.js';
 import { apiError } from './errors.js';
 import type { ResourceKind } from './namespaces.js';
 
@@ -87,6 +88,7 @@ export function checkReservedMetadata(metadata: QueueMetadata, limits: Limits): 
   intInRange(metadata, R.defaultMessageDelay, limits.minMessageDelay, limits.maxMessageDelay);
   intInRange(metadata, R.maxClaimCount, 1, Number.MAX_SAFE_INTEGER);
   intInRange(metadata, R.deadLetterQueueMessagesTtl, limits.minMessageTtl, limits.maxMessageTtl);
+  intInRange(metadata, R.idempotencyWindow, 1, MAX_IDEMPOTENCY_WINDOW);
   const dlq = metadata[R.deadLetterQueue];
   if (!isUnset(dlq)) {
     if (typeof dlq !== 'string' || dlq.length > limits.maxQueueNameLength || !QUEUE_NAME_PATTERN.test(dlq)) {

@@ -11,11 +11,19 @@ import {
   type QueueMetadata,
   QueueNotFoundError,
   type QueueStats,
+  RESERVED_METADATA,
   ResourceNotFoundError,
   type Subscription,
   SubscriptionExistsError,
 } from '../core/index.js';
-import type { DataDriver, MessagePage, QueuePage, SubscriptionPage } from '../store/contract/index.js';
+import {
+  type DataDriver,
+  type MessagePage,
+  type PostOptions,
+  postFingerprint,
+  type QueuePage,
+  type SubscriptionPage,
+} from '../store/contract/index.js';
 import {
   checkCountParameter,
   readClaimTerms,
@@ -128,6 +136,7 @@ export class ResourceScope {
       ...reservedDefaults('queue', settings.limits).map(([key]) => key),
       '_flavor',
       '_retry_policy',
+      RESERVED_METADATA.idempotencyWindow,
     ]);
   }
 
@@ -296,7 +305,14 @@ export class ResourceScope {
    * `terms` are those of postTerms() when the caller read them already (to check the body size
    * before reading the body).
    */
-  async post(project: string, name: string, clientId: string, document: unknown, terms?: PostTerms): Promise<string[]> {
+  async post(
+    project: string,
+    name: string,
+    clientId: string,
+    document: unknown,
+    terms?: PostTerms,
+    options?: PostOptions,
+  ): Promise<string[]> {
     const knownTerms = terms ?? (await this.postTerms(project, name));
     const messages = readMessagePost(document, knownTerms, this.limits, this.settings.checksums);
     await this.settings.fairShare?.admitMessages(project, messages.length);
@@ -305,6 +321,11 @@ export class ResourceScope {
     // runs beside the store, before it), and both are durable before the post is answered. A
     // queue known to have no subscriptions costs nothing here (see Notifier.posted).
     const stored = this.sealed(name, messages, knownTerms.encrypt);
+    // A repeat the store answers from its key stored nothing: no quota room, no count.
+    let replayed = false;
+    const postOptions = idempotentPost(options, messages, stored !== messages, () => {
+      replayed = true;
+    });
     // Before anything is written or spooled: a post over a quota writes nothing, and a batch is
     // reserved whole, so none of it is written either.
     const reserving = this.reserve(project, {
@@ -314,15 +335,17 @@ export class ResourceScope {
     });
     const reservation = reserving instanceof Promise ? await reserving : reserving;
     const notified = this.settings.notifier?.posted(this.kind, project, name, messages);
-    const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId);
+    const posting = driver.messages.post(storeProject(this.kind, project), name, stored, clientId, postOptions);
     if (notified === undefined) {
-      const ids = await this.quotaBound(reservation, posting);
-      this.counters?.posted(project, name, ids.length);
+      const ids = await this.quotaBound(reservation, posting, () => replayed);
+      if (!replayed) this.counters?.posted(project, name, ids.length);
       return ids;
     }
     // Only a failed store write gives the room back: a failed spool leaves the messages stored.
-    const [ids] = await Promise.all([this.quotaBound(reservation, posting), notified]);
-    this.counters?.posted(project, name, ids.length);
+    // A repeat is spooled again (notifications are at least once; the spool cannot wait for the
+    // store to say whether it was a repeat without losing them to a crash in between).
+    const [ids] = await Promise.all([this.quotaBound(reservation, posting, () => replayed), notified]);
+    if (!replayed) this.counters?.posted(project, name, ids.length);
     return ids;
   }
 
@@ -627,12 +650,17 @@ export class ResourceScope {
   }
 
   /** The write's answer; its reservation is kept when it succeeds and given back when it fails. */
-  private async quotaBound<T>(reservation: QuotaReservation | null, write: Promise<T>): Promise<T> {
+  private async quotaBound<T>(
+    reservation: QuotaReservation | null,
+    write: Promise<T>,
+    storedNothing: () => boolean = () => false,
+  ): Promise<T> {
     if (reservation === null) return write;
     const quotas = this.quotas as QuotaBook;
     try {
       const result = await write;
-      quotas.commit(reservation);
+      if (storedNothing()) quotas.release(reservation);
+      else quotas.commit(reservation);
       return result;
     } catch (error) {
       quotas.release(reservation);
@@ -710,4 +738,21 @@ export class ResourceScope {
 
 function termsKey(project: string, name: string): string {
   return `${project}/${name}`;
+}
+
+/**
+ * The store's post options for a post with an idempotency key. When the bodies were sealed (a
+ * fresh IV each time), the key is bound to the fingerprint of what the client sent, so a
+ * repeat matches its first post and is not taken for another.
+ */
+function idempotentPost(
+  options: PostOptions | undefined,
+  sent: NewMessage[],
+  sealed: boolean,
+  onReplay: () => void,
+): PostOptions | undefined {
+  if (options?.idempotencyKey === undefined) return undefined;
+  if (!sealed) return { idempotencyKey: options.idempotencyKey, onReplay };
+  const fingerprint = postFingerprint(sent.map((m) => ({ body: m.body, ttl: m.ttl ?? 0, delay: m.delay ?? 0 })));
+  return { idempotencyKey: options.idempotencyKey, fingerprint, onReplay };
 }

@@ -74,6 +74,35 @@ async function drain(d: DataDriver, project: string, queue: string): Promise<voi
   while ((await d.messages.pop(project, queue, 20)).length > 0);
 }
 
+/**
+ * A post that remembers keys itself, by `slot`, and forever: a stand-in for broken idempotency.
+ * With `racy`, it looks the key up, posts, then remembers, so a repeat in flight meanwhile posts too.
+ */
+function rememberedBy(
+  d: DataDriver,
+  slot: (project: string, queue: string, key: string) => string,
+  racy: boolean,
+): Partial<MessageController> {
+  const known = new Map<string, Promise<string[]> | string[]>();
+  return {
+    async post(p, q, l, c, o) {
+      const key = o?.idempotencyKey;
+      if (key === undefined) return d.messages.post(p, q, l, c);
+      const at = slot(p, q, key);
+      const found = known.get(at);
+      if (found) return found;
+      if (racy) {
+        const ids = await d.messages.post(p, q, l, c);
+        known.set(at, ids);
+        return ids;
+      }
+      const posting = d.messages.post(p, q, l, c);
+      known.set(at, posting);
+      return posting;
+    },
+  };
+}
+
 const mutants: Mutant[] = [
   // queues
   mutant(
@@ -418,6 +447,39 @@ const mutants: Mutant[] = [
       },
     }),
   ),
+  // idempotency
+  mutant(
+    'the idempotency key is ignored',
+    [
+      'a repeat with the same key',
+      'a body with its keys in another order',
+      'the key with other messages',
+      'two posts with one key racing',
+      'the key is remembered for the queue window',
+      'keys that are empty',
+    ],
+    (d) => ({ messages: { post: (p, q, l, c) => d.messages.post(p, q, l, c) } }),
+  ),
+  mutant('the fingerprint depends on the order of a body keys', ['a body with its keys in another order'], (d) => ({
+    messages: {
+      post: (p, q, l, c, o) =>
+        d.messages.post(p, q, l, c, o && { ...o, fingerprint: Buffer.from(JSON.stringify(l)).toString('hex') }),
+    },
+  })),
+  mutant('the fingerprint is ignored', ['the key with other messages'], (d) => ({
+    messages: { post: (p, q, l, c, o) => d.messages.post(p, q, l, c, o && { ...o, fingerprint: 'same' }) },
+  })),
+  mutant('keys are remembered per project, not per queue', ['keys are per queue'], (d) => ({
+    messages: rememberedBy(d, (p, _q, k) => `${p}\u0000${k}`, false),
+  })),
+  mutant(
+    'keys are remembered forever, through a queue delete',
+    ['deleting the queue forgets', 'the key is remembered for the queue window'],
+    (d) => ({ messages: rememberedBy(d, (p, q, k) => `${p}\u0000${q}\u0000${k}`, false) }),
+  ),
+  mutant('a repeat racing the first post is posted too', ['two posts with one key racing'], (d) => ({
+    messages: rememberedBy(d, (p, q, k) => `${p}\u0000${q}\u0000${k}`, true),
+  })),
   // driver
   mutant('isAlive says no', ['declares its capabilities'], () => ({
     driver: { isAlive: async () => false },

@@ -62,6 +62,8 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, { status: number; 
   PH_NOT_FOUND: { status: 404, title: 'Not found' },
   PH_SUBSCRIPTION_EXISTS: { status: 409, title: 'Resource conflict' },
   PH_CONFLICT: { status: 409, title: 'Resource conflict' },
+  // 422, as the IETF httpapi Idempotency-Key draft says for a key reused with another payload.
+  PH_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused' },
   PH_MESSAGE_CLAIMED: { status: 403, title: TITLES.unableToDelete },
   PH_MESSAGE_NOT_CLAIMED: { status: 400, title: TITLES.unableToDelete },
   PH_MESSAGE_NOT_CLAIMED_BY: { status: 403, title: TITLES.unableToDelete },

@@ -286,7 +286,16 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
         `Message collection size is too large. The max size for this queue is ${terms.maxPostSize} bytes; these messages take ${size}.`,
       );
     }
-    const ids = await ctx.service.queues.post(project, name, clientId, { messages: body.messages }, terms);
+    // The key as the body's `idempotency_key` or an `Idempotency-Key` header (HTTP's name).
+    const key = optional<string>(body, 'idempotency_key') ?? headers['Idempotency-Key'];
+    const ids = await ctx.service.queues.post(
+      project,
+      name,
+      clientId,
+      { messages: body.messages },
+      terms,
+      key === undefined ? undefined : { idempotencyKey: key },
+    );
     return ok({ message_ids: ids }, 201);
   },
 

@@ -20,7 +20,15 @@ interface ActionSchema {
 
 const IDENTITY = ['Client-ID', 'X-Project-ID'] as const;
 /** The headers the schema types (as strings); others are not looked at. */
-const KNOWN_HEADERS = ['User-Agent', 'Date', 'Accept', 'Client-ID', 'X-Project-ID', 'X-Auth-Token'] as const;
+const KNOWN_HEADERS = [
+  'User-Agent',
+  'Date',
+  'Accept',
+  'Client-ID',
+  'X-Project-ID',
+  'X-Auth-Token',
+  'Idempotency-Key',
+] as const;
 
 function action(
   required: readonly string[],
@@ -55,7 +63,7 @@ export const ACTIONS: Readonly<Record<string, ActionSchema>> = Object.freeze({
   }),
   message_get: action(['queue_name', 'message_id'], { ...Q, message_id: 'string' }),
   message_get_many: action(['queue_name', 'message_ids'], { ...Q, message_ids: 'array' }),
-  message_post: action(['queue_name', 'messages'], { ...Q, messages: 'array' }),
+  message_post: action(['queue_name', 'messages'], { ...Q, messages: 'array', idempotency_key: 'string' }),
   message_delete: action(['queue_name', 'message_id'], { ...Q, message_id: 'string', claim_id: 'string' }),
   message_delete_many: action(['queue_name'], { ...Q, message_ids: 'array', pop: 'integer' }),
 

@@ -111,12 +111,41 @@ export interface BulkDeleteOptions {
   claimIds?: string[];
 }
 
+export interface PostOptions {
+  /**
+   * Makes the post idempotent (the IETF httpapi draft's Idempotency-Key, as Stripe uses it):
+   * while the queue remembers the key — its `_idempotency_window` seconds from the first post
+   * that used it, 3600 by default — a post with the same key stores nothing and answers the
+   * first post's ids. A post of other messages (bodies, ttls or delays) with a remembered key
+   * is IdempotencyKeyReusedError. 1 to 255 characters. Two posts with one key racing each
+   * other store one post; both answer its ids. The key is stored with the post, atomically.
+   */
+  idempotencyKey?: string;
+  /**
+   * What the key is bound to, when a layer above changes the bodies before they reach the
+   * store (encryption at rest: a new IV each time): postFingerprint() of the messages as the
+   * client sent them. Left out, the store computes it from the messages it is given.
+   */
+  fingerprint?: string;
+  /**
+   * Called before the post resolves when a remembered key answered it and nothing was stored,
+   * so a layer above does not count (quotas, metrics) what was not written.
+   */
+  onReplay?: () => void;
+}
+
 export interface MessageController {
   /**
    * Appends the messages in the given order, atomically (all or none), and returns their ids
-   * in the same order. Creates the queue when missing.
+   * in the same order. Creates the queue when missing. See PostOptions for idempotent posts.
    */
-  post(project: ProjectId, queue: string, messages: NewMessage[], clientId: string): Promise<string[]>;
+  post(
+    project: ProjectId,
+    queue: string,
+    messages: NewMessage[],
+    clientId: string,
+    options?: PostOptions,
+  ): Promise<string[]>;
   list(project: ProjectId, queue: string, options?: ListMessagesOptions): Promise<MessagePage>;
   /** The oldest (or newest) live message, claimed or not, delayed or not; null when empty. */
   first(project: ProjectId, queue: string, end?: 'oldest' | 'newest'): Promise<Message | null>;

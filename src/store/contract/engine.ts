@@ -28,7 +28,18 @@ export interface StoreEngine {
   listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage>;
   queueStats(project: ProjectId, queue: string): Promise<QueueStats>;
 
-  postMessages(project: ProjectId, queue: string, messages: MessageDraft[], clientId: string): Promise<string[]>;
+  /**
+   * With `idempotency`, the engine stores the key with the post in the same atomic write, and a
+   * post whose key it remembers (unexpired, see idempotencyWindow) stores nothing: it answers
+   * the first post's ids when the fingerprints match, else throws IdempotencyKeyReusedError.
+   */
+  postMessages(
+    project: ProjectId,
+    queue: string,
+    messages: MessageDraft[],
+    clientId: string,
+    idempotency: IdempotentPost | null,
+  ): Promise<string[]>;
   listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage>;
   firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null>;
   getMessage(project: ProjectId, queue: string, id: string): Promise<Message>;
@@ -74,6 +85,14 @@ export interface MessageDraft {
   ttl: number;
   delay: number;
   checksum: string | null;
+}
+
+/** A checked idempotency key and the fingerprint of the post it is bound to (hex SHA-256). */
+export interface IdempotentPost {
+  key: string;
+  fingerprint: string;
+  /** The engine calls it when the key answered the post and it stored nothing. */
+  replayed: () => void;
 }
 
 export interface MessageQuery {

@@ -24,10 +24,13 @@ import type {
   QueueController,
   SubscriptionController,
 } from './driver.js';
-import type { MessageDraft, StoreEngine } from './engine.js';
+import type { IdempotentPost, MessageDraft, StoreEngine } from './engine.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, postFingerprint } from './semantics.js';
 
 /** Longest subscriber URI a store keeps (Zaqar keeps no bound; this keeps records small). */
 export const MAX_SUBSCRIBER_LENGTH = 2048;
+/** A fingerprint given by a layer above the store: a hex digest, room for SHA-512. */
+const MAX_FINGERPRINT_LENGTH = 128;
 
 /**
  * Turns a StoreEngine into a DataDriver: every argument is checked against `limits` (a typed
@@ -135,13 +138,36 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
     };
   };
 
+  // Printable ASCII only, as an HTTP header carries it: every store keeps it as it is, and a
+  // key cannot differ from another by an invisible character.
+  const idempotencyKey = (value: unknown): string => {
+    const key = checkNonEmptyString(value, 'idempotencyKey', MAX_IDEMPOTENCY_KEY_LENGTH);
+    if (!/^[\x20-\x7e]+$/.test(key)) {
+      throw new InvalidArgumentError('idempotencyKey', 'must be printable ASCII (characters 0x20 to 0x7E)');
+    }
+    return key;
+  };
+
   const messages: MessageController = {
-    async post(project, queue, list, clientId) {
+    async post(project, queue, list, clientId, postOptions) {
       scope(project, queue);
       if (!Array.isArray(list)) throw new InvalidArgumentError('messages', `must be an array, not ${describe(list)}`);
       if (list.length === 0) throw new InvalidArgumentError('messages', 'must hold at least one message');
       const drafts = list.map(messageDraft);
-      return writing(engine.postMessages(project, queue, drafts, checkString(clientId, 'clientId', 256)));
+      const client = checkString(clientId, 'clientId', 256);
+      const o = options(postOptions, 'options');
+      let idempotency: IdempotentPost | null = null;
+      if (o.idempotencyKey !== undefined) {
+        idempotency = {
+          key: idempotencyKey(o.idempotencyKey),
+          fingerprint:
+            o.fingerprint === undefined
+              ? postFingerprint(drafts)
+              : checkNonEmptyString(o.fingerprint, 'fingerprint', MAX_FINGERPRINT_LENGTH),
+          replayed: typeof o.onReplay === 'function' ? o.onReplay : () => {},
+        };
+      }
+      return writing(engine.postMessages(project, queue, drafts, client, idempotency));
     },
     async list(project, queue, listOptions) {
       scope(project, queue);

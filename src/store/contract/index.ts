@@ -1,5 +1,17 @@
 export type * from './driver.js';
 export type * from './engine.js';
 export { createDataDriver, MAX_SUBSCRIBER_LENGTH } from './guard.js';
-export { ageSeconds, type DeadLetterPolicy, deadLetterPolicy, queueMatches, sameJson } from './semantics.js';
+export {
+  ageSeconds,
+  DEFAULT_IDEMPOTENCY_WINDOW,
+  type DeadLetterPolicy,
+  deadLetterPolicy,
+  type FingerprintedMessage,
+  idempotencyWindow,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_IDEMPOTENCY_WINDOW,
+  postFingerprint,
+  queueMatches,
+  sameJson,
+} from './semantics.js';
 export type { StoreObserver } from './store-observer.js';

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { CorruptDataError, decodeValue, encodeValue } from '../../core/index.js';
-import type { Effect, Post, PostedMessage, Relocate } from '../state/index.js';
+import type { Effect, Post, PostedMessage, PostKey, Relocate } from '../state/index.js';
 
 /**
  * The disk log's records. Each is framed as
@@ -31,6 +31,12 @@ const TYPE_RELOCATE_CRC = 5;
  * Journal.flush), so a shorter file is damage — acknowledged records were cut — not a torn write.
  */
 const TYPE_SEAL = 6;
+/**
+ * A post with an idempotency key: TYPE_POST_CRC with the key, its fingerprint and when it is
+ * forgotten after the message count, so the key is as durable as the messages and never
+ * outlives or predates them, whatever instant a crash picks.
+ */
+const TYPE_POST_KEY = 7;
 /** Bytes of the CRC-32 before each body in a post or relocation. */
 export const BODY_CRC_BYTES = 4;
 const PREFIX = 9; // type + lsn
@@ -66,13 +72,16 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   const cLength = Buffer.byteLength(effect.client);
   const msgs = effect.msgs;
   let size = HEADER_BYTES + PREFIX + 2 + pLength + 1 + qLength + 2 + cLength + 20;
+  const key = effect.key;
+  // Keys are printable ASCII of at most 255 characters (the guard checks), fingerprints hex.
+  if (key) size += 1 + key.k.length + 1 + key.f.length + 8;
   for (let k = 0; k < msgs.length; k++) {
     const m = msgs[k] as PostedMessage;
     size += 11 + BODY_CRC_BYTES + m.len + (m.checksum === null ? 0 : Buffer.byteLength(m.checksum));
   }
   const buf = Buffer.allocUnsafe(size);
   let at = HEADER_BYTES;
-  buf[at++] = TYPE_POST_CRC;
+  buf[at++] = key ? TYPE_POST_KEY : TYPE_POST_CRC;
   buf.writeDoubleBE(lsn, at);
   at += 8;
   buf.writeUInt16BE(pLength, at);
@@ -85,6 +94,14 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   buf.writeDoubleBE(effect.seq, at + 8);
   buf.writeUInt32BE(msgs.length, at + 16);
   at += 20;
+  if (key) {
+    buf[at] = key.k.length;
+    at += 1 + buf.write(key.k, at + 1, 'latin1');
+    buf[at] = key.f.length;
+    at += 1 + buf.write(key.f, at + 1, 'latin1');
+    buf.writeDoubleBE(key.until, at);
+    at += 8;
+  }
   for (let k = 0; k < msgs.length; k++) {
     const m = msgs[k] as PostedMessage;
     buf.writeUInt32BE(m.ttl, at);
@@ -152,7 +169,7 @@ export function decodeRecord(
 ): { lsn: number; effect: Effect; bodyCrc: boolean } {
   try {
     const type = payload[0];
-    const bodyCrc = type === TYPE_POST_CRC || type === TYPE_RELOCATE_CRC;
+    const bodyCrc = type === TYPE_POST_CRC || type === TYPE_POST_KEY || type === TYPE_RELOCATE_CRC;
     const gap = bodyCrc ? BODY_CRC_BYTES : 0;
     const lsn = payload.readDoubleBE(1);
     let at = PREFIX;
@@ -170,7 +187,9 @@ export function decodeRecord(
       });
       return { lsn, effect: { t: 'relocate', entries }, bodyCrc };
     }
-    if (type !== TYPE_POST && type !== TYPE_POST_CRC) throw new Error(`unknown record type ${type}`);
+    if (type !== TYPE_POST && type !== TYPE_POST_CRC && type !== TYPE_POST_KEY) {
+      throw new Error(`unknown record type ${type}`);
+    }
     const pLength = payload.readUInt16BE(at);
     const p = payload.toString('utf8', at + 2, at + 2 + pLength);
     at += 2 + pLength;
@@ -184,6 +203,17 @@ export function decodeRecord(
     const seq = payload.readDoubleBE(at + 8);
     const n = payload.readUInt32BE(at + 16);
     at += 20;
+    let key: PostKey | undefined;
+    if (type === TYPE_POST_KEY) {
+      const kLength = payload[at] as number;
+      const k = payload.toString('latin1', at + 1, at + 1 + kLength);
+      at += 1 + kLength;
+      const fLength = payload[at] as number;
+      const f = payload.toString('latin1', at + 1, at + 1 + fLength);
+      at += 1 + fLength;
+      key = { k, f, until: payload.readDoubleBE(at) };
+      at += 8;
+    }
     const msgs: Post['msgs'] = [];
     for (let k = 0; k < n; k++) {
       const csLength = payload[at + 10] as number;
@@ -202,7 +232,9 @@ export function decodeRecord(
       at += m.len;
     }
     if (at !== payload.length) throw new Error('post record length does not add up');
-    return { lsn, effect: { t: 'post', p, q, client, now, seq, msgs }, bodyCrc };
+    const post: Post = { t: 'post', p, q, client, now, seq, msgs };
+    if (key) post.key = key;
+    return { lsn, effect: post, bodyCrc };
   } catch (error) {
     throw new CorruptDataError('a log record passed its checksum but could not be decoded', {}, { cause: error });
   }

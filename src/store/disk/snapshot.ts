@@ -40,6 +40,8 @@ interface QueueHeader {
   subs: [string, number, string, number, number, number, Record<string, unknown>, boolean][];
   moved: [number, number][];
   checksums: [number, string][];
+  /** Remembered idempotency keys: key, fingerprint, first seq, count, until. Absent before they were. */
+  keys?: [string, string, number, number, number][];
 }
 
 interface Header extends LogPosition {
@@ -88,6 +90,7 @@ export function captureSnapshot(state: StoreState, position: LogPosition): Buffe
       ]),
       moved: [...q.movedIdOf.entries()].map(([order, seq]) => [seq, order]),
       checksums: [...q.checksums.entries()],
+      keys: [...q.remembered.entries()].map(([key, r]) => [key, r.fingerprint, r.seq, r.count, r.until]),
     });
     for (const part of q.cols.toBuffers()) columns.push(Buffer.from(part)); // a copy: the state moves on
   }
@@ -214,6 +217,9 @@ export async function readSnapshot(
       q.movedIdOf.set(order, seq);
     }
     for (const [order, checksum] of h.checksums) q.checksums.set(order, checksum);
+    for (const [key, fingerprint, seq, count, until] of h.keys ?? []) {
+      q.remembered.set(key, { fingerprint, seq, count, until });
+    }
   }
   if (at !== file.length - 4) throw fail('has columns that do not add up');
   return { state, position: { lsn: header.lsn, segment: header.segment, offset: header.offset } };

@@ -699,6 +699,87 @@ export const MIGRATIONS: readonly Migration[] = [
       END $fn$;
     `,
   },
+  {
+    version: 5,
+    name: 'idempotency keys of posts',
+    sql: (s) => `
+      -- A post's idempotency key, written in the post's own transaction: the messages and the
+      -- key commit together or not at all. Forgotten (by gc) once expires_at has passed.
+      CREATE TABLE ${s}.idempotency_keys (
+        queue_id bigint NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        fingerprint text NOT NULL,
+        ids uuid[] NOT NULL,
+        expires_at bigint NOT NULL,
+        CONSTRAINT idempotency_keys_pkey PRIMARY KEY (queue_id, key)
+      );
+      CREATE INDEX idempotency_keys_expiry ON ${s}.idempotency_keys (expires_at);
+
+      -- delete_queue of migration 2, which also forgets the queue's keys.
+      CREATE OR REPLACE FUNCTION ${s}.delete_queue(p_project text, p_queue text)
+      RETURNS boolean LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_queue bigint;
+      BEGIN
+        DELETE FROM ${s}.queues WHERE project = p_project AND name = p_queue RETURNING id INTO v_queue;
+        IF NOT FOUND THEN RETURN false; END IF;
+        DELETE FROM ${s}.messages WHERE queue_id = v_queue;
+        DELETE FROM ${s}.claims WHERE queue_id = v_queue;
+        DELETE FROM ${s}.subscriptions WHERE queue_id = v_queue;
+        DELETE FROM ${s}.idempotency_keys WHERE queue_id = v_queue;
+        RETURN true;
+      END $fn$;
+
+      -- A post with an idempotency key. The queue's row is locked first (made when missing), so
+      -- a repeat racing the first post waits here until that one commits and then finds its key:
+      -- never two posts. A remembered key answers its post's ids and stores nothing; bound to
+      -- another fingerprint it raises PH422. The window is the queue's _idempotency_window when it
+      -- is a whole number in 1..p_max_window, else p_default_window (contract/semantics.ts).
+      CREATE FUNCTION ${s}.post_messages_idempotent(p_project text, p_queue text, p_now bigint, p_ids uuid[],
+          p_clients text[], p_created bigint[], p_expires bigint[], p_visible bigint[], p_ttls bigint[],
+          p_checksums text[], p_lengths integer[], p_bodies bytea, p_key text, p_fingerprint text,
+          p_default_window bigint, p_max_window bigint)
+      RETURNS uuid[] LANGUAGE plpgsql AS $fn$
+      DECLARE
+        v_queue bigint;
+        v_meta json;
+        v_window bigint := p_default_window;
+        v_asked numeric;
+        v_fingerprint text;
+        v_ids uuid[];
+      BEGIN
+        LOOP
+          SELECT id, metadata INTO v_queue, v_meta FROM ${s}.queues
+           WHERE project = p_project AND name = p_queue FOR UPDATE;
+          EXIT WHEN FOUND;
+          INSERT INTO ${s}.queues (project, name, metadata, created_at)
+          VALUES (p_project, p_queue, '{}', p_now)
+          ON CONFLICT ON CONSTRAINT queues_name DO NOTHING;
+        END LOOP;
+        SELECT k.fingerprint, k.ids INTO v_fingerprint, v_ids FROM ${s}.idempotency_keys k
+         WHERE k.queue_id = v_queue AND k.key = p_key AND k.expires_at > p_now;
+        IF FOUND THEN
+          IF v_fingerprint <> p_fingerprint THEN
+            RAISE EXCEPTION 'idempotency key % was used for other messages', p_key USING ERRCODE = 'PH422';
+          END IF;
+          RETURN v_ids;
+        END IF;
+        PERFORM ${s}.post_messages(p_project, p_queue, p_now, p_ids, p_clients, p_created, p_expires, p_visible,
+                                   p_ttls, p_checksums, p_lengths, p_bodies);
+        IF json_typeof(v_meta -> '_idempotency_window') = 'number' THEN
+          v_asked := (v_meta ->> '_idempotency_window')::numeric;
+          IF v_asked = trunc(v_asked) AND v_asked >= 1 AND v_asked <= p_max_window THEN
+            v_window := v_asked::bigint;
+          END IF;
+        END IF;
+        INSERT INTO ${s}.idempotency_keys (queue_id, key, fingerprint, ids, expires_at)
+        VALUES (v_queue, p_key, p_fingerprint, p_ids, p_now + v_window * 1000)
+        ON CONFLICT ON CONSTRAINT idempotency_keys_pkey
+          DO UPDATE SET fingerprint = EXCLUDED.fingerprint, ids = EXCLUDED.ids, expires_at = EXCLUDED.expires_at;
+        RETURN p_ids;
+      END $fn$;
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

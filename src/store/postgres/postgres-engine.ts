@@ -6,6 +6,7 @@ import {
   type Clock,
   encodeValue,
   type GcReport,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   isId,
   type Message,
@@ -26,7 +27,10 @@ import {
   ageSeconds,
   type ClaimTerms,
   type CreatedSubscription,
+  DEFAULT_IDEMPOTENCY_WINDOW,
   deadLetterPolicy,
+  type IdempotentPost,
+  MAX_IDEMPOTENCY_WINDOW,
   type MessageDraft,
   type MessagePage,
   type MessageQuery,
@@ -52,7 +56,7 @@ import {
   toUuid,
 } from './rows.js';
 import { StatementRunner } from './statement-runner.js';
-import { checkStorableText } from './storage-errors.js';
+import { checkStorableText, KEY_REUSED_SQLSTATE, sqlState } from './storage-errors.js';
 
 export interface PostgresEngineOptions {
   pool: pg.Pool;
@@ -280,7 +284,13 @@ export class PostgresEngine implements StoreEngine {
 
   // --- messages -----------------------------------------------------------------------------
 
-  async postMessages(project: ProjectId, queue: string, drafts: MessageDraft[], clientId: string): Promise<string[]> {
+  async postMessages(
+    project: ProjectId,
+    queue: string,
+    drafts: MessageDraft[],
+    clientId: string,
+    idempotency: IdempotentPost | null,
+  ): Promise<string[]> {
     checkStorableText(project, 'project');
     checkStorableText(clientId, 'clientId');
     drafts.forEach((d, i) => {
@@ -297,8 +307,41 @@ export class PostgresEngine implements StoreEngine {
       clientId,
       checksum: d.checksum,
     }));
+    if (idempotency) return this.postIdempotent(project, queue, encoded, now, idempotency);
     await this.lanes.post(project, queue, encoded, now);
     return encoded.map((m) => m.id);
+  }
+
+  /**
+   * A post with an idempotency key: one call of post_messages_idempotent, in its own
+   * transaction beside the post lane (it takes the queue's row like a lane's transaction does,
+   * so positions still follow commit order). Such posts are the rarer kind; they are not batched.
+   */
+  private async postIdempotent(
+    project: string,
+    queue: string,
+    messages: EncodedMessage[],
+    now: number,
+    idempotency: IdempotentPost,
+  ): Promise<string[]> {
+    try {
+      const { rows } = await this.db.run<{ ids: string[] }>('postMessagesIdempotent', [
+        ...postArguments(project, queue, messages, now),
+        idempotency.key,
+        idempotency.fingerprint,
+        DEFAULT_IDEMPOTENCY_WINDOW,
+        MAX_IDEMPOTENCY_WINDOW,
+      ]);
+      const ids = (rows[0]?.ids ?? []).map(fromUuid);
+      // The ids made here are new: any others are the first post's, and nothing was stored.
+      if (ids[0] !== messages[0]?.id) idempotency.replayed();
+      return ids;
+    } catch (error) {
+      if (sqlState((error as Error).cause) === KEY_REUSED_SQLSTATE) {
+        throw new IdempotencyKeyReusedError(queue, idempotency.key, { cause: error });
+      }
+      throw error;
+    }
   }
 
   async listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
@@ -621,11 +664,11 @@ export class PostgresEngine implements StoreEngine {
       messages += removed;
       if (removed < GC_SLICE) break;
     }
-    return {
-      messages,
-      claims: (await this.db.run('gcClaims', [now])).rowCount ?? 0,
-      subscriptions: (await this.db.run('gcSubscriptions', [now])).rowCount ?? 0,
-    };
+    const claims = (await this.db.run('gcClaims', [now])).rowCount ?? 0;
+    const subscriptions = (await this.db.run('gcSubscriptions', [now])).rowCount ?? 0;
+    // Expired idempotency keys go too; a GcReport counts only what clients could see.
+    await this.db.run('gcIdempotencyKeys', [now]);
+    return { messages, claims, subscriptions };
   }
 
   async close(): Promise<void> {
@@ -642,41 +685,7 @@ export class PostgresEngine implements StoreEngine {
   // --- helpers ------------------------------------------------------------------------------
 
   private async sendPost(project: string, queue: string, messages: EncodedMessage[], now: number): Promise<void> {
-    const n = messages.length;
-    const ids = new Array<string>(n);
-    const clients = new Array<string>(n);
-    const created = new Array<number>(n);
-    const expires = new Array<number>(n);
-    const visible = new Array<number>(n);
-    const ttls = new Array<number>(n);
-    const checksums = new Array<string | null>(n);
-    const lengths = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const m = messages[i] as EncodedMessage;
-      ids[i] = m.id;
-      clients[i] = m.clientId;
-      created[i] = m.createdAt;
-      expires[i] = m.expiresAt;
-      visible[i] = m.visibleAt;
-      ttls[i] = m.ttl;
-      checksums[i] = m.checksum;
-      lengths[i] = m.body.length;
-    }
-    const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
-    await this.db.runPost(`${project}\u0000${queue}`, [
-      project,
-      queue,
-      now,
-      ids,
-      clients,
-      created,
-      expires,
-      visible,
-      ttls,
-      checksums,
-      lengths,
-      bodies,
-    ]);
+    await this.db.runPost(`${project}\u0000${queue}`, postArguments(project, queue, messages, now));
   }
 
   /**
@@ -822,4 +831,30 @@ function policyColumns(metadata: QueueMetadata, queue: string): [number | null, 
     policy.queue,
     policy.ttl === null ? null : Math.min(policy.ttl, INT4_MAX),
   ];
+}
+
+/** The arguments of post_messages (and the first twelve of post_messages_idempotent). */
+function postArguments(project: string, queue: string, messages: EncodedMessage[], now: number): unknown[] {
+  const n = messages.length;
+  const ids = new Array<string>(n);
+  const clients = new Array<string>(n);
+  const created = new Array<number>(n);
+  const expires = new Array<number>(n);
+  const visible = new Array<number>(n);
+  const ttls = new Array<number>(n);
+  const checksums = new Array<string | null>(n);
+  const lengths = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const m = messages[i] as EncodedMessage;
+    ids[i] = m.id;
+    clients[i] = m.clientId;
+    created[i] = m.createdAt;
+    expires[i] = m.expiresAt;
+    visible[i] = m.visibleAt;
+    ttls[i] = m.ttl;
+    checksums[i] = m.checksum;
+    lengths[i] = m.body.length;
+  }
+  const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
+  return [project, queue, now, ids, clients, created, expires, visible, ttls, checksums, lengths, bodies];
 }

@@ -54,6 +54,9 @@ export function buildStatements(s: string) {
 
     postMessages: `SELECT ${s}.post_messages($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
                                                $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea)`,
+    postMessagesIdempotent: `
+      SELECT ${s}.post_messages_idempotent($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
+               $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea, $13, $14, $15, $16)::text[] AS ids`,
     listMessages: `
       SELECT ${MESSAGE_COLUMNS}
         FROM ${s}.list_messages($1, $2, $3, $4, $5::boolean, $6::boolean, $7::text, $8) m
@@ -195,6 +198,7 @@ export function buildStatements(s: string) {
         LEFT JOIN ${s}.queues q ON q.id = g.queue_id`,
     gcClaims: `DELETE FROM ${s}.claims WHERE expires_at <= $1`,
     gcSubscriptions: `DELETE FROM ${s}.subscriptions WHERE expires_at <= $1`,
+    gcIdempotencyKeys: `DELETE FROM ${s}.idempotency_keys WHERE expires_at <= $1`,
     alive: 'SELECT 1',
   };
 }

@@ -20,6 +20,8 @@ import { InvalidArgumentError, type ProjectId } from '../../core/index.js';
  *   <q>:claims                            HASH  claim id -> "ttl grace updated expires id,id,..."
  *   <q>:claimexp                          ZSET  claim ids by expiry (gc)
  *   <q>:subs / <q>:subby                  ZSET  subscription ids by sequence / HASH subscriber -> id
+ *   <q>:keys / <q>:keyexp                 HASH  idempotency key -> "until fingerprint id,id,..." / ZSET
+ *                                               keys by until (gc)
  *   <q>:m:<id>                            HASH  one message: s t cr e v c ce cc u cs (b: a body written
  *                                               before bodies had keys of their own)
  *   <q>:b:<id>                            STRING  one message's body (MessagePack)

@@ -7,6 +7,7 @@ import {
   decodeValue,
   encodeValue,
   type GcReport,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   type Message,
   MessageClaimedError,
@@ -28,7 +29,10 @@ import {
   ageSeconds,
   type ClaimTerms,
   type CreatedSubscription,
+  DEFAULT_IDEMPOTENCY_WINDOW,
   deadLetterPolicy,
+  type IdempotentPost,
+  idempotencyWindow,
   type MessageDraft,
   type MessagePage,
   type MessageQuery,
@@ -81,7 +85,7 @@ export class RedisEngine implements StoreEngine {
     const created = await this.connection.script(
       'phQueueCreate',
       [this.keys.queueBase(project, queue), this.keys.queueIndex(project)],
-      [queue, encodeValue(metadata), ...policyArgs(metadata, queue)],
+      [queue, encodeValue(metadata), ...policyArgs(metadata, queue), idempotencyWindow(metadata)],
     );
     return created === 1;
   }
@@ -102,7 +106,7 @@ export class RedisEngine implements StoreEngine {
     const done = await this.connection.script(
       'phQueueSetMetadata',
       [this.keys.queueBase(project, queue)],
-      [encodeValue(metadata), ...policyArgs(metadata, queue)],
+      [encodeValue(metadata), ...policyArgs(metadata, queue), idempotencyWindow(metadata)],
     );
     if (done === -1) throw new QueueNotFoundError(project, queue);
   }
@@ -190,17 +194,41 @@ export class RedisEngine implements StoreEngine {
 
   // --- messages -----------------------------------------------------------------------------
 
-  async postMessages(project: ProjectId, queue: string, drafts: MessageDraft[], clientId: string): Promise<string[]> {
+  async postMessages(
+    project: ProjectId,
+    queue: string,
+    drafts: MessageDraft[],
+    clientId: string,
+    idempotency: IdempotentPost | null,
+  ): Promise<string[]> {
     // Encode every body before anything is sent, so a body that cannot be encoded leaves nothing.
     const bodies = drafts.map((d) => encodeValue(d.body));
     await this.register(project);
     const now = this.clock.now();
     const ids = drafts.map(() => newId(now));
-    const args: (string | number | Buffer)[] = [now, queue, EMPTY_METADATA, clientId, drafts.length];
+    const args: (string | number | Buffer)[] = [
+      now,
+      queue,
+      EMPTY_METADATA,
+      clientId,
+      drafts.length,
+      idempotency?.key ?? '',
+      idempotency?.fingerprint ?? '',
+      DEFAULT_IDEMPOTENCY_WINDOW,
+    ];
     drafts.forEach((d, i) => {
       args.push(ids[i] as string, bodies[i] as Buffer, d.ttl, d.delay, d.checksum ?? '');
     });
-    await this.connection.script('phPost', [this.keys.queueBase(project, queue), this.keys.queueIndex(project)], args);
+    const reply = await this.connection.script(
+      'phPost',
+      [this.keys.queueBase(project, queue), this.keys.queueIndex(project)],
+      args,
+    );
+    if (Array.isArray(reply)) {
+      if (reply[0] === -2) throw new IdempotencyKeyReusedError(queue, idempotency?.key ?? '');
+      idempotency?.replayed();
+      return String(reply[1]).split(',');
+    }
     return ids;
   }
 

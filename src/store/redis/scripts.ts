@@ -178,24 +178,25 @@ end
 
 /** Name, number of keys and body of every script. */
 const BODIES = {
-  // KEYS: base, queue index. ARGV: name, meta, dlq, dlqk, dlmax, dlttl ('' when unset).
+  // KEYS: base, queue index. ARGV: name, meta, dlq, dlqk, dlmax, dlttl ('' when unset),
+  // idempotency window (seconds).
   phQueueCreate: [
     2,
     `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'seq', '0', 'sseq', '0')
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'seq', '0', 'sseq', '0', 'idw', ARGV[7])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'dlq', ARGV[3], 'dlqk', ARGV[4], 'dlmax', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'dlttl', ARGV[6]) end
 redis.call('ZADD', KEYS[2], '0', ARGV[1])
 return 1`,
   ],
-  // KEYS: base. ARGV: meta, dlq, dlqk, dlmax, dlttl.
+  // KEYS: base. ARGV: meta, dlq, dlqk, dlmax, dlttl, idempotency window (seconds).
   phQueueSetMetadata: [
     1,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HDEL', KEYS[1], 'dlq', 'dlqk', 'dlmax', 'dlttl')
-redis.call('HSET', KEYS[1], 'meta', ARGV[1])
+redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'idw', ARGV[6])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'dlq', ARGV[2], 'dlqk', ARGV[3], 'dlmax', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'dlttl', ARGV[5]) end
 return 1`,
@@ -213,7 +214,7 @@ redis.call('DEL', base)
 redis.call('ZREM', KEYS[2], ARGV[1])
 for _, id in ipairs(redis.call('ZRANGE', base .. ':subs', 0, -1)) do redis.call('DEL', skey(base, id)) end
 redis.call('UNLINK', base .. ':ready', base .. ':delayed', base .. ':claimed', base .. ':exp', base .. ':claims',
-  base .. ':claimexp', base .. ':subs', base .. ':subby')
+  base .. ':claimexp', base .. ':subs', base .. ':subby', base .. ':keys', base .. ':keyexp')
 if redis.call('EXISTS', base .. ':ids') == 1 then
   redis.call('RENAME', base .. ':ids', ARGV[2])
   redis.call('HSET', KEYS[3], ARGV[2], base)
@@ -281,13 +282,29 @@ for _, rev in ipairs({ false, true }) do
 end
 return out`,
   ],
-  // KEYS: base, queue index. ARGV: now, name, empty meta, client id, count, then per message
-  // id, body, ttl, delay, checksum ('' for none). The queue is made when missing.
+  // KEYS: base, queue index. ARGV: now, name, empty meta, client id, count, idempotency key
+  // ('' for none), its fingerprint, the default window (seconds), then per message id, body,
+  // ttl, delay, checksum ('' for none). The queue is made when missing. Reply: 1 (posted), or
+  // { 2, "id,id,..." } (the key's first post, nothing stored), or { -2 } (key reused for other
+  // messages, nothing stored). The key lives in <q>:keys as "until fingerprint id,id,..." and in
+  // <q>:keyexp by until, written by this same script: never a post without its key.
   phPost: [
     2,
     `
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
+local key = ARGV[6]
+if key ~= '' then
+  local known = redis.call('HGET', base .. ':keys', key)
+  if known then
+    local a = string.find(known, ' ', 1, true)
+    local b = string.find(known, ' ', a + 1, true)
+    if tonumber(string.sub(known, 1, a - 1)) > now then
+      if string.sub(known, a + 1, b - 1) ~= ARGV[7] then return { -2 } end
+      return { 2, string.sub(known, b + 1) }
+    end
+  end
+end
 ensure_queue(base, KEYS[2], ARGV[2], ARGV[3])
 local n = tonumber(ARGV[5])
 local seq = redis.call('HINCRBY', base, 'seq', n) - n
@@ -297,9 +314,11 @@ local function add(set, score, id)
   t[#t + 1] = score
   t[#t + 1] = id
 end
+local posted = {}
 for i = 0, n - 1 do
-  local a = 6 + i * 5
+  local a = 9 + i * 5
   local id = ARGV[a]
+  posted[#posted + 1] = id
   seq = seq + 1
   local s = str(seq)
   local ttl = tonumber(ARGV[a + 2])
@@ -319,6 +338,12 @@ for i = 0, n - 1 do
   if delay > 0 then add('delayed', v, id) else add('ready', s, id) end
 end
 for name, t in pairs(sets) do zadd_many(base .. ':' .. name, t) end
+if key ~= '' then
+  local window = tonumber(redis.call('HGET', base, 'idw') or ARGV[8])
+  local until_ms = now + window * 1000
+  redis.call('HSET', base .. ':keys', key, str(until_ms) .. ' ' .. ARGV[7] .. ' ' .. table.concat(posted, ','))
+  redis.call('ZADD', base .. ':keyexp', str(until_ms), key)
+end
 return 1`,
   ],
   // KEYS: base. ARGV: now, marker seq ('' for none), limit, hide client (1/0), client id,
@@ -714,6 +739,9 @@ for _, id in ipairs(expired) do remove_message(base, id) end
 local claims = redis.call('ZRANGEBYSCORE', base .. ':claimexp', '-inf', ARGV[1])
 for _, id in ipairs(claims) do redis.call('HDEL', base .. ':claims', id) end
 if #claims > 0 then redis.call('ZREMRANGEBYSCORE', base .. ':claimexp', '-inf', ARGV[1]) end
+local keys = redis.call('ZRANGEBYSCORE', base .. ':keyexp', '-inf', ARGV[1])
+for _, k in ipairs(keys) do redis.call('HDEL', base .. ':keys', k) end
+if #keys > 0 then redis.call('ZREMRANGEBYSCORE', base .. ':keyexp', '-inf', ARGV[1]) end
 promote(base, now)
 local subs = 0
 for _, id in ipairs(redis.call('ZRANGE', base .. ':subs', 0, -1)) do

@@ -14,6 +14,7 @@ import {
 import type {
   ClaimTerms,
   CreatedSubscription,
+  IdempotentPost,
   MessageDraft,
   MessagePage,
   MessageQuery,
@@ -113,10 +114,32 @@ export abstract class ColumnarEngine implements StoreEngine {
 
   // --- messages -----------------------------------------------------------------------------
 
-  async postMessages(project: ProjectId, queue: string, drafts: MessageDraft[], clientId: string): Promise<string[]> {
+  async postMessages(
+    project: ProjectId,
+    queue: string,
+    drafts: MessageDraft[],
+    clientId: string,
+    idempotency: IdempotentPost | null,
+  ): Promise<string[]> {
     await this.ready();
     const bodies = drafts.map((d) => encodeValue(d.body));
     const now = this.clock.now();
+    if (idempotency) {
+      // Plan and apply happen in one turn, so a repeat racing the first post finds its key
+      // applied already; it answers once that post is durable, as the first one does.
+      let remembered: string[] | null;
+      try {
+        remembered = this.state.rememberedPost(project, queue, idempotency, now);
+      } catch (error) {
+        await this.settled();
+        throw error;
+      }
+      if (remembered) {
+        await this.settled();
+        idempotency.replayed();
+        return remembered;
+      }
+    }
     const effect = this.state.planPost(
       project,
       queue,
@@ -129,6 +152,7 @@ export abstract class ColumnarEngine implements StoreEngine {
         len: (bodies[k] as Buffer).length,
         ref: 0,
       })),
+      idempotency,
     );
     await this.commit(effect, bodies);
     return effect.msgs.map((_, k) => this.state.ids.format(effect.seq + k));

@@ -62,6 +62,16 @@ export interface Post {
   /** Sequence number of the first message; the others follow one by one. */
   seq: number;
   msgs: PostedMessage[];
+  /** The idempotency key the post is remembered by, in the same record as its messages. */
+  key?: PostKey;
+}
+
+export interface PostKey {
+  k: string;
+  /** Fingerprint of the post (hex SHA-256). */
+  f: string;
+  /** When the queue forgets the key (ms). */
+  until: number;
 }
 
 /** A dead-letter move: the message leaves its queue for the end of `to` (same project). */

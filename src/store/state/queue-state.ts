@@ -25,6 +25,14 @@ export interface SubscriptionRecord {
   confirmed: boolean;
 }
 
+/** A post remembered by its idempotency key: its ids are ids.format(seq .. seq + count - 1). */
+export interface RememberedPost {
+  fingerprint: string;
+  seq: number;
+  count: number;
+  until: number;
+}
+
 /** Rows before a claim is made never need a look again until some claim lets go. */
 const REMOVED_BEFORE_COMPACT = 1024;
 
@@ -39,6 +47,8 @@ export class QueueState {
   /** Order key → id sequence of the same messages. */
   readonly movedIdOf = new Map<number, number>();
   readonly checksums = new Map<number, string>();
+  /** Idempotency key → the post it made; dropped by gc once `until` has passed. */
+  readonly remembered = new Map<string, RememberedPost>();
   nextClaimNum = 0;
   nextSubscriptionSeq = 1;
   /** Every message with a smaller order key is removed, expired, or held by a live claim. */

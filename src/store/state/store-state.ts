@@ -2,6 +2,7 @@ import {
   type Claim,
   ClaimNotFoundError,
   type GcReport,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   type Message,
   MessageClaimedError,
@@ -19,6 +20,8 @@ import {
   ageSeconds,
   type ClaimTerms,
   deadLetterPolicy,
+  type IdempotentPost,
+  idempotencyWindow,
   type MessageQuery,
   type QueuePage,
   type QueueQuery,
@@ -309,8 +312,34 @@ export class StoreState {
 
   // --- plans --------------------------------------------------------------------------------
 
-  planPost(project: string, queue: string, client: string, now: number, msgs: PostedMessage[]): Post {
-    return { t: 'post', p: project, q: queue, client, now, seq: this.seq + 1, msgs };
+  planPost(
+    project: string,
+    queue: string,
+    client: string,
+    now: number,
+    msgs: PostedMessage[],
+    idempotency: IdempotentPost | null = null,
+  ): Post {
+    const post: Post = { t: 'post', p: project, q: queue, client, now, seq: this.seq + 1, msgs };
+    if (idempotency) {
+      const window = idempotencyWindow(this.find(project, queue)?.metadata);
+      post.key = { k: idempotency.key, f: idempotency.fingerprint, until: now + window * 1000 };
+    }
+    return post;
+  }
+
+  /**
+   * The ids of the post the queue remembers by this key, or null when it remembers none (or the
+   * key's window has passed). A remembered key bound to another fingerprint is
+   * IdempotencyKeyReusedError.
+   */
+  rememberedPost(project: string, queue: string, idempotency: IdempotentPost, now: number): string[] | null {
+    const known = this.find(project, queue)?.remembered.get(idempotency.key);
+    if (!known || known.until <= now) return null;
+    if (known.fingerprint !== idempotency.fingerprint) throw new IdempotencyKeyReusedError(queue, idempotency.key);
+    const ids = new Array<string>(known.count);
+    for (let k = 0; k < known.count; k++) ids[k] = this.ids.format(known.seq + k);
+    return ids;
   }
 
   /**
@@ -573,6 +602,10 @@ export class StoreState {
 
   private applyPost(effect: Post): void {
     const q = this.find(effect.p, effect.q) ?? this.makeQueue(effect.p, effect.q, {});
+    if (effect.key) {
+      const { k, f, until } = effect.key;
+      q.remembered.set(k, { fingerprint: f, seq: effect.seq, count: effect.msgs.length, until });
+    }
     const client = this.internClient(effect.client);
     const now = effect.now;
     q.cols.reserve(effect.msgs.length);
@@ -691,6 +724,7 @@ export class StoreState {
           report.subscriptions++;
         }
       }
+      for (const [key, post] of q.remembered) if (post.until <= now) q.remembered.delete(key);
     }
     return report;
   }

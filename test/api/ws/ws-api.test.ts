@@ -176,6 +176,32 @@ for (const binary of [false, true]) {
       assert.match(String(bad.body.error), /name/);
     });
 
+    it('message_post with an idempotency key (body or header) answers a repeat with the first ids', async () => {
+      const c = await client();
+      const queue = `${q}-idem`;
+      const messages = [{ body: { n: 1 }, ttl: 300 }, { body: 'two' }];
+      const first = await c.send('message_post', { queue_name: queue, messages, idempotency_key: 'ws-1' }, binary);
+      assert.equal(first.headers.status, 201);
+      const byHeader = await c.send('message_post', { queue_name: queue, messages }, binary, {
+        ...HEADERS,
+        'Idempotency-Key': 'ws-1',
+      });
+      assert.equal(byHeader.headers.status, 201);
+      assert.deepEqual(byHeader.body.message_ids, first.body.message_ids);
+      const reused = await c.send(
+        'message_post',
+        { queue_name: queue, messages: [{ body: 'other' }], idempotency_key: 'ws-1' },
+        binary,
+      );
+      assert.equal(reused.headers.status, 422);
+      assert.match(String(reused.body.error ?? reused.body.description), /ws-1/);
+      const listed = await c.send('message_list', { queue_name: queue, echo: true }, binary);
+      assert.deepEqual(
+        (listed.body.messages ?? []).map((m) => m.body),
+        [{ n: 1 }, 'two'],
+      );
+    });
+
     it('posts, lists, gets, claims, renews, releases and deletes messages', async () => {
       const c = await client();
       const posted = await c.send(

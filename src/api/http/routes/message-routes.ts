@@ -23,6 +23,17 @@ function tooLarge(terms: PostTerms, serverLimit: number): Error {
   );
 }
 
+/**
+ * The post's `Idempotency-Key` header (the IETF httpapi draft's): a repeat within the queue's
+ * `_idempotency_window` answers the first post's 201 and stores nothing. The store checks the
+ * key's shape; a header sent twice is refused here, as it cannot be told which one is meant.
+ */
+function idempotencyKey(header: string | string[] | undefined): { idempotencyKey: string } | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) throw apiError('Idempotency-Key', 'The Idempotency-Key header must be sent once.');
+  return { idempotencyKey: header };
+}
+
 /** Messages of a queue or topic: post, list, get by ids, delete by ids, pop, get one, delete one. */
 export function registerMessageRoutes(r: ResourceRoutes): void {
   const { router, scope, collection, limits } = r;
@@ -58,7 +69,8 @@ export function registerMessageRoutes(r: ResourceRoutes): void {
       if (terms && body instanceof Uint8Array && body.length > terms.maxPostSize) {
         throw tooLarge(terms, limits.maxMessagesPostSize);
       }
-      const ids = await scope.post(project, name, clientId, requireJson(body), terms);
+      const key = idempotencyKey(request.headers['idempotency-key']);
+      const ids = await scope.post(project, name, clientId, requireJson(body), terms, key);
       const base = `${collection}/${name}`;
       return reply
         .code(201)
