@@ -71,7 +71,8 @@ interface Lease {
   /** Some message was left claimed (finishing it failed): release the claim when done. */
   leftover: boolean;
   timer: Timer | null;
-  controllers: Set<AbortController>;
+  /** The running handlers' abort switches, by message id. */
+  controllers: Map<AbortController, string>;
 }
 
 /** A clock whose timers keep the process alive: a worker waiting for messages is not finished. */
@@ -199,7 +200,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
           for (const lease of [...this.leases]) {
             lease.lost = true;
             this.stopRenewing(lease);
-            for (const controller of lease.controllers) controller.abort(reason);
+            for (const controller of lease.controllers.keys()) controller.abort(reason);
             await this.quietly(this.queue.release(lease.id));
           }
         }
@@ -252,7 +253,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       lost: false,
       leftover: false,
       timer: null,
-      controllers: new Set(),
+      controllers: new Map(),
     };
     this.leases.add(lease);
     this.scheduleRenewal(lease);
@@ -298,7 +299,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       return;
     }
     lease.lost = true;
-    for (const controller of lease.controllers) controller.abort(new LeaseLostError('*', lease.id));
+    for (const [controller, id] of lease.controllers) controller.abort(new LeaseLostError(id, lease.id));
   }
 
   private stopRenewing(lease: Lease): void {
@@ -318,7 +319,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       queue: this.queue.name,
     };
     const controller = new AbortController();
-    lease.controllers.add(controller);
+    lease.controllers.set(controller, message.id);
     try {
       let result: unknown;
       let failure: { error: unknown } | null = null;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import { driverQueue, type Job, Worker, type WorkerOptions } from '../../src/client/index.js';
+import { driverQueue, type Job, LeaseLostError, Worker, type WorkerOptions } from '../../src/client/index.js';
 import { ClosedError, FakeClock } from '../../src/core/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { gate, settle, step, stepUntil, TrackedQueue, type WorkerTarget } from './worker-support.js';
@@ -128,6 +128,37 @@ export function workerCases(target: WorkerTarget): void {
       await stepUntil(clock, queue, () => completed.length === 1);
       assert.deepEqual(completed, [id]);
       assert.deepEqual(lost, []);
+    });
+
+    it('a renewal that finds the lease gone aborts the handler with LeaseLostError; its finish is lease-lost', async () => {
+      const [id] = await post(['x']);
+      const queue = tracked();
+      let claimId = '';
+      const reasons: unknown[] = [];
+      const events: string[] = [];
+      const worker = start(
+        queue,
+        async (job, { signal }) => {
+          claimId = job.claimId;
+          await new Promise<void>((resolve) =>
+            signal.addEventListener('abort', () => {
+              reasons.push(signal.reason);
+              resolve();
+            }),
+          );
+        },
+        { ttl: 60 },
+      );
+      worker.on('completed', () => events.push('completed'));
+      worker.on('lease-lost', (job) => events.push(`lost ${job.id}`));
+      await stepUntil(clock, queue, () => claimId !== '');
+      await driver.claims.delete(project, queueName, claimId);
+      await stepUntil(clock, queue, () => events.length === 1, 1000);
+      assert.deepEqual(events, [`lost ${id}`]);
+      assert.equal(reasons.length, 1);
+      assert.ok(reasons[0] instanceof LeaseLostError);
+      assert.equal((reasons[0] as LeaseLostError).messageId, id);
+      assert.equal((await driver.queues.stats(project, queueName)).total, 1, 'the message was not deleted');
     });
 
     it('retries a failure after its backoff, with the attempt count, then completes', async () => {
