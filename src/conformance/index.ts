@@ -1,5 +1,6 @@
 import { claimCases } from './cases/claims.js';
 import { deadLetterCases } from './cases/dead-letter.js';
+import { fencedDeleteCases } from './cases/fenced-delete.js';
 import { idempotencyCases } from './cases/idempotency.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { lifetimeCases } from './cases/lifetimes.js';
@@ -17,6 +18,7 @@ export * from './harness.js';
 export const conformanceCases: readonly ConformanceCase[] = [
   ...queueCases,
   ...messageCases,
+  ...fencedDeleteCases,
   ...claimCases,
   ...lifetimeCases,
   ...deadLetterCases,

@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'PH_UNAUTHENTICATED'
   | 'PH_FORBIDDEN'
   | 'PH_IDENTITY_UNAVAILABLE'
-  | 'PH_RATE_LIMITED';
+  | 'PH_RATE_LIMITED'
+  | 'PH_LEASE_LOST';
 
 export interface PosthornErrorOptions {
   cause?: unknown;

@@ -9,6 +9,25 @@
  * PostgreSQL, pooling and the server have entry points of their own.
  */
 
+export type {
+  Backoff,
+  BackoffFunction,
+  DriverQueueOptions,
+  ExponentialBackoff,
+  FinishOutcome,
+  Job,
+  JobContext,
+  JobHandler,
+  WorkClaim,
+  WorkClaimOptions,
+  WorkerEvents,
+  WorkerOptions,
+  WorkMessage,
+  WorkPost,
+  WorkPostOptions,
+  WorkQueue,
+} from '../client/index.js';
+export { driverQueue, LeaseLostError, Worker } from '../client/index.js';
 export type { MessageQueueOptions } from '../compat/index.js';
 export { DiskStorage, MessageQueue } from '../compat/index.js';
 export type {

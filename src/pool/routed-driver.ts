@@ -163,6 +163,20 @@ export class RoutedDriver implements DataDriver {
         const place = await at(project, queue);
         if (place === null) return;
         if (place.target === null) return place.source.messages.delete(project, queue, id, options);
+        if (options?.fenced === true) {
+          // Mid-move the message is on one side: fenced, it is missing only when on neither.
+          let found = false;
+          for (const side of [place.source, place.target]) {
+            try {
+              await side.messages.delete(project, queue, id, options);
+              found = true;
+            } catch (error) {
+              if (!(error instanceof MessageNotFoundError) && !(error instanceof QueueNotFoundError)) throw error;
+            }
+          }
+          if (!found) throw new MessageNotFoundError(queue, id);
+          return;
+        }
         await ignoreMissing(place.source.messages.delete(project, queue, id, options), null);
         await ignoreMissing(place.target.messages.delete(project, queue, id, options), null);
       },

@@ -441,14 +441,12 @@ export class ResourceScope {
     }
   }
 
-  /** Deletes one message; a claimed one needs its claim id. */
-  async deleteMessage(project: string, name: string, id: string, claimId?: string): Promise<void> {
+  /** Deletes one message; a claimed one needs its claim id; fenced, one already gone is an error. */
+  async deleteMessage(project: string, name: string, id: string, claimId?: string, fenced = false): Promise<void> {
     this.checkName(name);
     const driver = await this.driver(project, name);
-    await this.translate(
-      name,
-      driver.messages.delete(storeProject(this.kind, project), name, id, claimId === undefined ? {} : { claimId }),
-    );
+    const options = { ...(claimId === undefined ? {} : { claimId }), ...(fenced ? { fenced } : {}) };
+    await this.translate(name, driver.messages.delete(storeProject(this.kind, project), name, id, options));
     this.quotas?.deleted(project);
     this.counters?.deleted(project, name, 1);
   }

@@ -139,6 +139,13 @@ const mutants: Mutant[] = [
       },
     }));
   })(),
+  mutant(
+    'a fenced delete of a message already gone succeeds silently',
+    ['under a live claim a fenced delete deletes', 'after the claim expired and the message was re-claimed'],
+    (d) => ({
+      messages: { delete: (p, q, id, o) => d.messages.delete(p, q, id, { ...o, fenced: false }) },
+    }),
+  ),
   mutant('delete only empties the queue', ['delete removes the queue'], (d) => ({
     queues: { delete: (p, q) => drain(d, p, q) },
   })),

@@ -35,6 +35,14 @@ describe('package: entry points', () => {
     assert.ok(!loaded.has('ioredis') && !loaded.has('pg'), [...loaded].join(', '));
   });
 
+  it('posthorn/client loads no server driver and no HTTP framework', async () => {
+    const loaded = await packagesLoadedBy('./src/entry/client.ts');
+    assert.ok(loaded.has('msgpackr'), `the trace sees packages (${[...loaded].join(', ')})`);
+    for (const heavy of ['ioredis', 'pg', 'fastify', 'pino']) {
+      assert.ok(!loaded.has(heavy), `importing posthorn/client loads ${heavy}`);
+    }
+  });
+
   it('posthorn/redis and posthorn/postgres load their client', async () => {
     assert.ok((await packagesLoadedBy('./src/entry/redis.ts')).has('ioredis'));
     assert.ok((await packagesLoadedBy('./src/entry/postgres.ts')).has('pg'));

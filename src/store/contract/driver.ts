@@ -104,6 +104,13 @@ export interface MessagePage {
 export interface DeleteMessageOptions {
   /** The claim holding the message; required when the message is claimed. */
   claimId?: string;
+  /**
+   * A Posthorn extension for consumers that must never acknowledge work they no longer own:
+   * a message that is gone (deleted under a later claim, expired) is MessageNotFoundError
+   * instead of the silent success Zaqar clients expect. With `claimId`, success therefore
+   * proves the delete happened under that very claim.
+   */
+  fenced?: boolean;
 }
 
 export interface BulkDeleteOptions {
@@ -153,7 +160,7 @@ export interface MessageController {
   /** The live messages among `ids`, in the order asked; unknown ids are left out. */
   bulkGet(project: ProjectId, queue: string, ids: string[]): Promise<Message[]>;
   /**
-   * Deletes one message. No error when it does not exist. A claimed message needs its claim
+   * Deletes one message. No error when it does not exist (unless `fenced`). A claimed message needs its claim
    * id (MessageClaimedError); a claim id for a free message is MessageNotClaimedError; a
    * message held by another claim is MessageNotClaimedByError.
    */

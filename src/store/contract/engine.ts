@@ -44,7 +44,8 @@ export interface StoreEngine {
   firstMessage(project: ProjectId, queue: string, end: 'oldest' | 'newest'): Promise<Message | null>;
   getMessage(project: ProjectId, queue: string, id: string): Promise<Message>;
   bulkGetMessages(project: ProjectId, queue: string, ids: string[]): Promise<Message[]>;
-  deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<void>;
+  /** True when the message was deleted, false when there was none to delete (gone or expired). */
+  deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<boolean>;
   bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void>;
   popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]>;
 

@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   isPlainObject,
   type Limits,
+  MessageNotFoundError,
   StorageFullError,
 } from '../../core/index.js';
 import type {
@@ -200,7 +201,10 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
       const o = options(deleteOptions, 'options');
       const claimId =
         o.claimId === undefined || o.claimId === null ? null : checkNonEmptyString(o.claimId, 'claimId', 256);
-      return engine.deleteMessage(project, queue, id, claimId);
+      const fenced = o.fenced === undefined ? false : checkBoolean(o.fenced, 'fenced');
+      const deleted = await engine.deleteMessage(project, queue, id, claimId);
+      // The engine's answer is atomic with the delete, so "nothing there" cannot race a re-post.
+      if (fenced && !deleted) throw new MessageNotFoundError(queue, id);
     },
     async bulkDelete(project, queue, ids, deleteOptions) {
       scope(project, queue);

@@ -400,17 +400,18 @@ export class PostgresEngine implements StoreEngine {
     return found;
   }
 
-  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<void> {
+  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<boolean> {
     checkStorableText(project, 'project');
     const uuid = toUuid(id);
-    if (uuid === null) return;
+    if (uuid === null) return false;
     const row = await this.deleteOneLanes.submit(project, queue, {
       id: uuid,
       withClaim: claimId !== null,
       claim: claimId === null ? null : toUuid(claimId),
       now: this.clock.now(),
     });
-    if (!row || row.deleted) return;
+    if (!row) return false;
+    if (row.deleted) return true;
     if (claimId === null) throw new MessageClaimedError(id);
     if (!row.claimed) throw new MessageNotClaimedError(id);
     throw new MessageNotClaimedByError(id, claimId);

@@ -282,7 +282,7 @@ export class RedisEngine implements StoreEngine {
     return readMessages(reply, 1, now);
   }
 
-  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<void> {
+  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<boolean> {
     const outcome = await this.connection.script(
       'phDelete',
       [this.keys.queueBase(project, queue)],
@@ -291,6 +291,7 @@ export class RedisEngine implements StoreEngine {
     if (outcome === 1) throw new MessageClaimedError(id);
     if (outcome === 2) throw new MessageNotClaimedError(id);
     if (outcome === 3) throw new MessageNotClaimedByError(id, claimId as string);
+    return outcome !== 4;
   }
 
   async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {

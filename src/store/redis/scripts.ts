@@ -432,16 +432,16 @@ end
 return out`,
   ],
   // KEYS: base. ARGV: now, id, claim id ('' for none).
-  // Reply: 0 deleted or nothing to delete, 1 claimed, 2 not claimed, 3 claimed by another.
+  // Reply: 0 deleted, 1 claimed, 2 not claimed, 3 claimed by another, 4 nothing to delete.
   phDelete: [
     1,
     `
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
-if not redis.call('ZSCORE', base .. ':ids', id) then return 0 end
+if not redis.call('ZSCORE', base .. ':ids', id) then return 4 end
 local f = redis.call('HMGET', mkey(base, id), 'e', 'c', 'ce')
-if not f[1] or tonumber(f[1]) <= now then return 0 end
+if not f[1] or tonumber(f[1]) <= now then return 4 end
 local claimed = is_claimed(f[2], f[3], now)
 if ARGV[3] == '' then
   if claimed then return 1 end

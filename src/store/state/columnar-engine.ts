@@ -180,11 +180,12 @@ export abstract class ColumnarEngine implements StoreEngine {
     return this.read((now) => this.messages(this.state.bulkRows(project, queue, ids, now), now));
   }
 
-  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<void> {
+  async deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<boolean> {
     await this.ready();
     const effect = this.state.planDeleteMessage(project, queue, id, claimId, this.clock.now());
     if (effect) await this.commit(effect);
     else await this.settled();
+    return effect !== null;
   }
 
   async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {

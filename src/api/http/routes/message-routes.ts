@@ -156,8 +156,10 @@ export function registerMessageRoutes(r: ResourceRoutes): void {
     const { project } = identityOf(request);
     const { name, id } = paramsOf(request);
     const claimId = stringParam(request.query as Query, 'claim_id');
+    // A Posthorn extension (Zaqar clients never send it): a message already gone is 404, not 204.
+    const fenced = boolParam(request.query as Query, 'fenced') ?? false;
     try {
-      await scope.deleteMessage(project, name, id as string, claimId);
+      await scope.deleteMessage(project, name, id as string, claimId, fenced);
     } catch (error) {
       if (error instanceof ClaimNotFoundError) {
         throw new HttpError(400, TITLES.unableToDelete, 'The specified claim does not exist or has expired.');

@@ -1,0 +1,438 @@
+import { EventEmitter } from 'node:events';
+import { type Clock, ClosedError, checkInteger, InvalidArgumentError, type Timer } from '../core/index.js';
+import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
+import { describeError, openBody, wrapBody } from './job-envelope.js';
+import { LeaseLostError } from './lease-lost-error.js';
+import type { WorkMessage, WorkQueue } from './work-queue.js';
+
+/** One message as a handler sees it. */
+export interface Job<Body = unknown> {
+  /** The id of the message being worked on (a retry is a new message with a new id). */
+  id: string;
+  /** The producer's body (the retry envelope taken off). */
+  body: Body;
+  /** 1 for the first attempt; counts claims lost to crashes too. */
+  attempt: number;
+  claimId: string;
+  queue: string;
+}
+
+export interface JobContext {
+  /** Aborts when the lease is lost or close() runs out of time: stop, the work is no longer yours. */
+  signal: AbortSignal;
+}
+
+export type JobHandler<Body = unknown> = (job: Job<Body>, context: JobContext) => unknown | Promise<unknown>;
+
+export interface WorkerOptions {
+  /** Handlers running at once (default 1). */
+  concurrency?: number;
+  /** Seconds a claim lasts before it must be renewed (default 60). */
+  ttl?: number;
+  /** Seconds a claimed message outlives its claim (default 60). */
+  grace?: number;
+  /** Most messages one claim takes (default: concurrency). */
+  batch?: number;
+  /** Attempts before a job goes to the dead-letter queue (default 5). */
+  maxAttempts?: number;
+  backoff?: Backoff;
+  /** Aborting it closes the worker. */
+  signal?: AbortSignal;
+  /** Milliseconds close() waits for running handlers before aborting them (default 30 s). */
+  closeTimeout?: number;
+  /** Wait after an empty claim, doubling from min to max milliseconds (default 50 → 1000). */
+  idle?: { min?: number; max?: number };
+  /** Time for leases, retries and idle waits (tests pass a FakeClock). */
+  clock?: Clock;
+  /** Start claiming at once (default true); else call start(). */
+  autostart?: boolean;
+}
+
+export interface WorkerEvents<Body> {
+  completed: [job: Job<Body>, result: unknown];
+  /** The last attempt failed and there is no dead-letter queue: the message was deleted. */
+  failed: [job: Job<Body>, error: unknown];
+  retried: [job: Job<Body>, error: unknown, delayMs: number];
+  'dead-lettered': [job: Job<Body>, error: unknown, deadLetterQueue: string];
+  /** The store refused to finish the job under this worker's lease: someone else owns it now. */
+  'lease-lost': [job: Job<Body>];
+  /** A claim found nothing and no handler is running. */
+  drained: [];
+  error: [error: unknown];
+}
+
+/** A lease on one claimed batch, while any of its messages runs. */
+interface Lease {
+  id: string;
+  ttl: number;
+  grace: number;
+  running: number;
+  lost: boolean;
+  /** Some message was left claimed (finishing it failed): release the claim when done. */
+  leftover: boolean;
+  timer: Timer | null;
+  /** The running handlers' abort switches, by message id. */
+  controllers: Map<AbortController, string>;
+}
+
+/** A clock whose timers keep the process alive: a worker waiting for messages is not finished. */
+const workerClock: Clock = {
+  now: () => Date.now(),
+  setTimer(delayMs, fn) {
+    const handle = setTimeout(fn, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+/** Renew when this share of the lease has passed: half leaves a margin for a slow store. */
+const RENEW_AT = 0.5;
+/** Longest delay a Zaqar queue takes on a post, in seconds. */
+const MAX_DELAY_S = 900;
+
+/**
+ * Runs a handler over the messages of a queue: claims in batches as capacity frees, renews the
+ * lease while handlers run, and finishes each message with the store's fenced delete, so a
+ * worker whose lease was lost is told (`lease-lost`) and never acknowledges work it no longer
+ * owns.
+ *
+ * Failures: the attempt that failed re-posts the job (same body, its attempt count and last
+ * error in an envelope, a delay of `backoff`), then finishes the original; after
+ * `maxAttempts` the job goes to the queue's `_dead_letter_queue` (or, without one, is deleted
+ * and reported `failed`). A message re-claimed after its lease expired counts the lost claims
+ * as attempts (the store's claim count), so a job that kills its worker still reaches the
+ * dead-letter queue.
+ *
+ * Crash windows, honestly: the worker is at-least-once between a handler's success and its
+ * finish (a crash there re-runs the job on another worker after the lease expires). Between
+ * the re-post of a retry (or dead letter) and the finish of the original, a crash leaves both:
+ * the original runs again once its lease expires. The re-post carries an idempotency key
+ * (message id, attempt) so a store that honours keys drops a repeated re-post; a store that does
+ * not yet keeps both. Before re-posting the worker renews the lease, so a lease already lost does
+ * not make a copy. What the fence guarantees is narrower and absolute: a worker never reports
+ * `completed` for a message another consumer held or finished.
+ */
+export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
+  readonly queue: WorkQueue;
+  private readonly handler: JobHandler<Body>;
+  private readonly clock: Clock;
+  private readonly concurrency: number;
+  private readonly ttl: number;
+  private readonly grace: number;
+  private readonly batch: number;
+  private readonly maxAttempts: number;
+  private readonly backoff: Backoff;
+  private readonly closeTimeout: number;
+  private readonly idleMin: number;
+  private readonly idleMax: number;
+
+  private active = 0;
+  private claiming: Promise<void> | null = null;
+  private idleTimer: Timer | null = null;
+  private idleMs: number;
+  private drainedSent = false;
+  private started = false;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private readonly leases = new Set<Lease>();
+  private readonly idleWaiters = new Set<() => void>();
+  private deadLetterName: Promise<string | null> | null = null;
+
+  constructor(queue: WorkQueue, handler: JobHandler<Body>, options: WorkerOptions = {}) {
+    super();
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
+    this.queue = queue;
+    this.handler = handler;
+    this.clock = options.clock ?? workerClock;
+    this.concurrency = checkInteger(options.concurrency ?? 1, 'concurrency', 1, 100_000);
+    this.ttl = checkInteger(options.ttl ?? 60, 'ttl', 1, 43_200);
+    this.grace = checkInteger(options.grace ?? 60, 'grace', 0, 43_200);
+    this.batch = checkInteger(options.batch ?? this.concurrency, 'batch', 1, 100_000);
+    this.maxAttempts = checkInteger(options.maxAttempts ?? 5, 'maxAttempts', 1, 1_000_000);
+    this.backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.closeTimeout = checkInteger(options.closeTimeout ?? 30_000, 'closeTimeout', 0, 2 ** 31 - 1);
+    this.idleMin = checkInteger(options.idle?.min ?? 50, 'idle.min', 1, 3_600_000);
+    this.idleMax = checkInteger(options.idle?.max ?? 1000, 'idle.max', this.idleMin, 3_600_000);
+    this.idleMs = this.idleMin;
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) this.closing = true;
+      else signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+    // Later, so that listeners attached right after construction hear the first events.
+    if (options.autostart !== false) queueMicrotask(() => this.start());
+  }
+
+  /** Handlers running now. */
+  get running(): number {
+    return this.active;
+  }
+
+  /** Starts claiming (once); the constructor does it unless `autostart` is false. */
+  start(): void {
+    if (this.started || this.closing) return;
+    this.started = true;
+    this.pump();
+  }
+
+  /**
+   * Stops claiming, waits up to `closeTimeout` for running handlers, then aborts those still
+   * running and releases their leases so their messages are free at once (their finish will
+   * then be refused: lease-lost). Claims that arrive while closing are released unstarted.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.closing = true;
+    this.idleTimer?.cancel();
+    this.idleTimer = null;
+    this.closed = (async () => {
+      await this.claiming;
+      if (this.active > 0) {
+        let timer: Timer | null = null;
+        const timedOut = await Promise.race([
+          this.whenIdle().then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = this.clock.setTimer(this.closeTimeout, () => resolve(true));
+          }),
+        ]);
+        (timer as Timer | null)?.cancel();
+        if (timedOut) {
+          const reason = new ClosedError('worker');
+          for (const lease of [...this.leases]) {
+            lease.lost = true;
+            this.stopRenewing(lease);
+            for (const controller of lease.controllers.keys()) controller.abort(reason);
+            await this.quietly(this.queue.release(lease.id));
+          }
+        }
+      }
+    })();
+    return this.closed;
+  }
+
+  // --- claiming -----------------------------------------------------------------------------
+
+  /** Claims when there is room and no claim or idle wait is under way. */
+  private pump(): void {
+    if (!this.started || this.closing || this.claiming || this.idleTimer) return;
+    const free = this.concurrency - this.active;
+    if (free <= 0) return;
+    this.claiming = this.claimOnce(Math.min(this.batch, free)).finally(() => {
+      this.claiming = null;
+      this.pump();
+    });
+  }
+
+  private async claimOnce(limit: number): Promise<void> {
+    let claim: Awaited<ReturnType<WorkQueue['claim']>>;
+    try {
+      claim = await this.queue.claim({ ttl: this.ttl, grace: this.grace, limit });
+    } catch (error) {
+      this.report(error);
+      this.waitIdle();
+      return;
+    }
+    if (claim === null || claim.messages.length === 0) {
+      if (this.active === 0 && !this.drainedSent && !this.closing) {
+        this.drainedSent = true;
+        this.emit('drained');
+      }
+      this.waitIdle();
+      return;
+    }
+    if (this.closing) {
+      await this.quietly(this.queue.release(claim.id));
+      return;
+    }
+    this.idleMs = this.idleMin;
+    this.drainedSent = false;
+    const lease: Lease = {
+      id: claim.id,
+      ttl: claim.ttl,
+      grace: claim.grace,
+      running: claim.messages.length,
+      lost: false,
+      leftover: false,
+      timer: null,
+      controllers: new Map(),
+    };
+    this.leases.add(lease);
+    this.scheduleRenewal(lease);
+    for (const message of claim.messages) {
+      this.active++;
+      void this.run(lease, message);
+    }
+  }
+
+  private waitIdle(): void {
+    if (this.closing) return;
+    const wait = this.idleMs;
+    this.idleMs = Math.min(this.idleMax, this.idleMs * 2);
+    this.idleTimer = this.clock.setTimer(wait, () => {
+      this.idleTimer = null;
+      this.pump();
+    });
+  }
+
+  // --- leases -------------------------------------------------------------------------------
+
+  private scheduleRenewal(lease: Lease): void {
+    lease.timer = this.clock.setTimer(lease.ttl * 1000 * RENEW_AT, () => {
+      lease.timer = null;
+      void this.renew(lease);
+    });
+  }
+
+  private async renew(lease: Lease): Promise<void> {
+    if (lease.running === 0 || lease.lost) return;
+    let held: boolean;
+    try {
+      held = await this.queue.renew(lease.id, { ttl: lease.ttl, grace: lease.grace });
+    } catch (error) {
+      // The store may be back before the lease runs out: try again at the next interval.
+      this.report(error);
+      if (lease.running > 0 && !lease.lost) this.scheduleRenewal(lease);
+      return;
+    }
+    if (lease.running === 0 || lease.lost) return;
+    if (held) {
+      this.scheduleRenewal(lease);
+      return;
+    }
+    lease.lost = true;
+    for (const [controller, id] of lease.controllers) controller.abort(new LeaseLostError(id, lease.id));
+  }
+
+  private stopRenewing(lease: Lease): void {
+    lease.timer?.cancel();
+    lease.timer = null;
+  }
+
+  // --- one job --------------------------------------------------------------------------------
+
+  private async run(lease: Lease, message: WorkMessage): Promise<void> {
+    const opened = openBody(message.body);
+    const job: Job<Body> = {
+      id: message.id,
+      body: opened.body as Body,
+      attempt: (opened.history?.attempt ?? 1) + Math.max(0, message.claimCount - 1),
+      claimId: lease.id,
+      queue: this.queue.name,
+    };
+    const controller = new AbortController();
+    lease.controllers.set(controller, message.id);
+    try {
+      let result: unknown;
+      let failure: { error: unknown } | null = null;
+      try {
+        result = await this.handler(job, { signal: controller.signal });
+      } catch (error) {
+        failure = { error };
+      }
+      if (failure === null) {
+        if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('completed', job, result);
+        else this.emit('lease-lost', job);
+      } else {
+        await this.fail(lease, job, message, failure.error);
+      }
+    } catch (error) {
+      lease.leftover = true;
+      this.report(error);
+    } finally {
+      lease.controllers.delete(controller);
+      this.active--;
+      lease.running--;
+      if (lease.running === 0) await this.endLease(lease);
+      this.settleIdle();
+      this.pump();
+    }
+  }
+
+  private async fail(lease: Lease, job: Job<Body>, message: WorkMessage, error: unknown): Promise<void> {
+    // A lease already lost must not leave a copy behind: the new owner decides what happens.
+    if (lease.lost || !(await this.queue.renew(lease.id, { ttl: lease.ttl, grace: lease.grace }))) {
+      lease.lost = true;
+      this.emit('lease-lost', job);
+      return;
+    }
+    const history = { attempt: job.attempt + 1, error: describeError(error) };
+    const original = openBody(message.body).body;
+    if (job.attempt >= this.maxAttempts) {
+      const deadLetter = await this.deadLetterQueue();
+      if (deadLetter === null) {
+        if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('failed', job, error);
+        else this.emit('lease-lost', job);
+        return;
+      }
+      await this.queue
+        .sibling(deadLetter)
+        .post(
+          [{ body: wrapBody(original, { ...history, attempt: job.attempt, queue: this.queue.name, id: job.id }) }],
+          {
+            idempotencyKey: `${job.id}:dead`,
+          },
+        );
+      if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('dead-lettered', job, error, deadLetter);
+      else this.emit('lease-lost', job);
+      return;
+    }
+    const delayMs = backoffDelay(this.backoff, job.attempt, error);
+    // Zaqar delays are whole seconds up to 15 minutes; round up so a retry never comes early.
+    const delay = Math.min(MAX_DELAY_S, Math.ceil(delayMs / 1000));
+    await this.queue.post([{ body: wrapBody(original, history), ...(delay > 0 ? { delay } : {}) }], {
+      idempotencyKey: `${job.id}:${history.attempt}`,
+    });
+    if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('retried', job, error, delay * 1000);
+    else this.emit('lease-lost', job);
+  }
+
+  private async endLease(lease: Lease): Promise<void> {
+    this.stopRenewing(lease);
+    this.leases.delete(lease);
+    // A message left claimed (finishing it failed) is given back now rather than at expiry.
+    if (lease.leftover && !lease.lost) await this.quietly(this.queue.release(lease.id));
+  }
+
+  /** The queue's `_dead_letter_queue`, read once; null when it has none. */
+  private deadLetterQueue(): Promise<string | null> {
+    if (this.deadLetterName === null) {
+      this.deadLetterName = this.queue.metadata().then(
+        (metadata) => {
+          const name = metadata._dead_letter_queue;
+          return typeof name === 'string' && name !== '' ? name : null;
+        },
+        (error: unknown) => {
+          this.deadLetterName = null;
+          throw error;
+        },
+      );
+    }
+    return this.deadLetterName;
+  }
+
+  // --- small helpers -----------------------------------------------------------------------------
+
+  private whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private settleIdle(): void {
+    if (this.active > 0) return;
+    for (const resolve of this.idleWaiters) resolve();
+    this.idleWaiters.clear();
+  }
+
+  private async quietly(operation: Promise<unknown>): Promise<void> {
+    try {
+      await operation;
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** 'error' without a listener would throw from a timer and kill the process: warn instead. */
+  private report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error instanceof Error ? error : new Error(String(error)), 'PosthornWorkerWarning');
+  }
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { MessageNotClaimedByError, MessageNotFoundError } from '../../core/index.js';
+import type { ConformanceCase } from '../harness.js';
+import { rejectsWith, seconds } from '../harness.js';
+
+const group = 'fenced delete';
+
+/**
+ * A fenced delete is how a consumer proves it still owned the message it acknowledges: a
+ * Worker whose lease was lost must be told so, whether another claim holds the message now
+ * or has already deleted it.
+ */
+export const fencedDeleteCases: ConformanceCase[] = [
+  {
+    group,
+    name: 'under a live claim a fenced delete deletes; once gone, a fenced delete is MessageNotFoundError',
+    async run({ driver, project }) {
+      const [id] = (await driver.messages.post(project, 'q', [{ body: 1 }], 'c')) as [string];
+      const claim = await driver.claims.create(project, 'q', { limit: 1, ttl: 60 });
+      assert.equal(claim?.messages[0]?.id, id);
+      await driver.messages.delete(project, 'q', id, { claimId: claim?.id as string, fenced: true });
+      await rejectsWith(driver.messages.get(project, 'q', id), MessageNotFoundError);
+      await rejectsWith(
+        driver.messages.delete(project, 'q', id, { claimId: claim?.id as string, fenced: true }),
+        MessageNotFoundError,
+        (e) => assert.equal(e.messageId, id),
+      );
+      await rejectsWith(driver.messages.delete(project, 'no-such-queue', id, { fenced: true }), MessageNotFoundError);
+      // Without `fenced` the Zaqar answer stays: a missing message is no error.
+      await driver.messages.delete(project, 'q', id, { claimId: claim?.id as string });
+    },
+  },
+  {
+    group,
+    name: 'after the claim expired and the message was re-claimed, the first claim is refused, before and after the second deletes',
+    async run({ driver, clock, project }) {
+      const [id, other] = (await driver.messages.post(project, 'q', [{ body: 1 }, { body: 2 }], 'c')) as [
+        string,
+        string,
+      ];
+      const first = await driver.claims.create(project, 'q', { limit: 1, ttl: 60, grace: 60 });
+      assert.equal(first?.messages[0]?.id, id);
+      clock.advance(seconds(61));
+      const second = await driver.claims.create(project, 'q', { limit: 1, ttl: 60, grace: 60 });
+      assert.equal(second?.messages[0]?.id, id, 'the expired claim freed the message for another claim');
+
+      await rejectsWith(
+        driver.messages.delete(project, 'q', id, { claimId: first?.id as string, fenced: true }),
+        MessageNotClaimedByError,
+      );
+      assert.equal((await driver.messages.get(project, 'q', id)).id, id, 'a refused delete changes nothing');
+      await driver.messages.delete(project, 'q', id, { claimId: second?.id as string, fenced: true });
+      await rejectsWith(
+        driver.messages.delete(project, 'q', id, { claimId: first?.id as string, fenced: true }),
+        MessageNotFoundError,
+      );
+      // The other message was never touched by either claim.
+      assert.equal((await driver.messages.get(project, 'q', other)).id, other);
+    },
+  },
+];
