@@ -730,23 +730,31 @@ export const MIGRATIONS: readonly Migration[] = [
         RETURN true;
       END $fn$;
 
-      -- A post with an idempotency key. The queue's row is locked first (made when missing), so
-      -- a repeat racing the first post waits here until that one commits and then finds its key:
-      -- never two posts. A remembered key answers its post's ids and stores nothing; bound to
-      -- another fingerprint it raises PH422. The window is the queue's _idempotency_window when it
-      -- is a whole number in 1..p_max_window, else p_default_window (contract/semantics.ts).
-      CREATE FUNCTION ${s}.post_messages_idempotent(p_project text, p_queue text, p_now bigint, p_ids uuid[],
+      -- Posts with idempotency keys, several at once (the driver's keyed post lane), in one
+      -- transaction and one commit. The queue's row is locked first (made when missing), so a
+      -- repeat racing a first post in another transaction waits here until that one commits, and
+      -- then finds its key: never two posts. Post k has the next p_counts[k] messages of the
+      -- arrays and the next bodies; each is looked up by its key (keys written earlier in this same
+      -- call included) and answers one row: o_status 0 posted (o_ids its new ids), 1 a repeat that
+      -- stored nothing (o_ids the first post's), 2 a key bound to other messages (stored nothing).
+      -- The window is the queue's _idempotency_window when it is a whole number in 1..p_max_window,
+      -- else p_default_window (contract/semantics.ts).
+      CREATE FUNCTION ${s}.post_messages_keyed(p_project text, p_queue text, p_now bigint, p_ids uuid[],
           p_clients text[], p_created bigint[], p_expires bigint[], p_visible bigint[], p_ttls bigint[],
-          p_checksums text[], p_lengths integer[], p_bodies bytea, p_key text, p_fingerprint text,
-          p_default_window bigint, p_max_window bigint)
-      RETURNS uuid[] LANGUAGE plpgsql AS $fn$
+          p_checksums text[], p_lengths integer[], p_bodies bytea, p_counts integer[], p_keys text[],
+          p_fingerprints text[], p_default_window bigint, p_max_window bigint)
+      RETURNS TABLE (o_post integer, o_status integer, o_ids text[]) LANGUAGE plpgsql AS $fn$
       DECLARE
         v_queue bigint;
         v_meta json;
         v_window bigint := p_default_window;
         v_asked numeric;
+        v_from integer := 1;
+        v_to integer;
+        v_byte integer := 1;
+        v_bytes integer;
         v_fingerprint text;
-        v_ids uuid[];
+        v_known uuid[];
       BEGIN
         LOOP
           SELECT id, metadata INTO v_queue, v_meta FROM ${s}.queues
@@ -756,27 +764,36 @@ export const MIGRATIONS: readonly Migration[] = [
           VALUES (p_project, p_queue, '{}', p_now)
           ON CONFLICT ON CONSTRAINT queues_name DO NOTHING;
         END LOOP;
-        SELECT k.fingerprint, k.ids INTO v_fingerprint, v_ids FROM ${s}.idempotency_keys k
-         WHERE k.queue_id = v_queue AND k.key = p_key AND k.expires_at > p_now;
-        IF FOUND THEN
-          IF v_fingerprint <> p_fingerprint THEN
-            RAISE EXCEPTION 'idempotency key % was used for other messages', p_key USING ERRCODE = 'PH422';
-          END IF;
-          RETURN v_ids;
-        END IF;
-        PERFORM ${s}.post_messages(p_project, p_queue, p_now, p_ids, p_clients, p_created, p_expires, p_visible,
-                                   p_ttls, p_checksums, p_lengths, p_bodies);
         IF json_typeof(v_meta -> '_idempotency_window') = 'number' THEN
           v_asked := (v_meta ->> '_idempotency_window')::numeric;
           IF v_asked = trunc(v_asked) AND v_asked >= 1 AND v_asked <= p_max_window THEN
             v_window := v_asked::bigint;
           END IF;
         END IF;
-        INSERT INTO ${s}.idempotency_keys (queue_id, key, fingerprint, ids, expires_at)
-        VALUES (v_queue, p_key, p_fingerprint, p_ids, p_now + v_window * 1000)
-        ON CONFLICT ON CONSTRAINT idempotency_keys_pkey
-          DO UPDATE SET fingerprint = EXCLUDED.fingerprint, ids = EXCLUDED.ids, expires_at = EXCLUDED.expires_at;
-        RETURN p_ids;
+        FOR k IN 1 .. cardinality(p_counts) LOOP
+          v_to := v_from + p_counts[k] - 1;
+          SELECT coalesce(sum(l), 0) INTO v_bytes FROM unnest(p_lengths[v_from:v_to]) l;
+          o_post := k;
+          SELECT i.fingerprint, i.ids INTO v_fingerprint, v_known FROM ${s}.idempotency_keys i
+           WHERE i.queue_id = v_queue AND i.key = p_keys[k] AND i.expires_at > p_now;
+          IF FOUND THEN
+            o_status := CASE WHEN v_fingerprint = p_fingerprints[k] THEN 1 ELSE 2 END;
+            o_ids := v_known::text[];
+          ELSE
+            PERFORM ${s}.post_messages(p_project, p_queue, p_now, p_ids[v_from:v_to], p_clients[v_from:v_to],
+                p_created[v_from:v_to], p_expires[v_from:v_to], p_visible[v_from:v_to], p_ttls[v_from:v_to],
+                p_checksums[v_from:v_to], p_lengths[v_from:v_to], substring(p_bodies FROM v_byte FOR v_bytes));
+            INSERT INTO ${s}.idempotency_keys (queue_id, key, fingerprint, ids, expires_at)
+            VALUES (v_queue, p_keys[k], p_fingerprints[k], p_ids[v_from:v_to], p_now + v_window * 1000)
+            ON CONFLICT ON CONSTRAINT idempotency_keys_pkey
+              DO UPDATE SET fingerprint = EXCLUDED.fingerprint, ids = EXCLUDED.ids, expires_at = EXCLUDED.expires_at;
+            o_status := 0;
+            o_ids := p_ids[v_from:v_to]::text[];
+          END IF;
+          RETURN NEXT;
+          v_from := v_to + 1;
+          v_byte := v_byte + v_bytes;
+        END LOOP;
       END $fn$;
     `,
   },

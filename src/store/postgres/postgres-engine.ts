@@ -19,6 +19,7 @@ import {
   type QueueMetadata,
   QueueNotFoundError,
   type QueueStats,
+  StorageUnavailableError,
   type Subscription,
   SubscriptionExistsError,
   SubscriptionNotFoundError,
@@ -56,7 +57,7 @@ import {
   toUuid,
 } from './rows.js';
 import { StatementRunner } from './statement-runner.js';
-import { checkStorableText, KEY_REUSED_SQLSTATE, sqlState } from './storage-errors.js';
+import { checkStorableText } from './storage-errors.js';
 
 export interface PostgresEngineOptions {
   pool: pg.Pool;
@@ -143,6 +144,7 @@ export class PostgresEngine implements StoreEngine {
   private readonly clock: Clock;
   private readonly db: StatementRunner;
   private readonly lanes: PostLanes;
+  private readonly keyedLanes: CallLanes<KeyedPost, KeyedOutcome>;
   private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
   private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
   private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
@@ -160,6 +162,14 @@ export class PostgresEngine implements StoreEngine {
       options.postBatchBytes ?? 4 * 1024 * 1024,
       // Pipelined, a queue's next transaction waits on the server, not for a round trip.
       pipelines ? POSTS_IN_FLIGHT : 1,
+    );
+    this.keyedLanes = new CallLanes(
+      (project, queue, calls) => this.sendKeyedPosts(project, queue, calls),
+      [
+        { weight: (call) => call.messages.length, max: options.postBatchMessages ?? 1000 },
+        { weight: (call) => call.bytes, max: options.postBatchBytes ?? 4 * 1024 * 1024 },
+      ],
+      1,
     );
     this.claimLanes = new CallLanes(
       (project, queue, calls) => this.sendClaims(project, queue, calls),
@@ -313,9 +323,10 @@ export class PostgresEngine implements StoreEngine {
   }
 
   /**
-   * A post with an idempotency key: one call of post_messages_idempotent, in its own
-   * transaction beside the post lane (it takes the queue's row like a lane's transaction does,
-   * so positions still follow commit order). Such posts are the rarer kind; they are not batched.
+   * A post with an idempotency key, through its own lane: the keyed posts to one queue that
+   * arrive together go as one call of post_messages_keyed, one transaction and one commit (it
+   * takes the queue's row like a post lane's transaction does, so positions still follow commit
+   * order). Each post keeps its own answer: posted, a repeat, or a key bound to other messages.
    */
   private async postIdempotent(
     project: string,
@@ -324,24 +335,30 @@ export class PostgresEngine implements StoreEngine {
     now: number,
     idempotency: IdempotentPost,
   ): Promise<string[]> {
-    try {
-      const { rows } = await this.db.run<{ ids: string[] }>('postMessagesIdempotent', [
-        ...postArguments(project, queue, messages, now),
-        idempotency.key,
-        idempotency.fingerprint,
-        DEFAULT_IDEMPOTENCY_WINDOW,
-        MAX_IDEMPOTENCY_WINDOW,
-      ]);
-      const ids = (rows[0]?.ids ?? []).map(fromUuid);
-      // The ids made here are new: any others are the first post's, and nothing was stored.
-      if (ids[0] !== messages[0]?.id) idempotency.replayed();
-      return ids;
-    } catch (error) {
-      if (sqlState((error as Error).cause) === KEY_REUSED_SQLSTATE) {
-        throw new IdempotencyKeyReusedError(queue, idempotency.key, { cause: error });
-      }
-      throw error;
-    }
+    let bytes = 0;
+    for (const m of messages) bytes += m.body.length;
+    const outcome = await this.keyedLanes.submit(project, queue, { messages, bytes, now, idempotency });
+    if (outcome.status === KEYED_REUSED) throw new IdempotencyKeyReusedError(queue, idempotency.key);
+    if (outcome.status === KEYED_REPEAT) idempotency.replayed();
+    return outcome.ids;
+  }
+
+  private async sendKeyedPosts(project: string, queue: string, calls: KeyedPost[]): Promise<KeyedOutcome[]> {
+    const messages = calls.length === 1 ? (calls[0] as KeyedPost).messages : calls.flatMap((c) => c.messages);
+    const { rows } = await this.db.run<{ o_post: number; o_status: number; o_ids: string[] }>('postMessagesKeyed', [
+      ...postArguments(project, queue, messages, latest(calls)),
+      calls.map((c) => c.messages.length),
+      calls.map((c) => c.idempotency.key),
+      calls.map((c) => c.idempotency.fingerprint),
+      DEFAULT_IDEMPOTENCY_WINDOW,
+      MAX_IDEMPOTENCY_WINDOW,
+    ]);
+    return calls.map((_, k) => {
+      const row = rows[k];
+      if (!row || row.o_post !== k + 1)
+        throw new StorageUnavailableError('PostgreSQL answered a keyed post batch short');
+      return { status: row.o_status, ids: row.o_ids.map(fromUuid) };
+    });
   }
 
   async listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
@@ -676,6 +693,7 @@ export class PostgresEngine implements StoreEngine {
     // Let every call in flight finish (the guard admits no new ones), then hang up.
     await Promise.all([
       this.lanes.whenIdle(),
+      this.keyedLanes.whenIdle(),
       this.claimLanes.whenIdle(),
       this.deleteLanes.whenIdle(),
       this.deleteOneLanes.whenIdle(),
@@ -858,4 +876,21 @@ function postArguments(project: string, queue: string, messages: EncodedMessage[
   }
   const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
   return [project, queue, now, ids, clients, created, expires, visible, ttls, checksums, lengths, bodies];
+}
+
+/** A post with an idempotency key waiting in its queue's keyed lane. */
+interface KeyedPost {
+  messages: EncodedMessage[];
+  bytes: number;
+  now: number;
+  idempotency: IdempotentPost;
+}
+
+/** o_status of post_messages_keyed: posted (0), a repeat that stored nothing, a reused key. */
+const KEYED_REPEAT = 1;
+const KEYED_REUSED = 2;
+
+interface KeyedOutcome {
+  status: number;
+  ids: string[];
 }

@@ -54,9 +54,12 @@ export function buildStatements(s: string) {
 
     postMessages: `SELECT ${s}.post_messages($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
                                                $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea)`,
-    postMessagesIdempotent: `
-      SELECT ${s}.post_messages_idempotent($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
-               $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea, $13, $14, $15, $16)::text[] AS ids`,
+    postMessagesKeyed: `
+      SELECT o_post, o_status, o_ids
+        FROM ${s}.post_messages_keyed($1, $2, $3, $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
+               $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::bytea, $13::integer[], $14::text[],
+               $15::text[], $16, $17)
+       ORDER BY o_post`,
     listMessages: `
       SELECT ${MESSAGE_COLUMNS}
         FROM ${s}.list_messages($1, $2, $3, $4, $5::boolean, $6::boolean, $7::text, $8) m

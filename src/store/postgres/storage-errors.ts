@@ -8,8 +8,6 @@ import { InvalidArgumentError, isPosthornError, StorageFullError, StorageUnavail
 
 /** The SQLSTATE our own functions raise when the queue they were given does not exist. */
 export const QUEUE_MISSING_SQLSTATE = 'PH404';
-/** The SQLSTATE post_messages_idempotent raises for a key remembered from other messages. */
-export const KEY_REUSED_SQLSTATE = 'PH422';
 
 /** A pg error as node-postgres hands it over: an Error with the server's SQLSTATE in `code`. */
 export interface PgErrorLike extends Error {
