@@ -38,9 +38,26 @@ export interface RequestAuth {
    * was obtained and the request is worth one more try.
    */
   renew(): Promise<boolean>;
+  /**
+   * The project requests run in, where the client can know it: the one configured, a JWT's
+   * `project` claim, keystone's scoped project. The WebSocket API's authenticate needs it named.
+   */
+  project(): Promise<string | undefined>;
 }
 
 const NO_RENEWAL = async () => false;
+
+/** The `project` claim of a Posthorn JWT (read, not verified: the server verifies it). */
+export function projectOfJwt(token: string): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { project?: unknown };
+    return typeof claims.project === 'string' ? claims.project : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The request auth of `auth` for a client of `project` (undefined: noauth). */
 export function requestAuth(
@@ -50,7 +67,8 @@ export function requestAuth(
   now: () => number = Date.now,
 ): RequestAuth {
   const projectHeader: Record<string, string> = project === undefined ? {} : { 'x-project-id': project };
-  if (auth === undefined) return { headers: async () => projectHeader, renew: NO_RENEWAL };
+  const named = async () => project;
+  if (auth === undefined) return { headers: async () => projectHeader, renew: NO_RENEWAL, project: named };
   if ('signedUrl' in auth) {
     const s = auth.signedUrl;
     const headers = {
@@ -60,12 +78,13 @@ export function requestAuth(
       'url-paths': s.paths.join(','),
       'x-project-id': s.project,
     };
-    return { headers: async () => headers, renew: NO_RENEWAL };
+    return { headers: async () => headers, renew: NO_RENEWAL, project: async () => s.project };
   }
   if ('keystone' in auth) return new KeystoneAuth(auth.keystone, project, dispatcher, now);
   const token = 'token' in auth ? auth.token : auth.apiKey;
   const headers = { ...projectHeader, authorization: `Bearer ${token}`, 'x-auth-token': token };
-  return { headers: async () => headers, renew: NO_RENEWAL };
+  const claimed = project ?? projectOfJwt(token);
+  return { headers: async () => headers, renew: NO_RENEWAL, project: async () => claimed };
 }
 
 /** A token is traded again this long before keystone says it expires, so it does not expire in flight. */
@@ -86,7 +105,7 @@ export class KeystoneAuth implements RequestAuth {
 
   constructor(
     private readonly credentials: KeystoneCredentials,
-    private readonly project: string | undefined,
+    private readonly scopedProject: string | undefined,
     private readonly dispatcher: Dispatcher,
     private readonly now: () => number = Date.now,
   ) {}
@@ -106,13 +125,19 @@ export class KeystoneAuth implements RequestAuth {
       });
     }
     const { token, projectId } = await pending;
-    const project = this.project ?? projectId;
+    const project = this.scopedProject ?? projectId;
     return { 'x-auth-token': token, ...(project === undefined ? {} : { 'x-project-id': project }) };
   }
 
   async renew(): Promise<boolean> {
     this.current = null;
     return true;
+  }
+
+  async project(): Promise<string | undefined> {
+    if (this.scopedProject !== undefined) return this.scopedProject;
+    await this.headers();
+    return (await this.current)?.projectId;
   }
 
   private async authenticate(): Promise<KeystoneToken> {

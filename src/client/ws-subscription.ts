@@ -99,13 +99,15 @@ export class WsSubscription implements AsyncIterableIterator<PushedMessage> {
       const name = WS_HEADER_NAMES[key];
       if (name !== undefined) out[name] = value;
     }
+    const project = await this.params.auth.project();
+    if (out['X-Project-ID'] === undefined && project !== undefined) out['X-Project-ID'] = project;
     return out;
   }
 
   private async subscribe(): Promise<void> {
     const headers = await this.headers();
     if (headers['X-Auth-Token'] !== undefined) {
-      await this.call('authenticate', headers, {});
+      await this.call('authenticate', headers);
     }
     const body: Record<string, unknown> = { queue_name: this.params.queue };
     if (this.params.options?.ttl !== undefined) body.ttl = this.params.options.ttl;
@@ -114,11 +116,12 @@ export class WsSubscription implements AsyncIterableIterator<PushedMessage> {
   }
 
   /** Sends one request and waits for its answer (the socket answers in order); throws its error. */
-  private async call(action: string, headers: Record<string, string>, body: Record<string, unknown>): Promise<Answer> {
+  private async call(action: string, headers: Record<string, string>, body?: Record<string, unknown>): Promise<Answer> {
     const answered = new Promise<Answer>((resolve) => {
       this.answerWaiter = resolve;
     });
-    this.socket.send(JSON.stringify({ action, headers, body }));
+    // An action without a body (authenticate) must send none: the server's schema refuses one.
+    this.socket.send(JSON.stringify(body === undefined ? { action, headers } : { action, headers, body }));
     const answer = await Promise.race([
       answered,
       new Promise<never>((_, reject) => {

@@ -12,6 +12,7 @@ import {
   QueueNotFoundError,
   ResourceConflictError,
   ResourceNotFoundError,
+  type ServerAnswerFields,
   SubscriptionNotFoundError,
   serverAnswerOf,
   type WorkQueue,
@@ -19,7 +20,7 @@ import {
 import { ADMIN_TOKEN, removeFolder, serveForClient, type TestServer } from './serve.js';
 
 /** Asserts that `call` rejects with an instance of `kind`, and answers that error. */
-async function rejectsWith<E>(call: Promise<unknown>, kind: new (...args: never[]) => E): Promise<E> {
+async function rejectsWith<E>(call: Promise<unknown>, kind: abstract new (...args: never[]) => E): Promise<E> {
   try {
     await call;
   } catch (error) {
@@ -272,7 +273,7 @@ describe('client: against a real posthorn serve', { timeout: 180_000 }, () => {
     assert.equal(answer?.status, 400);
     assert.match(answer?.description ?? '', /TTL/);
     assert.equal(bad.message, answer?.description, "the error says the server's description");
-    assert.equal(bad.status, 400);
+    assert.equal((bad as unknown as ServerAnswerFields).status, 400, 'the status is on the error too');
 
     await q.create();
     const conflict = await rejectsWith(
