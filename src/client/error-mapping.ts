@@ -170,6 +170,10 @@ export function errorFromAnswer(
     case 409:
       error = conflict(answer, route);
       break;
+    case 422:
+      // Posthorn's "Idempotency key reused": the key came with another request than the first.
+      error = new ResourceConflictError('request', answer.url, answer.description);
+      break;
     case 410:
       error = new DamagedMessageError(answer.description, route.messageId ?? '', route.queue ?? '');
       break;
