@@ -34,10 +34,10 @@ export interface RequestAuth {
   /** Headers to send; awaited per request, so a token is fetched only when first needed. */
   headers(): Promise<Record<string, string>>;
   /**
-   * Called once when the server answered 401 with the headers sent: true when a fresh credential
-   * was obtained and the request is worth one more try.
+   * Called once when the server answered 401 to a request sent with `sent` (its auth headers):
+   * true when a fresh credential will be used and the request is worth one more try.
    */
-  renew(): Promise<boolean>;
+  renew(sent: Record<string, string>): Promise<boolean>;
   /**
    * The project requests run in, where the client can know it: the one configured, a JWT's
    * `project` claim, keystone's scoped project. The WebSocket API's authenticate needs it named.
@@ -111,33 +111,47 @@ export class KeystoneAuth implements RequestAuth {
   ) {}
 
   async headers(): Promise<Record<string, string>> {
-    let pending = this.current;
-    if (pending !== null) {
-      const held = await pending.catch(() => null);
-      if (held === null || held.renewAt <= this.now()) pending = null;
+    const { token, projectId } = await this.token();
+    const project = this.scopedProject ?? projectId;
+    return { 'x-auth-token': token, ...(project === undefined ? {} : { 'x-project-id': project }) };
+  }
+
+  /**
+   * The cached token while it is fresh, else one new exchange that every request waiting at
+   * that moment shares. A token just issued is used even when it is already inside the margin
+   * (a keystone with short tokens), so a request never waits on exchanges forever.
+   */
+  private async token(): Promise<KeystoneToken> {
+    const cached = this.current;
+    if (cached !== null) {
+      const held = await cached.catch(() => null);
+      if (held !== null && held.renewAt > this.now()) return held;
+      if (this.current === cached) this.current = null;
     }
-    if (pending === null) {
-      pending = this.authenticate();
+    if (this.current === null) {
+      const pending = this.authenticate();
       this.current = pending;
       // A failed exchange is not cached: the next request tries again.
       pending.catch(() => {
         if (this.current === pending) this.current = null;
       });
     }
-    const { token, projectId } = await pending;
-    const project = this.scopedProject ?? projectId;
-    return { 'x-auth-token': token, ...(project === undefined ? {} : { 'x-project-id': project }) };
+    return this.current;
   }
 
-  async renew(): Promise<boolean> {
-    this.current = null;
+  /** Drops the token the server refused, unless another request has already replaced it. */
+  async renew(sent: Record<string, string>): Promise<boolean> {
+    const cached = this.current;
+    if (cached === null) return true;
+    const held = await cached.catch(() => null);
+    if (held !== null && held.token !== sent['x-auth-token']) return true;
+    if (this.current === cached) this.current = null;
     return true;
   }
 
   async project(): Promise<string | undefined> {
     if (this.scopedProject !== undefined) return this.scopedProject;
-    await this.headers();
-    return (await this.current)?.projectId;
+    return (await this.token()).projectId;
   }
 
   private async authenticate(): Promise<KeystoneToken> {

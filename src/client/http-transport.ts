@@ -147,7 +147,8 @@ export class HttpTransport {
     const url = new URL(call.path, this.baseUrl);
     let renewed = false;
     for (let attempt = 0; ; attempt++) {
-      const headers = { ...base, ...(await this.options.auth.headers()) };
+      const credential = await this.options.auth.headers();
+      const headers = { ...base, ...credential };
       let answer: Dispatcher.ResponseData;
       try {
         answer = await this.dispatcher.request({
@@ -190,7 +191,7 @@ export class HttpTransport {
       // A 401 means nothing was done, so any method may try again, once, with a fresh credential.
       if (status === 401 && !renewed) {
         renewed = true;
-        if (await this.options.auth.renew()) {
+        if (await this.options.auth.renew(credential)) {
           attempt--;
           continue;
         }

@@ -116,6 +116,22 @@ describe('client: keystone auth against a fake keystone', () => {
     }
   });
 
+  it('concurrent requests refused for a revoked token share one new exchange', async () => {
+    const world = await keystoneWorld();
+    const client = createClient({ url: world.api.url, auth: { keystone: world.credentials }, retry: FAST });
+    try {
+      await client.queue('q').stats();
+      world.valid.clear();
+      await Promise.all([1, 2, 3, 4, 5].map(() => client.queue('q').stats()));
+      assert.equal(world.issued(), 2, 'five 401s, one re-authentication');
+      const retried = world.api.received.slice(1).filter((r) => r.headers['x-auth-token'] === 'tok-2');
+      assert.equal(retried.length, 5);
+    } finally {
+      await client.close();
+      await world.close();
+    }
+  });
+
   it('when the fresh token is refused too, UnauthenticatedError after exactly one re-authentication', async () => {
     const world = await keystoneWorld({ issueInvalid: true });
     const client = createClient({ url: world.api.url, auth: { keystone: world.credentials }, retry: FAST });
