@@ -23,7 +23,11 @@ export interface ClientOptions {
   /** Sent as X-Admin-Token: the server's admin API and its private routes (health). */
   adminToken?: string;
   retry?: RetryOptions;
-  /** The WebSocket API's URL (the server's WS port is its own; default: the HTTP host on port 9000). */
+  /**
+   * The WebSocket API's URL. Default: `/v2/ws` on the HTTP origin, where Posthorn serves it too
+   * (whatever its `ws_port`); an OpenStack Zaqar serves it only on its own port (9000):
+   * `ws://host:9000`.
+   */
   wsUrl?: string;
   /** Keep-alive connections per origin (default 32). */
   connections?: number;
@@ -56,7 +60,7 @@ export class PosthornClient {
     });
     this.context = { transport: this.transport, project: options.project ?? '' };
     const base = new URL(options.url);
-    this.wsUrl = options.wsUrl ?? `${base.protocol === 'https:' ? 'wss' : 'ws'}://${base.hostname}:9000`;
+    this.wsUrl = options.wsUrl ?? `${base.protocol === 'https:' ? 'wss' : 'ws'}://${base.host}/v2/ws`;
   }
 
   /** A handle on a queue; asks nothing of the server until it is used. */

@@ -305,4 +305,17 @@ describe('client: against a real posthorn serve', { timeout: 180_000 }, () => {
     assert.deepEqual(got, [{ n: 1 }, { n: 2 }, { n: 3 }]);
     assert.deepEqual(await subscription.next(), { value: undefined, done: true }, 'leaving the loop ended it');
   });
+
+  it('by default the subscription uses /v2/ws on the HTTP port', async () => {
+    const plain = createClient({ url: server.url, project: 'client-test' });
+    try {
+      const subscription = await plain.subscribe('pushed-default');
+      await plain.queue('pushed-default').post([{ body: 'on the http port' }]);
+      const first = await subscription.next();
+      assert.equal(first.value?.body, 'on the http port');
+    } finally {
+      await plain.close();
+    }
+    assert.equal(plain.project, 'client-test');
+  });
 });
