@@ -186,7 +186,7 @@ export class HttpTransport {
       }
       const status = answer.statusCode;
       if (status < 400 || call.accept?.includes(status)) {
-        return { status, headers: answer.headers, json: text === '' ? undefined : JSON.parse(text) };
+        return { status, headers: answer.headers, json: parseJson(text, url.href, status) };
       }
       // A 401 means nothing was done, so any method may try again, once, with a fresh credential.
       if (status === 401 && !renewed) {
@@ -215,6 +215,16 @@ export class HttpTransport {
 
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}
+
+/** A success answer's body; one that is not JSON (a proxy's page) is the server's failure, not a crash. */
+function parseJson(text: string, url: string, status: number): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new RequestFailedError(url, status, `the server answered ${status} with a body that is not JSON`, { cause });
   }
 }
 

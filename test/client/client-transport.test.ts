@@ -228,6 +228,25 @@ describe('client: error answers', () => {
     }
   });
 
+  it('a success answer that is not JSON is RequestFailedError with its status, not a SyntaxError', async () => {
+    const server = await fakeServer((_r, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<html>a captive portal</html>');
+    });
+    const client = createClient({ url: server.url, project: 'p', retry: FAST });
+    try {
+      const error = await client
+        .queue('q')
+        .stats()
+        .catch((e: unknown) => e);
+      assert.ok(error instanceof RequestFailedError, String(error));
+      assert.equal(error.status, 200);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('the refusals of a delete are the typed errors of the library', async () => {
     const answers: [number, string][] = [
       [403, 'This message is claimed by another claim; it cannot be deleted without a valid claim ID.'],
