@@ -68,7 +68,8 @@ describe('client: a producer across server restarts', { timeout: 300_000 }, () =
     if (server) removeFolder(server.dir);
   });
 
-  it('the posts outlive two kills: retries happened, and every key has its message under an id it was answered', () => {
+  it('the posts outlive two kills: retries happened, and every key has its message under an id it was answered', (t) => {
+    t.diagnostic(`restarted after ${restarts.join(' and ')} answered posts; ${client.transport.retriesMade} retries`);
     assert.deepEqual(restarts.length, RESTART_AT.length, 'the server was restarted twice');
     assert.ok(client.transport.retriesMade > 0, 'posts were retried while the server was down');
     assert.equal(answered.size, MESSAGES);
