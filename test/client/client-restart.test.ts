@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, type PosthornClient } from '../../src/entry/client.js';
+import { createClient, type PosthornClient, RequestFailedError, type WsSubscription } from '../../src/entry/client.js';
 import { removeFolder, serveForClient, type TestServer } from './serve.js';
 
 const MESSAGES = 240;
@@ -24,6 +24,10 @@ describe('client: a producer across server restarts', { timeout: 300_000 }, () =
   const restarts: number[] = [];
   /** Every message of the queue after the run, as (key number, id). */
   const stored: { key: number; id: string }[] = [];
+  /** A WebSocket subscription open before the first kill, and how its iteration ended. */
+  let subscription: WsSubscription;
+  let pushedBeforeKill = 0;
+  let subscriptionEnd: unknown = null;
 
   before(async () => {
     server = await serveForClient();
@@ -35,6 +39,14 @@ describe('client: a producer across server restarts', { timeout: 300_000 }, () =
     });
     const q = client.queue('restart-q');
     await q.create();
+    subscription = await client.subscribe('restart-q');
+    const drained = (async () => {
+      try {
+        for await (const _ of subscription) pushedBeforeKill++;
+      } catch (error) {
+        subscriptionEnd = error;
+      }
+    })();
     let next = 0;
     let restarting: Promise<void> | null = null;
     const restartWhenDue = () => {
@@ -57,6 +69,7 @@ describe('client: a producer across server restarts', { timeout: 300_000 }, () =
     await Promise.all(Array.from({ length: PRODUCERS }, producer));
     // A restart begun by the last posts is waited for, so that the folder is not removed under it.
     while (restarting !== null) await restarting;
+    await drained;
     for await (const m of q.messages({ echo: true, limit: 20 })) {
       stored.push({ key: (m.body as { key: number }).key, id: m.id });
     }
@@ -82,6 +95,12 @@ describe('client: a producer across server restarts', { timeout: 300_000 }, () =
       assert.ok(storedIds.has(ids[0] as string), `the id answered for key ${i} is stored`);
       assert.ok((byKey.get(i)?.length ?? 0) >= 1, `key ${i} has a message`);
     }
+  });
+
+  it('a WebSocket subscription whose server was killed ends its iteration with RequestFailedError', () => {
+    assert.ok(subscriptionEnd instanceof RequestFailedError, String(subscriptionEnd));
+    assert.match(subscriptionEnd.message, /closed by the server/);
+    assert.ok(pushedBeforeKill <= (RESTART_AT[0] ?? 0) + PRODUCERS, `${pushedBeforeKill} pushes came before the kill`);
   });
 
   it('every key has exactly one message, and a repeat of a key answers the first id and stores nothing', async () => {
