@@ -58,12 +58,13 @@ try {
   step('API: every type an entry point uses is exported from it');
   run(process.execPath, [join(root, 'scripts', 'check-api.mjs')], root, { stdio: 'inherit' });
 
-  step('installed without optional dependencies: the embedded store, the spools, the CLI');
+  step('installed without optional dependencies: the embedded store, the spools, the client, the CLI');
   const slim = project('slim', ['--omit=optional']);
   for (const absent of ['fastify', 'ioredis', 'pg']) {
     if (existsSync(join(slim, 'node_modules', absent))) throw new Error(`--omit=optional installed ${absent}`);
   }
   run(process.execPath, ['smoke-embedded.mjs'], slim, { stdio: 'inherit' });
+  run(process.execPath, ['smoke-client.mjs'], slim, { stdio: 'inherit' });
   const help = run('npx', ['posthorn', '--help'], slim);
   if (!/Usage: posthorn/.test(help.stdout)) throw new Error(`npx posthorn --help printed:\n${help.stdout}`);
   const refused = run('npx', ['posthorn', 'serve'], slim, { expectStatus: 1 });

@@ -1,19 +1,56 @@
 /**
- * `posthorn/client`: the Worker, and the queues it runs over — a queue of an in-process store
- * (`driverQueue`) and the HTTP client's queue handles. Loads no HTTP framework (fastify) and no
- * driver of a server (ioredis, pg).
+ * `posthorn/client`: the typed client of the Zaqar v2 HTTP and WebSocket APIs
+ * (`createClient({ url, project, auth })`), the fenced Worker, the queues it runs over (the
+ * client's queue handles and `driverQueue` over an in-process store), and the typed errors their
+ * calls throw. Needs only `undici` (and msgpackr through core): it loads nothing of the server
+ * (no fastify, ioredis, pg, ws or pino).
  */
 
 export type {
   Backoff,
   BackoffFunction,
-  DriverQueueOptions,
+  ClaimInfo,
+  ClaimOptions,
+  ClientAuth,
+  ClientOptions,
   ExponentialBackoff,
   FinishOutcome,
+  HandleContext,
+  HttpMethod,
   Job,
   JobContext,
   JobHandler,
   JobHistory,
+  KeystoneCredentials,
+  ListMessagesOptions,
+  ListQueuesOptions,
+  MessagePage,
+  MetadataPatchOperation,
+  PoppedMessage,
+  PostMessage,
+  PostOptions,
+  PurgeResource,
+  PushedMessage,
+  QueueClaim,
+  QueueMessage,
+  QueuePageInfo,
+  QueueStatsInfo,
+  QueueSummary,
+  RequestAuth,
+  RetryOptions,
+  RouteContext,
+  ServerAnswer,
+  ServerAnswerFields,
+  ShareOptions,
+  SignedUrl,
+  StatsStamp,
+  SubscribeOptions,
+  SubscriptionInfo,
+  SubscriptionPage,
+  SubscriptionUpdate,
+  TransportOptions,
+  TransportRequest,
+  TransportResponse,
   WorkClaim,
   WorkClaimOptions,
   WorkerEvents,
@@ -22,7 +59,51 @@ export type {
   WorkPost,
   WorkPostOptions,
   WorkQueue,
+  WsSubscribeOptions,
+  WsSubscriptionParams,
 } from '../client/index.js';
-export { backoffDelay, driverQueue, ENVELOPE_KEY, LeaseLostError, Worker } from '../client/index.js';
-export { ClosedError, InvalidArgumentError, PosthornError } from '../core/index.js';
-export type * from './shared-types.js';
+export {
+  backoffDelay,
+  createClient,
+  ENVELOPE_KEY,
+  HttpTransport,
+  KeystoneAuth,
+  LeaseLostError,
+  PATCH_MEDIA_TYPE,
+  PosthornClient,
+  QueueHandle,
+  ResourceHandle,
+  requestAuth,
+  serverAnswerOf,
+  TopicHandle,
+  Worker,
+  WsSubscription,
+} from '../client/index.js';
+export type { Clock, Timer } from '../core/clock.js';
+export type { ErrorCode, PosthornErrorOptions, RateLimitName } from '../core/errors.js';
+export {
+  ClaimNotFoundError,
+  ClosedError,
+  ConflictError,
+  DamagedMessageError,
+  ForbiddenError,
+  IdentityUnavailableError,
+  InvalidArgumentError,
+  isPosthornError,
+  MessageClaimedError,
+  MessageNotClaimedByError,
+  MessageNotClaimedError,
+  MessageNotFoundError,
+  NotFoundError,
+  PosthornError,
+  QueueNotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
+  RequestFailedError,
+  ResourceConflictError,
+  ResourceNotFoundError,
+  StorageUnavailableError,
+  SubscriptionExistsError,
+  SubscriptionNotFoundError,
+  UnauthenticatedError,
+} from '../core/errors.js';
