@@ -91,7 +91,9 @@ export function workerCases(target: WorkerTarget): void {
         queue.claimLimits.every((n) => n >= 1 && n <= 3),
         `claims ask for at most the batch: ${queue.claimLimits.join(',')}`,
       );
-      await stepUntil(clock, queue, () => drained === 1);
+      // A store may answer a claim racing another one with nothing (PostgreSQL skips locked rows), so
+      // drained may come more than once; what matters is that it comes once the queue is empty.
+      await stepUntil(clock, queue, () => drained >= 1);
       assert.equal((await driver.queues.stats(project, queueName)).total, 0);
       waiting = [];
     });
