@@ -80,9 +80,9 @@ export function driverQueue(
         throw error;
       }
     },
-    // The store takes no idempotency key yet; until it does, a retry re-posted twice (a crash
-    // between post and finish) is a duplicate, as the Worker's doc comment says.
-    async post(messages: WorkPost[], _options?: WorkPostOptions) {
+    // The key goes to the store, which remembers it with the post itself: a retry re-posted again
+    // after a crash between its post and the original's finish stores nothing the second time.
+    async post(messages: WorkPost[], options?: WorkPostOptions) {
       return driver.messages.post(
         project,
         name,
@@ -92,6 +92,7 @@ export function driverQueue(
           ...(m.delay === undefined ? {} : { delay: m.delay }),
         })),
         clientId,
+        options?.idempotencyKey === undefined ? undefined : { idempotencyKey: options.idempotencyKey },
       );
     },
     async metadata() {

@@ -2,6 +2,7 @@ import {
   ClaimNotFoundError,
   DamagedMessageError,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   MessageClaimedError,
   MessageNotClaimedByError,
@@ -46,6 +47,8 @@ export interface RouteContext {
   messageId?: string;
   claimId?: string;
   subscriptionId?: string;
+  /** The Idempotency-Key the request carried. */
+  idempotencyKey?: string;
 }
 
 const ANSWER = Symbol('posthorn.serverAnswer');
@@ -172,7 +175,9 @@ export function errorFromAnswer(
       break;
     case 422:
       // Posthorn's "Idempotency key reused": the key came with another request than the first.
-      error = new ResourceConflictError('request', answer.url, answer.description);
+      error = new IdempotencyKeyReusedError(route.queue ?? '', route.idempotencyKey ?? '', {
+        cause: answer.description,
+      });
       break;
     case 410:
       error = new DamagedMessageError(answer.description, route.messageId ?? '', route.queue ?? '');

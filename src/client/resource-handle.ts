@@ -122,7 +122,10 @@ export abstract class ResourceHandle {
       path: `${this.base}/messages`,
       body: { messages },
       ...(options.idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': options.idempotencyKey } }),
-      route: this.route(),
+      route:
+        options.idempotencyKey === undefined
+          ? this.route()
+          : { ...this.route(), idempotencyKey: options.idempotencyKey },
     });
     const resources = (answer.json as { resources?: unknown } | undefined)?.resources;
     return Array.isArray(resources) ? resources.map((href) => lastSegment(String(href))) : [];

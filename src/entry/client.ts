@@ -87,6 +87,7 @@ export {
   ConflictError,
   DamagedMessageError,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   IdentityUnavailableError,
   InvalidArgumentError,
   isPosthornError,

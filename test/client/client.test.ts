@@ -4,6 +4,7 @@ import {
   ClaimNotFoundError,
   createClient,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   MessageNotClaimedError,
   MessageNotFoundError,
@@ -287,6 +288,22 @@ describe('client: against a real posthorn serve', { timeout: 180_000 }, () => {
     await rejectsWith(q.getClaim('0123456789abcdef01234567'), ClaimNotFoundError);
     await rejectsWith(q.get('0123456789abcdef01234567'), MessageNotFoundError);
     assert.equal(id, claim.messages[0]?.id);
+
+    const keyed = client.queue('keyed');
+    const first = await keyed.post([{ body: 'first' }], { idempotencyKey: 'k-1' });
+    assert.deepEqual(
+      await keyed.post([{ body: 'first' }], { idempotencyKey: 'k-1' }),
+      first,
+      'a repeat answers the first ids',
+    );
+    const reused = await rejectsWith(
+      keyed.post([{ body: 'other' }], { idempotencyKey: 'k-1' }),
+      IdempotencyKeyReusedError,
+    );
+    assert.equal(reused.key, 'k-1');
+    assert.equal(reused.queue, 'keyed');
+    assert.equal(serverAnswerOf(reused)?.status, 422);
+    assert.equal((await keyed.stats()).total, 1, 'neither the repeat nor the refused post stored anything');
   });
 
   it('a WebSocket subscription is an async iterator of the messages posted after it', async () => {
