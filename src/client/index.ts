@@ -1,12 +1,8 @@
 /** The client part's public face: the typed HTTP client of Zaqar v2, the Worker and the queues it runs over. */
 export type { ClientAuth, KeystoneCredentials, RequestAuth } from './auth.js';
 export { KeystoneAuth, requestAuth } from './auth.js';
-export type { Backoff, BackoffFunction, ExponentialBackoff } from './backoff.js';
-export { backoffDelay } from './backoff.js';
 export type { ClientOptions } from './client.js';
 export { createClient, PosthornClient } from './client.js';
-export type { DriverQueueOptions } from './driver-queue.js';
-export { driverQueue } from './driver-queue.js';
 export type { RouteContext, ServerAnswer, ServerAnswerFields } from './error-mapping.js';
 export { errorFromAnswer, serverAnswerOf } from './error-mapping.js';
 export type {
@@ -17,24 +13,11 @@ export type {
   TransportResponse,
 } from './http-transport.js';
 export { HttpTransport } from './http-transport.js';
-export type { JobHistory } from './job-envelope.js';
-export { ENVELOPE_KEY } from './job-envelope.js';
-export { LeaseLostError } from './lease-lost-error.js';
 export { QueueHandle } from './queue-handle.js';
 export type { HandleContext } from './resource-handle.js';
 export { PATCH_MEDIA_TYPE, ResourceHandle } from './resource-handle.js';
 export { TopicHandle } from './topic-handle.js';
 export type * from './types.js';
-export type {
-  FinishOutcome,
-  WorkClaim,
-  WorkClaimOptions,
-  WorkMessage,
-  WorkPost,
-  WorkPostOptions,
-  WorkQueue,
-} from './work-queue.js';
-export type { Job, JobContext, JobHandler, WorkerEvents, WorkerOptions } from './worker.js';
-export { Worker } from './worker.js';
+export * from './workers.js';
 export type { WsSubscribeOptions, WsSubscriptionParams } from './ws-subscription.js';
 export { WsSubscription } from './ws-subscription.js';

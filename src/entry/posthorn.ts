@@ -26,8 +26,8 @@ export type {
   WorkPost,
   WorkPostOptions,
   WorkQueue,
-} from '../client/index.js';
-export { driverQueue, LeaseLostError, Worker } from '../client/index.js';
+} from '../client/workers.js';
+export { driverQueue, LeaseLostError, Worker } from '../client/workers.js';
 export type { MessageQueueOptions } from '../compat/index.js';
 export { DiskStorage, MessageQueue } from '../compat/index.js';
 export type {
