@@ -576,6 +576,8 @@ export async function main(): Promise<void> {
   for (const op of ops) {
     for (const concurrency of concurrencies) {
       for (const [ours, peer] of PAIRS) {
+        // An experiment's pair runs only when the experiment is asked for (its peer has its own pair).
+        if (EXPERIMENTS[ours] && !wanted.includes(ours)) continue;
         const pair = [ours, peer].filter((t): t is string => t !== null && wanted.includes(t));
         // Alternate who goes first, so neither always meets a cold or a warm server.
         const order = turn++ % 2 === 0 ? pair : [...pair].reverse();
