@@ -330,7 +330,7 @@ async function bullmq(): Promise<Target> {
 // --- pg-boss ----------------------------------------------------------------------------------
 
 /** At most `size` holders at a time; the rest wait in order. */
-function limiter(size: number): <T>(task: () => Promise<T>) => Promise<T> {
+export function limiter(size: number): <T>(task: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async (task) => {
