@@ -1,5 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { type Clock, ClosedError, checkInteger, InvalidArgumentError, type Timer } from '../core/index.js';
+import {
+  type Clock,
+  ClosedError,
+  checkInteger,
+  InvalidArgumentError,
+  LimitExceededError,
+  type Timer,
+} from '../core/index.js';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
 import { describeError, openBody, wrapBody } from './job-envelope.js';
 import { LeaseLostError } from './lease-lost-error.js';
@@ -31,7 +38,10 @@ export interface WorkerOptions {
   ttl?: number;
   /** Seconds a claimed message outlives its claim (default 60). */
   grace?: number;
-  /** Most messages one claim takes (default: concurrency). */
+  /**
+   * Most messages one claim takes (default: concurrency, at most 20 — Zaqar's default cap). A
+   * store that allows fewer says so, and the worker then asks for that many.
+   */
   batch?: number;
   /** Attempts before a job goes to the dead-letter queue (default 5). */
   maxAttempts?: number;
@@ -56,7 +66,7 @@ export interface WorkerEvents<Body> {
   'dead-lettered': [job: Job<Body>, error: unknown, deadLetterQueue: string];
   /** The store refused to finish the job under this worker's lease: someone else owns it now. */
   'lease-lost': [job: Job<Body>];
-  /** A claim found nothing and no handler is running. */
+  /** A claim found nothing and no handler is running (again after more work came; advisory). */
   drained: [];
   error: [error: unknown];
 }
@@ -71,7 +81,8 @@ interface Lease {
   /** Some message was left claimed (finishing it failed): release the claim when done. */
   leftover: boolean;
   timer: Timer | null;
-  controllers: Set<AbortController>;
+  /** The running handlers' abort switches, by message id. */
+  controllers: Map<AbortController, string>;
 }
 
 /** A clock whose timers keep the process alive: a worker waiting for messages is not finished. */
@@ -85,6 +96,10 @@ const workerClock: Clock = {
 
 /** Renew when this share of the lease has passed: half leaves a margin for a slow store. */
 const RENEW_AT = 0.5;
+/** Claims one worker has under way at most. */
+const MAX_CLAIMS_IN_FLIGHT = 4;
+/** Most messages a Zaqar claim takes unless its operator allows more. */
+const DEFAULT_BATCH_CAP = 20;
 /** Longest delay a Zaqar queue takes on a post, in seconds. */
 const MAX_DELAY_S = 900;
 
@@ -117,7 +132,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   private readonly concurrency: number;
   private readonly ttl: number;
   private readonly grace: number;
-  private readonly batch: number;
+  private batch: number;
   private readonly maxAttempts: number;
   private readonly backoff: Backoff;
   private readonly closeTimeout: number;
@@ -125,7 +140,11 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   private readonly idleMax: number;
 
   private active = 0;
-  private claiming: Promise<void> | null = null;
+  /** Claims under way, and the slots they may fill. */
+  private readonly claims = new Set<Promise<void>>();
+  private reserved = 0;
+  /** Claims whose answer has not come yet (the set also holds those still starting their jobs). */
+  private unanswered = 0;
   private idleTimer: Timer | null = null;
   private idleMs: number;
   private drainedSent = false;
@@ -145,7 +164,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.concurrency = checkInteger(options.concurrency ?? 1, 'concurrency', 1, 100_000);
     this.ttl = checkInteger(options.ttl ?? 60, 'ttl', 1, 43_200);
     this.grace = checkInteger(options.grace ?? 60, 'grace', 0, 43_200);
-    this.batch = checkInteger(options.batch ?? this.concurrency, 'batch', 1, 100_000);
+    this.batch = checkInteger(options.batch ?? Math.min(this.concurrency, DEFAULT_BATCH_CAP), 'batch', 1, 100_000);
     this.maxAttempts = checkInteger(options.maxAttempts ?? 5, 'maxAttempts', 1, 1_000_000);
     this.backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF);
     this.closeTimeout = checkInteger(options.closeTimeout ?? 30_000, 'closeTimeout', 0, 2 ** 31 - 1);
@@ -184,7 +203,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.idleTimer?.cancel();
     this.idleTimer = null;
     this.closed = (async () => {
-      await this.claiming;
+      while (this.claims.size > 0) await Promise.all([...this.claims]);
       if (this.active > 0) {
         let timer: Timer | null = null;
         const timedOut = await Promise.race([
@@ -199,7 +218,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
           for (const lease of [...this.leases]) {
             lease.lost = true;
             this.stopRenewing(lease);
-            for (const controller of lease.controllers) controller.abort(reason);
+            for (const controller of lease.controllers.keys()) controller.abort(reason);
             await this.quietly(this.queue.release(lease.id));
           }
         }
@@ -210,28 +229,44 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
 
   // --- claiming -----------------------------------------------------------------------------
 
-  /** Claims when there is room and no claim or idle wait is under way. */
+  /**
+   * Claims while there are free slots no claim under way may fill. When slots outnumber the
+   * batch, a few claims run at once, so a round trip does not leave handlers idle.
+   */
   private pump(): void {
-    if (!this.started || this.closing || this.claiming || this.idleTimer) return;
-    const free = this.concurrency - this.active;
-    if (free <= 0) return;
-    this.claiming = this.claimOnce(Math.min(this.batch, free)).finally(() => {
-      this.claiming = null;
-      this.pump();
-    });
+    while (this.started && !this.closing && !this.idleTimer && this.claims.size < MAX_CLAIMS_IN_FLIGHT) {
+      const free = this.concurrency - this.active - this.reserved;
+      if (free <= 0) return;
+      const limit = Math.min(this.batch, free);
+      this.reserved += limit;
+      const claiming: Promise<void> = this.claimOnce(limit).finally(() => {
+        this.reserved -= limit;
+        this.claims.delete(claiming);
+        this.pump();
+      });
+      this.claims.add(claiming);
+    }
   }
 
   private async claimOnce(limit: number): Promise<void> {
     let claim: Awaited<ReturnType<WorkQueue['claim']>>;
+    this.unanswered++;
     try {
       claim = await this.queue.claim({ ttl: this.ttl, grace: this.grace, limit });
+      this.unanswered--;
     } catch (error) {
+      this.unanswered--;
+      // The store's own cap on a claim is lower than the batch: take its word and ask again.
+      if (error instanceof LimitExceededError && error.field === 'limit' && error.limit >= 1 && error.limit < limit) {
+        this.batch = error.limit;
+        return;
+      }
       this.report(error);
       this.waitIdle();
       return;
     }
     if (claim === null || claim.messages.length === 0) {
-      if (this.active === 0 && !this.drainedSent && !this.closing) {
+      if (this.active === 0 && this.unanswered === 0 && !this.drainedSent && !this.closing) {
         this.drainedSent = true;
         this.emit('drained');
       }
@@ -242,6 +277,9 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       await this.quietly(this.queue.release(claim.id));
       return;
     }
+    // Messages came: the queue is not empty, so no claim waits idle.
+    this.idleTimer?.cancel();
+    this.idleTimer = null;
     this.idleMs = this.idleMin;
     this.drainedSent = false;
     const lease: Lease = {
@@ -252,7 +290,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       lost: false,
       leftover: false,
       timer: null,
-      controllers: new Set(),
+      controllers: new Map(),
     };
     this.leases.add(lease);
     this.scheduleRenewal(lease);
@@ -263,7 +301,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   }
 
   private waitIdle(): void {
-    if (this.closing) return;
+    if (this.closing || this.idleTimer) return;
     const wait = this.idleMs;
     this.idleMs = Math.min(this.idleMax, this.idleMs * 2);
     this.idleTimer = this.clock.setTimer(wait, () => {
@@ -298,7 +336,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       return;
     }
     lease.lost = true;
-    for (const controller of lease.controllers) controller.abort(new LeaseLostError('*', lease.id));
+    for (const [controller, id] of lease.controllers) controller.abort(new LeaseLostError(id, lease.id));
   }
 
   private stopRenewing(lease: Lease): void {
@@ -318,7 +356,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       queue: this.queue.name,
     };
     const controller = new AbortController();
-    lease.controllers.add(controller);
+    lease.controllers.set(controller, message.id);
     try {
       let result: unknown;
       let failure: { error: unknown } | null = null;

@@ -9,6 +9,7 @@ import {
   createDiskDriver,
   createMemoryDriver,
   DiskStorage,
+  driverQueue,
   InvalidArgumentError,
   jsonMetadata,
   MessageQueue,
@@ -16,6 +17,7 @@ import {
   QueueNotFoundError,
   Spool,
   textData,
+  Worker,
 } from 'posthorn';
 
 const root = mkdtempSync(join(tmpdir(), 'posthorn-smoke-'));
@@ -33,6 +35,17 @@ try {
   await assert.rejects(store.queues.stats('', 'nowhere'), QueueNotFoundError);
   await assert.rejects(store.messages.post('', 'outbox', [{ body: 1, ttl: -1 }], 'p'), InvalidArgumentError);
   await store.close();
+
+  // Workers: each job completed once through the fenced finish, then the worker closes.
+  const jobs = await createDiskDriver({ dir: join(root, 'jobs') });
+  await jobs.messages.post('', 'outbox', [{ body: 1 }, { body: 2 }, { body: 3 }], 'producer-1');
+  const handled = [];
+  const worker = new Worker(driverQueue(jobs, '', 'outbox'), (job) => handled.push(job.body), { concurrency: 2 });
+  await new Promise((resolve) => worker.on('drained', resolve));
+  await worker.close();
+  assert.deepEqual(handled.sort(), [1, 2, 3]);
+  assert.equal((await jobs.queues.stats('', 'outbox')).total, 0);
+  await jobs.close();
 
   // unidist's MessageQueue on a durable store: what was added is there after a reopen.
   const events = join(root, 'events');
