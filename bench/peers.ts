@@ -327,7 +327,7 @@ async function pgBoss(): Promise<System> {
 
 // --- server CPU ------------------------------------------------------------------------------
 
-async function redisCpu(url: string): Promise<number> {
+export async function redisCpu(url: string): Promise<number> {
   const client = new Redis(url);
   try {
     const info = await client.info('cpu');
@@ -339,7 +339,7 @@ async function redisCpu(url: string): Promise<number> {
 }
 
 /** CPU of every process named postgres (backends, WAL writer, checkpointer...), from /proc. */
-async function postgresCpu(): Promise<number> {
+export async function postgresCpu(): Promise<number> {
   let ticks = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
