@@ -302,8 +302,17 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
   async message_delete(body, headers, ctx) {
     const { project } = identity(ctx, headers);
     const claimId = optional<string>(body, 'claim_id');
+    // Posthorn's fenced delete, as `?fenced=true` over HTTP: with it, a message already gone is
+    // refused (404) too, so a worker learns that its lease was lost.
+    const fenced = flag(body, 'fenced') ?? false;
     try {
-      await ctx.service.queues.deleteMessage(project, text(body, 'queue_name'), text(body, 'message_id'), claimId);
+      await ctx.service.queues.deleteMessage(
+        project,
+        text(body, 'queue_name'),
+        text(body, 'message_id'),
+        claimId,
+        fenced,
+      );
     } catch (error) {
       if (error instanceof ClaimNotFoundError) {
         throw new ActionError(400, 'The specified claim does not exist or has expired.', error.message);

@@ -237,8 +237,19 @@ for (const binary of [false, true]) {
       const claimed = claim.body.messages?.[0]?.id as string;
       const refused = await c.send('message_delete', { queue_name: q, message_id: claimed }, binary);
       assert.equal(refused.headers.status, 403, 'a claimed message needs its claim id, as over HTTP');
-      const deleted = await c.send('message_delete', { queue_name: q, message_id: claimed, claim_id: claimId }, binary);
-      assert.equal(deleted.headers.status, 204);
+      const deleted = await c.send(
+        'message_delete',
+        { queue_name: q, message_id: claimed, claim_id: claimId, fenced: true },
+        binary,
+      );
+      assert.equal(deleted.headers.status, 204, 'fenced, under its live claim');
+      const again = { queue_name: q, message_id: claimed, claim_id: claimId };
+      assert.equal((await c.send('message_delete', again, binary)).headers.status, 204, "gone: Zaqar's 204");
+      assert.equal(
+        (await c.send('message_delete', { ...again, fenced: true }, binary)).headers.status,
+        404,
+        'gone, fenced: refused, as over HTTP',
+      );
       assert.equal((await c.send('claim_delete', { queue_name: q, claim_id: claimId }, binary)).headers.status, 204);
       assert.equal((await c.send('claim_get', { queue_name: q, claim_id: claimId }, binary)).headers.status, 404);
       const popped = await c.send('message_delete_many', { queue_name: q, pop: 1 }, binary);
