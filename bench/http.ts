@@ -30,7 +30,10 @@
  *   BENCH_METRICS=on,off  run each store with GET /metrics on (the default: counting in memory)
  *                         and off (`metrics = false`) in turn, targets "<store>:metrics-on" and
  *                         "<store>:metrics-off", so what metrics cost is from one run (repeat
- *                         the list, e.g. on,off,on,off, to see the noise)
+ *                         the list, e.g. on,off,on,off, to see the noise); or paired: both servers
+ *                         at once, each phase's load split evenly between them, so that whatever
+ *                         else runs on the machine slows both alike (targets as above; each
+ *                         server gets half the producers and consumers)
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -218,14 +221,26 @@ async function phase(
   work: (c: Counters, until: number) => Promise<unknown>[],
   concurrency: number,
 ): Promise<Counters> {
-  const pid = server.child.pid as number;
-  const c = counters();
-  const cpu0 = cpuSeconds(pid);
+  const [c] = await phases(name, [{ server, work }], concurrency);
+  return c as Counters;
+}
+
+/** One phase against several servers at once, each with its own load; a figure line per server. */
+async function phases(
+  name: string,
+  runs: { server: Server; work: (c: Counters, until: number) => Promise<unknown>[] }[],
+  concurrency: number,
+): Promise<Counters[]> {
+  const all = runs.map(({ server }) => ({ pid: server.child.pid as number, c: counters() }));
+  const cpu0 = all.map(({ pid }) => cpuSeconds(pid));
   const t0 = performance.now();
-  await Promise.all(work(c, t0 + SECONDS * 1000));
+  await Promise.all(runs.flatMap(({ work }, i) => work((all[i] as { c: Counters }).c, t0 + SECONDS * 1000)));
   const seconds = (performance.now() - t0) / 1000;
-  report(name, c, seconds, cpuSeconds(pid) - cpu0, server, concurrency);
-  return c;
+  runs.forEach(({ server }, i) => {
+    const { pid, c } = all[i] as { pid: number; c: Counters };
+    report(name, c, seconds, cpuSeconds(pid) - (cpu0[i] as number), server, concurrency);
+  });
+  return all.map(({ c }) => c);
 }
 
 async function run(store: string, encrypted: boolean, metrics: string | null): Promise<void> {
@@ -284,7 +299,70 @@ async function run(store: string, encrypted: boolean, metrics: string | null): P
   }
 }
 
+/**
+ * Metrics on and off at once: two servers of the same store, each phase's load split evenly, so
+ * that the machine's other work slows both alike and their ratio holds on a busy machine.
+ */
+async function runPaired(store: string): Promise<void> {
+  const servers = [await startServer(store, false, 'off'), await startServer(store, false, 'on')];
+  const pools = servers.map(
+    (server) => new Pool(server.url, { connections: CONNECTIONS / 2, pipelining: 1, keepAliveTimeout: 60_000 }),
+  );
+  const queue = (i: number) => `bench-${i % QUEUES}`;
+  const producers = PRODUCERS / 2;
+  const consumers = CONSUMERS / 2;
+  try {
+    const warm = counters();
+    await Promise.all(
+      pools.flatMap((pool) =>
+        Array.from({ length: 4 }, (_, i) => produce(pool, warm, performance.now() + 1000, queue(i), null)),
+      ),
+    );
+    const each = (make: (pool: Pool) => (c: Counters, until: number) => Promise<unknown>[]) =>
+      servers.map((server, i) => ({ server, work: make(pools[i] as Pool) }));
+    const produced = await phases(
+      'produce',
+      each(
+        (pool) => (c, until) => Array.from({ length: producers }, (_, i) => produce(pool, c, until, queue(i), null)),
+      ),
+      producers,
+    );
+    const consumed = await phases(
+      'consume',
+      each(
+        (pool) => (c, until) => Array.from({ length: consumers }, (_, i) => consume(pool, c, until, queue(i), null)),
+      ),
+      consumers,
+    );
+    // Half of the slower server's rates, the same pace for both.
+    const postsPerSecond = Math.min(...produced.map((c) => c.produced)) / BATCH / SECONDS / 2;
+    const pace = (1000 * producers) / Math.max(1, postsPerSecond);
+    const claimsPerSecond = Math.min(...consumed.map((c) => c.consumed)) / BATCH / SECONDS / 2;
+    const consumePace = (1000 * consumers) / Math.max(1, claimsPerSecond);
+    await phases(
+      'half',
+      each((pool) => (c, until) => [
+        ...Array.from({ length: producers }, (_, i) => produce(pool, c, until, queue(i), pace)),
+        ...Array.from({ length: consumers }, (_, i) => consume(pool, c, until, queue(i), consumePace)),
+      ]),
+      producers + consumers,
+    );
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()));
+    for (const server of servers) {
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      rmSync(server.data, { recursive: true, force: true });
+      await server.pool?.dispose();
+    }
+  }
+}
+
 for (const store of STORES) {
+  if (METRICS?.includes('paired')) {
+    for (const _ of METRICS) await runPaired(store);
+    continue;
+  }
   for (const mode of MODES) {
     if (mode !== 'plain' && mode !== 'encrypted') throw new Error(`BENCH_ENCRYPT: plain or encrypted, not ${mode}`);
     for (const metrics of METRICS ?? [null]) {
