@@ -304,7 +304,9 @@ async function run(store: string, encrypted: boolean, metrics: string | null): P
  * that the machine's other work slows both alike and their ratio holds on a busy machine.
  */
 async function runPaired(store: string): Promise<void> {
-  const servers = [await startServer(store, false, 'off'), await startServer(store, false, 'on')];
+  // BENCH_PAIR=off,off (or on,on) runs the same server twice: what the pairing itself leans, if anything.
+  const [first = 'off', second = 'on'] = (process.env.BENCH_PAIR ?? 'off,on').split(',');
+  const servers = [await startServer(store, false, first), await startServer(store, false, second)];
   const pools = servers.map(
     (server) => new Pool(server.url, { connections: CONNECTIONS / 2, pipelining: 1, keepAliveTimeout: 60_000 }),
   );
