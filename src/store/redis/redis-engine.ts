@@ -305,9 +305,9 @@ export class RedisEngine implements StoreEngine {
       'phBulkDelete',
       [this.keys.queueBase(project, queue)],
       [this.clock.now(), ids.length, claimIds === null ? '0' : '1', ...ids, ...(claimIds ?? [])],
-    )) as string[];
-    // The script removes each id once, so a repeated id is reported once.
-    return gone;
+    )) as unknown[];
+    // Replies come as buffers (bodies are binary); the script removes each id once.
+    return gone.map((id) => String(id));
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
