@@ -65,7 +65,7 @@ export function workerCases(target: WorkerTarget): void {
       const taken = ids[3] as string;
       const worker = start<number>(
         queue,
-        async (job) => {
+        async () => {
           if (++started === n) {
             // Someone else deletes one message under the lease: its finish must say lease-lost.
             await driver.messages.bulkDelete(project, queueName, [taken]);
