@@ -63,6 +63,19 @@ export function driverQueue(
     async release(claimId) {
       await driver.claims.delete(project, name, claimId);
     },
+    async finishMany(messageIds, claimId): Promise<FinishOutcome[]> {
+      // One fenced bulk delete (one journal record, one transaction, one script): the store
+      // says which ids the claim still held, atomically with deleting them.
+      let deleted: string[];
+      try {
+        deleted = await driver.messages.bulkDelete(project, name, messageIds, { claimIds: [claimId] });
+      } catch (error) {
+        if (error instanceof QueueNotFoundError) return messageIds.map(() => 'lease-lost');
+        throw error;
+      }
+      const gone = new Set(deleted);
+      return messageIds.map((id) => (gone.delete(id) ? 'deleted' : 'lease-lost'));
+    },
     async finish(messageId, claimId): Promise<FinishOutcome> {
       try {
         await driver.messages.delete(project, name, messageId, { claimId, fenced: true });

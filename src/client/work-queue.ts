@@ -63,6 +63,12 @@ export interface WorkQueue {
    * the lease expired, another consumer holds it now, or it is gone — and then nothing changes.
    */
   finish(messageId: string, claimId: string): Promise<FinishOutcome>;
+  /**
+   * `finish` for many messages of one lease, in one store call where the queue can: the
+   * outcomes in the order of `messageIds`. Optional so that a WorkQueue written before it still
+   * serves; a Worker then finishes one message at a time.
+   */
+  finishMany?(messageIds: string[], claimId: string): Promise<FinishOutcome[]>;
   post(messages: WorkPost[], options?: WorkPostOptions): Promise<string[]>;
   /** The queue's metadata document (reserved keys such as `_dead_letter_queue` included). */
   metadata(): Promise<Record<string, unknown>>;

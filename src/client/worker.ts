@@ -10,7 +10,7 @@ import {
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
 import { describeError, openBody, wrapBody } from './job-envelope.js';
 import { LeaseLostError } from './lease-lost-error.js';
-import type { WorkMessage, WorkQueue } from './work-queue.js';
+import type { FinishOutcome, WorkMessage, WorkQueue } from './work-queue.js';
 
 /** One message as a handler sees it. */
 export interface Job<Body = unknown> {
@@ -83,6 +83,15 @@ interface Lease {
   timer: Timer | null;
   /** The running handlers' abort switches, by message id. */
   controllers: Map<AbortController, string>;
+  /** Succeeded jobs waiting for the lease's next finishMany, while one is in flight. */
+  toFinish: PendingFinish[];
+  finishing: boolean;
+}
+
+interface PendingFinish {
+  id: string;
+  resolve: (outcome: FinishOutcome) => void;
+  reject: (error: unknown) => void;
 }
 
 /** A clock whose timers keep the process alive: a worker waiting for messages is not finished. */
@@ -291,6 +300,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       leftover: false,
       timer: null,
       controllers: new Map(),
+      toFinish: [],
+      finishing: false,
     };
     this.leases.add(lease);
     this.scheduleRenewal(lease);
@@ -366,7 +377,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
         failure = { error };
       }
       if (failure === null) {
-        if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('completed', job, result);
+        if ((await this.finishSucceeded(lease, job.id)) === 'deleted') this.emit('completed', job, result);
         else this.emit('lease-lost', job);
       } else {
         await this.fail(lease, job, message, failure.error);
@@ -420,6 +431,38 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     });
     if ((await this.queue.finish(job.id, lease.id)) === 'deleted') this.emit('retried', job, error, delay * 1000);
     else this.emit('lease-lost', job);
+  }
+
+  /**
+   * Finishes a succeeded job together with the others of its lease: at most one finishMany per
+   * lease in flight, each carrying every job that succeeded while the one before was answered
+   * (the store's group commit, one level up). The outcome is still per message and fenced.
+   */
+  private finishSucceeded(lease: Lease, id: string): Promise<FinishOutcome> {
+    if (!this.queue.finishMany) return this.queue.finish(id, lease.id);
+    return new Promise<FinishOutcome>((resolve, reject) => {
+      lease.toFinish.push({ id, resolve, reject });
+      if (!lease.finishing) void this.flushFinishes(lease);
+    });
+  }
+
+  private async flushFinishes(lease: Lease): Promise<void> {
+    const finishMany = this.queue.finishMany?.bind(this.queue);
+    if (!finishMany) return;
+    lease.finishing = true;
+    while (lease.toFinish.length > 0) {
+      const batch = lease.toFinish.splice(0);
+      try {
+        const outcomes = await finishMany(
+          batch.map((p) => p.id),
+          lease.id,
+        );
+        for (const [i, p] of batch.entries()) p.resolve(outcomes[i] ?? 'lease-lost');
+      } catch (error) {
+        for (const p of batch) p.reject(error);
+      }
+    }
+    lease.finishing = false;
   }
 
   private async endLease(lease: Lease): Promise<void> {

@@ -182,11 +182,16 @@ export class RoutedDriver implements DataDriver {
       },
       bulkDelete: async (project, queue, ids, options) => {
         const place = await at(project, queue);
-        if (place === null) return;
-        await ignoreMissing(place.source.messages.bulkDelete(project, queue, ids, options), null);
-        if (place.target !== null) {
-          await ignoreMissing(place.target.messages.bulkDelete(project, queue, ids, options), null);
-        }
+        if (place === null) return [];
+        const source =
+          (await ignoreMissing(place.source.messages.bulkDelete(project, queue, ids, options), null)) ?? [];
+        if (place.target === null) return source;
+        // During a move a message lives on one side or the other (a copy on both is one message):
+        // report what either side deleted, in the order asked.
+        const target =
+          (await ignoreMissing(place.target.messages.bulkDelete(project, queue, ids, options), null)) ?? [];
+        const gone = new Set([...source, ...target]);
+        return [...new Set(ids)].filter((id) => gone.has(id));
       },
       pop: async (project, queue, limit) => {
         const place = await need(project, queue);

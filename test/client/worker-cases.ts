@@ -54,6 +54,43 @@ export function workerCases(target: WorkerTarget): void {
         'producer',
       );
 
+    it('finishes the jobs of one claim that succeed together in fewer store calls than jobs, each outcome its own', async () => {
+      const n = 10;
+      const ids = await post(Array.from({ length: n }, (_, i) => i));
+      const queue = tracked();
+      const all = gate();
+      let started = 0;
+      const completed: string[] = [];
+      const lost: string[] = [];
+      const taken = ids[3] as string;
+      const worker = start<number>(
+        queue,
+        async () => {
+          if (++started === n) {
+            // Someone else deletes one message under the lease: its finish must say lease-lost.
+            await driver.messages.bulkDelete(project, queueName, [taken]);
+            all.open();
+          }
+          await all.promise;
+        },
+        { concurrency: n, batch: n },
+      );
+      worker.on('completed', (job) => completed.push(job.id));
+      worker.on('lease-lost', (job) => lost.push(job.id));
+      await stepUntil(clock, queue, () => completed.length + lost.length === n);
+      assert.deepEqual(queue.claimLimits.slice(0, 1), [n], 'one claim took them all');
+      assert.deepEqual(lost, [taken]);
+      assert.deepEqual([...completed].sort(), ids.filter((id) => id !== taken).sort());
+      const calls = queue.finishManyCalls;
+      assert.ok(calls.length < n, `${calls.length} finish calls for ${n} jobs: ${calls.join(', ')}`);
+      assert.equal(
+        calls.reduce((a, b) => a + b, 0),
+        n,
+        'every job finished exactly once',
+      );
+      assert.deepEqual(await driver.messages.bulkGet(project, queueName, ids), [], 'all gone from the store');
+    });
+
     it('keeps `concurrency` handlers busy, never more, claiming min(batch, free slots)', async () => {
       await post(Array.from({ length: 20 }, (_, i) => i));
       const queue = tracked();

@@ -22,6 +22,8 @@ export async function settle(): Promise<void> {
 export class TrackedQueue implements WorkQueue {
   pending = 0;
   readonly claimLimits: number[] = [];
+  /** The number of messages in each finishMany call, in the order made. */
+  readonly finishManyCalls: number[] = [];
   renewals = 0;
   /** While true, renew answers true without reaching the store (a renewal that is stuck). */
   blockRenew = false;
@@ -75,6 +77,15 @@ export class TrackedQueue implements WorkQueue {
   }
   finish(messageId: string, claimId: string) {
     return this.track(this.inner.finish(messageId, claimId));
+  }
+  finishMany(messageIds: string[], claimId: string) {
+    this.finishManyCalls.push(messageIds.length);
+    const inner = this.inner;
+    return this.track(
+      inner.finishMany
+        ? inner.finishMany(messageIds, claimId)
+        : Promise.all(messageIds.map((id) => inner.finish(id, claimId))),
+    );
   }
   post(messages: Parameters<WorkQueue['post']>[0], options?: Parameters<WorkQueue['post']>[1]) {
     return this.track(this.inner.post(messages, options));

@@ -240,7 +240,19 @@ const mutants: Mutant[] = [
     messages: { bulkGet: async (p, q, ids) => (await d.messages.bulkGet(p, q, ids)).reverse() },
   })),
   mutant('delete ignores claims', ['delete: free messages go'], (d) => ({
-    messages: { delete: (p, q, id) => d.messages.bulkDelete(p, q, [id]) },
+    messages: {
+      delete: async (p, q, id) => {
+        await d.messages.bulkDelete(p, q, [id]);
+      },
+    },
+  })),
+  mutant('bulkDelete reports every id asked as deleted', ['a fenced bulk delete deletes and reports'], (d) => ({
+    messages: {
+      bulkDelete: async (p, q, ids, o) => {
+        await d.messages.bulkDelete(p, q, ids, o);
+        return ids;
+      },
+    },
   })),
   mutant('bulkDelete ignores claim ids', ['bulkDelete removes'], (d) => ({
     messages: { bulkDelete: (p, q, ids) => d.messages.bulkDelete(p, q, ids) },

@@ -58,4 +58,51 @@ export const fencedDeleteCases: ConformanceCase[] = [
       assert.equal((await driver.messages.get(project, 'q', other)).id, other);
     },
   },
+  {
+    group,
+    name: 'a fenced bulk delete deletes and reports only what the live claims named still hold',
+    async run({ driver, clock, project }) {
+      const [m1, m2, m3, m4, m5] = (await driver.messages.post(
+        project,
+        'q',
+        [1, 2, 3, 4, 5].map((body) => ({ body })),
+        'c',
+      )) as [string, string, string, string, string];
+      const a = await driver.claims.create(project, 'q', { limit: 1, ttl: 60, grace: 60 });
+      assert.deepEqual(
+        a?.messages.map((m) => m.id),
+        [m1],
+      );
+      clock.advance(seconds(61));
+      const b = await driver.claims.create(project, 'q', { limit: 1, ttl: 60, grace: 60 });
+      assert.deepEqual(
+        b?.messages.map((m) => m.id),
+        [m1],
+        'the expired claim freed its message for another',
+      );
+      const c = await driver.claims.create(project, 'q', { limit: 2, ttl: 60, grace: 60 });
+      assert.deepEqual(
+        c?.messages.map((m) => m.id),
+        [m2, m3],
+      );
+      const unknown = m1.replace(/.$/, (x) => (x === '0' ? '1' : '0'));
+      const deleted = await driver.messages.bulkDelete(project, 'q', [m3, m1, unknown, m2, m4, m3], {
+        claimIds: [a?.id as string, c?.id as string],
+      });
+      assert.deepEqual(deleted, [m3, m2], 'only what a live claim named holds, in the order asked, once each');
+      assert.equal((await driver.messages.get(project, 'q', m1)).claimId, b?.id, 'the re-claimed message stays');
+      assert.equal((await driver.messages.get(project, 'q', m4)).id, m4, 'a free message stays');
+      await rejectsWith(driver.messages.get(project, 'q', m2), MessageNotFoundError);
+      assert.deepEqual(await driver.messages.bulkDelete(project, 'q', [m1, m2], { claimIds: [b?.id as string] }), [m1]);
+      // Unfenced, it reports what existed, claimed or not; gone and unknown ids are left out.
+      const d = await driver.claims.create(project, 'q', { limit: 1, ttl: 60 });
+      assert.deepEqual(
+        d?.messages.map((m) => m.id),
+        [m4],
+      );
+      assert.deepEqual(await driver.messages.bulkDelete(project, 'q', [m5, m2, m4, unknown, m5]), [m5, m4]);
+      assert.deepEqual(await driver.messages.bulkDelete(project, 'q', [m5, m4]), []);
+      assert.deepEqual(await driver.messages.bulkDelete(project, 'no-such-queue', [m5]), []);
+    },
+  },
 ];

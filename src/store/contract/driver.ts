@@ -114,7 +114,7 @@ export interface DeleteMessageOptions {
 }
 
 export interface BulkDeleteOptions {
-  /** When given, only messages held by one of these claims are deleted. */
+  /** When given, only messages held by a live claim among these are deleted (an empty list: none). */
   claimIds?: string[];
 }
 
@@ -165,8 +165,13 @@ export interface MessageController {
    * message held by another claim is MessageNotClaimedByError.
    */
   delete(project: ProjectId, queue: string, id: string, options?: DeleteMessageOptions): Promise<void>;
-  /** Deletes the listed messages whether claimed or not (unless `claimIds` narrows it). */
-  bulkDelete(project: ProjectId, queue: string, ids: string[], options?: BulkDeleteOptions): Promise<void>;
+  /**
+   * Deletes the listed live messages whether claimed or not (unless `claimIds` narrows it), in
+   * one atomic storage call, and returns the ids it deleted, in the order asked, each once: with
+   * `claimIds`, a fenced finish of many messages learns which it still held (a Worker reports
+   * the others as lost leases). Unknown ids, or a missing queue, are no error: they are left out.
+   */
+  bulkDelete(project: ProjectId, queue: string, ids: string[], options?: BulkDeleteOptions): Promise<string[]>;
   /** Takes and deletes up to `limit` of the oldest free visible messages, atomically. */
   pop(project: ProjectId, queue: string, limit: number): Promise<Message[]>;
 }

@@ -46,7 +46,8 @@ export interface StoreEngine {
   bulkGetMessages(project: ProjectId, queue: string, ids: string[]): Promise<Message[]>;
   /** True when the message was deleted, false when there was none to delete (gone or expired). */
   deleteMessage(project: ProjectId, queue: string, id: string, claimId: string | null): Promise<boolean>;
-  bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void>;
+  /** The ids deleted, in the order asked, each once (MessageController.bulkDelete). */
+  bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<string[]>;
   popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]>;
 
   createClaim(project: ProjectId, queue: string, terms: ClaimTerms & { limit: number }): Promise<Claim | null>;

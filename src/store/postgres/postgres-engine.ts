@@ -146,7 +146,7 @@ export class PostgresEngine implements StoreEngine {
   private readonly lanes: PostLanes;
   private readonly keyedLanes: CallLanes<KeyedPost, KeyedOutcome>;
   private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
-  private readonly deleteLanes: CallLanes<DeleteCall, undefined>;
+  private readonly deleteLanes: CallLanes<DeleteCall, string[]>;
   private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
   private readonly observer: StoreObserver | null;
 
@@ -434,12 +434,17 @@ export class PostgresEngine implements StoreEngine {
     throw new MessageNotClaimedByError(id, claimId);
   }
 
-  async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {
+  async bulkDeleteMessages(
+    project: ProjectId,
+    queue: string,
+    ids: string[],
+    claimIds: string[] | null,
+  ): Promise<string[]> {
     checkStorableText(project, 'project');
-    const wanted = ids.filter(isId);
+    const wanted = [...new Set(ids.filter(isId))];
     const claims = claimIds === null ? null : claimIds.filter(isId);
-    if (wanted.length === 0 || (claims !== null && claims.length === 0)) return;
-    await this.deleteLanes.submit(project, queue, { ids: wanted, claims, now: this.clock.now() });
+    if (wanted.length === 0 || (claims !== null && claims.length === 0)) return [];
+    return this.deleteLanes.submit(project, queue, { ids: wanted, claims, now: this.clock.now() });
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
@@ -745,7 +750,7 @@ export class PostgresEngine implements StoreEngine {
    * go as one call of delete_claimed over (id, claim) pairs; those that name none delete by id.
    * All at the latest of their callers' times.
    */
-  private async sendDeletes(project: string, queue: string, calls: DeleteCall[]): Promise<undefined[]> {
+  private async sendDeletes(project: string, queue: string, calls: DeleteCall[]): Promise<string[][]> {
     const now = latest(calls);
     const ids: string[] = [];
     const claims: string[] = [];
@@ -762,11 +767,32 @@ export class PostgresEngine implements StoreEngine {
         }
       }
     }
-    await Promise.all([
-      ids.length > 0 ? this.db.run('deleteClaimed', [project, queue, ids, claims, now]) : null,
-      free.length > 0 ? this.db.run('bulkDeleteMessages', [project, queue, free, null, now]) : null,
+    const [held, loose] = await Promise.all([
+      ids.length > 0
+        ? this.db.run<{ id: string; claim_id: string }>('deleteClaimed', [project, queue, ids, claims, now])
+        : null,
+      free.length > 0 ? this.db.run<{ id: string }>('bulkDeleteMessages', [project, queue, free, null, now]) : null,
     ]);
-    return calls.map(() => undefined);
+    // Each deleted message is told to one call: with claim ids, the first that named it with the
+    // claim that held it; without, the first that named it (two calls cannot both delete it).
+    const byClaim = new Map<string, string>();
+    for (const row of held?.rows ?? []) byClaim.set(fromUuid(row.id), fromUuid(row.claim_id));
+    const unclaimed = new Set((loose?.rows ?? []).map((row) => fromUuid(row.id)));
+    return calls.map((call) => {
+      const deleted: string[] = [];
+      for (const id of call.ids) {
+        if (call.claims === null) {
+          if (unclaimed.delete(id)) deleted.push(id);
+          continue;
+        }
+        const claim = byClaim.get(id);
+        if (claim !== undefined && call.claims.includes(claim)) {
+          byClaim.delete(id);
+          deleted.push(id);
+        }
+      }
+      return deleted;
+    });
   }
 
   /** Single deletes made together: one statement that reports, for each, what it found and did. */

@@ -103,7 +103,9 @@ export function buildStatements(s: string) {
     bulkDeleteMessages: `
       DELETE FROM ${s}.messages m USING ${s}.queues q
        WHERE q.project = $1 AND q.name = $2 AND m.queue_id + 0 = q.id AND m.id = ANY ($3::uuid[])
-         AND ($4::uuid[] IS NULL OR (m.claim_id = ANY ($4::uuid[]) AND m.claim_expires_at > $5))`,
+         AND ($4::uuid[] IS NULL OR (m.claim_id = ANY ($4::uuid[]) AND m.claim_expires_at > $5))
+         AND m.expires_at > $5
+      RETURNING m.id`,
     // When the take functions of migration 4 dead-lettered messages, one of their rows has a null
     // id and says in its claim_count how many.
     takeMessages: `
@@ -115,7 +117,9 @@ export function buildStatements(s: string) {
         FROM ${s}.take_claims_v4($1, $2, $3, $4::uuid[], $5::integer[], $6::bigint[], $7::bigint[]) m`,
     // Several bulk deletes with claim ids at once (the delete lane): $3 ids, $4 the claim id
     // each must be held by.
-    deleteClaimed: `SELECT ${s}.delete_claimed($1, $2, $3::uuid[], $4::uuid[], $5) AS deleted`,
+    // Rows: the (id, claim) pairs deleted (migration 6).
+    deleteClaimed: `SELECT d.o_id AS id, d.o_claim AS claim_id
+      FROM ${s}.delete_claimed_ids($1, $2, $3::uuid[], $4::uuid[], $5) d`,
 
     // Rows: none when the queue does not exist; one with claim_id null when the claim does not
     // (or has expired); else one per message still held (or one with message columns null).

@@ -294,13 +294,20 @@ export class RedisEngine implements StoreEngine {
     return outcome !== 4;
   }
 
-  async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {
-    if (ids.length === 0) return;
-    await this.connection.script(
+  async bulkDeleteMessages(
+    project: ProjectId,
+    queue: string,
+    ids: string[],
+    claimIds: string[] | null,
+  ): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const gone = (await this.connection.script(
       'phBulkDelete',
       [this.keys.queueBase(project, queue)],
       [this.clock.now(), ids.length, claimIds === null ? '0' : '1', ...ids, ...(claimIds ?? [])],
-    );
+    )) as unknown[];
+    // Replies come as buffers (bodies are binary); the script removes each id once.
+    return gone.map((id) => String(id));
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {

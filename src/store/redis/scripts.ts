@@ -454,7 +454,8 @@ remove_message(base, id, claimed)
 return 0`,
   ],
   // KEYS: base. ARGV: now, number of ids, narrow (1/0), ids..., claim ids... When narrowed, only
-  // messages held by a live claim among the claim ids go (an empty list: none).
+  // messages held by a live claim among the claim ids go (an empty list: none). Reply: the ids
+  // deleted, in the order asked, each once (an expired message awaiting collection is not there).
   phBulkDelete: [
     1,
     `
@@ -464,18 +465,20 @@ local n = tonumber(ARGV[2])
 local narrow = ARGV[3] == '1'
 local allowed = {}
 for i = n + 4, #ARGV do allowed[ARGV[i]] = true end
+local gone = {}
 for i = 4, n + 3 do
   local id = ARGV[i]
   if redis.call('ZSCORE', base .. ':ids', id) then
-    local ok = true
-    if narrow then
-      local f = redis.call('HMGET', mkey(base, id), 'c', 'ce')
-      ok = is_claimed(f[1], f[2], now) and allowed[f[1]] == true
+    local f = redis.call('HMGET', mkey(base, id), 'e', 'c', 'ce')
+    local ok = f[1] and tonumber(f[1]) > now
+    if ok and narrow then ok = is_claimed(f[2], f[3], now) and allowed[f[2]] == true end
+    if ok then
+      remove_message(base, id, narrow)
+      gone[#gone + 1] = id
     end
-    if ok then remove_message(base, id, narrow) end
   end
 end
-return 1`,
+return gone`,
   ],
   // KEYS: base. ARGV: now, limit, project base, empty meta. Reply: status, messages dead-lettered,
   // popped messages.

@@ -188,11 +188,17 @@ export abstract class ColumnarEngine implements StoreEngine {
     return effect !== null;
   }
 
-  async bulkDeleteMessages(project: ProjectId, queue: string, ids: string[], claimIds: string[] | null): Promise<void> {
+  async bulkDeleteMessages(
+    project: ProjectId,
+    queue: string,
+    ids: string[],
+    claimIds: string[] | null,
+  ): Promise<string[]> {
     await this.ready();
-    const effect = this.state.planBulkDelete(project, queue, ids, claimIds, this.clock.now());
+    const { effect, deleted } = this.state.planBulkDelete(project, queue, ids, claimIds, this.clock.now());
     if (effect) await this.commit(effect);
     else await this.settled();
+    return deleted;
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {

@@ -415,27 +415,40 @@ export class StoreState {
     return { t: 'delete', p: project, q: queue, orders: [row.queue.cols.order[row.i] as number] };
   }
 
+  /**
+   * The delete of those of `ids` that are live (and, with claim ids, held by a live claim among
+   * them), and those ids in the order asked, each once: the caller reports what one effect
+   * (one journal record on disk) deleted.
+   */
   planBulkDelete(
     project: string,
     queue: string,
     ids: string[],
     claimIds: string[] | null,
     now: number,
-  ): MessagesDelete | null {
+  ): { effect: MessagesDelete | null; deleted: string[] } {
     const q = this.find(project, queue);
-    if (!q) return null;
+    if (!q) return { effect: null, deleted: [] };
     const orders = new Set<number>();
+    const deleted: string[] = [];
     for (const id of ids) {
       const seq = this.ids.parse(id);
       const i = seq < 0 ? -1 : q.rowOfId(seq);
-      if (i < 0) continue;
+      // An expired message awaiting collection is not there any more: not reported as deleted.
+      if (i < 0 || (q.cols.expires[i] as number) <= now) continue;
       if (claimIds !== null) {
         const claim = q.claimOf(i, now);
         if (!claim || !claimIds.includes(claim.id)) continue;
       }
-      orders.add(q.cols.order[i] as number);
+      const order = q.cols.order[i] as number;
+      if (orders.has(order)) continue;
+      orders.add(order);
+      deleted.push(id);
     }
-    return orders.size === 0 ? null : { t: 'delete', p: project, q: queue, orders: [...orders] };
+    return {
+      effect: orders.size === 0 ? null : { t: 'delete', p: project, q: queue, orders: [...orders] },
+      deleted,
+    };
   }
 
   planSubscriptionCreate(
