@@ -6,7 +6,7 @@
  * without its messages.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../src/core/index.js';
 import { createDiskDriver } from '../../src/store/disk/index.js';
 import { idempotentBatch } from '../fixtures/idempotent-batch.js';
+import { startReadyChild } from '../fixtures/ready-child.js';
 
 const worker = new URL('../fixtures/disk-idempotent-poster.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-idem-crash-'));
@@ -22,17 +23,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 4);
 
 function startWorker(dir: string, side: string, extra: number, first: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, dir, side, String(extra), String(first)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('ready')) resolve(child);
-    });
-    child.on('exit', (code, signal) => reject(new Error(`worker ended before it was ready (${code ?? signal})`)));
-  });
+  return startReadyChild(worker, [dir, side, String(extra), String(first)]);
 }
 
 function readSide(side: string): { asked: Set<number>; acked: Map<number, string[]> } {

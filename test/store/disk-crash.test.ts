@@ -4,7 +4,7 @@
  * the store is opened again and every promise is checked against the side file.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { allIds } from '../../src/conformance/cases/messages.js';
 import { silentLogger } from '../../src/core/index.js';
 import { createDiskDriver } from '../../src/store/disk/index.js';
+import { startReadyChild } from '../fixtures/ready-child.js';
 
 const worker = new URL('../fixtures/disk-crash-worker.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'posthorn-crash-'));
@@ -24,17 +25,7 @@ const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 20);
  * and has written `extra` more acknowledgements (so the kill lands at a different point each round).
  */
 function startWorker(dir: string, side: string, seed: number, extra: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, dir, side, String(seed), String(extra)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('ready')) resolve(child);
-    });
-    child.on('exit', (code, signal) => reject(new Error(`worker ended before it was ready (${code ?? signal})`)));
-  });
+  return startReadyChild(worker, [dir, side, String(seed), String(extra)]);
 }
 
 interface Ledger {
