@@ -7,6 +7,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { loadServerConfig, type RunningServer, startQueueServer } from '../../../src/server/index.js';
 import { posthorn } from '../../cli/run-posthorn.js';
+import { tamperHex } from '../../fixtures/tamper.js';
 
 const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';
 const SECRET = 'ws-auth-test-secret-of-32-characters-or-more';
@@ -216,7 +217,7 @@ describe('websocket and http: auth_strategy token, end to end', () => {
       ['queue_get_stats', asText, { queue_name: 'signed-q' }],
       ['message_post', asText, { queue_name: 'unsigned-q', messages: [{ body: 'x', ttl: 300 }] }],
       ['message_list', { ...asText, 'X-Project-ID': 'p2' }, { queue_name: 'signed-q' }],
-      ['message_list', { ...asText, 'URL-Signature': `${signed.signature.slice(0, -1)}0` }, { queue_name: 'signed-q' }],
+      ['message_list', { ...asText, 'URL-Signature': tamperHex(signed.signature) }, { queue_name: 'signed-q' }],
       ['message_list', { ...asText, 'URL-Methods': 'GET' }, { queue_name: 'signed-q' }],
     ];
     for (const [action, headers, body] of refused) {
