@@ -13,5 +13,6 @@ export * from './logger.js';
 export * from './process-start.js';
 export * from './reset-socket.js';
 export * from './sync-dir.js';
+export * from './ttl-cache.js';
 export * from './types.js';
 export * from './validate.js';
