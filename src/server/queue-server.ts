@@ -134,6 +134,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     notificationSpools: new NotificationSpools(n.dir, service.clock, (level, message, fields) =>
       log[level](fields ?? {}, message),
     ),
+    requestObserver: metrics,
   });
   const wsApi = new WebSocketApi({
     service,

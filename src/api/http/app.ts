@@ -16,6 +16,7 @@ import { type CorsPolicy, registerCors } from './cors.js';
 import { answerBody, answerFor, logFailure } from './errors.js';
 import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
 import { createRequestGuard } from './request-guard.js';
+import type { RequestObserver } from './request-observer.js';
 import { JSON_TYPE, type ResourceRoutes, Router } from './router.js';
 import { adminCheck, privateCheck } from './routes/admin-access.js';
 import { registerClaimRoutes } from './routes/claim-routes.js';
@@ -52,6 +53,8 @@ export interface HttpAppOptions {
   cors?: CorsPolicy | null;
   /** The notification spools' entries for the admin API (/v2/notifications/spool); none: no such routes. */
   notificationSpools?: NotificationSpools | null;
+  /** Told of every answered request (the server's metrics); CORS preflights are not told. */
+  requestObserver?: RequestObserver | null;
 }
 
 /** The access control of a server without an auth strategy: noauth, as before issue 13. */
@@ -77,6 +80,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const { service } = options;
   const limits = service.limits;
   const log = options.logger;
+  const observer = options.requestObserver ?? null;
   // Fastify gets no logger: with one it makes a child logger for every request, which costs more
   // than some requests. Errors are logged by the error handler below, requests (when asked) by
   // the onResponse hook.
@@ -92,9 +96,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     // Requests Node's parser refuses answer Zaqar's error body, not Fastify's.
     clientErrorHandler: (error, socket) => handleClientError(log, error, socket),
     // A URL Fastify cannot decode never reaches a route; answer it as Zaqar's errors look.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
       const answer = answerFor(error, 'The request could not be served.');
       const raw = reply as unknown as FastifyReply;
+      observer?.route(request.method, null).answered(answer.status, raw.elapsedTime / 1000, null);
       raw.code(answer.status).type(JSON_TYPE).send(answerBody(answer));
     },
   });
@@ -121,21 +126,26 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
     const config = request.routeOptions.config;
     const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
-    if (answer.log && log) logFailure(log, failures, error, request.method, request.routeOptions.url ?? null);
+    const route = request.routeOptions.url ?? null;
+    if (answer.log && log) logFailure(log, failures, error, request.method, route);
+    observer
+      ?.route(request.method, route)
+      .answered(answer.status, reply.elapsedTime / 1000, request.identity?.project ?? null);
     reply.code(answer.status);
     if (answer.headers) reply.headers(answer.headers);
     // Fastify closes the connection after a body it did not read; say so only then.
     return reply.type(JSON_TYPE).send(answerBody(answer));
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply
+  app.setNotFoundHandler((request, reply) => {
+    observer?.route(request.method, null).answered(404, reply.elapsedTime / 1000, null);
+    return reply
       .code(404)
       .type(JSON_TYPE)
       .send(
         JSON.stringify({ title: 'Not found', description: `There is no resource at ${request.url.split('?')[0]}.` }),
-      ),
-  );
+      );
+  });
 
   if (options.logRequests && log) {
     const requests = log;
@@ -159,6 +169,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     app,
     createRequestGuard(service, options.access ?? noauthAccess(service, options.adminToken ?? null)),
     DEFAULT_BODY_LIMIT,
+    observer,
   );
   const versions: ApiVersion[] = [V2, V1_1];
   const versionsBody = versionsDocument(versions);

@@ -11,6 +11,7 @@ import type { QueueService, ResourceKind, ResourceScope } from '../../service/in
 import { HttpError, type SizeLimitText } from './errors.js';
 import type { ApiVersion } from './home-document.js';
 import type { GuardedRoute } from './request-guard.js';
+import type { RequestObserver } from './request-observer.js';
 import { routeAction } from './route-access.js';
 
 declare module 'fastify' {
@@ -55,6 +56,8 @@ export class Router {
     private readonly guard: (request: FastifyRequest, route: GuardedRoute) => Promise<void>,
     /** Bytes a body may have on routes that do not say (64 KiB: claims, subscriptions, share...). */
     private readonly defaultBodyLimit: number,
+    /** Told of every request a route answers; a failed one is told by the app's error handler. */
+    private readonly observer: RequestObserver | null = null,
   ) {}
 
   add(method: HTTPMethods, url: string, options: RouteOptions, handler: Handler): void {
@@ -91,6 +94,7 @@ export class Router {
         return handler(request, reply);
       };
     }
+    if (this.observer) routeHandler = counted(routeHandler, this.observer, method, url);
     this.app.route({ method, url, ...routeOptions, handler: routeHandler });
   }
 
@@ -110,6 +114,19 @@ export class Router {
       });
     }
   }
+}
+
+/**
+ * The handler, telling the route's counter of each answer it gives. A handler that throws is
+ * counted by the error handler instead, which answers for it.
+ */
+function counted(handler: Handler, observer: RequestObserver, method: string, url: string): Handler {
+  const counter = observer.route(method, url);
+  return async (request, reply) => {
+    const result = await handler(request, reply);
+    counter.answered(reply.statusCode, reply.elapsedTime / 1000, request.identity?.project ?? null);
+    return result;
+  };
 }
 
 /** What the routes of one resource kind under one API version share. */

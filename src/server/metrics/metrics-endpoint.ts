@@ -5,9 +5,6 @@ import { ForbiddenError, UnauthenticatedError } from '../../core/index.js';
 import type { AccessControl } from '../../service/index.js';
 import type { PosthornMetrics } from './posthorn-metrics.js';
 
-/** The route label of a request no route matched (a 404): never the raw path, which is unbounded. */
-const NO_ROUTE = '_unmatched';
-
 export interface MetricsAnswer {
   status: number;
   type: string;
@@ -62,30 +59,15 @@ export async function answerScrape(
 }
 
 /**
- * Counts every HTTP request by its route template (Fastify's routeOptions.url, e.g.
- * /v2/queues/:queue_name/messages) and, when /metrics is served here, adds the route. Called
- * before the app listens.
+ * GET /metrics on the HTTP app (called before it listens). The app counts its other requests
+ * itself (HttpAppOptions.requestObserver); this route is added outside its router, so it counts
+ * its own.
  */
-export function instrumentHttpApp(
-  app: FastifyInstance,
-  metrics: PosthornMetrics,
-  gate: MetricsGate,
-  serveHere: boolean,
-): void {
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpAnswered(
-      request.method,
-      request.routeOptions.url ?? NO_ROUTE,
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    const project = request.identity?.project;
-    if (project) metrics.sawProject(project);
-    done();
-  });
-  if (!serveHere) return;
+export function serveMetricsRoute(app: FastifyInstance, metrics: PosthornMetrics, gate: MetricsGate): void {
+  const counter = metrics.route('GET', '/metrics');
   app.get('/metrics', async (request, reply) => {
     const answer = await answerScrape(metrics, gate, request.headers);
+    counter.answered(answer.status, reply.elapsedTime / 1000, null);
     return reply.code(answer.status).type(answer.type).send(answer.body);
   });
 }

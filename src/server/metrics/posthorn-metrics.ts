@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { RequestObserver, RouteCounter } from '../../api/http/index.js';
 import type { QueueMover } from '../../pool/index.js';
 import type { MessageCounters, QueueService } from '../../service/index.js';
 import type { Spool } from '../../spool/index.js';
@@ -13,6 +14,8 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** Most projects remembered for scrape-time gauges (Zaqar's stores cannot list projects). */
 const MAX_PROJECTS = 10_000;
+/** The route label of a request no route matched (a 404): never the raw path, which is unbounded. */
+const NO_ROUTE = '_unmatched';
 /** Most distinct (method, route, status) or (action, status) series. */
 const MAX_REQUEST_SERIES = 2_000;
 
@@ -47,10 +50,11 @@ export interface PosthornMetricsOptions {
  * (children cached per label set: see LabelBudget); depths, spool states and pool health are
  * read when Prometheus scrapes, so metrics cost no storage call per request.
  */
-export class PosthornMetrics implements MessageCounters {
+export class PosthornMetrics implements MessageCounters, RequestObserver {
   readonly registry = new Registry();
   private readonly queueChildren: LabelBudget<QueueChildren>;
   private readonly httpChildren = new Map<string, RequestChildren>();
+  private readonly httpRoutes = new Map<string, RouteCounter>();
   private readonly wsChildren = new Map<string, RequestChildren>();
   private readonly projects = new Set<string>();
   private sources: MetricsSources | null = null;
@@ -215,7 +219,34 @@ export class PosthornMetrics implements MessageCounters {
     if (this.projects.size < MAX_PROJECTS || this.projects.has(project)) this.projects.add(project);
   }
 
-  httpAnswered(method: string, route: string, status: number, seconds: number): void {
+  /**
+   * The counter of one HTTP route (the app asks once per route): its series are looked up once
+   * per status it answers, not on every request.
+   */
+  route(method: string, template: string | null): RouteCounter {
+    const route = template ?? NO_ROUTE;
+    const key = `${method} ${route}`;
+    let counter = this.httpRoutes.get(key);
+    if (counter === undefined) {
+      const byStatus = new Map<number, RequestChildren>();
+      counter = {
+        answered: (status, seconds, project) => {
+          let children = byStatus.get(status);
+          if (children === undefined) {
+            children = this.httpSeries(method, route, status);
+            byStatus.set(status, children);
+          }
+          children.count.value++;
+          children.duration.observe(seconds);
+          if (project) this.sawProject(project);
+        },
+      };
+      if (this.httpRoutes.size < MAX_REQUEST_SERIES) this.httpRoutes.set(key, counter);
+    }
+    return counter;
+  }
+
+  private httpSeries(method: string, route: string, status: number): RequestChildren {
     const key = `${method} ${route} ${status}`;
     let children = this.httpChildren.get(key);
     if (children === undefined) {
@@ -226,8 +257,7 @@ export class PosthornMetrics implements MessageCounters {
       children = { count: this.httpRequests.series(...labels), duration: this.httpDuration.series(...labels) };
       if (this.httpChildren.size < MAX_REQUEST_SERIES) this.httpChildren.set(key, children);
     }
-    children.count.value++;
-    children.duration.observe(seconds);
+    return children;
   }
 
   wsAnswered(action: string, status: number, seconds: number): void {

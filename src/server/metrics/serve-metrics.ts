@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Pooling } from '../../pool/index.js';
 import type { AccessControl, QueueService } from '../../service/index.js';
 import type { Notifier } from '../../service/notify/index.js';
-import { instrumentHttpApp, listenMetrics, MetricsGate } from './metrics-endpoint.js';
+import { listenMetrics, MetricsGate, serveMetricsRoute } from './metrics-endpoint.js';
 import type { PosthornMetrics } from './posthorn-metrics.js';
 
 export interface ServedMetrics {
@@ -12,8 +12,9 @@ export interface ServedMetrics {
 }
 
 /**
- * Wires the metrics into a server's open parts: HTTP counting and GET /metrics on the app (before
- * it listens), or on a port of its own; what scrapes read; the notification outcomes.
+ * Wires the metrics into a server's open parts: GET /metrics on the app (before it listens), or on
+ * a port of its own (the app was built with the metrics as its request observer); what scrapes
+ * read; the notification outcomes.
  */
 export async function serveMetrics(
   metrics: PosthornMetrics,
@@ -31,7 +32,7 @@ export async function serveMetrics(
   },
 ): Promise<ServedMetrics> {
   const gate = new MetricsGate(parts.access, parts.gated);
-  instrumentHttpApp(parts.app, metrics, gate, parts.port === null);
+  if (parts.port === null) serveMetricsRoute(parts.app, metrics, gate);
   metrics.attach({
     service: parts.service,
     mover: parts.pooling?.mover ?? null,

@@ -114,6 +114,9 @@ describe('server: GET /metrics', () => {
       assert.equal((await call(server.url, 'p2', 'GET', `/v2/queues/${name}/stats`)).status, 200);
     }
     assert.equal((await call(server.url, 'p2', 'GET', '/no/such/path/xyz')).status, 404);
+    // Refusals are counted under the route that refused them: a bad body, a method the path lacks.
+    assert.equal((await call(server.url, 'p2', 'POST', '/v2/queues/alpha/messages', { messages: 'x' })).status, 400);
+    assert.equal((await call(server.url, 'p2', 'PUT', '/v2/queues/alpha/stats')).status, 405);
     const m = await metricsOf(server.url);
     const requests = m.get('posthorn_http_requests_total');
     assert.ok(requests);
@@ -127,6 +130,18 @@ describe('server: GET /metrics', () => {
       2,
     );
     assert.equal(sampleValue(m, 'posthorn_http_requests_total', { route: '_unmatched', status: '404' }), 1);
+    assert.equal(
+      sampleValue(m, 'posthorn_http_requests_total', {
+        method: 'POST',
+        route: '/v2/queues/:name/messages',
+        status: '400',
+      }),
+      1,
+    );
+    assert.equal(
+      sampleValue(m, 'posthorn_http_requests_total', { method: 'PUT', route: '/v2/queues/:name/stats', status: '405' }),
+      1,
+    );
     // The parser folds a labelled histogram's series into one: its type and buckets are what it tells.
     const duration = m.get('posthorn_http_request_duration_seconds');
     assert.equal(duration?.type, 'HISTOGRAM');
