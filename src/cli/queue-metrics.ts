@@ -15,19 +15,21 @@ export interface QueueCounters {
 export type QueueMetrics = { queues: Map<string, QueueCounters> } | { unavailable: string };
 
 /**
- * Reads the service's counters off GET /metrics (server/metrics) for the client's project. The
+ * Reads the service's counters off GET /metrics (server/metrics) for the client's project — on the
+ * server's URL, or `metricsUrl` when the server serves them on a port of their own. The
  * stats API has no posted or deleted counts, so rates of either need these. A server that does
  * not serve them — metrics off (404), the caller is no admin (401, 403), an older server — is an
  * answer, not an error: `top` then falls back to the change in depth.
  */
-export async function readQueueMetrics(client: ServerClient): Promise<QueueMetrics> {
+export async function readQueueMetrics(client: ServerClient, metricsUrl?: string): Promise<QueueMetrics> {
   let answer: { status: number; text: string };
+  const target = metricsUrl ?? '/metrics';
   try {
-    answer = await client.getText('/metrics');
+    answer = await client.getText(target);
   } catch (error) {
     return { unavailable: (error as Error).message };
   }
-  if (answer.status !== 200) return { unavailable: `GET /metrics answered ${answer.status}` };
+  if (answer.status !== 200) return { unavailable: `GET ${target} answered ${answer.status}` };
   let families: ReturnType<typeof parsePrometheusTextFormat>;
   try {
     families = parsePrometheusTextFormat(answer.text);

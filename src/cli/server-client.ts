@@ -90,15 +90,21 @@ export class ServerClient {
    * A GET whose answer is not JSON (GET /metrics): its status and text, refusals included — the
    * caller decides what a 404 means. Only an unreachable server throws.
    */
+  /** A GET of `path` on the server, or of a whole URL (a metrics port's), with the same credentials. */
   async getText(path: string): Promise<{ status: number; text: string }> {
-    const target = `${this.url}${path}`;
+    const target = /^https?:\/\//.test(path) ? path : `${this.url}${path}`;
     try {
       const response = await request(target, { method: 'GET', headers: { ...this.headers, accept: 'text/plain' } });
       return { status: response.statusCode, text: await response.body.text() };
     } catch (error) {
-      throw new RequestFailedError(target, null, `cannot reach ${this.url}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new RequestFailedError(
+        target,
+        null,
+        `cannot reach ${new URL(target).origin}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 

@@ -11,6 +11,7 @@ interface TopFlags extends ServerFlags {
   interval: number;
   limit: number;
   once?: boolean;
+  metricsUrl?: string;
 }
 
 /** A queue in `top`: its depth now, and how fast it changed since the last sample. */
@@ -55,7 +56,12 @@ export function registerTopCommand(program: Command, io: CliIo = processIo): voi
       .description('a live view of the busiest queues: depth, posted and deleted per second, oldest message (q quits)')
       .option('--interval <seconds>', 'seconds between refreshes', commandLineValue(seconds), 2)
       .option('--limit <n>', 'queues shown', commandLineValue(whole), 20)
-      .option('--once', 'print one table, of two samples --interval apart, and exit'),
+      .option('--once', 'print one table, of two samples --interval apart, and exit')
+      .option(
+        '--metrics-url <url>',
+        'where the server serves GET /metrics when on a port of its own (metrics_port): http://host:port',
+        commandLineValue(metricsEndpoint),
+      ),
   ).action((flags: TopFlags) => top(io, flags));
 }
 
@@ -64,7 +70,7 @@ async function top(io: CliIo, flags: TopFlags): Promise<void> {
   const live = flags.once !== true && flags.json !== true && io.tty !== undefined;
   let previous: TopPrevious | null = null;
   const sample = async (): Promise<TopSample> => {
-    const [depths, metrics] = await Promise.all([queueDepths(client), readQueueMetrics(client)]);
+    const [depths, metrics] = await Promise.all([queueDepths(client), readQueueMetrics(client, flags.metricsUrl)]);
     const at = io.clock.now();
     const counters = 'queues' in metrics ? metrics.queues : null;
     const rows = topRows(previous, { at, depths, counters });
@@ -237,6 +243,21 @@ function whole(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--limit', 'must be a whole number, 1 or more');
   return n;
+}
+
+/** A metrics listener's base URL (or its /metrics URL) as the URL of its GET /metrics. */
+function metricsEndpoint(text: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new InvalidArgumentError('--metrics-url', 'must be an http:// or https:// URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidArgumentError('--metrics-url', 'must be an http:// or https:// URL');
+  }
+  if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/metrics';
+  return parsed.toString();
 }
 
 function sleep(ms: number): Promise<void> {

@@ -13,6 +13,7 @@ import { topRows } from '../../src/cli/top-command.js';
 import { systemClock } from '../../src/core/index.js';
 import { loadServerConfig, type RunningServer, startQueueServer } from '../../src/server/index.js';
 import { jsonCaller, zaqarHeaders } from '../server/serve-client.js';
+import { freePort } from '../store/redis/support.js';
 import { posthornProcess } from './run-posthorn.js';
 
 const PROJECT = 'ops-cli';
@@ -219,6 +220,43 @@ describe('posthorn queue … and top, over HTTP', () => {
     assert.equal(anonymous.code, 0, anonymous.err);
     assert.match(anonymous.out, /^queue\s+total\s+free\s+claimed\s+growth\/s\s+oldest$/m);
     assert.match(anonymous.out, /\(GET \/metrics answered 401\): showing growth\/s/);
+  });
+
+  it('top --metrics-url: the rates from a server whose metrics are on a port of their own', async () => {
+    const metricsPort = await freePort();
+    const ownDir = mkdtempSync(join(tmpdir(), 'posthorn-ops-cli-port-'));
+    const own = await startQueueServer(
+      loadServerConfig({
+        env: { POSTHORN_METRICS_PORT: String(metricsPort) },
+        cwd: ownDir,
+        flags: { port: 0, wsPort: 0, store: 'memory', logLevel: 'silent', data: join(ownDir, 'data') },
+      }),
+    );
+    const topJson = async (...extra: string[]) =>
+      JSON.parse(
+        (
+          await posthornProcess(['top', '--once', '--interval', '0.2', '--json', '--url', own.url, ...extra], {
+            env: { POSTHORN_PROJECT: PROJECT },
+            cwd: ownDir,
+          })
+        ).out,
+      );
+    try {
+      assert.equal((await call(own.url, 'POST', '/v2/queues/jobs/messages', { messages: [{ body: 1 }] })).status, 201);
+      assert.equal((await topJson()).metrics_unavailable, 'GET /metrics answered 404', 'not on the HTTP port');
+      const json = await topJson('--metrics-url', `http://127.0.0.1:${metricsPort}`);
+      assert.equal(json.metrics_unavailable, null);
+      assert.deepEqual([json.queues[0].name, json.queues[0].posted_per_second], ['jobs', 0]);
+      const refused = await posthornProcess(['top', '--once', '--url', own.url, '--metrics-url', 'ftp://x'], {
+        env: { POSTHORN_PROJECT: PROJECT },
+        cwd: ownDir,
+      });
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.err, /--metrics-url.*must be an http/);
+    } finally {
+      await own.close();
+      rmSync(ownDir, { recursive: true, force: true });
+    }
   });
 
   it('top on a terminal redraws in place and quits with q', async () => {
