@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../core/index.js';
 import { ManagementStore, openPoolDriver, parsePoolUri, poolStoreLimits, redactPoolUri } from '../pool/index.js';
 import { storeLimits } from '../service/index.js';
 import type { ServerConfig } from './config.js';
+import { relayClusterScrapes } from './metrics/cluster-scrape.js';
 
 /** The message the primary sends a worker to stop it gracefully. */
 export const STOP_MESSAGE = 'posthorn:stop';
@@ -99,6 +100,7 @@ export function runPrimary(workers: number, log: PrimaryLog): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  relayClusterScrapes();
   log.info({ workers, pid: process.pid }, 'posthorn primary: starting workers');
   for (let i = 0; i < workers; i++) fork();
 }

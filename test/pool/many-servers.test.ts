@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
+import { request } from 'undici';
 import { silentLogger } from '../../src/core/index.js';
 import { ManagementStore, openPoolDriver } from '../../src/pool/index.js';
 import { type ServeProcess, startServeProcess } from '../interop/serve-process.js';
+import { parseMetrics, sampleValue } from '../server/metrics/prometheus-text.js';
 import { DATABASE_URL, probePostgres } from '../store/postgres-support.js';
 import { REDIS_URL, redisAnswers, suiteNeeding } from '../store/redis/support.js';
-import { call, Ledger, Resources, runCli, writeConfig } from './processes.js';
+import { call, Ledger, Resources, runCli, TOKEN, writeConfig } from './processes.js';
 import { POOL_LIMITS } from './support.js';
 
 /**
@@ -138,6 +140,31 @@ suiteNeeding('pool: many servers, one truth', reason, () => {
     await Promise.all(consumers);
     assert.deepEqual(ledger.check(), { twice: [], lost: [] });
     assert.equal(ledger.acked.size, 200);
+
+    // GET /metrics reaches one worker but tells of both: the primary sums the workers' metrics.
+    // Each request here has a connection of its own, which node:cluster hands to the workers in
+    // turn, so each worker saw about half of them; either worker's own counts would be short.
+    const fresh = { 'client-id': '6c1e3b40-2f0b-4a52-9d57-6f0a2c2b9b1e', 'x-project-id': 'procs' };
+    for (let i = 0; i < 10; i++) {
+      const posted = await request(`${server.url}/v2/queues/counted/messages`, {
+        method: 'POST',
+        reset: true,
+        headers: { ...fresh, 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ body: i, ttl: 300 }] }),
+      });
+      await posted.body.dump();
+      assert.equal(posted.statusCode, 201);
+    }
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const answer = await request(`${server.url}/metrics`, { reset: true, headers: { 'x-admin-token': TOKEN } });
+      const text = await answer.body.text();
+      assert.equal(answer.statusCode, 200, text);
+      const m = parseMetrics(text);
+      const queue = { project: 'procs', queue: 'counted' };
+      assert.equal(sampleValue(m, 'posthorn_messages_posted_total', queue), 10, `scrape ${scrape}`);
+      assert.equal(sampleValue(m, 'posthorn_messages', { ...queue, state: 'free' }), 10, 'a depth is not summed');
+      assert.equal(sampleValue(m, 'posthorn_pool_up', { pool: 'red' }), 1);
+    }
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.equal((server.output().match(/"msg":"posthorn stopped"/g) ?? []).length, 2, 'each worker stops gracefully');
 

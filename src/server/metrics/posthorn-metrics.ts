@@ -59,6 +59,7 @@ export class PosthornMetrics implements MessageCounters, RequestObserver {
   private readonly projects = new Set<string>();
   private sources: MetricsSources | null = null;
   private refreshing: Promise<void> | null = null;
+  private gather: (() => Promise<string>) | null = null;
   private readonly maxQueues: number;
 
   private readonly messages: Gauge<string>;
@@ -107,21 +108,27 @@ export class PosthornMetrics implements MessageCounters, RequestObserver {
       expired: zeroed(expired, project, queue),
       deadLettered: zeroed(deadLettered, project, queue),
     }));
+    // Under `--workers` the workers' metrics are summed (cluster-scrape.ts); gauges that every
+    // worker reads from the same shared stores and spool say how to combine instead: the most
+    // one saw, and for a pool's health the least (down when any worker cannot reach it).
     this.messages = new Gauge({
       name: 'posthorn_messages',
       help: 'Messages in a queue by state (free, claimed, delayed: disjoint), read at scrape time.',
       labelNames: ['project', 'queue', 'state'],
+      aggregator: 'max',
       registers,
     });
     this.oldestAge = new Gauge({
       name: 'posthorn_oldest_message_age_seconds',
       help: "Age of a queue's oldest live message (0 when empty), read at scrape time.",
       labelNames: queueLabels,
+      aggregator: 'max',
       registers,
     });
     this.queuesUnreadable = new Gauge({
       name: 'posthorn_metrics_queues_unreadable',
       help: 'Queues whose stats this scrape could not read (their pool is down).',
+      aggregator: 'max',
       registers,
     });
     this.httpRequests = counter('posthorn_http_requests_total', 'HTTP requests answered, by route template.', [
@@ -174,18 +181,21 @@ export class PosthornMetrics implements MessageCounters, RequestObserver {
     this.notificationsPending = new Gauge({
       name: 'posthorn_notifications_pending',
       help: 'Notifications waiting in the delivery spool (to send now, later, or being sent).',
+      aggregator: 'max',
       registers,
     });
     this.spoolEntries = new Gauge({
       name: 'posthorn_spool_entries',
       help: 'Entries of a spool by state.',
       labelNames: ['spool', 'state'],
+      aggregator: 'max',
       registers,
     });
     this.poolUp = new Gauge({
       name: 'posthorn_pool_up',
       help: "1 when a pool's store answers (full counts as up), 0 when it is down.",
       labelNames: ['pool'],
+      aggregator: 'min',
       registers,
     });
     this.movesInProgress = new Gauge({
@@ -314,12 +324,29 @@ export class PosthornMetrics implements MessageCounters, RequestObserver {
   // --- scraping -------------------------------------------------------------------------------
 
   /** The Prometheus text of every metric, the scrape-time ones read now. Never throws for a store that is down. */
+  /** The text Prometheus reads: this process's metrics, or every worker's under `--workers`. */
   async scrape(): Promise<string> {
+    if (this.gather) return this.gather();
+    await this.refreshOnce();
+    return this.registry.metrics();
+  }
+
+  /** This process's metrics as prom-client's JSON, its scrape-time gauges read (a worker's part). */
+  async part(): Promise<object[]> {
+    await this.refreshOnce();
+    return this.registry.getMetricsAsJSON();
+  }
+
+  /** Serves scrapes from `gather` (the sum over a cluster's workers: cluster-scrape.ts). */
+  gatherWith(gather: () => Promise<string>): void {
+    this.gather = gather;
+  }
+
+  private refreshOnce(): Promise<void> {
     this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = null;
     });
-    await this.refreshing;
-    return this.registry.metrics();
+    return this.refreshing;
   }
 
   get contentType(): string {

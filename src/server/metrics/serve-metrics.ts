@@ -1,7 +1,9 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import type { Pooling } from '../../pool/index.js';
 import type { AccessControl, QueueService } from '../../service/index.js';
 import type { Notifier } from '../../service/notify/index.js';
+import { clusterScrape } from './cluster-scrape.js';
 import { listenMetrics, MetricsGate, serveMetricsRoute } from './metrics-endpoint.js';
 import type { PosthornMetrics } from './posthorn-metrics.js';
 
@@ -32,6 +34,8 @@ export async function serveMetrics(
   },
 ): Promise<ServedMetrics> {
   const gate = new MetricsGate(parts.access, parts.gated);
+  // A worker of `--workers` answers a scrape with every worker's metrics, summed by the primary.
+  if (cluster.isWorker) metrics.gatherWith(clusterScrape(() => metrics.part()));
   if (parts.port === null) serveMetricsRoute(parts.app, metrics, gate);
   metrics.attach({
     service: parts.service,
