@@ -155,6 +155,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   /** Claims whose answer has not come yet (the set also holds those still starting their jobs). */
   private unanswered = 0;
   private idleTimer: Timer | null = null;
+  /** A claim of a few free slots, put off to the next turn (see pump). */
+  private pumpSoon: NodeJS.Immediate | null = null;
   private idleMs: number;
   private drainedSent = false;
   private started = false;
@@ -211,6 +213,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.closing = true;
     this.idleTimer?.cancel();
     this.idleTimer = null;
+    if (this.pumpSoon) clearImmediate(this.pumpSoon);
+    this.pumpSoon = null;
     this.closed = (async () => {
       while (this.claims.size > 0) await Promise.all([...this.claims]);
       if (this.active > 0) {
@@ -241,11 +245,24 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   /**
    * Claims while there are free slots no claim under way may fill. When slots outnumber the
    * batch, a few claims run at once, so a round trip does not leave handlers idle.
+   *
+   * While work is running or being claimed, fewer than half a batch of free slots are claimed
+   * only at the next turn of the event loop (`small`): the jobs finished by one answer of the
+   * store free their slots one by one within a turn, and claiming each as it freed made claims
+   * of one or two messages — a claim, a renewal and a finish per job instead of per batch. A
+   * slot freed beside long-running handlers is still filled, one turn later.
    */
-  private pump(): void {
+  private pump(small = false): void {
     while (this.started && !this.closing && !this.idleTimer && this.claims.size < MAX_CLAIMS_IN_FLIGHT) {
       const free = this.concurrency - this.active - this.reserved;
       if (free <= 0) return;
+      if (!small && this.active + this.reserved > 0 && free < Math.ceil(Math.min(this.batch, this.concurrency) / 2)) {
+        this.pumpSoon ??= setImmediate(() => {
+          this.pumpSoon = null;
+          this.pump(true);
+        });
+        return;
+      }
       const limit = Math.min(this.batch, free);
       this.reserved += limit;
       const claiming: Promise<void> = this.claimOnce(limit).finally(() => {
