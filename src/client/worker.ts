@@ -154,6 +154,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   private reserved = 0;
   /** Claims whose answer has not come yet (the set also holds those still starting their jobs). */
   private unanswered = 0;
+  /** Jobs whose handler succeeded and whose delete is not answered yet (they hold no slot). */
+  private unacknowledged = 0;
   private idleTimer: Timer | null = null;
   /** A claim of a few free slots, put off to the next turn (see pump). */
   private pumpSoon: NodeJS.Immediate | null = null;
@@ -217,7 +219,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.pumpSoon = null;
     this.closed = (async () => {
       while (this.claims.size > 0) await Promise.all([...this.claims]);
-      if (this.active > 0) {
+      if (this.active > 0 || this.unacknowledged > 0) {
         let timer: Timer | null = null;
         const timedOut = await Promise.race([
           this.whenIdle().then(() => false),
@@ -254,7 +256,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
    */
   private pump(small = false): void {
     while (this.started && !this.closing && !this.idleTimer && this.claims.size < MAX_CLAIMS_IN_FLIGHT) {
-      const free = this.concurrency - this.active - this.reserved;
+      const free = this.concurrency - this.active - this.reserved - Math.max(0, this.unacknowledged - this.concurrency);
       if (free <= 0) return;
       if (!small && this.active + this.reserved > 0 && free < Math.ceil(Math.min(this.batch, this.concurrency) / 2)) {
         this.pumpSoon ??= setImmediate(() => {
@@ -292,7 +294,13 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       return;
     }
     if (claim === null || claim.messages.length === 0) {
-      if (this.active === 0 && this.unanswered === 0 && !this.drainedSent && !this.closing) {
+      if (
+        this.active === 0 &&
+        this.unacknowledged === 0 &&
+        this.unanswered === 0 &&
+        !this.drainedSent &&
+        !this.closing
+      ) {
         this.drainedSent = true;
         this.emit('drained');
       }
@@ -385,6 +393,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     };
     const controller = new AbortController();
     lease.controllers.set(controller, message.id);
+    let released = false;
     try {
       let result: unknown;
       let failure: { error: unknown } | null = null;
@@ -394,7 +403,16 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
         failure = { error };
       }
       if (failure === null) {
-        if ((await this.finishSucceeded(lease, job.id)) === 'deleted') this.emit('completed', job, result);
+        const finishing = this.finishSucceeded(lease, job.id);
+        // The handler is done, so its slot is: the next job need not wait for this one's delete
+        // (a store round trip, an fsync on disk). The lease is held, and renewed, until the
+        // delete is answered; at most `concurrency` deletes wait beyond the slots (see pump).
+        lease.controllers.delete(controller);
+        this.active--;
+        this.unacknowledged++;
+        released = true;
+        this.pump();
+        if ((await finishing) === 'deleted') this.emit('completed', job, result);
         else this.emit('lease-lost', job);
       } else {
         await this.fail(lease, job, message, failure.error);
@@ -404,7 +422,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       this.report(error);
     } finally {
       lease.controllers.delete(controller);
-      this.active--;
+      if (released) this.unacknowledged--;
+      else this.active--;
       lease.running--;
       if (lease.running === 0) await this.endLease(lease);
       this.settleIdle();
@@ -509,12 +528,12 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   // --- small helpers -----------------------------------------------------------------------------
 
   private whenIdle(): Promise<void> {
-    if (this.active === 0) return Promise.resolve();
+    if (this.active === 0 && this.unacknowledged === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
   private settleIdle(): void {
-    if (this.active > 0) return;
+    if (this.active > 0 || this.unacknowledged > 0) return;
     for (const resolve of this.idleWaiters) resolve();
     this.idleWaiters.clear();
   }
