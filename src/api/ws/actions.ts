@@ -40,8 +40,9 @@ export class ActionError extends Error {
 export interface ActionContext {
   service: QueueService;
   /**
-   * The pooling part's admin (it checks bodies, so the transports refuse the same input); null when
-   * the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API does then.
+   * The service's pool administration (it checks bodies, so the transports refuse the same input);
+   * null when the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API
+   * does then.
    */
   pools: PoolAdministration | null;
   /** Who may make pool and flavor requests (their X-Admin-Token header, as over HTTP). */
