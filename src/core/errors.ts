@@ -1,7 +1,7 @@
 /**
  * Posthorn's typed errors. Every error thrown by Posthorn is a PosthornError with a stable
  * `code` (`PH_...`) that callers and the HTTP layer switch on; messages are for people and
- * may change. The HTTP layer maps codes to Zaqar statuses in one place (api/http).
+ * may change. The transports map codes to Zaqar statuses in one place (api/shared).
  */
 
 export type ErrorCode =

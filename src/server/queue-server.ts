@@ -13,6 +13,7 @@ import {
   type DriverResolver,
   FairShare,
   MessageCipher,
+  PoolAdministration,
   QueueService,
   singleDriverResolver,
   storeLimits,
@@ -115,6 +116,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     fairShare: config.fairShare ? new FairShare(config.fairShare) : null,
     ...(metrics ? { counters: metrics } : {}),
   });
+  const pools = pooling ? new PoolAdministration(pooling.admin, pooling.mover) : null;
   const checkProject = (value: string | undefined) => service.checkProject(value);
   const access = new AccessControl(
     createAuthenticator(config.auth, checkProject),
@@ -126,7 +128,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     service,
     access,
     logger: log,
-    pooling,
+    pooling: pools,
     adminToken: config.adminToken,
     logRequests: config.logRequests,
     https: config.tls,
@@ -140,7 +142,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     service,
     logger: log,
     maxFrameBytes: config.websocket.maxFrameBytes,
-    pools: pooling?.admin ?? null,
+    pools,
     adminToken: config.adminToken,
     access,
     notificationBase: () => notificationBase,

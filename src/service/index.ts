@@ -1,3 +1,4 @@
+export type { QueuePage } from '../store/contract/index.js';
 export { AdminToken } from './admin-token.js';
 export * from './auth/index.js';
 export { messageChecksum, pythonJson } from './checksum.js';
@@ -44,6 +45,15 @@ export {
   storeProject,
 } from './namespaces.js';
 export type { DeliveryCounts, NotificationHooks } from './notify/hooks.js';
+export {
+  type FlavorView,
+  type MoveOptions,
+  type MoveRecord,
+  type MoveReport,
+  type PageQuery,
+  PoolAdministration,
+  type PoolView,
+} from './pool-administration.js';
 export {
   type OperationStatus,
   QueueService,

@@ -1,20 +1,20 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { LogThrottle } from '../../core/index.js';
-import type { PoolAdmin, QueueMover } from '../../pool/index.js';
 import {
   AccessControl,
   AccessPolicy,
   AdminToken,
   NoauthAuthenticator,
+  type PoolAdministration,
   type QueueService,
 } from '../../service/index.js';
 import type { NotificationSpools } from '../../service/notify/index.js';
+import { type ApiVersion, logFailure, V1_1, V2, versionsDocument } from '../shared/index.js';
 import { readBody } from './body-reader.js';
 import { ClientGoneError, handleClientError, logClientGone } from './client-errors.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { type CorsPolicy, registerCors } from './cors.js';
-import { answerBody, answerFor, logFailure } from './errors.js';
-import { type ApiVersion, V1_1, V2, versionsDocument } from './home-document.js';
+import { answerBody, httpAnswerFor } from './errors.js';
 import { createRequestGuard } from './request-guard.js';
 import type { RequestObserver } from './request-observer.js';
 import { JSON_TYPE, type ResourceRoutes, Router } from './router.js';
@@ -40,7 +40,7 @@ export interface HttpAppOptions {
   /** Seconds an idle keep-alive connection stays open (default 72: beyond common proxies' 60). */
   keepAliveSeconds?: number;
   /** With pooling on: the admin API for pools, flavors and queue moves (/v2/pools, /v2/flavors). */
-  pooling?: { admin: PoolAdmin; mover: QueueMover } | null;
+  pooling?: PoolAdministration | null;
   /** The token admin requests carry in X-Admin-Token; without one the admin API refuses everything. */
   adminToken?: string | null;
   /** One info line per request (method, route, status, milliseconds, project); default false. */
@@ -84,8 +84,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Fastify gets no logger: with one it makes a child logger for every request, which costs more
   // than some requests. Errors are logged by the error handler below, requests (when asked) by
   // the onResponse hook.
-  // With `https`, Fastify makes a node:https server; the app is the same app on either, so it is
-  // typed as one (the server's type differs only in how it is made).
   const app = Fastify({
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     logController: new LogController({ disableRequestLogging: true }),
@@ -97,7 +95,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     clientErrorHandler: (error, socket) => handleClientError(log, error, socket),
     // A URL Fastify cannot decode never reaches a route; answer it as Zaqar's errors look.
     frameworkErrors: (error, request, reply) => {
-      const answer = answerFor(error, 'The request could not be served.');
+      const answer = httpAnswerFor(error, 'The request could not be served.');
       const raw = reply as unknown as FastifyReply;
       observer?.route(request.method, null).answered(answer.status, raw.elapsedTime / 1000, null);
       raw.code(answer.status).type(JSON_TYPE).send(answerBody(answer));
@@ -125,7 +123,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       return reply;
     }
     const config = request.routeOptions.config;
-    const answer = answerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
+    const answer = httpAnswerFor(error, config.action ?? 'The request could not be served.', config.sizeLimit);
     const route = request.routeOptions.url ?? null;
     if (answer.log && log) logFailure(log, failures, error, request.method, route);
     observer
@@ -203,8 +201,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   registerRedriveRoutes(router, service);
   if (options.notificationSpools) registerSpoolRoutes(router, options.notificationSpools, requireAdmin);
   if (options.pooling) {
-    registerPoolRoutes({ router, admin: options.pooling.admin, requireAdmin });
-    registerMoveRoutes(router, service, options.pooling.mover, requireAdmin);
+    registerPoolRoutes({ router, pools: options.pooling, requireAdmin });
+    registerMoveRoutes(router, service, options.pooling, requireAdmin);
   }
   registerConsoleRoutes(router);
   router.finish();

@@ -4,7 +4,7 @@ import { ClientGoneError, isClientGone } from './client-errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The most bytes this request's route reads (set by the route's onRequest hook). */
+    /** The most bytes this request's route reads (set by the route's preParsing hook, see router.ts). */
     bodyLimit: number;
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { RETRY_AFTER, RETRY_HINT, UNAVAILABLE_TITLE } from './errors.js';
+import { RETRY_AFTER, RETRY_HINT, UNAVAILABLE_TITLE } from '../shared/index.js';
 
 /**
  * Answers to requests Node's HTTP parser refuses (a malformed request line, a lowercase method,

@@ -1,6 +1,5 @@
 import type { Claim, Message, QueueStats, Subscription } from '../../core/index.js';
-import { isoSeconds, type SignedUrl } from '../../service/index.js';
-import type { QueuePage } from '../../store/contract/index.js';
+import { isoSeconds, type QueuePage, type SignedUrl } from '../../service/index.js';
 
 /**
  * The JSON documents of Zaqar's answers, written as strings. Messages are on the hot path (every

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Access, AccessControl, PolicyAction, QueueService } from '../../service/index.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../shared/index.js';
 
 /** Who asks, read once per request by the guard. */
 export interface RequestIdentity {

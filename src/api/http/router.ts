@@ -8,8 +8,8 @@ import type {
 } from 'fastify';
 import type { Limits } from '../../core/index.js';
 import type { QueueService, ResourceKind, ResourceScope } from '../../service/index.js';
-import { HttpError, type SizeLimitText } from './errors.js';
-import type { ApiVersion } from './home-document.js';
+import { type ApiVersion, HttpError } from '../shared/index.js';
+import type { SizeLimitText } from './errors.js';
 import type { GuardedRoute } from './request-guard.js';
 import type { RequestObserver } from './request-observer.js';
 import { routeAction } from './route-access.js';

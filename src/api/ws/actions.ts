@@ -5,9 +5,15 @@ import {
   type Subscription,
   SubscriptionNotFoundError,
 } from '../../core/index.js';
-import type { PoolAdmin } from '../../pool/index.js';
-import { type AdminToken, apiError, isoSeconds, type QueueService, redriveDocument } from '../../service/index.js';
-import { homeDocument, V2 } from '../http/home-document.js';
+import {
+  type AdminToken,
+  apiError,
+  isoSeconds,
+  type PoolAdministration,
+  type QueueService,
+  redriveDocument,
+} from '../../service/index.js';
+import { homeDocument, V2 } from '../shared/index.js';
 
 /**
  * The actions of Zaqar's WebSocket API (zaqar/api/v2/endpoints.py) over the same QueueService as
@@ -34,10 +40,11 @@ export class ActionError extends Error {
 export interface ActionContext {
   service: QueueService;
   /**
-   * The pooling part's admin (it checks bodies, so the transports refuse the same input); null when
-   * the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API does then.
+   * The service's pool administration (it checks bodies, so the transports refuse the same input);
+   * null when the server has no pooling: pool and flavor actions answer 404, as Zaqar's admin API
+   * does then.
    */
-  pools: PoolAdmin | null;
+  pools: PoolAdministration | null;
   /** Who may make pool and flavor requests (their X-Admin-Token header, as over HTTP). */
   admin: AdminToken;
   /** The project the access control settled for this request (null: the headers' X-Project-ID decides). */
@@ -130,7 +137,7 @@ function strings(body: Body, name: string): string[] {
 }
 
 /** The pools admin, for a request that carries the admin token (as /v2/pools and /v2/flavors require). */
-function pools(ctx: ActionContext, headers: Record<string, string>): PoolAdmin {
+function pools(ctx: ActionContext, headers: Record<string, string>): PoolAdministration {
   if (ctx.pools === null)
     throw new ActionError(404, 'Pooling is not enabled on this server: it has no pools or flavors.');
   if (ctx.adminGranted) return ctx.pools;

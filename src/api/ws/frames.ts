@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { RawData } from 'ws';
-import { hasOverflowingInteger } from '../http/body.js';
+import { hasOverflowingInteger } from '../shared/index.js';
 
 /**
  * Frames of Zaqar's WebSocket API: text frames carry JSON, binary frames MessagePack, and every
@@ -31,7 +31,7 @@ export function decodeFrame(data: RawData, binary: boolean): unknown {
   if (nestedDeeperThan(value, MAX_FRAME_DEPTH)) {
     throw new RangeError(`the document is nested deeper than ${MAX_FRAME_DEPTH} levels`);
   }
-  if (text !== null && /\d{19}/.test(text) && hasOverflowingInteger(text)) {
+  if (text !== null && hasOverflowingInteger(text)) {
     throw new RangeError('an integer is beyond the 64-bit range');
   }
   return value;

@@ -5,16 +5,16 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { isPlainObject, type Logger, LogThrottle, stderrLogger, UnauthenticatedError } from '../../core/index.js';
-import type { PoolAdmin } from '../../pool/index.js';
 import {
   AccessControl,
   AccessPolicy,
   AdminToken,
   levelOf,
   NoauthAuthenticator,
+  type PoolAdministration,
   type QueueService,
 } from '../../service/index.js';
-import { answerFor, logFailure } from '../http/errors.js';
+import { answerFor, logFailure } from '../shared/index.js';
 import { ActionError, type ActionResult, type Body, HANDLERS } from './actions.js';
 import { decodeFrame, encodeFrame, encodingName, reencode } from './frames.js';
 import { ACTIONS, matchesSchema } from './request-schema.js';
@@ -26,8 +26,8 @@ export interface WebSocketApiOptions {
   logger?: Logger;
   /** Largest frame read (bytes); a larger one closes its socket with 1009. Default 1 MiB. */
   maxFrameBytes?: number;
-  /** Pools and flavors (the pooling part's PoolAdmin); without it their actions answer 404. */
-  pools?: PoolAdmin | null;
+  /** Pools and flavors (the service's pool administration); without it their actions answer 404. */
+  pools?: PoolAdministration | null;
   /** The `[admin] token` pool and flavor requests must carry in X-Admin-Token. */
   adminToken?: string | null;
   /**

@@ -237,7 +237,7 @@ export class KeystoneAuthenticator implements Authenticator {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw this.unavailable(`keystone at ${this.apiUrl} did not answer: ${describe(error)}`, error);
+      throw this.unavailable(`keystone at ${this.apiUrl} did not answer`, error);
     }
   }
 
@@ -246,7 +246,7 @@ export class KeystoneAuthenticator implements Authenticator {
     try {
       text = await response.text();
     } catch (error) {
-      throw this.unavailable(`keystone's answer broke off: ${describe(error)}`, error);
+      throw this.unavailable("keystone's answer broke off", error);
     }
     try {
       return JSON.parse(text) as KeystoneTokenBody;
@@ -259,8 +259,12 @@ export class KeystoneAuthenticator implements Authenticator {
     await response.text().catch(() => '');
   }
 
+  /** The why (a refused connection, a timeout...) stays the cause's, and the log line shows it. */
   private unavailable(reason: string, cause?: unknown): IdentityUnavailableError {
-    this.logger.warn({ auth_url: this.settings.authUrl, reason }, 'keystone cannot validate tokens now');
+    this.logger.warn(
+      { auth_url: this.settings.authUrl, reason, ...(cause === undefined ? {} : { err: cause }) },
+      'keystone cannot validate tokens now',
+    );
     return new IdentityUnavailableError(
       `the identity service is not available: ${reason}`,
       cause === undefined ? undefined : { cause },
@@ -299,10 +303,4 @@ function identityFrom(data: KeystoneTokenBody, challenge: string): Identity {
 function v3Url(authUrl: string): string {
   const trimmed = authUrl.replace(/\/+$/, '');
   return /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
 }

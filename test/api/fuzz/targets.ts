@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../../src/api/http/index.js';
 import { FakeClock, makeLimits } from '../../../src/core/index.js';
-import type { Catalog, PoolAdmin } from '../../../src/pool/index.js';
-import { QueueService, singleDriverResolver, storeLimits } from '../../../src/service/index.js';
+import type { Catalog } from '../../../src/pool/index.js';
+import { PoolAdministration, QueueService, singleDriverResolver, storeLimits } from '../../../src/service/index.js';
 import { NotificationSpools, notificationSlot } from '../../../src/service/notify/index.js';
 import { Spool } from '../../../src/spool/index.js';
 import { createMemoryDriver } from '../../../src/store/memory/index.js';
@@ -33,7 +33,7 @@ export interface FuzzTarget {
   app: FastifyInstance;
   service: QueueService;
   clock: FakeClock;
-  admin: PoolAdmin | null;
+  pools: PoolAdministration | null;
   catalog: Catalog | null;
   close(): Promise<void>;
 }
@@ -51,7 +51,7 @@ export async function buildTarget(kind: TargetKind): Promise<FuzzTarget> {
     });
     const app = buildHttpApp({ service, adminToken: ADMIN_TOKEN });
     await app.ready();
-    return { kind, app, service, clock, admin: null, catalog: null, close: () => app.close() };
+    return { kind, app, service, clock, pools: null, catalog: null, close: () => app.close() };
   }
   const clock = new FakeClock();
   const setup = poolSetup({ clock });
@@ -65,9 +65,10 @@ export async function buildTarget(kind: TargetKind): Promise<FuzzTarget> {
     log: () => {},
   });
   await spool.close();
+  const pools = new PoolAdministration(setup.admin, setup.mover);
   const app = buildHttpApp({
     service: setup.service,
-    pooling: { admin: setup.admin, mover: setup.mover },
+    pooling: pools,
     adminToken: ADMIN_TOKEN,
     notificationSpools: new NotificationSpools(notifications, clock, () => {}),
   });
@@ -77,7 +78,7 @@ export async function buildTarget(kind: TargetKind): Promise<FuzzTarget> {
     app,
     service: setup.service,
     clock,
-    admin: setup.admin,
+    pools,
     catalog: setup.catalog,
     async close() {
       await setup.mover.close();

@@ -42,7 +42,7 @@ export async function runWsSequence(kind: TargetKind, steps: readonly WsStep[], 
   const target = await buildTarget(kind);
   const api = new WebSocketApi({
     service: target.service,
-    pools: target.admin,
+    pools: target.pools,
     adminToken: ADMIN_TOKEN,
     logger: silentLogger,
     // Socket subscriptions are stored with this subscriber; nothing delivers to it (no notifier).

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildHttpApp } from '../../../src/api/http/index.js';
+import { PoolAdministration } from '../../../src/service/index.js';
 import { poolSetup } from '../../pool/support.js';
 
 const HEADERS = { 'client-id': '3381af92-2b9e-11e3-b191-71861300734c', 'x-project-id': 'dlq-project' };
@@ -14,7 +15,7 @@ const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 async function pooledApp() {
   const setup = poolSetup();
   await setup.admin.createPool('p1', { uri: 'memory://', weight: 100 });
-  const app = buildHttpApp({ service: setup.service, pooling: { admin: setup.admin, mover: setup.mover } });
+  const app = buildHttpApp({ service: setup.service, pooling: new PoolAdministration(setup.admin, setup.mover) });
   const call = async (method: string, url: string, payload?: string, type = 'application/json') => {
     const r = await app.inject({
       method: method as 'GET',

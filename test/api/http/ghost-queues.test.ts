@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildHttpApp } from '../../../src/api/http/index.js';
+import { PoolAdministration } from '../../../src/service/index.js';
 import { poolSetup } from '../../pool/support.js';
 
 const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';
@@ -13,7 +14,7 @@ const PROJECT = 'gp-project';
 async function pooledApp() {
   const setup = poolSetup();
   await setup.admin.createPool('p1', { uri: 'memory://', weight: 100 });
-  const app = buildHttpApp({ service: setup.service, pooling: { admin: setup.admin, mover: setup.mover } });
+  const app = buildHttpApp({ service: setup.service, pooling: new PoolAdministration(setup.admin, setup.mover) });
   const call = async (method: string, url: string, payload?: string) => {
     const headers: Record<string, string> = { 'client-id': CLIENT, 'x-project-id': PROJECT };
     if (payload !== undefined) headers['content-type'] = 'application/json';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AdminToken } from '../../../service/index.js';
-import { HttpError } from '../errors.js';
+import { HttpError } from '../../shared/index.js';
 
 /** The header an admin request carries its token in. */
 export const ADMIN_TOKEN_HEADER = 'x-admin-token';

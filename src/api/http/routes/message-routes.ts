@@ -1,7 +1,7 @@
 import { ClaimNotFoundError } from '../../../core/index.js';
 import { apiError, type PostTerms, TITLES } from '../../../service/index.js';
+import { HttpError } from '../../shared/index.js';
 import { requireJson } from '../body.js';
-import { HttpError } from '../errors.js';
 import { boolParam, intParam, listParam, type Query, queryString, stringParam } from '../query.js';
 import { linksJson, messageJson, messagesJson, poppedJson, resourcesJson } from '../render.js';
 import { identityOf } from '../request-guard.js';

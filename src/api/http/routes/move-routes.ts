@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { InvalidArgumentError, isPlainObject, ResourceNotFoundError } from '../../../core/index.js';
-import type { MoveReport, QueueMover } from '../../../pool/index.js';
-import type { QueueService } from '../../../service/index.js';
+import type { MoveReport, PoolAdministration, QueueService } from '../../../service/index.js';
 import { requireJson } from '../body.js';
 import { identityOf } from '../request-guard.js';
 import { JSON_TYPE, paramsOf, type Router } from '../router.js';
@@ -23,7 +22,7 @@ const MOVE_KEYS = new Set(['pool', 'claim_wait']);
 export function registerMoveRoutes(
   router: Router,
   service: QueueService,
-  mover: QueueMover,
+  pools: PoolAdministration,
   requireAdmin: (request: FastifyRequest) => void,
 ): void {
   const item = '/v2/queues/:name/move';
@@ -48,7 +47,7 @@ export function registerMoveRoutes(
       if (wait !== undefined && (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0)) {
         throw new InvalidArgumentError('claim_wait', 'must be a number of seconds, 0 or more');
       }
-      const record = await mover.start(project, queue, document.pool, {
+      const record = await pools.startMove(project, queue, document.pool, {
         ...(wait !== undefined ? { claimWaitSeconds: wait } : {}),
       });
       return reply
@@ -63,7 +62,7 @@ export function registerMoveRoutes(
     requireAdmin(request);
     const { project } = identityOf(request);
     const queue = service.queues.checkName(paramsOf(request).name);
-    const report = await mover.status(project, queue);
+    const report = await pools.moveStatus(project, queue);
     if (report === null) throw new ResourceNotFoundError('move of queue', queue);
     return reply.type(JSON_TYPE).send(JSON.stringify(moveJson(report)));
   });

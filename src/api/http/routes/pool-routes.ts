@@ -1,13 +1,13 @@
 import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
-import type { FlavorView, PageQuery, PoolAdmin, PoolView } from '../../../pool/index.js';
+import type { FlavorView, PageQuery, PoolAdministration, PoolView } from '../../../service/index.js';
 import { readJson, requireJson } from '../body.js';
 import { boolParam, intParam, type Query, queryString, stringParam } from '../query.js';
 import { JSON_TYPE, type Router } from '../router.js';
 
-/** What the admin routes need: the pool admin and the admin check. */
+/** What the admin routes need: the pool administration and the admin check. */
 export interface AdminRoutes {
   router: Router;
-  admin: PoolAdmin;
+  pools: PoolAdministration;
   requireAdmin: (request: FastifyRequest) => void;
 }
 
@@ -30,7 +30,7 @@ interface NameParam {
  * listings with marker, limit and detailed. Admin requests only (admin-access.ts); they need no
  * Client-ID or project, as pools and flavors belong to no project.
  */
-export function registerPoolRoutes({ router, admin, requireAdmin }: AdminRoutes): void {
+export function registerPoolRoutes({ router, pools: admin, requireAdmin }: AdminRoutes): void {
   const before = adminBeforeBody(requireAdmin);
   const admin_ = { identity: false } as const;
 

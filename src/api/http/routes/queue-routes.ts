@@ -1,6 +1,6 @@
 import { TITLES } from '../../../service/index.js';
+import { HttpError } from '../../shared/index.js';
 import { readJson, requireJson } from '../body.js';
-import { HttpError } from '../errors.js';
 import { boolParam, intParam, type Query, queryString, stringParam } from '../query.js';
 import { queueListJson, signedUrlJson, statsJson } from '../render.js';
 import { identityOf } from '../request-guard.js';

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { QueueService } from '../../../service/index.js';
-import { UNAVAILABLE_TITLE } from '../errors.js';
-import { type ApiVersion, homeDocument } from '../home-document.js';
+import { type ApiVersion, homeDocument, UNAVAILABLE_TITLE } from '../../shared/index.js';
 import { JSON_TYPE, type Router } from '../router.js';
 
 /**
