@@ -90,6 +90,7 @@ export {
   type CreatedSubscriptionResult,
   type ListMessagesQuery,
   type ListQueuesQuery,
+  type MessageDeletion,
   ResourceScope,
   type ScopeSettings,
 } from './resource-scope.js';

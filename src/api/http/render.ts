@@ -1,5 +1,5 @@
 import type { Claim, Message, QueueStats, Subscription } from '../../core/index.js';
-import { isoSeconds, type SignedUrl } from '../../service/index.js';
+import { isoSeconds, type MessageDeletion, type SignedUrl } from '../../service/index.js';
 import type { QueuePage } from '../../store/contract/index.js';
 
 /**
@@ -50,6 +50,11 @@ export function poppedJson(messages: readonly Message[]): string {
       ...(m.checksum ? { checksum: m.checksum } : {}),
     })),
   });
+}
+
+/** The answer of a `fenced=true` delete by ids (a Posthorn extension: Zaqar answers 204). */
+export function deletionJson(deletion: MessageDeletion): string {
+  return JSON.stringify({ deleted: deletion.deleted, not_deleted: deletion.notDeleted });
 }
 
 export function resourcesJson(ids: readonly string[], base: string): string {
