@@ -138,6 +138,8 @@ export function registerMessageRoutes(r: ResourceRoutes): void {
     const claimIds = listParam(query, 'claim_ids');
     const fenced = boolParam(query, 'fenced') ?? false;
     if (pop !== undefined) {
+      // Zaqar ignores them here, or refuses them with message_delete_with_claim_id
+      // (validation.message_deletion): a pop cannot honour them, so they are always refused.
       if (claimIds !== undefined) throw apiError('claim_ids', 'The "claim_ids" parameter goes with "ids", not "pop".');
       const popped = await scope.pop(project, name, pop);
       return reply.type(JSON_TYPE).send(poppedJson(popped));
