@@ -1,6 +1,6 @@
 /**
  * The floor for bench:http (BENCH_STORE=floor): a bare node:http server that answers the bench's
- * three requests with bodies of the right shape and stores nothing. Driven by the same load
+ * requests with bodies of the right shape and stores nothing. Driven by the same load
  * generator on the same machine, it shows what the HTTP round trips alone cost here, so the
  * server's figures can be read against it. Prints the same "posthorn serving" line with its URL.
  */
@@ -15,7 +15,13 @@ const server = createServer((request, response) => {
   request.on('end', () => {
     const url = request.url ?? '/';
     if (request.method === 'DELETE') {
-      response.writeHead(204).end();
+      // The fenced bulk delete answers which ids it deleted: all of them, here.
+      const ids = new URL(url, 'http://floor').searchParams.get('ids');
+      if (ids === null) response.writeHead(204).end();
+      else {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ deleted: ids.split(','), not_deleted: [] }));
+      }
       return;
     }
     const claims = /^\/v2\/queues\/([^/]+)\/claims/.exec(url);

@@ -5,10 +5,15 @@
  *   produce  producers POST batches of 10 messages of 256 bytes, as fast as answered
  *   consume  consumers claim 10 (POST .../claims?limit=10) and DELETE each with its claim id
  *            (the ten deletes of a claim in parallel)
- *   half     both at once, each paced at half its measured rate: the latency at half load
+ *   consume-bulk
+ *            consumers claim 10 and finish them as the client's Worker does: one fenced bulk
+ *            delete, DELETE .../messages?ids=<the ten>&claim_ids=<the claim>&fenced=true
+ *   half     producers and per-message consumers at once, each paced at half its measured
+ *            rate: the latency at half load
  *
  * One JSON line per figure (bench/lib.ts): msgs/s, requests/s and p50/p99 per request type, the
- * server's RSS and its CPU time per request (from /proc, so Linux only).
+ * server's RSS, and per workload (phase) the server's CPU time per request, cpu_us_per_req
+ * (from /proc, so Linux only).
  *
  *   BENCH_SECONDS=5       seconds per phase
  *   BENCH_PRODUCERS=16    concurrent producers
@@ -100,18 +105,29 @@ async function startServer(store: string, encrypted: boolean, metrics: string | 
   return { child, url, data, store: target, pool };
 }
 
+type RequestKind = 'post' | 'claim' | 'delete' | 'bulk-delete';
+const REQUEST_KINDS: readonly RequestKind[] = ['post', 'claim', 'delete', 'bulk-delete'];
+
 interface Counters {
-  latencies: Record<'post' | 'claim' | 'delete', number[]>;
+  latencies: Record<RequestKind, number[]>;
   produced: number;
   consumed: number;
+  /** Claims that found nothing (204): a consumer workload that drained its queues says so. */
+  empty: number;
   errors: number;
 }
 
 function counters(): Counters {
-  return { latencies: { post: [], claim: [], delete: [] }, produced: 0, consumed: 0, errors: 0 };
+  return {
+    latencies: { post: [], claim: [], delete: [], 'bulk-delete': [] },
+    produced: 0,
+    consumed: 0,
+    empty: 0,
+    errors: 0,
+  };
 }
 
-async function timed(c: Counters, kind: 'post' | 'claim' | 'delete', fn: () => Promise<number>): Promise<number> {
+async function timed(c: Counters, kind: RequestKind, fn: () => Promise<number>): Promise<number> {
   const t0 = performance.now();
   const status = await fn();
   c.latencies[kind].push(performance.now() - t0);
@@ -141,7 +157,17 @@ async function produce(pool: Pool, c: Counters, until: number, queue: string, pa
   }
 }
 
-async function consume(pool: Pool, c: Counters, until: number, queue: string, pace: number | null): Promise<void> {
+/** How a consumer finishes a claim's messages: a DELETE each, or one fenced bulk delete. */
+type Finish = 'each' | 'bulk';
+
+async function consume(
+  pool: Pool,
+  c: Counters,
+  until: number,
+  queue: string,
+  pace: number | null,
+  finish: Finish = 'each',
+): Promise<void> {
   let next = performance.now();
   while (performance.now() < until) {
     if (pace !== null) {
@@ -150,6 +176,7 @@ async function consume(pool: Pool, c: Counters, until: number, queue: string, pa
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     let hrefs: string[] = [];
+    let claimId = '';
     const status = await timed(c, 'claim', async () => {
       const r = await pool.request({
         method: 'POST',
@@ -159,15 +186,34 @@ async function consume(pool: Pool, c: Counters, until: number, queue: string, pa
       });
       if (r.statusCode === 201) {
         hrefs = ((await r.body.json()) as { messages: { href: string }[] }).messages.map((m) => m.href);
+        claimId = String(r.headers.location).split('/').pop() ?? '';
       } else await r.body.dump();
       return r.statusCode;
     });
     if (status === 204) {
+      c.empty++;
       await new Promise((resolve) => setTimeout(resolve, 5));
       continue;
     }
     if (status !== 201) {
       c.errors++;
+      continue;
+    }
+    if (finish === 'bulk') {
+      const ids = hrefs.map((href) => href.slice(href.lastIndexOf('/') + 1, href.indexOf('?')));
+      let deleted = 0;
+      const answered = await timed(c, 'bulk-delete', async () => {
+        const r = await pool.request({
+          method: 'DELETE',
+          path: `/v2/queues/${queue}/messages?ids=${ids.join(',')}&claim_ids=${claimId}&fenced=true`,
+          headers: HEADERS,
+        });
+        if (r.statusCode === 200) deleted = ((await r.body.json()) as { deleted: string[] }).deleted.length;
+        else await r.body.dump();
+        return r.statusCode;
+      });
+      c.consumed += deleted;
+      if (answered !== 200 || deleted !== ids.length) c.errors++;
       continue;
     }
     // The ten deletes go out together, as a consumer acknowledging a batch would send them.
@@ -185,18 +231,42 @@ async function consume(pool: Pool, c: Counters, until: number, queue: string, pa
   }
 }
 
+/**
+ * Posts `messages` again, unmeasured, spread over the queues as the producers spread them: the
+ * bulk consumer is given what the produce phase posted once more, so that it finds work ahead
+ * of it as the per-message consumer did (empty claims in its note say when it did not).
+ */
+async function refill(pool: Pool, queue: (i: number) => string, messages: number): Promise<void> {
+  let left = Math.ceil(messages / BATCH);
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async (_, i) => {
+      while (left > 0) {
+        left--;
+        const r = await pool.request({
+          method: 'POST',
+          path: `/v2/queues/${queue(i)}/messages`,
+          headers: HEADERS,
+          body: POST_BODY,
+        });
+        await r.body.dump();
+        if (r.statusCode !== 201) throw new Error(`refill: ${r.statusCode}`);
+      }
+    }),
+  );
+}
+
 function report(phase: string, c: Counters, seconds: number, cpu: number, server: Server, concurrency: number): void {
   const pid = server.child.pid as number;
-  const requests = c.latencies.post.length + c.latencies.claim.length + c.latencies.delete.length;
+  const requests = REQUEST_KINDS.reduce((sum, kind) => sum + c.latencies[kind].length, 0);
   const common = { bench: 'http', target: server.store, rss_mb: processRssMb(pid) };
-  for (const kind of ['post', 'claim', 'delete'] as const) {
+  for (const kind of REQUEST_KINDS) {
     const lat = c.latencies[kind];
     if (lat.length === 0) continue;
     emit({
       ...common,
       op: `${phase}:${kind}`,
       ...(kind === 'post' ? { batch: BATCH, msgs_per_s: round(c.produced / seconds) } : {}),
-      ...(kind === 'claim' ? { batch: BATCH } : {}),
+      ...(kind === 'claim' || kind === 'bulk-delete' ? { batch: BATCH } : {}),
       concurrency,
       reqs_per_s: round(lat.length / seconds),
       p50_ms: percentile(lat, 50),
@@ -211,7 +281,7 @@ function report(phase: string, c: Counters, seconds: number, cpu: number, server
     reqs_per_s: round(requests / seconds),
     seconds: round(seconds),
     cpu_us_per_req: requests > 0 ? round((cpu * 1e6) / requests) : 0,
-    note: `produced ${c.produced}, consumed ${c.consumed}, errors ${c.errors}; server CPU ${round(cpu)} s`,
+    note: `produced ${c.produced}, consumed ${c.consumed}, empty claims ${c.empty}, errors ${c.errors}; server CPU ${round(cpu)} s`,
   });
 }
 
@@ -276,6 +346,13 @@ async function run(store: string, encrypted: boolean, metrics: string | null): P
       (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i), null)),
       CONSUMERS,
     );
+    await refill(pool, queue, produced.produced);
+    await phase(
+      'consume-bulk',
+      server,
+      (c, until) => Array.from({ length: CONSUMERS }, (_, i) => consume(pool, c, until, queue(i), null, 'bulk')),
+      CONSUMERS,
+    );
     // Half of each measured rate, spread over the producers and the consumers, both at once.
     const postsPerSecond = produced.produced / BATCH / SECONDS / 2;
     const pace = (1000 * PRODUCERS) / Math.max(1, postsPerSecond);
@@ -333,6 +410,15 @@ async function runPaired(store: string): Promise<void> {
       'consume',
       each(
         (pool) => (c, until) => Array.from({ length: consumers }, (_, i) => consume(pool, c, until, queue(i), null)),
+      ),
+      consumers,
+    );
+    await Promise.all(pools.map((pool, i) => refill(pool, queue, (produced[i] as Counters).produced)));
+    await phases(
+      'consume-bulk',
+      each(
+        (pool) => (c, until) =>
+          Array.from({ length: consumers }, (_, i) => consume(pool, c, until, queue(i), null, 'bulk')),
       ),
       consumers,
     );

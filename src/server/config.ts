@@ -60,6 +60,7 @@ import { readTlsConfig, TLS_KEYS, type TlsConfig } from './tls-config.js';
  *   min_length_client_id = 10
  *   max_length_client_id = 36
  *   subscriber_types = ["http", "https", "mailto", "trust+http", "trust+https"]
+ *   message_delete_with_claim_id = false   # a delete by ids must also pass claim_ids (400 without)
  *
  *   [signed_url]
  *   secret_key = "..."         # POSTHORN_SIGNED_URL_SECRET_KEY; without it pre-signed URLs are refused
@@ -101,6 +102,8 @@ export interface ServerConfig {
   maxConnections: number | null;
   clientIds: ClientIdPolicy;
   subscriberTypes: string[];
+  /** Zaqar's `[transport] message_delete_with_claim_id`: `DELETE ?ids` without `claim_ids` is refused. */
+  messageDeleteWithClaimId: boolean;
   signedUrlSecret: string | null;
   limits: Limits;
   /** Storage pools (null: off, one embedded store as before). */
@@ -171,6 +174,7 @@ const TRANSPORT_KEYS = new Set([
   'min_length_client_id',
   'max_length_client_id',
   'subscriber_types',
+  'message_delete_with_claim_id',
 ]);
 
 function snake(key: string): string {
@@ -389,6 +393,11 @@ export function loadServerConfig(
     }
     subscriberTypes = (types as string[]).map((t) => t.toLowerCase());
   }
+  const messageDeleteWithClaimId = flag(
+    sources.pick('transport.message_delete_with_claim_id', transport.message_delete_with_claim_id, {
+      fallback: false,
+    }),
+  );
   const secret = sources.pick('signed_url.secret_key', signedUrl.secret_key, { env: 'POSTHORN_SIGNED_URL_SECRET_KEY' });
   const signedUrlSecret = secret.value === undefined ? null : text(secret);
   const { pooling, adminToken } = readPoolingConfig(doc.pooling, doc.admin, sources);
@@ -418,6 +427,7 @@ export function loadServerConfig(
     maxConnections,
     clientIds,
     subscriberTypes,
+    messageDeleteWithClaimId,
     signedUrlSecret,
     limits,
     pooling,

@@ -110,6 +110,7 @@ export async function startQueueServer(config: ServerConfig, logger?: PinoLogger
     checksums: config.enableChecksum,
     signedUrlSecret: config.signedUrlSecret,
     subscriberTypes: config.subscriberTypes,
+    messageDeleteWithClaimId: config.messageDeleteWithClaimId,
     notifier,
     encryption: config.encryption,
     quotas: config.quotas,

@@ -100,6 +100,7 @@ export {
   type CreatedSubscriptionResult,
   type ListMessagesQuery,
   type ListQueuesQuery,
+  type MessageDeletion,
   ResourceScope,
   type ScopeSettings,
 } from './resource-scope.js';

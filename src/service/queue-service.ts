@@ -44,6 +44,8 @@ export interface QueueServiceOptions {
   fairShare?: FairShare | null;
   /** Counts posts, claims and deletes per queue (the server's metrics); none: nothing is counted. */
   counters?: MessageCounters;
+  /** Zaqar's `message_delete_with_claim_id`: a delete by ids must also name their claims (off by default). */
+  messageDeleteWithClaimId?: boolean;
 }
 
 /** One probed storage operation of a health report. */
@@ -113,6 +115,7 @@ export class QueueService {
       quotas: this.quotas,
       fairShare: this.fairShare ?? undefined,
       counters: options.counters,
+      messageDeleteWithClaimId: options.messageDeleteWithClaimId === true,
     };
     this.queues = new ResourceScope('queue', settings);
     this.topics = new ResourceScope('topic', settings);

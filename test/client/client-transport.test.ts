@@ -228,6 +228,39 @@ describe('client: error answers', () => {
     }
   });
 
+  it("finishMany sends one fenced DELETE ?ids&claim_ids per 20 ids; what 'deleted' names is 'deleted', the rest 'lease-lost'", async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `m${i}`);
+    const server = await fakeServer((request, response) => {
+      const url = new URL(request.url ?? '', 'http://x');
+      const asked = (url.searchParams.get('ids') ?? '').split(',');
+      const deleted = asked.filter((id) => id !== 'm3' && id !== 'm21');
+      json(response, 200, { deleted, not_deleted: asked.filter((id) => !deleted.includes(id)) });
+    });
+    const client = createClient({ url: server.url, project: 'p', retry: FAST });
+    try {
+      const outcomes = await client.queue('q').finishMany(ids, 'c1');
+      assert.deepEqual(
+        outcomes,
+        ids.map((id) => (id === 'm3' || id === 'm21' ? 'lease-lost' : 'deleted')),
+      );
+      const urls = server.received.map((r) => new URL(r.url ?? '', server.url));
+      assert.deepEqual(
+        urls.map((u) => u.searchParams.get('ids')?.split(',').length).sort(),
+        [20, 5],
+        'the two batches, sent together',
+      );
+      for (const [i, u] of urls.entries()) {
+        assert.equal(server.received[i]?.method, 'DELETE');
+        assert.equal(u.pathname, '/v2/queues/q/messages');
+        assert.equal(u.searchParams.get('claim_ids'), 'c1');
+        assert.equal(u.searchParams.get('fenced'), 'true');
+      }
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('a success answer that is not JSON is RequestFailedError with its status, not a SyntaxError', async () => {
     const server = await fakeServer((_r, response) => {
       response.writeHead(200, { 'content-type': 'text/html' });

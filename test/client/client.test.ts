@@ -172,6 +172,39 @@ describe('client: against a real posthorn serve', { timeout: 180_000 }, () => {
     assert.equal((await q.stats()).total, 2);
   });
 
+  it('finishMany deletes in one request what the lease still holds, lease-lost for the rest', async () => {
+    const q = client.queue('finish-many');
+    const ids = await q.post([{ body: 1 }, { body: 2 }, { body: 3 }, { body: 4 }]);
+    const first = await q.claim({ ttl: 60, grace: 60, limit: 3 });
+    assert.ok(first);
+    await q.release(first.id);
+    const other = await q.claim({ ttl: 60, grace: 60, limit: 1 });
+    assert.deepEqual(
+      other?.messages.map((m) => m.id),
+      ids.slice(0, 1),
+    );
+    const lease = await q.claim({ ttl: 60, grace: 60, limit: 2 });
+    assert.deepEqual(
+      lease?.messages.map((m) => m.id),
+      ids.slice(1, 3),
+    );
+    const asked = [ids[0], ids[1], ids[2], ids[3]] as string[];
+    assert.deepEqual(await q.finishMany(asked, lease?.id as string), [
+      'lease-lost',
+      'deleted',
+      'deleted',
+      'lease-lost',
+    ]);
+    assert.equal((await q.get(ids[0] as string)).claimId, other?.id, "another consumer's message stays");
+    assert.equal((await q.get(ids[3] as string)).claimId, null, 'the free one stays');
+    assert.deepEqual(await q.finishMany(asked, lease?.id as string), [
+      'lease-lost',
+      'lease-lost',
+      'lease-lost',
+      'lease-lost',
+    ]);
+  });
+
   it('a queue handle is a WorkQueue: metadata and sibling', async () => {
     const work: WorkQueue = client.queue('work');
     await client.queue('work').create({ _dead_letter_queue: 'work-dlq' });

@@ -254,6 +254,37 @@ const mutants: Mutant[] = [
       },
     },
   })),
+  (() => {
+    const held = new Map<string, string[]>();
+    return mutant(
+      'bulkDelete honours a claim id after its claim expired or was released',
+      ['a fenced bulk delete under an expired or released claim'],
+      (d) => ({
+        claims: {
+          async create(p, q, o) {
+            const claim = await d.claims.create(p, q, o);
+            if (claim)
+              held.set(
+                claim.id,
+                claim.messages.map((m) => m.id),
+              );
+            return claim;
+          },
+        },
+        messages: {
+          bulkDelete(p, q, ids, o) {
+            if (o?.claimIds === undefined) return d.messages.bulkDelete(p, q, ids, o);
+            const once = new Set(o.claimIds.flatMap((id) => held.get(id) ?? []));
+            return d.messages.bulkDelete(
+              p,
+              q,
+              ids.filter((id) => once.has(id)),
+            );
+          },
+        },
+      }),
+    );
+  })(),
   mutant('bulkDelete ignores claim ids', ['bulkDelete removes'], (d) => ({
     messages: { bulkDelete: (p, q, ids) => d.messages.bulkDelete(p, q, ids) },
   })),

@@ -21,6 +21,7 @@ describe('server: configuration', () => {
     assert.equal(config.clientIds.mode, 'strict');
     assert.equal(config.signedUrlSecret, null);
     assert.equal(config.enableChecksum, false);
+    assert.equal(config.messageDeleteWithClaimId, false);
     assert.equal(config.limits.maxMessagesPostSize, 262144);
     assert.equal(config.file, null);
   });
@@ -38,6 +39,7 @@ describe('server: configuration', () => {
         '[transport]',
         'client_id_uuid_safe = "off"',
         'min_length_client_id = 4',
+        'message_delete_with_claim_id = true',
         '[signed_url]',
         'secret_key = "from-file"',
         '[limits]',
@@ -53,6 +55,7 @@ describe('server: configuration', () => {
     assert.equal(fromFile.logLevel, 'warn');
     assert.equal(fromFile.enableChecksum, true);
     assert.deepEqual(fromFile.clientIds, { mode: 'off', minLength: 4, maxLength: 36 });
+    assert.equal(fromFile.messageDeleteWithClaimId, true);
     assert.equal(fromFile.signedUrlSecret, 'from-file');
     assert.equal(fromFile.limits.maxMessagesPerPage, 50);
     assert.equal(fromFile.limits.defaultMessageTtl, 600);

@@ -1,5 +1,5 @@
 import type { Claim, Message, QueueStats, Subscription } from '../../core/index.js';
-import { isoSeconds, type QueuePage, type SignedUrl } from '../../service/index.js';
+import { isoSeconds, type MessageDeletion, type QueuePage, type SignedUrl } from '../../service/index.js';
 
 /**
  * The JSON documents of Zaqar's answers, written as strings. Messages are on the hot path (every
@@ -49,6 +49,11 @@ export function poppedJson(messages: readonly Message[]): string {
       ...(m.checksum ? { checksum: m.checksum } : {}),
     })),
   });
+}
+
+/** The answer of a `fenced=true` delete by ids (a Posthorn extension: Zaqar answers 204). */
+export function deletionJson(deletion: MessageDeletion): string {
+  return JSON.stringify({ deleted: deletion.deleted, not_deleted: deletion.notDeleted });
 }
 
 export function resourcesJson(ids: readonly string[], base: string): string {

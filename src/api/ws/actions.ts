@@ -343,7 +343,10 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
         'The request should have either "ids" or "pop" parameter in the request, to be able to delete.',
       );
     }
+    const claimIds = body.claim_ids === undefined || body.claim_ids === null ? undefined : strings(body, 'claim_ids');
+    const fenced = flag(body, 'fenced') ?? false;
     if (pop !== undefined) {
+      if (claimIds !== undefined) throw apiError('claim_ids', '"claim_ids" goes with "message_ids", not "pop".');
       const popped = await ctx.service.queues.pop(project, name, pop);
       return ok({
         messages: popped.map((m) => ({
@@ -356,7 +359,10 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
         })),
       });
     }
-    await ctx.service.queues.deleteMessages(project, name, ids as string[]);
+    const deletion = await ctx.service.queues.deleteMessages(project, name, ids as string[], claimIds);
+    // As over HTTP (zaqar/api/v2/endpoints.py _delete_messages_by_id answers 204 {}), only
+    // `fenced: true`, a Posthorn extension, asks which ids were deleted.
+    if (fenced) return ok({ deleted: deletion.deleted, not_deleted: deletion.notDeleted });
     return ok({}, 204);
   },
 

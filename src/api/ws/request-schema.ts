@@ -65,7 +65,12 @@ export const ACTIONS: Readonly<Record<string, ActionSchema>> = Object.freeze({
   message_get_many: action(['queue_name', 'message_ids'], { ...Q, message_ids: 'array' }),
   message_post: action(['queue_name', 'messages'], { ...Q, messages: 'array', idempotency_key: 'string' }),
   message_delete: action(['queue_name', 'message_id'], { ...Q, message_id: 'string', claim_id: 'string' }),
-  message_delete_many: action(['queue_name'], { ...Q, message_ids: 'array', pop: 'integer' }),
+  message_delete_many: action(['queue_name'], {
+    ...Q,
+    message_ids: 'array',
+    claim_ids: 'array',
+    pop: 'integer',
+  }),
 
   claim_create: action(['queue_name'], { ...Q, limit: 'integer', ttl: 'integer', grace: 'integer' }),
   claim_get: action(['queue_name', 'claim_id'], { ...Q, claim_id: 'string' }),

@@ -105,4 +105,34 @@ export const fencedDeleteCases: ConformanceCase[] = [
       assert.deepEqual(await driver.messages.bulkDelete(project, 'no-such-queue', [m5]), []);
     },
   },
+  {
+    group,
+    name: 'a fenced bulk delete under an expired or released claim deletes nothing, though no other claim took the messages',
+    async run({ driver, clock, project }) {
+      const [m1, m2, m3] = (await driver.messages.post(
+        project,
+        'q',
+        [1, 2, 3].map((body) => ({ body })),
+        'c',
+      )) as [string, string, string];
+      const expiring = await driver.claims.create(project, 'q', { limit: 2, ttl: 60, grace: 60 });
+      assert.deepEqual(
+        expiring?.messages.map((m) => m.id),
+        [m1, m2],
+      );
+      const released = await driver.claims.create(project, 'q', { limit: 1, ttl: 120, grace: 60 });
+      assert.deepEqual(
+        released?.messages.map((m) => m.id),
+        [m3],
+      );
+      await driver.claims.delete(project, 'q', released?.id as string);
+      clock.advance(seconds(61));
+      const claimIds = [expiring?.id as string, released?.id as string];
+      assert.deepEqual(await driver.messages.bulkDelete(project, 'q', [m1, m2, m3], { claimIds }), []);
+      for (const id of [m1, m2, m3]) {
+        const message = await driver.messages.get(project, 'q', id);
+        assert.equal(message.claimId, null, 'the message stays, free');
+      }
+    },
+  },
 ];

@@ -272,6 +272,52 @@ for (const binary of [false, true]) {
       assert.equal(tooLong.body.error, viaHttp.json.description, 'the same words as HTTP');
     });
 
+    it('deletes many under claim_ids only what those claims hold, and says which with fenced', async () => {
+      const c = await client();
+      const fq = `${q}-fenced`;
+      const posted = await c.send(
+        'message_post',
+        { queue_name: fq, messages: [1, 2, 3].map((body) => ({ body })) },
+        binary,
+      );
+      const [m1, m2, m3] = posted.body.message_ids as [string, string, string];
+      const claimOf = async (limit: number) =>
+        (await c.send('claim_create', { queue_name: fq, limit, ttl: 60, grace: 60 }, binary)).body.claim_id as string;
+      const released = await claimOf(1);
+      await c.send('claim_delete', { queue_name: fq, claim_id: released }, binary);
+      const other = await claimOf(1);
+      const held = await claimOf(1);
+      const all = [m1, m2, m3];
+      const fenced = await c.send(
+        'message_delete_many',
+        { queue_name: fq, message_ids: all, claim_ids: [released, held], fenced: true },
+        binary,
+      );
+      assert.equal(fenced.headers.status, 200);
+      assert.deepEqual(fenced.body, { deleted: [m2], not_deleted: [m1, m3] }, 'm1 moved to another consumer');
+      const plain = await c.send(
+        'message_delete_many',
+        { queue_name: fq, message_ids: all, claim_ids: [other] },
+        binary,
+      );
+      assert.equal(plain.headers.status, 204, "Zaqar's answer");
+      assert.deepEqual(plain.body, {});
+      const left = await c.send('message_get_many', { queue_name: fq, message_ids: all }, binary);
+      assert.deepEqual(
+        (left.body.messages ?? []).map((m) => m.id),
+        [m3],
+        'the free message stays',
+      );
+      const withPop = await c.send('message_delete_many', { queue_name: fq, pop: 1, claim_ids: [held] }, binary);
+      assert.equal(withPop.headers.status, 400);
+      const notList = await c.send(
+        'message_delete_many',
+        { queue_name: fq, message_ids: [m3], claim_ids: held },
+        binary,
+      );
+      assert.equal(notList.headers.status, 400, 'claim_ids must be a list');
+    });
+
     it('subscribes a webhook, shows its delivery status, lists and unsubscribes; purges and deletes the queue', async () => {
       const c = await client();
       const path = `/ws-${encoding}`;

@@ -3,7 +3,7 @@ import { apiError, type PostTerms, TITLES } from '../../../service/index.js';
 import { HttpError } from '../../shared/index.js';
 import { requireJson } from '../body.js';
 import { boolParam, intParam, listParam, type Query, queryString, stringParam } from '../query.js';
-import { linksJson, messageJson, messagesJson, poppedJson, resourcesJson } from '../render.js';
+import { deletionJson, linksJson, messageJson, messagesJson, poppedJson, resourcesJson } from '../render.js';
 import { identityOf } from '../request-guard.js';
 import { JSON_TYPE, paramsOf, pathOf, type ResourceRoutes } from '../router.js';
 
@@ -135,11 +135,21 @@ export function registerMessageRoutes(r: ResourceRoutes): void {
     if (ids === undefined && pop === undefined) {
       throw apiError('ids', 'Say which messages to delete with "ids", or how many to pop with "pop".');
     }
+    const claimIds = listParam(query, 'claim_ids');
+    const fenced = boolParam(query, 'fenced') ?? false;
     if (pop !== undefined) {
+      // Zaqar ignores them here, or refuses them with message_delete_with_claim_id
+      // (validation.message_deletion): a pop cannot honour them, so they are always refused.
+      if (claimIds !== undefined) throw apiError('claim_ids', 'The "claim_ids" parameter goes with "ids", not "pop".');
       const popped = await scope.pop(project, name, pop);
       return reply.type(JSON_TYPE).send(poppedJson(popped));
     }
-    await scope.deleteMessages(project, name, ids as string[]);
+    const deletion = await scope.deleteMessages(project, name, ids as string[], claimIds);
+    // Zaqar answers 204 whatever its bulk_delete did (zaqar/transport/wsgi/v2_0/messages.py
+    // _delete_messages_by_id), so a Zaqar client learns nothing from the body: with `claim_ids`,
+    // ids the claims no longer hold stay, and only `fenced=true` (a Posthorn extension, as on
+    // the one-message delete) asks which were deleted.
+    if (fenced) return reply.type(JSON_TYPE).send(deletionJson(deletion));
     return reply.code(204).send();
   });
 
