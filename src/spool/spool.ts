@@ -1,5 +1,5 @@
-import { rmdirSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   type Clock,
   ClosedError,
@@ -28,6 +28,8 @@ import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from '.
 import type { Section, SendWhich, SpoolEvent, SpoolStatus } from './types.js';
 
 const DEFAULT_DELIVERY_TIMEOUT_MS = 10 * 60_000;
+/** The folder lock's file: in a folder this spool made, everything else is the spool's own. */
+const LOCK_FILE = '.lock';
 
 /**
  * async_smtp's delivery Spool with slimta's relay-queue semantics: messages are written to disk
@@ -109,7 +111,7 @@ export class Spool<H = unknown> {
     }
     let lock: FolderLock;
     try {
-      lock = FolderLock.acquire(dir, '.lock', spoolFileIo());
+      lock = FolderLock.acquire(dir, LOCK_FILE, spoolFileIo());
     } catch (error) {
       // Locked: another process owns the folder (perhaps one that took it the moment this call
       // made it) and is filling it; it is not ours to remove. Otherwise only an empty folder goes.
@@ -123,8 +125,12 @@ export class Spool<H = unknown> {
       spool.sync.start(options.rescanIntervalMs ?? 30_000);
       return spool;
     } catch (error) {
+      // What this call made goes while its lock still keeps every other spool out: once the lock
+      // is released another process may take the folder at once and fill it, and that is not
+      // ours to remove — so after the release only an empty folder goes.
+      if (made) removeAllBut(dir, LOCK_FILE);
       lock.release();
-      if (made) rmSync(dir, { recursive: true, force: true });
+      if (made) removeIfEmpty(dir);
       throw error;
     }
   }
@@ -423,6 +429,15 @@ export class Spool<H = unknown> {
       ),
     );
     throw (failure as PromiseRejectedResult).reason;
+  }
+}
+
+/** Empties a folder but for `keep`; what cannot be removed stays (the folder then stays too). */
+function removeAllBut(dir: string, keep: string): void {
+  try {
+    for (const name of readdirSync(dir)) if (name !== keep) rmSync(join(dir, name), { recursive: true, force: true });
+  } catch {
+    // A disk that fails here fails the removal, not the error being reported.
   }
 }
 
