@@ -85,6 +85,7 @@ export type {
   EnqueueName,
   EntryAction,
   EntryDecision,
+  EntrySource,
   Layout,
   MetadataCodec,
   MultispoolOptions,

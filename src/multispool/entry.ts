@@ -3,6 +3,14 @@ import { DataFile } from './data-file.js';
 import { errnoOf, storageError } from './disk.js';
 import type { SpoolFiles } from './spool-files.js';
 
+/** What `f` decides for a checked-out entry: save it (new metadata, a queue) or remove it; and a result. */
+export type EntryDecision<M, Q extends string> = { save: readonly [M, Q] } | 'remove';
+
+export type EntryAction<M, D, Q extends string, R> = (
+  metadata: M,
+  dataFile: DataFile<D>,
+) => Promise<readonly [EntryDecision<M, Q>, R]> | readonly [EntryDecision<M, Q>, R];
+
 /**
  * A named entry in a queue. It is only a name: the entry may be taken or moved by another
  * process at any moment, which checking it out (withEntry, checkout) settles.

@@ -6,18 +6,11 @@
 export { DataFile } from './data-file.js';
 export type { DirSyncer, Throttle } from './disk.js';
 export { exists as spoolPathExists, mkdirAsync as spoolMkdir, spoolFileIo, useSpoolFileIo } from './disk.js';
-export { CheckedOutEntry, Entry } from './entry.js';
+export { CheckedOutEntry, Entry, type EntryAction, type EntryDecision } from './entry.js';
 export type { Layout, ScratchKind } from './layout.js';
 export { type SpoolLog, type SpoolLogLevel, silentLog, stderrLog } from './log.js';
-export {
-  type EnqueueName,
-  type EntryAction,
-  type EntryDecision,
-  Multispool,
-  type MultispoolOptions,
-  UniqueName,
-} from './multispool.js';
-export { QueueReader, type QueueReaderOptions } from './queue-reader.js';
+export { type EnqueueName, Multispool, type MultispoolOptions, UniqueName } from './multispool.js';
+export { type EntrySource, QueueReader, type QueueReaderOptions } from './queue-reader.js';
 export { type QueueWatch, watchQueue } from './queue-watch.js';
 export type { RecoveryReport } from './recovery.js';
 export { NewerMetadataError, type SpoolFiles } from './spool-files.js';

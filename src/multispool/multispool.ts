@@ -6,9 +6,8 @@ import {
   ResourceConflictError,
   ResourceNotFoundError,
 } from '../core/index.js';
-import type { DataFile } from './data-file.js';
 import { errnoOf, listNames, mkdirAsync, readdirAsync, statAsync, storageError } from './disk.js';
-import { CheckedOutEntry, Entry } from './entry.js';
+import { CheckedOutEntry, Entry, type EntryAction, type EntryDecision } from './entry.js';
 import { type SpoolLog, stderrLog } from './log.js';
 import { QueueReader, type QueueReaderOptions } from './queue-reader.js';
 import { type RecoveryReport, recoverSpool } from './recovery.js';
@@ -23,14 +22,6 @@ export interface MultispoolOptions {
   /** Most files this Multispool keeps open at once; default 256. */
   maxOpenFiles?: number;
 }
-
-/** What `f` decides for a checked-out entry: save it (new metadata, a queue) or remove it; and a result. */
-export type EntryDecision<M, Q extends string> = { save: readonly [M, Q] } | 'remove';
-
-export type EntryAction<M, D, Q extends string, R> = (
-  metadata: M,
-  dataFile: DataFile<D>,
-) => Promise<readonly [EntryDecision<M, Q>, R]> | readonly [EntryDecision<M, Q>, R];
 
 /** How enqueue names an entry: reserve a fresh name from a generator, or use one reserved already (or exactly this one). */
 export type EnqueueName = { reserve: NameGenerator } | { use: UniqueName | string };

@@ -1,8 +1,18 @@
 import { ClosedError, CorruptDataError } from '../core/index.js';
 import { listNames } from './disk.js';
-import type { CheckedOutEntry } from './entry.js';
-import type { EntryAction, Multispool } from './multispool.js';
+import type { CheckedOutEntry, Entry, EntryAction } from './entry.js';
 import { type QueueWatch, watchQueue } from './queue-watch.js';
+
+/**
+ * What a reader needs of its Multispool: the Multispool satisfies it, and naming only this here
+ * keeps the reader below the Multispool that makes readers (no import cycle).
+ */
+export interface EntrySource<M, D, Q extends string> {
+  entry(queue: Q, name: string): Entry<M, D, Q>;
+  checkoutOrNotFound(entry: Entry<M, D, Q>): Promise<CheckedOutEntry<M, D, Q> | 'not-found'>;
+  runCheckedOut<R>(taken: CheckedOutEntry<M, D, Q>, f: EntryAction<M, D, Q, R>): Promise<R>;
+  layoutQueueDir(queue: Q): string;
+}
 
 export interface QueueReaderOptions {
   /**
@@ -35,7 +45,7 @@ export class QueueReader<M, D, Q extends string> {
   private readonly useWatch: boolean;
 
   constructor(
-    private readonly spool: Multispool<M, D, Q>,
+    private readonly spool: EntrySource<M, D, Q>,
     readonly queue: Q,
     options: QueueReaderOptions = {},
   ) {

@@ -11,6 +11,8 @@
  * for queues of many small messages claimed by consumers; a spool wants per-message state
  * machines, and the Multispool gives exactly that.
  */
+
+export { DEFAULT_RETRY_INTERVALS } from './attempt-policy.js';
 export { formatDuration, parseIntervals } from './durations.js';
 export {
   describeMessage,
@@ -20,8 +22,9 @@ export {
   type SpoolQueue,
 } from './message-metadata.js';
 export { type SmtpDeliveryOptions, type SmtpHop, smtpDelivery } from './smtp-delivery.js';
-export { DEFAULT_RETRY_INTERVALS, Spool, type SpoolOptions } from './spool.js';
+export { Spool } from './spool.js';
 export { type Changed, type Located, SpoolFolder } from './spool-folder.js';
+export type { SpoolOptions } from './spool-options.js';
 export { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from './transitions.js';
 export type {
   Bounce,

@@ -1,122 +1,35 @@
-import { rmdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   type Clock,
   ClosedError,
-  CorruptDataError,
   type Envelope,
   FolderLock,
   InvalidArgumentError,
-  isPlainObject,
   KeyedSerializer,
   LockedError,
   NotASpoolError,
   PosthornError,
   ResourceConflictError,
   ResourceNotFoundError,
-  type SpooledEnvelope,
   systemClock,
-  type Timer,
 } from '../core/index.js';
-import {
-  type DataFile,
-  type EntryDecision,
-  NewerMetadataError,
-  type QueueWatch,
-  type SpoolLog,
-  spoolFileIo,
-  spoolMkdir,
-  spoolPathExists,
-  stderrLog,
-  watchQueue,
-} from '../multispool/index.js';
+import { spoolFileIo, spoolMkdir, spoolPathExists, stderrLog } from '../multispool/index.js';
 import { checkIds, checkIntervals, checkReason, type PlannedMessage, planMessages } from './arguments.js';
-import { callDelivery, type ReportedOutcome, readReport } from './delivery-call.js';
+import { DEFAULT_RETRY_INTERVALS, waitAfterJobFailure } from './attempt-policy.js';
+import { DeliveryAttempts } from './delivery-attempt.js';
 import { EventHub } from './event-hub.js';
-import {
-  describeMessage,
-  MESSAGE_ID_PATTERN,
-  type MessageMeta,
-  queueOf,
-  SPOOL_QUEUES,
-  type SpoolQueue,
-} from './message-metadata.js';
+import { FolderSync } from './folder-sync.js';
+import { describeMessage, type MessageMeta, queueOf } from './message-metadata.js';
 import { type Changed, SpoolFolder } from './spool-folder.js';
+import { checkOptions, type SpoolOptions } from './spool-options.js';
+import { SpoolScheduler, type Tracked } from './spool-scheduler.js';
 import { freezeMeta, quarantineMeta, recoverMeta, removeMeta, sendMeta } from './transitions.js';
-import type {
-  BounceHook,
-  DeliveryFunction,
-  FailedRecipient,
-  RecipientInfo,
-  Section,
-  SendWhich,
-  SpoolEvent,
-  SpoolStatus,
-} from './types.js';
+import type { Section, SendWhich, SpoolEvent, SpoolStatus } from './types.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-
-/**
- * Retry intervals when none are given: quick at first, then hourly and daily, about four and a
- * half days in all (Postfix keeps mail five days by default) before the message freezes or bounces.
- */
-export const DEFAULT_RETRY_INTERVALS: readonly number[] = Object.freeze([
-  MINUTE,
-  5 * MINUTE,
-  15 * MINUTE,
-  30 * MINUTE,
-  HOUR,
-  2 * HOUR,
-  4 * HOUR,
-  8 * HOUR,
-  12 * HOUR,
-  24 * HOUR,
-  24 * HOUR,
-  24 * HOUR,
-]);
-
-export interface SpoolOptions<H> {
-  /** The spool folder; made when missing unless `createIfMissing` is false. */
-  dir: string;
-  /** Delivers one section to its pending recipients and reports per recipient. */
-  deliver: DeliveryFunction<H>;
-  /** Time for schedules and timeouts; tests pass a FakeClock. */
-  clock?: Clock;
-  /** Default retry intervals in ms (see DEFAULT_RETRY_INTERVALS). */
-  retryIntervals?: readonly number[];
-  /** Deliveries at once; default 16. */
-  maxConcurrentJobs?: number;
-  /** A delivery that has not reported after this long (ms) counts as try-later; default 10 minutes. */
-  deliveryTimeoutMs?: number;
-  /** Called when a message fails for good; without it such messages are frozen. */
-  bounce?: BounceHook<H>;
-  log?: SpoolLog;
-  createIfMissing?: boolean;
-  /**
-   * Other processes (the `posthorn spool` command) may change messages on disk; change notices
-   * tell this spool at once, and a re-scan this often (wall-clock ms) catches lost notices. Default 30 s.
-   */
-  rescanIntervalMs?: number;
-}
-
-interface Tracked {
-  meta: MessageMeta;
-  queue: SpoolQueue;
-  timer: Timer | null;
-  ready: boolean;
-  delivering: boolean;
-  /** Set by freeze() while the message is being delivered: applied when the attempt ends. */
-  freezeRequested: string | null;
-  /** Set by a job that saved new metadata: schedule it once the job is over. */
-  rescheduleAfterJob: boolean;
-}
-
-/** What an attempt leaves: the metadata saved (null when the message left the spool) and its events. */
-interface AttemptOutcome {
-  after: MessageMeta | null;
-  events: SpoolEvent[];
-}
+const DEFAULT_DELIVERY_TIMEOUT_MS = 10 * 60_000;
+/** The folder lock's file: in a folder this spool made, everything else is the spool's own. */
+const LOCK_FILE = '.lock';
 
 /**
  * async_smtp's delivery Spool with slimta's relay-queue semantics: messages are written to disk
@@ -128,42 +41,49 @@ interface AttemptOutcome {
  * again (at least once), with the results of its earlier attempts kept.
  */
 export class Spool<H = unknown> {
-  private readonly messages = new Map<string, Tracked>();
-  private readonly readyIds: string[] = [];
+  private readonly scheduler: SpoolScheduler;
+  private readonly sync: FolderSync;
+  private readonly attempts: DeliveryAttempts<H>;
   private readonly locks = new KeyedSerializer();
   private readonly hub: EventHub;
-  private running = 0;
-  private maxJobs: number;
-  private killed = false;
   private closed = false;
-  private flushWaiters: (() => void)[] = [];
-  private idleWaiters: (() => void)[] = [];
-  private watches: QueueWatch[] = [];
-  private readonly pendingRefresh = new Set<string>();
-  private refreshTimer: NodeJS.Timeout | null = null;
-  private rescanTimer: NodeJS.Timeout | null = null;
   private readonly clock: Clock;
-  private readonly deliver: DeliveryFunction<H>;
-  private readonly bounce: BounceHook<H> | undefined;
   private readonly retryIntervals: readonly number[];
-  private readonly deliveryTimeoutMs: number;
-  private readonly rescanIntervalMs: number;
-  private readonly log: SpoolLog;
 
   private constructor(
     private readonly folder: SpoolFolder,
     private readonly lock: FolderLock,
     options: SpoolOptions<H>,
   ) {
-    this.clock = options.clock ?? systemClock;
-    this.deliver = options.deliver;
-    this.bounce = options.bounce;
+    const clock = options.clock ?? systemClock;
+    const log = options.log ?? stderrLog;
+    this.clock = clock;
     this.retryIntervals = options.retryIntervals ?? DEFAULT_RETRY_INTERVALS;
-    this.maxJobs = options.maxConcurrentJobs ?? 16;
-    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 10 * MINUTE;
-    this.rescanIntervalMs = options.rescanIntervalMs ?? 30_000;
-    this.log = options.log ?? stderrLog;
-    this.hub = new EventHub(() => this.clock.now());
+    this.hub = new EventHub(() => clock.now());
+    const emit = (event: SpoolEvent) => this.hub.emit(event);
+    this.attempts = new DeliveryAttempts<H>({
+      folder,
+      deliver: options.deliver,
+      bounce: options.bounce,
+      clock,
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS,
+      log,
+      emit,
+    });
+    this.scheduler = new SpoolScheduler({
+      clock,
+      maxConcurrentJobs: options.maxConcurrentJobs ?? 16,
+      locks: this.locks,
+      runJob: (id, t) => this.deliverOnce(id, t),
+      jobFailed: (id, error) =>
+        log('error', 'a delivery job failed; the message stays spooled', {
+          spool: this.dir,
+          id,
+          error: (error as Error)?.message ?? String(error),
+        }),
+      retryAfterJobFailureMs: waitAfterJobFailure(this.retryIntervals),
+    });
+    this.sync = new FolderSync({ folder, scheduler: this.scheduler, locks: this.locks, clock, log, emit });
   }
 
   /**
@@ -191,7 +111,7 @@ export class Spool<H = unknown> {
     }
     let lock: FolderLock;
     try {
-      lock = FolderLock.acquire(dir, '.lock', spoolFileIo());
+      lock = FolderLock.acquire(dir, LOCK_FILE, spoolFileIo());
     } catch (error) {
       // Locked: another process owns the folder (perhaps one that took it the moment this call
       // made it) and is filling it; it is not ours to remove. Otherwise only an empty folder goes.
@@ -201,12 +121,16 @@ export class Spool<H = unknown> {
     try {
       const folder = await SpoolFolder.open(dir, { createIfMissing: options.createIfMissing ?? true, log });
       const spool = new Spool<H>(folder, lock, options);
-      await spool.loadFromDisk();
-      spool.startWatching();
+      await spool.sync.load();
+      spool.sync.start(options.rescanIntervalMs ?? 30_000);
       return spool;
     } catch (error) {
+      // What this call made goes while its lock still keeps every other spool out: once the lock
+      // is released another process may take the folder at once and fill it, and that is not
+      // ours to remove — so after the release only an empty folder goes.
+      if (made) removeAllBut(dir, LOCK_FILE);
       lock.release();
-      if (made) rmSync(dir, { recursive: true, force: true });
+      if (made) removeIfEmpty(dir);
       throw error;
     }
   }
@@ -224,10 +148,10 @@ export class Spool<H = unknown> {
     const planned = this.plan(envelope, sections, 'send-now', null);
     await this.writeAll(planned);
     for (const { meta } of planned) {
-      this.track(meta, 'active');
+      this.scheduler.track(meta, 'active');
       this.hub.emit({ type: 'spooled', id: meta.id, at: this.clock.now() });
     }
-    this.pump();
+    this.scheduler.pump();
     return planned.map((p) => p.meta.id);
   }
 
@@ -258,7 +182,7 @@ export class Spool<H = unknown> {
     const planned = this.plan(first as Envelope, second as readonly Section<H>[], 'quarantined', reason);
     await this.writeAll(planned);
     for (const { meta } of planned) {
-      this.track(meta, 'quarantine');
+      this.scheduler.track(meta, 'quarantine');
       this.hub.emit({ type: 'quarantined', id: meta.id, at: this.clock.now(), reason });
     }
     return planned.map((p) => p.meta.id);
@@ -275,7 +199,7 @@ export class Spool<H = unknown> {
     const which = options.which ?? 'all';
     let ids: string[];
     if (which === 'all' || which === 'frozen') {
-      ids = [...this.messages.entries()]
+      ids = [...this.scheduler.entries()]
         .filter(
           ([, t]) =>
             t.queue === 'frozen' ||
@@ -283,7 +207,7 @@ export class Spool<H = unknown> {
         )
         .map(([id]) => id);
     } else if (Array.isArray(which)) {
-      ids = checkIds(which).filter((id) => !this.messages.get(id)?.delivering);
+      ids = checkIds(which).filter((id) => !this.scheduler.get(id)?.delivering);
     } else {
       throw new InvalidArgumentError('which', "must be 'all', 'frozen' or a list of message ids");
     }
@@ -303,7 +227,7 @@ export class Spool<H = unknown> {
     const list = checkIds(ids);
     const reason = options.reason === undefined ? 'frozen by an operator' : checkReason(options.reason);
     for (const id of list) {
-      const t = this.messages.get(id);
+      const t = this.scheduler.get(id);
       if (t?.delivering) t.freezeRequested = reason;
     }
     await this.operate(
@@ -342,8 +266,7 @@ export class Spool<H = unknown> {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
       throw new InvalidArgumentError('maxConcurrentJobs', 'must be an integer of at least 1');
     }
-    this.maxJobs = n;
-    this.pump();
+    this.scheduler.setMaxConcurrentJobs(n);
   }
 
   /**
@@ -351,23 +274,8 @@ export class Spool<H = unknown> {
    * 'timeout' when `timeout` (ms on the spool's clock, or a promise) comes first. Frozen and
    * waiting messages are untouched; new ones can still be added (to disk, for the next start).
    */
-  async killAndFlush(options: { timeout?: number | Promise<unknown> } = {}): Promise<'finished' | 'timeout'> {
-    this.killed = true;
-    this.checkIdle();
-    if (this.running === 0) return 'finished';
-    const flushed = new Promise<'finished'>((resolve) => this.flushWaiters.push(() => resolve('finished')));
-    const { timeout } = options;
-    if (timeout === undefined) return flushed;
-    let timer: Timer | undefined;
-    const late =
-      typeof timeout === 'number'
-        ? new Promise<'timeout'>((resolve) => {
-            timer = this.clock.setTimer(timeout, () => resolve('timeout'));
-          })
-        : Promise.resolve(timeout).then(() => 'timeout' as const);
-    const result = await Promise.race([flushed, late]);
-    timer?.cancel();
-    return result;
+  killAndFlush(options: { timeout?: number | Promise<unknown> } = {}): Promise<'finished' | 'timeout'> {
+    return this.scheduler.killAndFlush(options.timeout);
   }
 
   /** killAndFlush, then stops timers and watches, ends event streams and releases the folder lock. */
@@ -375,22 +283,24 @@ export class Spool<H = unknown> {
     if (this.closed) return 'finished';
     const result = await this.killAndFlush(options);
     this.closed = true;
-    for (const w of this.watches) w.close();
-    this.watches = [];
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
-    for (const t of this.messages.values()) t.timer?.cancel();
+    this.sync.close();
+    this.scheduler.close();
     this.hub.end();
     this.lock.release();
-    for (const wake of this.idleWaiters.splice(0)) wake();
     return result;
   }
 
   /** What is in the spool, from memory: each message's state, next attempt, attempts and last error. */
   status(): SpoolStatus<H> {
-    const messages = [...this.messages.values()].map((t) => describeMessage<H>(t.meta, t.delivering));
+    const messages = [...this.scheduler.entries()].map(([, t]) => describeMessage<H>(t.meta, t.delivering));
     messages.sort((a, b) => a.spooledAt - b.spooledAt || (a.id < b.id ? -1 : 1));
-    return { messages, running: this.running, maxConcurrentJobs: this.maxJobs, killed: this.killed };
+    const { scheduler } = this;
+    return {
+      messages,
+      running: scheduler.runningJobs,
+      maxConcurrentJobs: scheduler.maxConcurrentJobs,
+      killed: scheduler.isKilled,
+    };
   }
 
   /** The true number of messages waiting or frozen, read from disk. */
@@ -405,390 +315,25 @@ export class Spool<H = unknown> {
 
   /** Resolves when no delivery is running or due now (later attempts may still be scheduled). */
   whenIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.scheduler.whenIdle();
   }
 
-  // --- loading and watching -------------------------------------------------------------------
-
-  private async loadFromDisk(): Promise<void> {
-    const located = await this.folder.readAll();
-    for (const { queue, meta } of located) this.track(meta, queue);
-    const waiting = located.filter((l) => l.queue === 'active').length;
-    if (located.length > 0) {
-      this.log('info', 'spool loaded', { spool: this.dir, messages: located.length, waiting });
-    }
-    this.pump();
-  }
-
-  private startWatching(): void {
-    for (const queue of SPOOL_QUEUES) {
-      this.watches.push(
-        watchQueue(join(this.dir, queue), (name) => (name === null ? void this.rescan() : this.scheduleRefresh(name))),
-      );
-    }
-    this.rescanTimer = setInterval(() => void this.rescan(), this.rescanIntervalMs);
-    this.rescanTimer.unref();
-  }
-
-  private scheduleRefresh(name: string): void {
-    if (this.closed || !MESSAGE_ID_PATTERN.test(name)) return;
-    this.pendingRefresh.add(name);
-    if (this.refreshTimer) return;
-    this.refreshTimer = setTimeout(() => {
-      this.refreshTimer = null;
-      const ids = [...this.pendingRefresh];
-      this.pendingRefresh.clear();
-      void (async () => {
-        for (const id of ids) {
-          await this.refresh(id).catch((error) =>
-            this.log('warn', 'could not re-read a spooled message', {
-              spool: this.dir,
-              id,
-              error: (error as Error).message,
-            }),
-          );
-        }
-      })();
-    }, 20);
-    this.refreshTimer.unref();
-  }
-
-  /** Lists the queue folders and re-reads any message not where this spool thinks it is. */
-  private async rescan(): Promise<void> {
-    if (this.closed) return;
-    const seen = new Set<string>();
-    for (const queue of SPOOL_QUEUES) {
-      for (const name of await this.folder.names(queue).catch(() => [])) {
-        seen.add(name);
-        if (this.messages.get(name)?.queue !== queue) this.scheduleRefresh(name);
-      }
-    }
-    for (const [id, t] of this.messages) {
-      const stalled = t.queue === 'active' && !t.delivering && !t.timer && !t.ready;
-      if ((!seen.has(id) && !t.delivering) || stalled) this.scheduleRefresh(id);
-    }
-  }
-
-  /** Brings memory in line with what another process did to a message on disk. */
-  private async refresh(id: string): Promise<void> {
-    if (this.closed || this.messages.get(id)?.delivering) return;
-    await this.locks.run(id, async () => {
-      const known = this.messages.get(id);
-      if (this.closed || known?.delivering) return;
-      if (known) {
-        try {
-          const meta = await this.folder.multispool.entry(known.queue, id).metadata();
-          if (JSON.stringify(meta) !== JSON.stringify(known.meta)) this.adopt(id, meta, known.queue);
-          else if (known.queue === 'active' && !known.timer && !known.ready) {
-            // Given back unchanged by another process that had it checked out while it was due.
-            this.schedule(known);
-            this.pump();
-          }
-          return;
-        } catch (error) {
-          if (!(error instanceof ResourceNotFoundError)) throw error;
-        }
-      }
-      const found = await this.folder.locate(id);
-      if (found === 'busy') return; // it will land somewhere and say so
-      if (found === null) {
-        if (known) this.untrack(id);
-        return;
-      }
-      this.adopt(id, found.meta, found.queue);
-    });
-  }
-
-  private adopt(id: string, meta: MessageMeta, queue: SpoolQueue): void {
-    const before = this.messages.get(id)?.queue;
-    this.track(meta, queue);
-    const at = this.clock.now();
-    if (before && before !== queue) {
-      if (queue === 'frozen' && before === 'active')
-        this.hub.emit({ type: 'frozen', id, at, reason: meta.frozenReason ?? '' });
-      else if (queue === 'active' && before === 'frozen') this.hub.emit({ type: 'unfrozen', id, at });
-      else if (queue === 'removed') this.hub.emit({ type: 'removed', id, at });
-      else if (queue === 'quarantine')
-        this.hub.emit({ type: 'quarantined', id, at, reason: meta.quarantineReason ?? '' });
-      else if (queue === 'frozen' && (before === 'removed' || before === 'quarantine')) {
-        this.hub.emit({ type: 'recovered', id, at, from: before === 'removed' ? 'removed' : 'quarantined' });
-      }
-    }
-    this.pump();
-  }
-
-  // --- scheduling -------------------------------------------------------------------------------
-
-  private track(meta: MessageMeta, queue: SpoolQueue): Tracked {
-    let t = this.messages.get(meta.id);
-    if (t) {
-      t.meta = meta;
-      t.queue = queue;
-    } else {
-      t = {
-        meta,
-        queue,
-        timer: null,
-        ready: false,
-        delivering: false,
-        freezeRequested: null,
-        rescheduleAfterJob: false,
-      };
-      this.messages.set(meta.id, t);
-    }
-    this.schedule(t);
-    return t;
-  }
-
-  private untrack(id: string): void {
-    const t = this.messages.get(id);
-    t?.timer?.cancel();
-    this.messages.delete(id);
-  }
-
-  private schedule(t: Tracked): void {
-    t.timer?.cancel();
-    t.timer = null;
-    if (t.queue !== 'active' || t.delivering) return;
-    const now = this.clock.now();
-    const due = t.meta.status === 'send-at' ? (t.meta.nextAttemptAt ?? now) : now;
-    if (due <= now) {
-      this.makeReady(t);
-      return;
-    }
-    this.wakeAfter(t, due - now);
-  }
-
-  /** Makes the message ready for delivery once `ms` have passed on the spool's clock. */
-  private wakeAfter(t: Tracked, ms: number): void {
-    t.timer = this.clock.setTimer(ms, () => {
-      t.timer = null;
-      this.makeReady(t);
-      this.pump();
-    });
-  }
-
-  private makeReady(t: Tracked): void {
-    if (t.ready) return;
-    t.ready = true;
-    this.readyIds.push(t.meta.id);
-  }
-
-  private pump(): void {
-    while (!this.killed && !this.closed && this.running < this.maxJobs && this.readyIds.length > 0) {
-      const id = this.readyIds.shift() as string;
-      const t = this.messages.get(id);
-      if (!t?.ready) continue;
-      t.ready = false;
-      if (t.queue !== 'active' || t.delivering) continue;
-      this.startJob(id, t);
-    }
-    this.checkIdle();
-  }
-
-  private startJob(id: string, t: Tracked): void {
-    t.delivering = true;
-    this.running++;
-    void this.locks
-      .run(id, () => this.deliverOnce(id, t))
-      .catch((error) => this.jobFailed(id, t, error))
-      .finally(() => {
-        t.delivering = false;
-        t.freezeRequested = null;
-        if (t.rescheduleAfterJob && this.messages.get(id) === t) this.schedule(t);
-        t.rescheduleAfterJob = false;
-        this.running--;
-        if (this.running === 0) for (const wake of this.flushWaiters.splice(0)) wake();
-        this.pump();
-      });
-  }
-
-  private isIdle(): boolean {
-    if (this.running > 0) return false;
-    if (this.killed || this.closed) return true;
-    return !this.readyIds.some((id) => this.messages.get(id)?.ready);
-  }
-
-  private checkIdle(): void {
-    if (this.idleWaiters.length > 0 && this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
-  }
-
-  /** A job broke outside the delivery function (a disk error): logged, and tried again later. */
-  private jobFailed(id: string, t: Tracked, error: unknown): void {
-    this.log('error', 'a delivery job failed; the message stays spooled', {
-      spool: this.dir,
-      id,
-      error: (error as Error)?.message ?? String(error),
-    });
-    if (this.messages.get(id) !== t || t.queue !== 'active') return;
-    t.timer?.cancel();
-    this.wakeAfter(t, Math.max(this.retryIntervals[0] ?? MINUTE, 1000));
-  }
-
-  // --- one delivery attempt ---------------------------------------------------------------------
-
+  /** One attempt of a job, and what it leaves in memory: the message's new state, or gone. */
   private async deliverOnce(id: string, t: Tracked): Promise<void> {
-    const { multispool } = this.folder;
-    let done: { ok: AttemptOutcome } | 'not-found';
-    try {
-      done = await multispool.withEntryOrNotFound<AttemptOutcome>(multispool.entry('active', id), (meta, dataFile) =>
-        this.attempt(t, meta, dataFile),
-      );
-    } catch (error) {
-      if (!(error instanceof CorruptDataError) || error instanceof NewerMetadataError) throw error;
-      const rebuilt = await this.folder.quarantineCorrupt('active', id, error);
-      if (!rebuilt) {
-        this.untrack(id);
-        return;
-      }
-      this.track(rebuilt, 'quarantine');
-      this.hub.emit({ type: 'quarantined', id, at: this.clock.now(), reason: rebuilt.quarantineReason ?? '' });
-      return;
-    }
-    if (done === 'not-found') {
+    const outcome = await this.attempts.run(id, () => t.freezeRequested);
+    if (outcome === 'not-found') {
       // Another process moved or took it (an operator's command): find out where it went.
-      this.scheduleRefresh(id);
+      this.sync.scheduleRefresh(id);
       return;
     }
-    const { after, events } = done.ok;
-    if (after === null) this.untrack(id);
+    const { after, events } = outcome;
+    if (after === null) this.scheduler.untrack(id);
     else {
       t.meta = after;
       t.queue = queueOf(after.status);
       t.rescheduleAfterJob = true;
     }
     for (const event of events) this.hub.emit(event);
-  }
-
-  private async attempt(
-    t: Tracked,
-    meta: MessageMeta,
-    dataFile: DataFile<SpooledEnvelope>,
-  ): Promise<[EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome]> {
-    const now = this.clock.now();
-    if (meta.status !== 'send-now' && meta.status !== 'send-at') return saveAttempt(meta);
-    if (meta.status === 'send-at' && (meta.nextAttemptAt ?? now) > now) return saveAttempt(meta); // moved later by an operator
-    if (t.freezeRequested !== null) {
-      const frozen = freezeMeta(meta, t.freezeRequested);
-      return saveAttempt(frozen, [{ type: 'frozen', id: meta.id, at: now, reason: t.freezeRequested }]);
-    }
-    const pending = meta.recipients.filter((r) => r.state === 'pending').map((r) => r.address);
-    if (pending.length === 0) return this.decide(t, meta, null, now);
-
-    let envelope: SpooledEnvelope;
-    try {
-      envelope = await dataFile.read();
-    } catch (error) {
-      const reason = `data file unreadable: ${(error as Error).message}`;
-      this.log('error', 'a spooled message was quarantined', { spool: this.dir, id: meta.id, reason });
-      return saveAttempt(quarantineMeta(meta, reason), [{ type: 'quarantined', id: meta.id, at: now, reason }]);
-    }
-    const attempt = meta.attempts + 1;
-    this.hub.emit({ type: 'delivering', id: meta.id, at: now, attempt, recipients: pending });
-    const result = await callDelivery(
-      this.deliver,
-      {
-        id: meta.id,
-        parentId: meta.parentId,
-        attempt,
-        envelope: { ...envelope, recipients: pending },
-        nextHop: meta.nextHop as H | null,
-      },
-      this.clock,
-      this.deliveryTimeoutMs,
-    );
-    // Without a report, every pending recipient is tried later for the same reason.
-    let outcomes: Map<string, ReportedOutcome> | null = null;
-    let failure = 'error' in result ? result.error : '';
-    if ('report' in result) {
-      outcomes = readReport(result.report, pending);
-      if (outcomes === null) {
-        this.log('error', 'the delivery function returned something that is not a report', {
-          spool: this.dir,
-          id: meta.id,
-        });
-        failure = 'the delivery function returned an invalid report';
-      }
-    }
-    const finished = this.clock.now();
-    let lastError: string | null = null;
-    const recipients = meta.recipients.map((r): RecipientInfo => {
-      if (r.state !== 'pending') return r;
-      const outcome: ReportedOutcome =
-        outcomes === null
-          ? { status: 'try-later', reason: failure }
-          : (outcomes.get(r.address) ?? { status: 'try-later', reason: 'the delivery function reported no result' });
-      if (outcome.status === 'delivered') return { ...r, state: 'delivered', reason: null, at: finished };
-      lastError ??= outcome.reason;
-      if (outcome.status === 'failed') return { ...r, state: 'failed', reason: outcome.reason, at: finished };
-      return { ...r, reason: outcome.reason };
-    });
-    const next: MessageMeta = { ...meta, attempts: attempt, lastAttemptAt: finished, lastError, recipients };
-    return this.decide(t, next, envelope, finished);
-  }
-
-  /** After an attempt: done, retry at the next interval, or out of chances (bounce, else freeze). */
-  private async decide(
-    t: Tracked,
-    meta: MessageMeta,
-    envelope: SpooledEnvelope | null,
-    now: number,
-  ): Promise<[EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome]> {
-    const pending = meta.recipients.filter((r) => r.state === 'pending');
-    const failed = meta.recipients.filter((r) => r.state === 'failed');
-    const delivered = meta.recipients.filter((r) => r.state === 'delivered').map((r) => r.address);
-    const id = meta.id;
-    if (pending.length === 0 && failed.length === 0) {
-      return ['remove', { after: null, events: [{ type: 'delivered', id, at: now, recipients: delivered }] }];
-    }
-    if (t.freezeRequested !== null) {
-      const reason = t.freezeRequested;
-      return saveAttempt(freezeMeta(meta, reason), [{ type: 'frozen', id, at: now, reason }]);
-    }
-    const [wait, ...rest] = meta.retryIntervals;
-    if (pending.length > 0 && wait !== undefined) {
-      const until = now + wait;
-      const reason = meta.lastError ?? 'not delivered';
-      return saveAttempt({ ...meta, status: 'send-at', nextAttemptAt: until, retryIntervals: rest }, [
-        { type: 'delayed', id, at: now, until, reason, delivered, failed: failed.map((r) => r.address) },
-      ]);
-    }
-    const undelivered: FailedRecipient[] = [
-      ...failed.map((r) => ({ recipient: r.address, reason: r.reason ?? 'failed' })),
-      ...pending.map((r) => ({
-        recipient: r.address,
-        reason: `${r.reason ?? 'not delivered'} (no retry intervals left)`,
-      })),
-    ];
-    let frozenReason =
-      pending.length > 0
-        ? 'retry intervals exhausted'
-        : `failed for good: ${undelivered.map((f) => f.recipient).join(', ')}`;
-    if (this.bounce) {
-      try {
-        const full = envelope ?? (await this.folder.multispool.entry('active', id).dataFile.read());
-        await this.bounce({
-          id,
-          parentId: meta.parentId,
-          envelope: full,
-          failed: undelivered,
-          delivered,
-          nextHop: meta.nextHop as H | null,
-        });
-        return ['remove', { after: null, events: [{ type: 'bounced', id, at: now, failed: undelivered }] }];
-      } catch (error) {
-        frozenReason = `bounce failed: ${(error as Error)?.message ?? String(error)}`;
-        this.log('error', 'the bounce hook failed; the message is frozen', {
-          spool: this.dir,
-          id,
-          error: frozenReason,
-        });
-      }
-    }
-    return saveAttempt({ ...meta, status: 'frozen', nextAttemptAt: null, frozenReason }, [
-      { type: 'frozen', id, at: now, reason: frozenReason },
-    ]);
   }
 
   // --- operator actions ---------------------------------------------------------------------------
@@ -805,7 +350,7 @@ export class Spool<H = unknown> {
     options: { goneIsDone?: boolean } = {},
   ): Promise<void> {
     for (const id of ids) {
-      const t = this.messages.get(id);
+      const t = this.scheduler.get(id);
       if (t?.delivering) {
         if (options.goneIsDone) continue; // freeze: applied when the attempt ends
         throw new ResourceConflictError('spool message', id, 'is being delivered; try again when the attempt ends');
@@ -829,9 +374,9 @@ export class Spool<H = unknown> {
             if (options.goneIsDone) return; // delivered meanwhile: nothing left to do
             throw new ResourceNotFoundError('spool message', id);
           }
-          if (changed.after === null) this.untrack(id);
-          else if (JSON.stringify(changed.after) !== JSON.stringify(changed.before) || !this.messages.has(id)) {
-            this.track(changed.after, queueOf(changed.after.status));
+          if (changed.after === null) this.scheduler.untrack(id);
+          else if (JSON.stringify(changed.after) !== JSON.stringify(changed.before) || !this.scheduler.has(id)) {
+            this.scheduler.track(changed.after, queueOf(changed.after.status));
             const e = event(changed);
             if (e) this.hub.emit(e);
           }
@@ -841,7 +386,7 @@ export class Spool<H = unknown> {
         failures.push(error);
       }
     }
-    this.pump();
+    this.scheduler.pump();
     const [first] = failures;
     if (first) {
       if (failures.length > 1)
@@ -887,37 +432,12 @@ export class Spool<H = unknown> {
   }
 }
 
-/** An attempt that leaves the message spooled: its new metadata saved in the queue its status names. */
-function saveAttempt(
-  meta: MessageMeta,
-  events: SpoolEvent[] = [],
-): [EntryDecision<MessageMeta, SpoolQueue>, AttemptOutcome] {
-  return [{ save: [meta, queueOf(meta.status)] }, { after: meta, events }];
-}
-
-function checkOptions<H>(options: SpoolOptions<H>): void {
-  if (!isPlainObject(options)) throw new InvalidArgumentError('options', 'must be an object');
-  if (typeof options.dir !== 'string' || options.dir.length === 0)
-    throw new InvalidArgumentError('dir', 'must be a path');
-  if (typeof options.deliver !== 'function') throw new InvalidArgumentError('deliver', 'must be a function');
-  if (options.bounce !== undefined && typeof options.bounce !== 'function') {
-    throw new InvalidArgumentError('bounce', 'must be a function');
-  }
-  if (options.retryIntervals !== undefined) checkIntervals(options.retryIntervals, 'retryIntervals');
-  const { maxConcurrentJobs, deliveryTimeoutMs, rescanIntervalMs, clock } = options;
-  if (maxConcurrentJobs !== undefined && (!Number.isInteger(maxConcurrentJobs) || maxConcurrentJobs < 1)) {
-    throw new InvalidArgumentError('maxConcurrentJobs', 'must be an integer of at least 1');
-  }
-  for (const [field, value] of [
-    ['deliveryTimeoutMs', deliveryTimeoutMs],
-    ['rescanIntervalMs', rescanIntervalMs],
-  ] as const) {
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-      throw new InvalidArgumentError(field, 'must be a positive number of milliseconds');
-    }
-  }
-  if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
-    throw new InvalidArgumentError('clock', 'must be a Clock');
+/** Empties a folder but for `keep`; what cannot be removed stays (the folder then stays too). */
+function removeAllBut(dir: string, keep: string): void {
+  try {
+    for (const name of readdirSync(dir)) if (name !== keep) rmSync(join(dir, name), { recursive: true, force: true });
+  } catch {
+    // A disk that fails here fails the removal, not the error being reported.
   }
 }
 

@@ -20,6 +20,7 @@ import {
   type SmtpHop,
   Spool,
   type SpoolEvent,
+  SpoolFolder,
   type SpoolOptions,
   smtpDelivery,
 } from '../../src/spool/index.js';
@@ -509,6 +510,35 @@ describe('spool: restarts and damage', () => {
       FolderLock.acquire = acquire;
     }
     assert.deepEqual(readdirSync(dir), ['theirs'], "the other process's folder is not removed");
+  });
+
+  it('a new folder whose opening fails is emptied under the lock; taken by another process at the release, it stays', async () => {
+    const broken = new Error('the disk broke while the spool was loading');
+    const open = SpoolFolder.open;
+    SpoolFolder.open = async (...args) => {
+      await open.apply(SpoolFolder, args); // the folder is filled, then the opening fails
+      throw broken;
+    };
+    const release = FolderLock.prototype.release;
+    let takeOver: ((folder: string) => void) | null = null;
+    FolderLock.prototype.release = function (this: FolderLock) {
+      release.call(this);
+      takeOver?.(this.dir);
+    };
+    try {
+      const alone = join(tempSpoolDir('posthorn-spool-'), 'new');
+      await assert.rejects(Spool.create({ dir: alone, deliver: deliverOk, log: silentLog }), broken);
+      assert.equal(existsSync(alone), false, 'what this call made is gone');
+
+      // Another process takes the folder the moment the lock is released, and starts filling it.
+      const dir = join(tempSpoolDir('posthorn-spool-'), 'new');
+      takeOver = (folder) => writeFileSync(join(folder, 'theirs'), 'x');
+      await assert.rejects(Spool.create({ dir, deliver: deliverOk, log: silentLog }), broken);
+      assert.deepEqual(readdirSync(dir), ['theirs'], "the other process's folder is not removed");
+    } finally {
+      SpoolFolder.open = open;
+      FolderLock.prototype.release = release;
+    }
   });
 
   it('a restarted spool resumes schedules and keeps per-recipient results', async () => {
