@@ -1,5 +1,6 @@
 --[[
-  Claims up to limit free, visible messages of a queue.
+  Claims up to limit free, visible messages of a queue. One claimed as often as the queue's
+  dead-letter policy allows moves to the dead-letter queue instead.
 
   Input:
     KEYS[1] the queue's base key

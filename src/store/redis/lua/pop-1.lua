@@ -1,5 +1,7 @@
 --[[
-  Takes messages off a queue for good (a pop counts as a claim, for dead-lettering).
+  Takes messages off a queue for good; each comes back with its claim count one higher (a pop
+  counts as a claim, as in Zaqar). One claimed as often as the queue's dead-letter policy allows
+  moves to the dead-letter queue instead.
 
   Input:
     KEYS[1] the queue's base key
