@@ -22,3 +22,5 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 chmodSync('dist/cli/main.js', 0o755);
 // The web console is plain browser files (no build step): copied as they are.
 cpSync('src/console', 'dist/console', { recursive: true });
+// The Redis driver's Lua scripts are read next to the module that loads them.
+cpSync('src/store/redis/lua', 'dist/store/redis/lua', { recursive: true });

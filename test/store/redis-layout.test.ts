@@ -1,6 +1,6 @@
 /**
  * Where the Redis driver keeps a message: its short fields in a hash that stays a compact
- * listpack, its body in a string of its own (src/store/redis/scripts.ts). Messages written
+ * listpack, its body in a string of its own (src/store/redis/lua/includes/keys.lua). Messages written
  * before bodies moved out (body in the hash) are still read, claimed, moved and deleted.
  */
 import assert from 'node:assert/strict';

@@ -116,3 +116,10 @@ export class CallLanes<T, R> {
     if (this.lanes.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }
+
+/** The latest of the times calls made together were made at: the time the combined statement runs at. */
+export function latestTime(calls: readonly { now: number }[]): number {
+  let now = 0;
+  for (const call of calls) if (call.now > now) now = call.now;
+  return now;
+}

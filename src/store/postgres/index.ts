@@ -1,5 +1,5 @@
 export { LATEST_SCHEMA_VERSION, type MigrateOptions, type MigrationReport, migrate } from './migrate.js';
-export { MIGRATIONS, type Migration } from './migrations.js';
+export { MIGRATIONS, type Migration } from './migrations/index.js';
 export { POSTGRES_URI_PARAMETERS, type PostgresUriSettings, parsePostgresUri } from './pool-uri.js';
 export {
   createPostgresDriver,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { StorageMisconfiguredError } from '../../core/index.js';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations/index.js';
 import { sqlState, toStorageError } from './storage-errors.js';
 
 export interface MigrationReport {

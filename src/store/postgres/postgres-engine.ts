@@ -19,7 +19,6 @@ import {
   type QueueMetadata,
   QueueNotFoundError,
   type QueueStats,
-  StorageUnavailableError,
   type Subscription,
   SubscriptionExistsError,
   SubscriptionNotFoundError,
@@ -28,10 +27,8 @@ import {
   ageSeconds,
   type ClaimTerms,
   type CreatedSubscription,
-  DEFAULT_IDEMPOTENCY_WINDOW,
   deadLetterPolicy,
   type IdempotentPost,
-  MAX_IDEMPOTENCY_WINDOW,
   type MessageDraft,
   type MessagePage,
   type MessageQuery,
@@ -44,9 +41,11 @@ import {
   type SubscriptionDraft,
   type SubscriptionPage,
 } from '../contract/index.js';
-import { CallLanes } from './call-lanes.js';
+import { ClaimBatcher } from './claim-batcher.js';
+import { DeleteBatcher } from './delete-batcher.js';
 import { Pipelines } from './pipelines.js';
-import { type EncodedMessage, PostLanes } from './post-lanes.js';
+import { PostBatcher } from './post-batcher.js';
+import type { EncodedMessage } from './post-lanes.js';
 import {
   fromUuid,
   type MessageRow,
@@ -55,6 +54,7 @@ import {
   toMessage,
   toSubscription,
   toUuid,
+  withoutTakeReport,
 } from './rows.js';
 import { StatementRunner } from './statement-runner.js';
 import { checkStorableText } from './storage-errors.js';
@@ -80,50 +80,6 @@ export interface PostgresEngineOptions {
   pipelines?: number;
 }
 
-/** One claim waiting in the claim lane. */
-interface ClaimCall {
-  id: string;
-  limit: number;
-  ttl: number;
-  grace: number;
-  now: number;
-}
-
-/** What one claim got: its rows, and the time the combined claim was made at. */
-interface ClaimTaken {
-  rows: MessageRow[];
-  now: number;
-}
-
-/** One bulk delete waiting in the delete lane; claims null: whatever holds the messages. */
-interface DeleteCall {
-  ids: string[];
-  claims: string[] | null;
-  now: number;
-}
-
-/** Post transactions of one queue sent at once over its pipelined connection. */
-const POSTS_IN_FLIGHT = 3;
-/** One deleteMessage waiting in its lane; claim: the claim id when one was given and can exist. */
-interface DeleteOneCall {
-  id: string;
-  withClaim: boolean;
-  claim: string | null;
-  now: number;
-}
-
-/** What a deleteMessage found: nothing (gone already), or whether it was claimed and whether it went. */
-type DeleteOneOutcome = { claimed: boolean; deleted: boolean } | null;
-
-/** Most messages one combined claim, or one combined delete, asks for. */
-const LANE_MESSAGES = 1000;
-/**
- * Combined claims (and deletes) of one queue in flight at once: while one runs, the next is
- * formed and sent, so the server is not idle while answers travel back and consumers call
- * again. SKIP LOCKED keeps two claims from taking the same message.
- */
-const LANE_IN_FLIGHT = 2;
-
 /** Rows fetched per round trip when a queue listing filters by metadata (done here, by the shared rule). */
 const FILTER_SCAN_PAGE = 500;
 /** How long isAlive waits for an answer. */
@@ -133,21 +89,24 @@ const GC_SLICE = 5000;
 /** Bounds for dead-letter settings, so a huge number in metadata cannot overflow a column. */
 const INT4_MAX = 2_147_483_647;
 
+/** Post transactions of one queue sent at once over its pipelined connection. */
+const POSTS_IN_FLIGHT = 3;
+
 /**
- * The PostgreSQL engine. Every operation is one statement (or one call of a function of
- * migration 2), so one round trip and one implicit transaction; time always comes from the
- * Clock as a parameter. See migrations.ts for the schema and why it has the shape it has.
+ * The PostgreSQL engine. Every operation is one statement (or one call of a function the
+ * migrations define; statements.ts says which), so one round trip and one implicit transaction;
+ * time always comes from the Clock as a parameter. Posts, claims and deletes of one queue made
+ * together go as one statement (post-batcher.ts, claim-batcher.ts, delete-batcher.ts). See
+ * migrations/ for the schema and why it has the shape it has.
  */
 export class PostgresEngine implements StoreEngine {
   readonly kind = 'postgres';
   readonly capabilities: ReadonlySet<Capability>;
   private readonly clock: Clock;
   private readonly db: StatementRunner;
-  private readonly lanes: PostLanes;
-  private readonly keyedLanes: CallLanes<KeyedPost, KeyedOutcome>;
-  private readonly claimLanes: CallLanes<ClaimCall, ClaimTaken>;
-  private readonly deleteLanes: CallLanes<DeleteCall, string[]>;
-  private readonly deleteOneLanes: CallLanes<DeleteOneCall, DeleteOneOutcome>;
+  private readonly posts: PostBatcher;
+  private readonly claims: ClaimBatcher;
+  private readonly deletes: DeleteBatcher;
   private readonly observer: StoreObserver | null;
 
   constructor(options: PostgresEngineOptions) {
@@ -156,37 +115,14 @@ export class PostgresEngine implements StoreEngine {
     this.capabilities = options.capabilities;
     const pipelines = options.pipelineConfig ? new Pipelines(options.pipelineConfig, options.pipelines ?? 2) : null;
     this.db = new StatementRunner(options.pool, options.quotedSchema, pipelines, options.observer ?? null);
-    this.lanes = new PostLanes(
-      (project, queue, messages, now) => this.sendPost(project, queue, messages, now),
-      options.postBatchMessages ?? 1000,
-      options.postBatchBytes ?? 4 * 1024 * 1024,
+    this.posts = new PostBatcher(this.db, {
+      maxMessages: options.postBatchMessages ?? 1000,
+      maxBytes: options.postBatchBytes ?? 4 * 1024 * 1024,
       // Pipelined, a queue's next transaction waits on the server, not for a round trip.
-      pipelines ? POSTS_IN_FLIGHT : 1,
-    );
-    this.keyedLanes = new CallLanes(
-      (project, queue, calls) => this.sendKeyedPosts(project, queue, calls),
-      [
-        { weight: (call) => call.messages.length, max: options.postBatchMessages ?? 1000 },
-        { weight: (call) => call.bytes, max: options.postBatchBytes ?? 4 * 1024 * 1024 },
-      ],
-      1,
-    );
-    this.claimLanes = new CallLanes(
-      (project, queue, calls) => this.sendClaims(project, queue, calls),
-      [{ weight: (call) => call.limit, max: LANE_MESSAGES }],
-      LANE_IN_FLIGHT,
-    );
-    this.deleteLanes = new CallLanes(
-      (project, queue, calls) => this.sendDeletes(project, queue, calls),
-      [{ weight: (call) => call.ids.length * (call.claims?.length ?? 1), max: LANE_MESSAGES }],
-      LANE_IN_FLIGHT,
-    );
-    // A consumer over HTTP deletes what it claimed one message at a time, all at once.
-    this.deleteOneLanes = new CallLanes(
-      (project, queue, calls) => this.sendDeleteOnes(project, queue, calls),
-      [{ weight: () => 1, max: LANE_MESSAGES }],
-      LANE_IN_FLIGHT,
-    );
+      maxInFlight: pipelines ? POSTS_IN_FLIGHT : 1,
+    });
+    this.claims = new ClaimBatcher(this.db, this.observer);
+    this.deletes = new DeleteBatcher(this.db);
   }
 
   // --- queues -------------------------------------------------------------------------------
@@ -318,15 +254,13 @@ export class PostgresEngine implements StoreEngine {
       checksum: d.checksum,
     }));
     if (idempotency) return this.postIdempotent(project, queue, encoded, now, idempotency);
-    await this.lanes.post(project, queue, encoded, now);
+    await this.posts.post(project, queue, encoded, now);
     return encoded.map((m) => m.id);
   }
 
   /**
    * A post with an idempotency key, through its own lane: the keyed posts to one queue that
-   * arrive together go as one call of post_messages_keyed, one transaction and one commit (it
-   * takes the queue's row like a post lane's transaction does, so positions still follow commit
-   * order). Each post keeps its own answer: posted, a repeat, or a key bound to other messages.
+   * arrive together go as one transaction and one commit, each keeping its own answer.
    */
   private async postIdempotent(
     project: string,
@@ -335,30 +269,10 @@ export class PostgresEngine implements StoreEngine {
     now: number,
     idempotency: IdempotentPost,
   ): Promise<string[]> {
-    let bytes = 0;
-    for (const m of messages) bytes += m.body.length;
-    const outcome = await this.keyedLanes.submit(project, queue, { messages, bytes, now, idempotency });
-    if (outcome.status === KEYED_REUSED) throw new IdempotencyKeyReusedError(queue, idempotency.key);
-    if (outcome.status === KEYED_REPEAT) idempotency.replayed();
+    const outcome = await this.posts.postKeyed(project, queue, messages, now, idempotency);
+    if (outcome.status === 'reused') throw new IdempotencyKeyReusedError(queue, idempotency.key);
+    if (outcome.status === 'repeat') idempotency.replayed();
     return outcome.ids;
-  }
-
-  private async sendKeyedPosts(project: string, queue: string, calls: KeyedPost[]): Promise<KeyedOutcome[]> {
-    const messages = calls.length === 1 ? (calls[0] as KeyedPost).messages : calls.flatMap((c) => c.messages);
-    const { rows } = await this.db.run<{ o_post: number; o_status: number; o_ids: string[] }>('postMessagesKeyed', [
-      ...postArguments(project, queue, messages, latest(calls)),
-      calls.map((c) => c.messages.length),
-      calls.map((c) => c.idempotency.key),
-      calls.map((c) => c.idempotency.fingerprint),
-      DEFAULT_IDEMPOTENCY_WINDOW,
-      MAX_IDEMPOTENCY_WINDOW,
-    ]);
-    return calls.map((_, k) => {
-      const row = rows[k];
-      if (!row || row.o_post !== k + 1)
-        throw new StorageUnavailableError('PostgreSQL answered a keyed post batch short');
-      return { status: row.o_status, ids: row.o_ids.map(fromUuid) };
-    });
   }
 
   async listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
@@ -421,7 +335,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const uuid = toUuid(id);
     if (uuid === null) return false;
-    const row = await this.deleteOneLanes.submit(project, queue, {
+    const row = await this.deletes.deleteOne(project, queue, {
       id: uuid,
       withClaim: claimId !== null,
       claim: claimId === null ? null : toUuid(claimId),
@@ -444,19 +358,18 @@ export class PostgresEngine implements StoreEngine {
     const wanted = [...new Set(ids.filter(isId))];
     const claims = claimIds === null ? null : claimIds.filter(isId);
     if (wanted.length === 0 || (claims !== null && claims.length === 0)) return [];
-    return this.deleteLanes.submit(project, queue, { ids: wanted, claims, now: this.clock.now() });
+    return this.deletes.bulkDelete(project, queue, wanted, claims, this.clock.now());
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {
     checkStorableText(project, 'project');
     const now = this.clock.now();
-    const rows = this.withoutReport(
-      project,
-      queue,
+    const taken = withoutTakeReport(
       (await this.db.run<MessageRow>('takeMessages', [project, queue, now, limit, null, 0, 0])).rows,
     );
+    if (taken.deadLettered > 0) this.observer?.deadLettered?.(project, queue, taken.deadLettered);
     // A pop counts as a claim of the message, as in Zaqar.
-    return bySeq(rows).map((r) => toMessage(r, now, 1));
+    return bySeq(taken.rows).map((r) => toMessage(r, now, 1));
   }
 
   // --- claims -------------------------------------------------------------------------------
@@ -465,7 +378,7 @@ export class PostgresEngine implements StoreEngine {
     checkStorableText(project, 'project');
     const asked = this.clock.now();
     const id = newId(asked);
-    const { rows, now } = await this.claimLanes.submit(project, queue, {
+    const { rows, now } = await this.claims.claim(project, queue, {
       id,
       limit: terms.limit,
       ttl: terms.ttl,
@@ -696,133 +609,11 @@ export class PostgresEngine implements StoreEngine {
 
   async close(): Promise<void> {
     // Let every call in flight finish (the guard admits no new ones), then hang up.
-    await Promise.all([
-      this.lanes.whenIdle(),
-      this.keyedLanes.whenIdle(),
-      this.claimLanes.whenIdle(),
-      this.deleteLanes.whenIdle(),
-      this.deleteOneLanes.whenIdle(),
-    ]);
+    await Promise.all([this.posts.whenIdle(), this.claims.whenIdle(), this.deletes.whenIdle()]);
     await this.db.close();
   }
 
   // --- helpers ------------------------------------------------------------------------------
-
-  private async sendPost(project: string, queue: string, messages: EncodedMessage[], now: number): Promise<void> {
-    await this.db.runPost(`${project}\u0000${queue}`, postArguments(project, queue, messages, now));
-  }
-
-  /**
-   * Claims made together: one call of take_claims, which hands the messages out in the order the
-   * claims were asked for. They are all made at the latest of their callers' times.
-   */
-  private async sendClaims(project: string, queue: string, calls: ClaimCall[]): Promise<ClaimTaken[]> {
-    const now = latest(calls);
-    const all = (
-      await this.db.run<MessageRow>(
-        'takeClaims',
-        [
-          project,
-          queue,
-          now,
-          calls.map((c) => c.id),
-          calls.map((c) => c.limit),
-          calls.map((c) => c.ttl),
-          calls.map((c) => c.grace),
-        ],
-        { project, queue },
-      )
-    ).rows;
-    const rows = this.withoutReport(project, queue, all);
-    if (calls.length === 1) return [{ rows, now }];
-    const byClaim = new Map<string, MessageRow[]>();
-    for (const row of rows) {
-      const claim = fromUuid(row.claim_id as string);
-      const list = byClaim.get(claim);
-      if (list) list.push(row);
-      else byClaim.set(claim, [row]);
-    }
-    return calls.map((c) => ({ rows: byClaim.get(c.id) ?? [], now }));
-  }
-
-  /**
-   * Bulk deletes made together. Those that name claim ids (a consumer deleting what it claimed)
-   * go as one call of delete_claimed over (id, claim) pairs; those that name none delete by id.
-   * All at the latest of their callers' times.
-   */
-  private async sendDeletes(project: string, queue: string, calls: DeleteCall[]): Promise<string[][]> {
-    const now = latest(calls);
-    const ids: string[] = [];
-    const claims: string[] = [];
-    const free: string[] = [];
-    for (const call of calls) {
-      if (call.claims === null) {
-        free.push(...call.ids);
-        continue;
-      }
-      for (const id of call.ids) {
-        for (const claim of call.claims) {
-          ids.push(id);
-          claims.push(claim);
-        }
-      }
-    }
-    const [held, loose] = await Promise.all([
-      ids.length > 0
-        ? this.db.run<{ id: string; claim_id: string }>('deleteClaimed', [project, queue, ids, claims, now])
-        : null,
-      free.length > 0 ? this.db.run<{ id: string }>('bulkDeleteMessages', [project, queue, free, null, now]) : null,
-    ]);
-    // Each deleted message is told to one call: with claim ids, the first that named it with the
-    // claim that held it; without, the first that named it (two calls cannot both delete it).
-    const byClaim = new Map<string, string>();
-    for (const row of held?.rows ?? []) byClaim.set(fromUuid(row.id), fromUuid(row.claim_id));
-    const unclaimed = new Set((loose?.rows ?? []).map((row) => fromUuid(row.id)));
-    return calls.map((call) => {
-      const deleted: string[] = [];
-      for (const id of call.ids) {
-        if (call.claims === null) {
-          if (unclaimed.delete(id)) deleted.push(id);
-          continue;
-        }
-        const claim = byClaim.get(id);
-        if (claim !== undefined && call.claims.includes(claim)) {
-          byClaim.delete(id);
-          deleted.push(id);
-        }
-      }
-      return deleted;
-    });
-  }
-
-  /** Single deletes made together: one statement that reports, for each, what it found and did. */
-  private async sendDeleteOnes(project: string, queue: string, calls: DeleteOneCall[]): Promise<DeleteOneOutcome[]> {
-    const now = latest(calls);
-    const rows = (
-      await this.db.run<{ n: number; claimed: boolean; deleted: boolean }>('deleteMessagesOneByOne', [
-        project,
-        queue,
-        calls.map((c) => c.id),
-        calls.map((c) => c.withClaim),
-        calls.map((c) => c.claim),
-        now,
-      ])
-    ).rows;
-    const outcomes: DeleteOneOutcome[] = calls.map(() => null);
-    for (const row of rows) outcomes[row.n - 1] = { claimed: row.claimed, deleted: row.deleted };
-    return outcomes;
-  }
-
-  /**
-   * The rows a take function returned, less the row (id null) by which it tells how many
-   * messages it dead-lettered; the observer is told that number.
-   */
-  private withoutReport(project: string, queue: string, rows: MessageRow[]): MessageRow[] {
-    const report = rows.find((r) => (r.id as string | null) === null);
-    if (report === undefined) return rows;
-    if (report.claim_count > 0) this.observer?.deadLettered?.(project, queue, report.claim_count);
-    return rows.filter((r) => r !== report);
-  }
 
   private async findSubscription(project: ProjectId, queue: string, id: string): Promise<SubscriptionRow> {
     checkStorableText(project, 'project');
@@ -855,13 +646,6 @@ export class PostgresEngine implements StoreEngine {
   }
 }
 
-/** The latest of the times calls made together were made at: the time the combined statement runs at. */
-function latest(calls: { now: number }[]): number {
-  let now = 0;
-  for (const call of calls) if (call.now > now) now = call.now;
-  return now;
-}
-
 function bySeq(rows: MessageRow[]): MessageRow[] {
   return rows.sort((a, b) => a.seq - b.seq);
 }
@@ -876,47 +660,4 @@ function policyColumns(metadata: QueueMetadata, queue: string): [number | null, 
     policy.queue,
     policy.ttl === null ? null : Math.min(policy.ttl, INT4_MAX),
   ];
-}
-
-/** The arguments of post_messages (and the first twelve of post_messages_idempotent). */
-function postArguments(project: string, queue: string, messages: EncodedMessage[], now: number): unknown[] {
-  const n = messages.length;
-  const ids = new Array<string>(n);
-  const clients = new Array<string>(n);
-  const created = new Array<number>(n);
-  const expires = new Array<number>(n);
-  const visible = new Array<number>(n);
-  const ttls = new Array<number>(n);
-  const checksums = new Array<string | null>(n);
-  const lengths = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const m = messages[i] as EncodedMessage;
-    ids[i] = m.id;
-    clients[i] = m.clientId;
-    created[i] = m.createdAt;
-    expires[i] = m.expiresAt;
-    visible[i] = m.visibleAt;
-    ttls[i] = m.ttl;
-    checksums[i] = m.checksum;
-    lengths[i] = m.body.length;
-  }
-  const bodies = n === 1 ? (messages[0] as EncodedMessage).body : Buffer.concat(messages.map((m) => m.body));
-  return [project, queue, now, ids, clients, created, expires, visible, ttls, checksums, lengths, bodies];
-}
-
-/** A post with an idempotency key waiting in its queue's keyed lane. */
-interface KeyedPost {
-  messages: EncodedMessage[];
-  bytes: number;
-  now: number;
-  idempotency: IdempotentPost;
-}
-
-/** o_status of post_messages_keyed: posted (0), a repeat that stored nothing, a reused key. */
-const KEYED_REPEAT = 1;
-const KEYED_REUSED = 2;
-
-interface KeyedOutcome {
-  status: number;
-  ids: string[];
 }

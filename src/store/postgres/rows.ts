@@ -87,3 +87,13 @@ const SEQ_MARKER = /^\d{1,15}$/;
 export function parseSeqMarker(marker: string): number | null {
   return SEQ_MARKER.test(marker) ? Number(marker) : null;
 }
+
+/**
+ * The rows a take function returned, less the row (id null) by which it tells how many messages
+ * it dead-lettered (in its claim_count), and that number.
+ */
+export function withoutTakeReport(rows: MessageRow[]): { rows: MessageRow[]; deadLettered: number } {
+  const report = rows.find((r) => (r.id as string | null) === null);
+  if (report === undefined) return { rows, deadLettered: 0 };
+  return { rows: rows.filter((r) => r !== report), deadLettered: report.claim_count };
+}

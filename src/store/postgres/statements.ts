@@ -3,7 +3,10 @@ import { MESSAGE_COLUMNS, SUBSCRIPTION_COLUMNS } from './rows.js';
 /**
  * Every statement the engine sends, for one schema. Each is sent as a named prepared statement
  * (parsed and planned once per connection) and does its work in one round trip; the ones that
- * need several steps call the functions of migration 2.
+ * need several steps call functions of the migrations, each as its latest migration defines it:
+ * create_subscription and update_subscription (2), post_messages and list_messages (3),
+ * take_messages_v4 and take_claims_v4 (4), delete_queue and post_messages_keyed (5),
+ * delete_claimed_ids (6).
  *
  * Parameters that may be absent are typed explicitly (`$3::uuid`) so one plan serves all calls.
  *

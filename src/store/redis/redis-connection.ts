@@ -9,7 +9,7 @@ import {
 } from '../../core/index.js';
 import type { StoreObserver } from '../contract/index.js';
 import type { RedisLocation, RedisNode } from './redis-uri.js';
-import { SCRIPTS, type ScriptName } from './scripts.js';
+import { type ScriptName, scriptDefinitions } from './scripts.js';
 
 export interface ConnectionSettings {
   /** Longest a command may take before the call fails with StorageUnavailableError. */
@@ -45,7 +45,7 @@ export class RedisConnection {
     readonly client: Client,
     private readonly settings: ConnectionSettings,
   ) {
-    for (const script of SCRIPTS) {
+    for (const script of scriptDefinitions()) {
       client.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
       const call = (client as unknown as Record<string, ScriptCall>)[`${script.name}Buffer`];
       if (typeof call !== 'function') throw new Error(`ioredis did not define ${script.name}Buffer`);

@@ -60,7 +60,7 @@ const BATCH = 500;
 type Reply = unknown[];
 
 /**
- * The storage engine over Redis. Every change is one Lua script (scripts.ts), so it is atomic
+ * The storage engine over Redis. Every change is one Lua script (lua/), so it is atomic
  * even with many Posthorn processes sharing the Redis; reads that span several queues (listing
  * queues, gc) are plain commands and see each queue at its own instant.
  */
