@@ -17,7 +17,7 @@ export {
   type SubscriptionDocument,
 } from './documents.js';
 export { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
-export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+export { apiError, bodyError, MessagesTooLargeError, RequestRefusedError, TITLES } from './errors.js';
 export {
   DEFAULT_REFUSAL_DELAY_MS,
   FairShare,
@@ -87,12 +87,17 @@ export {
   withReservedDefaults,
 } from './reserved-metadata.js';
 export {
+  ClaimScope,
   type CreatedSubscriptionResult,
   type ListMessagesQuery,
   type ListQueuesQuery,
+  MessageScope,
+  QueueScope,
   ResourceScope,
+  type ScopeContext,
   type ScopeSettings,
-} from './resource-scope.js';
+  SubscriptionScope,
+} from './scope/index.js';
 export {
   formatExpires,
   isoSeconds,
