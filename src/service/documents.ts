@@ -14,8 +14,10 @@ import { checkRetryPolicy } from './reserved-metadata.js';
  * the wire document — its shape, the types of its fields, Zaqar's wording and titles — and the
  * per-queue rules: a queue's default ttl and delay, its post size (MessagesTooLargeError), its
  * encryption. The values every driver refuses alike (a message's body, its ttl and delay ranges)
- * are the store contract's: the service has them checked by checkMessages() before it writes
- * anything, and the driver does not check that list again. Each check runs once per post.
+ * are the store contract's: the service has them checked by checkMessages(), against its own
+ * limits, before it writes anything, and the driver does not check that list again. The field
+ * types read here (an object, an integer ttl) are what reading the document needs and what
+ * Zaqar's titles tell apart; the store's check repeats only those typeofs. Each rule runs once.
  */
 
 function isInteger(value: unknown): value is number {

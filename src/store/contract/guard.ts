@@ -2,9 +2,9 @@
  * Who checks what (the service's half is at the top of service/documents.ts): this guard owns the
  * values every driver must refuse alike, whoever calls it — names, ids, options, and of a post
  * each message's body (plain JSON or bytes, at most 100 levels deep), ttl and delay ranges and
- * checksum. The service owns the wire document and the per-queue rules, and checks a post's
- * messages through checkMessages() before it writes anything else; a list checked so is not
- * checked again here, so each check runs once per post.
+ * checksum. The service owns the wire document and the per-queue rules; it has a post's messages
+ * checked by checkMessages() against its own limits before it writes anything else, and a list
+ * checked so (against ranges within this store's) is not checked again here: once per post.
  */
 import {
   ClosedError,
