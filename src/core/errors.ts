@@ -92,16 +92,19 @@ export class QuotaExceededError extends PosthornError {
   }
 }
 
-/** A count or size is beyond a configured limit (page size, post size, metadata size...). */
+/**
+ * A count or size is beyond a configured limit (page size, post size, metadata size...).
+ * `options.message` replaces the default message when a client reads it as it is.
+ */
 export class LimitExceededError extends PosthornError {
   readonly code = 'PH_LIMIT_EXCEEDED';
   constructor(
     readonly field: string,
     readonly limit: number,
     readonly actual: number,
-    options?: PosthornErrorOptions,
+    options?: PosthornErrorOptions & { message?: string },
   ) {
-    super(`${field} is ${actual}, over the limit of ${limit}`, options);
+    super(options?.message ?? `${field} is ${actual}, over the limit of ${limit}`, options);
   }
 }
 

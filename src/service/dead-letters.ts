@@ -10,7 +10,7 @@ import {
 } from '../core/index.js';
 import { apiError, bodyError } from './errors.js';
 import { bodySize, type QuotaBook } from './quota-book.js';
-import type { ResourceScope } from './resource-scope.js';
+import type { ResourceScope } from './scope/index.js';
 
 /** Most messages one redrive request moves; `more` in the answer says some were left. */
 export const MAX_REDRIVE_MESSAGES = 10_000;
@@ -108,7 +108,7 @@ export async function redrive(
       })),
     };
     const clientId = batch[0]?.clientId ?? '';
-    const ids = await queues.post(project, name, clientId, document, terms);
+    const ids = await queues.post(project, name, clientId, document);
     // Only now, with the copies stored: deleting first would lose them to a crash.
     await queues.deleteMessages(
       project,

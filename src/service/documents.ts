@@ -1,4 +1,4 @@
-import { checkJsonValue, isPlainObject, type Limits, type NewMessage } from '../core/index.js';
+import { checkJsonValue, InvalidArgumentError, isPlainObject, type Limits, type NewMessage } from '../core/index.js';
 import { MAX_SUBSCRIBER_LENGTH } from '../store/contract/index.js';
 import { messageChecksum } from './checksum.js';
 import { apiError, bodyError } from './errors.js';
@@ -9,6 +9,15 @@ import { checkRetryPolicy } from './reserved-metadata.js';
  * Reading the JSON documents clients send, with Zaqar's rules: which fields are read, which are
  * ignored, which are required, and which refusal (a malformed document, or a rule broken) each
  * mistake earns. Every check runs before anything is written.
+ *
+ * Who checks what (the store's half is at the top of store/contract/guard.ts): the service owns
+ * the wire document — its shape, the types of its fields, Zaqar's wording and titles — and the
+ * per-queue rules: a queue's default ttl and delay, its post size (MessagesTooLargeError), its
+ * encryption. The values every driver refuses alike (a message's body, its ttl and delay ranges)
+ * are the store contract's: the service has them checked by checkMessages(), against its own
+ * limits, before it writes anything, and the driver does not check that list again. The field
+ * types read here (an object, an integer ttl) are what reading the document needs and what
+ * Zaqar's titles tell apart; the store's check repeats only those typeofs. Each rule runs once.
  */
 
 function isInteger(value: unknown): value is number {
@@ -40,10 +49,12 @@ function range(value: number, field: string, min: number, max: number, what: str
 }
 
 /**
- * `{"messages": [{"body": ..., "ttl"?: n, "delay"?: n}, ...]}` into messages to post. Other fields
- * of a message are ignored, as Zaqar ignores them; a checksum is computed, never taken from the client.
+ * `{"messages": [{"body": ..., "ttl"?: n, "delay"?: n}, ...]}` into messages to post, with the
+ * queue's default ttl and delay for those that give none. Other fields of a message are ignored,
+ * as Zaqar ignores them; a checksum is computed, never taken from the client. The ranges of ttl
+ * and delay are the store's to check (checkMessages); postRefusal words its refusal.
  */
-export function readMessagePost(document: unknown, terms: PostTerms, limits: Limits, checksums: boolean): NewMessage[] {
+export function readMessagePost(document: unknown, terms: PostTerms, checksums: boolean): NewMessage[] {
   if (!isPlainObject(document) || !('messages' in document)) {
     throw apiError('messages', 'No messages were found in the request body (expected {"messages": [...]}).');
   }
@@ -56,21 +67,11 @@ export function readMessagePost(document: unknown, terms: PostTerms, limits: Lim
     const where = `messages[${i}].`;
     if (!isPlainObject(item)) throw bodyError(`messages[${i}]`, `Message ${i} must be a JSON object.`);
     if (!('body' in item)) throw bodyError(`${where}body`, `Message ${i} has no "body" field.`);
-    const ttl = range(
-      intField(item, 'ttl', terms.defaultTtl, where),
-      `${where}ttl`,
-      limits.minMessageTtl,
-      limits.maxMessageTtl,
-      'TTL of a message',
-    );
-    const delay = range(
-      intField(item, 'delay', terms.defaultDelay, where),
-      `${where}delay`,
-      limits.minMessageDelay,
-      limits.maxMessageDelay,
-      'delay of a message',
-    );
-    const message: NewMessage = { body: item.body, ttl, delay };
+    const message: NewMessage = {
+      body: item.body,
+      ttl: intField(item, 'ttl', terms.defaultTtl, where),
+      delay: intField(item, 'delay', terms.defaultDelay, where),
+    };
     if (checksums) {
       const checksum = messageChecksum(item.body);
       if (checksum !== undefined) message.checksum = checksum;
@@ -78,6 +79,27 @@ export function readMessagePost(document: unknown, terms: PostTerms, limits: Lim
     messages[i] = message;
   }
   return messages;
+}
+
+/**
+ * The store's refusal of a message's ttl or delay (checkMessages) in the sentence clients of
+ * Zaqar read; other refusals (a body nested too deep...) pass as the store words them.
+ */
+export function postRefusal(error: unknown, limits: Limits): unknown {
+  if (!(error instanceof InvalidArgumentError)) return error;
+  if (error.field.endsWith('.ttl')) {
+    return apiError(
+      error.field,
+      `The TTL of a message must be at least ${limits.minMessageTtl} and at most ${limits.maxMessageTtl} seconds.`,
+    );
+  }
+  if (error.field.endsWith('.delay')) {
+    return apiError(
+      error.field,
+      `The delay of a message must be at least ${limits.minMessageDelay} and at most ${limits.maxMessageDelay} seconds.`,
+    );
+  }
+  return error;
 }
 
 export interface ClaimTermsDocument {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type PosthornErrorOptions } from '../core/index.js';
+import { InvalidArgumentError, LimitExceededError, type PosthornErrorOptions } from '../core/index.js';
 
 /**
  * The titles Zaqar gives its refusals. Both transports show them (HTTP in the error body,
@@ -43,4 +43,21 @@ export function bodyError(field: string, description: string): RequestRefusedErr
 /** A refusal of a value that has the right shape but breaks a rule (a range, a limit...). */
 export function apiError(field: string, description: string): RequestRefusedError {
   return new RequestRefusedError(field, description, TITLES.api);
+}
+
+/**
+ * A post's messages take more bytes than their queue accepts: the server's max_messages_post_size,
+ * or the queue's _max_messages_post_size when that is lower (Zaqar's message_length rule). A
+ * LimitExceededError (PH_LIMIT_EXCEEDED, answered 400 "Invalid API request") in Zaqar's own
+ * sentences, so its clients read what they expect.
+ */
+export class MessagesTooLargeError extends LimitExceededError {
+  constructor(limit: number, size: number, serverLimit: number) {
+    super('messages', limit, size, {
+      message:
+        limit < serverLimit
+          ? `Message collection size is too large. The max size for current queue is ${limit}. It is calculated by max size = min(max_messages_post_size_config: ${serverLimit}, max_messages_post_size_queue: ${limit}).`
+          : `Message collection size is too large. Max size ${limit}`,
+    });
+  }
 }

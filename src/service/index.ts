@@ -18,7 +18,7 @@ export {
   type SubscriptionDocument,
 } from './documents.js';
 export { type DriverResolver, singleDriverResolver } from './driver-resolver.js';
-export { apiError, bodyError, RequestRefusedError, TITLES } from './errors.js';
+export { apiError, bodyError, MessagesTooLargeError, RequestRefusedError, TITLES } from './errors.js';
 export {
   DEFAULT_REFUSAL_DELAY_MS,
   FairShare,
@@ -97,13 +97,18 @@ export {
   withReservedDefaults,
 } from './reserved-metadata.js';
 export {
+  ClaimScope,
   type CreatedSubscriptionResult,
   type ListMessagesQuery,
   type ListQueuesQuery,
   type MessageDeletion,
+  MessageScope,
+  QueueScope,
   ResourceScope,
+  type ScopeContext,
   type ScopeSettings,
-} from './resource-scope.js';
+  SubscriptionScope,
+} from './scope/index.js';
 export {
   formatExpires,
   isoSeconds,

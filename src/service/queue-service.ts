@@ -11,7 +11,7 @@ import type { NotificationHooks } from './notify/hooks.js';
 import { QuotaBook } from './quota-book.js';
 import type { QuotaSettings } from './quotas.js';
 import { type ClientIdPolicy, checkClientId, checkProjectId, DEFAULT_CLIENT_ID_POLICY } from './request-identity.js';
-import { ResourceScope } from './resource-scope.js';
+import { ResourceScope } from './scope/index.js';
 import { type PresentedSignature, type SignedUrl, shareQueue, verifySignature } from './signed-urls.js';
 
 export interface QueueServiceOptions {

@@ -22,9 +22,9 @@ describe('service: idempotent posts', () => {
   it('a repeat answered from its key takes no quota room: the room it reserved is given back', async () => {
     const { service } = setup(10);
     const key = { idempotencyKey: 'k-1' };
-    const first = await service.queues.post('p', 'q', CLIENT, batch(3), undefined, key);
+    const first = await service.queues.post('p', 'q', CLIENT, batch(3), key);
     for (let i = 0; i < 3; i++) {
-      assert.deepEqual(await service.queues.post('p', 'q', CLIENT, batch(3), undefined, key), first);
+      assert.deepEqual(await service.queues.post('p', 'q', CLIENT, batch(3), key), first);
     }
     // 3 stored: room for exactly 7 more, which a repeat counted as written would have taken.
     await service.queues.post('p', 'q', CLIENT, batch(7));
@@ -36,11 +36,8 @@ describe('service: idempotent posts', () => {
   it('the key with other messages is refused and takes no room either', async () => {
     const { service } = setup(4);
     const key = { idempotencyKey: 'k-1' };
-    await service.queues.post('p', 'q', CLIENT, batch(2), undefined, key);
-    await assert.rejects(
-      service.queues.post('p', 'q', CLIENT, batch(2, 'y'), undefined, key),
-      IdempotencyKeyReusedError,
-    );
+    await service.queues.post('p', 'q', CLIENT, batch(2), key);
+    await assert.rejects(service.queues.post('p', 'q', CLIENT, batch(2, 'y'), key), IdempotencyKeyReusedError);
     await service.queues.post('p', 'q', CLIENT, batch(2));
     assert.equal((await service.queues.stats('p', 'q')).total, 4);
     await service.close();

@@ -112,7 +112,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.decorateRequest('bodyLimit', DEFAULT_BODY_LIMIT);
   app.decorateRequest('identity', null);
   app.decorateRequest('access', null);
-  app.decorateRequest('postTerms', null);
 
   const failures = new LogThrottle(service.clock, FAILURE_LOG_EVERY_MS);
   app.setErrorHandler((error, request, reply) => {

@@ -284,15 +284,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
   async message_post(body, headers, ctx) {
     const { project, clientId } = identity(ctx, headers);
     const name = text(body, 'queue_name');
-    const terms = await ctx.service.queues.postTerms(project, name);
     // Zaqar measures the messages document before reading it (message_length).
-    const size = jsonBytes(body.messages);
-    if (size > terms.maxPostSize) {
-      throw apiError(
-        'messages',
-        `Message collection size is too large. The max size for this queue is ${terms.maxPostSize} bytes; these messages take ${size}.`,
-      );
-    }
+    await ctx.service.queues.checkPostSize(project, name, jsonBytes(body.messages));
     // The key as the body's `idempotency_key` or an `Idempotency-Key` header (HTTP's name).
     const key = optional<string>(body, 'idempotency_key') ?? headers['Idempotency-Key'];
     const ids = await ctx.service.queues.post(
@@ -300,7 +293,6 @@ export const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
       name,
       clientId,
       { messages: body.messages },
-      terms,
       key === undefined ? undefined : { idempotencyKey: key },
     );
     return ok({ message_ids: ids }, 201);

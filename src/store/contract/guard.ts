@@ -1,3 +1,11 @@
+/*
+ * Who checks what (the service's half is at the top of service/documents.ts): this guard owns the
+ * values every driver must refuse alike, whoever calls it — names, ids, options, and of a post
+ * each message's body (plain JSON or bytes, at most 100 levels deep), ttl and delay ranges and
+ * checksum. The service owns the wire document and the per-queue rules; it has a post's messages
+ * checked by checkMessages() against its own limits before it writes anything else, and a list
+ * checked so (against ranges within this store's) is not checked again here: once per post.
+ */
 import {
   ClosedError,
   checkBoolean,
@@ -16,6 +24,7 @@ import {
   isPlainObject,
   type Limits,
   MessageNotFoundError,
+  type NewMessage,
   StorageFullError,
 } from '../../core/index.js';
 import type {
@@ -32,6 +41,54 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH, postFingerprint } from './semantics.js';
 export const MAX_SUBSCRIBER_LENGTH = 2048;
 /** A fingerprint given by a layer above the store: a hex digest, room for SHA-512. */
 const MAX_FINGERPRINT_LENGTH = 128;
+
+/**
+ * Lists of messages checkMessages() passed, with the limits they were checked against. The
+ * service checks a post against its own limits before it writes anything else (quota room,
+ * notifications), and the guard then takes the list as checked instead of checking it twice. A
+ * list nobody checked, or one checked against wider ranges than this store's, is checked here.
+ */
+const checkedLists = new WeakMap<readonly NewMessage[], Limits>();
+
+/**
+ * Checks messages to post as every driver's `messages.post` does (a typed error naming the
+ * field), for a caller that must refuse them before it writes anything else. The list is frozen,
+ * so what was checked is what is posted; changing one of its messages afterwards is on the caller.
+ */
+export function checkMessages(list: readonly NewMessage[], limits: Limits): void {
+  checkList(list, limits);
+  checkedLists.set(Object.freeze(list), limits);
+}
+
+/** Whether `list` was checked against ranges within this store's: what they let in, it takes. */
+function isChecked(list: readonly NewMessage[], limits: Limits): boolean {
+  const by = checkedLists.get(list);
+  return (
+    by === limits ||
+    (by !== undefined &&
+      by.minMessageTtl >= limits.minMessageTtl &&
+      by.maxMessageTtl <= limits.maxMessageTtl &&
+      by.minMessageDelay >= limits.minMessageDelay &&
+      by.maxMessageDelay <= limits.maxMessageDelay)
+  );
+}
+
+function checkList(list: unknown, limits: Limits): asserts list is NewMessage[] {
+  if (!Array.isArray(list)) throw new InvalidArgumentError('messages', `must be an array, not ${describe(list)}`);
+  if (list.length === 0) throw new InvalidArgumentError('messages', 'must hold at least one message');
+  for (let i = 0; i < list.length; i++) checkMessage(list[i], i, limits);
+}
+
+function checkMessage(value: unknown, index: number, limits: Limits): void {
+  const field = `messages[${index}]`;
+  if (!isPlainObject(value)) throw new InvalidArgumentError(field, `must be an object, not ${describe(value)}`);
+  checkMessageBody(value.body, `${field}.body`);
+  if (value.ttl !== undefined) checkInteger(value.ttl, `${field}.ttl`, limits.minMessageTtl, limits.maxMessageTtl);
+  if (value.delay !== undefined) {
+    checkInteger(value.delay, `${field}.delay`, limits.minMessageDelay, limits.maxMessageDelay);
+  }
+  if (value.checksum !== undefined) checkNonEmptyString(value.checksum, `${field}.checksum`, 256);
+}
 
 /**
  * Turns a StoreEngine into a DataDriver: every argument is checked against `limits` (a typed
@@ -121,23 +178,13 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
     },
   };
 
-  const messageDraft = (value: unknown, index: number): MessageDraft => {
-    const field = `messages[${index}]`;
-    if (!isPlainObject(value)) throw new InvalidArgumentError(field, `must be an object, not ${describe(value)}`);
-    checkMessageBody(value.body, `${field}.body`);
-    return {
-      body: value.body,
-      ttl:
-        value.ttl === undefined
-          ? limits.defaultMessageTtl
-          : checkInteger(value.ttl, `${field}.ttl`, limits.minMessageTtl, limits.maxMessageTtl),
-      delay:
-        value.delay === undefined
-          ? limits.defaultMessageDelay
-          : checkInteger(value.delay, `${field}.delay`, limits.minMessageDelay, limits.maxMessageDelay),
-      checksum: value.checksum === undefined ? null : checkNonEmptyString(value.checksum, `${field}.checksum`, 256),
-    };
-  };
+  // What the engine stores of a checked message: its defaults filled in.
+  const messageDraft = (message: NewMessage): MessageDraft => ({
+    body: message.body,
+    ttl: message.ttl ?? limits.defaultMessageTtl,
+    delay: message.delay ?? limits.defaultMessageDelay,
+    checksum: message.checksum ?? null,
+  });
 
   // Printable ASCII only, as an HTTP header carries it: every store keeps it as it is, and a
   // key cannot differ from another by an invisible character.
@@ -152,8 +199,7 @@ export function createDataDriver(engine: StoreEngine, limits: Limits): DataDrive
   const messages: MessageController = {
     async post(project, queue, list, clientId, postOptions) {
       scope(project, queue);
-      if (!Array.isArray(list)) throw new InvalidArgumentError('messages', `must be an array, not ${describe(list)}`);
-      if (list.length === 0) throw new InvalidArgumentError('messages', 'must hold at least one message');
+      if (!isChecked(list, limits)) checkList(list, limits);
       const drafts = list.map(messageDraft);
       const client = checkString(clientId, 'clientId', 256);
       const o = options(postOptions, 'options');

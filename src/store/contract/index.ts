@@ -1,6 +1,6 @@
 export type * from './driver.js';
 export type * from './engine.js';
-export { createDataDriver, MAX_SUBSCRIBER_LENGTH } from './guard.js';
+export { checkMessages, createDataDriver, MAX_SUBSCRIBER_LENGTH } from './guard.js';
 export {
   ageSeconds,
   DEFAULT_IDEMPOTENCY_WINDOW,

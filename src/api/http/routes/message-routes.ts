@@ -1,27 +1,11 @@
 import { ClaimNotFoundError } from '../../../core/index.js';
-import { apiError, type PostTerms, TITLES } from '../../../service/index.js';
+import { apiError, MessagesTooLargeError, TITLES } from '../../../service/index.js';
 import { HttpError } from '../../shared/index.js';
 import { requireJson } from '../body.js';
 import { boolParam, intParam, listParam, type Query, queryString, stringParam } from '../query.js';
 import { deletionJson, linksJson, messageJson, messagesJson, poppedJson, resourcesJson } from '../render.js';
 import { identityOf } from '../request-guard.js';
 import { JSON_TYPE, paramsOf, pathOf, type ResourceRoutes } from '../router.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The queue's post terms, read before the body so its size can be refused unread. */
-    postTerms: PostTerms | null;
-  }
-}
-
-function tooLarge(terms: PostTerms, serverLimit: number): Error {
-  return apiError(
-    'body',
-    terms.maxPostSize < serverLimit
-      ? `The messages are too large: this queue takes at most ${terms.maxPostSize} bytes per request (the smaller of the server's ${serverLimit} and the queue's _max_messages_post_size).`
-      : `The messages are too large: at most ${serverLimit} bytes per request.`,
-  );
-}
 
 /**
  * The post's `Idempotency-Key` header (the IETF httpapi draft's): a repeat within the queue's
@@ -45,32 +29,36 @@ export function registerMessageRoutes(r: ResourceRoutes): void {
     {
       action: 'Messages could not be enqueued.',
       bodyLimit: limits.maxMessagesPostSize,
+      // The service's refusal, for a chunked body Fastify cuts off past the server's limit
+      // (without saying by how much: over it by a byte at least).
       sizeLimit: {
         title: TITLES.api,
-        description: `The messages are too large: at most ${limits.maxMessagesPostSize} bytes per request.`,
+        description: new MessagesTooLargeError(
+          limits.maxMessagesPostSize,
+          limits.maxMessagesPostSize + 1,
+          limits.maxMessagesPostSize,
+        ).message,
       },
       // The queue's own size limit needs its metadata: read it before the body, and refuse an
       // announced length over the limit without reading a byte of it.
       preParsing: async (request, _reply, payload) => {
-        const { project } = identityOf(request);
-        const terms = await scope.postTerms(project, paramsOf(request).name);
-        request.postTerms = terms;
-        const length = Number(request.headers['content-length']);
-        if (length > terms.maxPostSize) throw tooLarge(terms, limits.maxMessagesPostSize);
+        const length = request.headers['content-length'];
+        if (length !== undefined) {
+          await scope.checkPostSize(identityOf(request).project, paramsOf(request).name, Number(length));
+        }
         return payload;
       },
     },
     async (request, reply) => {
       const { project, clientId } = identityOf(request);
       const name = paramsOf(request).name;
-      const terms = request.postTerms ?? undefined;
       const body = request.body;
-      // A chunked body announces no length; its size is known only now.
-      if (terms && body instanceof Uint8Array && body.length > terms.maxPostSize) {
-        throw tooLarge(terms, limits.maxMessagesPostSize);
+      // A chunked body announces no length: its size is known only now.
+      if (request.headers['content-length'] === undefined && body instanceof Uint8Array) {
+        await scope.checkPostSize(project, name, body.length);
       }
       const key = idempotencyKey(request.headers['idempotency-key']);
-      const ids = await scope.post(project, name, clientId, requireJson(body), terms, key);
+      const ids = await scope.post(project, name, clientId, requireJson(body), key);
       const base = `${collection}/${name}`;
       return reply
         .code(201)

@@ -6,7 +6,7 @@ import {
   QueueNotFoundError,
   ResourceNotFoundError,
   SubscriptionExistsError,
-} from '../../src/core/index.js';
+} from '../../../src/core/index.js';
 import {
   type DriverResolver,
   QueueService,
@@ -15,9 +15,9 @@ import {
   singleDriverResolver,
   storeLimits,
   storeProject,
-} from '../../src/service/index.js';
-import type { DataDriver } from '../../src/store/contract/index.js';
-import { createMemoryDriver } from '../../src/store/memory/index.js';
+} from '../../../src/service/index.js';
+import type { DataDriver } from '../../../src/store/contract/index.js';
+import { createMemoryDriver } from '../../../src/store/memory/index.js';
 
 const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';
 
