@@ -115,9 +115,8 @@ export async function replayLog(ctx: ReplayContext, from: LogPosition): Promise<
       if (lsn <= replayed.lsn) continue; // already in the snapshot
       const range = seqRange(effect);
       if (range) {
-        const report = unattributed as DamageReport | null;
-        if (range[0] > expectedSeq && report) {
-          for (let s = expectedSeq; s < range[0]; s++) report.lostMessageIds.push(ids.format(s));
+        if (range[0] > expectedSeq && unattributed) {
+          for (let s = expectedSeq; s < range[0]; s++) unattributed.lostMessageIds.push(ids.format(s));
         }
         expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
       }
