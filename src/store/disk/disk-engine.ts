@@ -95,6 +95,10 @@ export interface DiskUsage {
  *   <dir>/snapshots/*.snap the two newest snapshots
  *   <dir>/scratch/         files being written, renamed into place when whole
  *   <dir>/damage.log       every damaged stretch found at open, as JSON lines
+ *
+ * This class opens, commits, reloads after a failed write, and closes; the rest lies beside it:
+ * journal.ts writes the log, log-reader.ts and log-replay.ts read it back, snapshot-keeper.ts
+ * takes and keeps snapshots, compaction.ts and segment-accounting.ts manage the space.
  */
 export class DiskEngine extends ColumnarEngine {
   readonly kind = 'disk';

@@ -1,4 +1,3 @@
-import { CorruptDataError } from '../../core/index.js';
 import type { Effect, Post, Relocate } from '../state/index.js';
 
 /**
@@ -40,11 +39,15 @@ export function toStoredEffect(effect: MappedEffect): Record<string, unknown> {
   return stored;
 }
 
-/** The effect a stored map holds; CorruptDataError when it names no effect the log writes. */
-export function fromStoredEffect(stored: unknown): MappedEffect {
-  if (typeof stored !== 'object' || stored === null) throw new CorruptDataError('a log effect is not a map');
+/**
+ * The effect a stored map holds, or null when it is none this version knows (a later version's):
+ * such a record is passed over, as the state passes over an effect it has no case for, and its
+ * bytes are kept.
+ */
+export function fromStoredEffect(stored: unknown): MappedEffect | null {
+  if (typeof stored !== 'object' || stored === null) return null;
   const type = TYPE_OF.get((stored as { t?: unknown }).t as string);
-  if (type === undefined) throw new CorruptDataError('a log effect is of an unknown type');
+  if (type === undefined) return null;
   const effect: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(stored)) {
     effect[FIELD_OF.get(name) ?? name] = name === 't' ? type : value;

@@ -8,7 +8,7 @@ import { decodeRecord, decodeSeal } from './record-codec.js';
 /** A record read whole from a log segment, from `offset` to `end`. */
 export type LogRecord =
   | { kind: 'seal'; offset: number; end: number; segment: number; size: number }
-  | { kind: 'effect'; offset: number; end: number; lsn: number; effect: Effect; bodyCrc: boolean };
+  | { kind: 'effect'; offset: number; end: number; lsn: number; effect: Effect | null; bodyCrc: boolean };
 
 /** A stretch of a segment that holds no readable record. */
 export interface LogDamage {

@@ -113,15 +113,18 @@ export async function replayLog(ctx: ReplayContext, from: LogPosition): Promise<
       }
       const { lsn, effect } = record;
       if (lsn <= replayed.lsn) continue; // already in the snapshot
-      const range = seqRange(effect);
-      if (range) {
-        if (range[0] > expectedSeq && unattributed) {
-          for (let s = expectedSeq; s < range[0]; s++) unattributed.lostMessageIds.push(ids.format(s));
+      // An effect this version does not know (null) is passed over, its lsn still counted.
+      if (effect) {
+        const range = seqRange(effect);
+        if (range) {
+          if (range[0] > expectedSeq && unattributed) {
+            for (let s = expectedSeq; s < range[0]; s++) unattributed.lostMessageIds.push(ids.format(s));
+          }
+          expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
         }
-        expectedSeq = Math.max(expectedSeq, range[0] + range[1]);
+        state.apply(effect);
+        if (record.bodyCrc) markBodyCrc(state, effect);
       }
-      state.apply(effect);
-      if (record.bodyCrc) markBodyCrc(state, effect);
       replayed.records++;
       replayed.lsn = lsn;
       maxLsn = lsn;

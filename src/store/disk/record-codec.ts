@@ -51,13 +51,13 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   const pLength = Buffer.byteLength(effect.project);
   const qLength = Buffer.byteLength(effect.queue);
   const cLength = Buffer.byteLength(effect.client);
-  const msgs = effect.messages;
+  const messages = effect.messages;
   let size = HEADER_BYTES + PREFIX_BYTES + 2 + pLength + 1 + qLength + 2 + cLength + 20;
   const key = effect.idempotency;
   // Keys are printable ASCII of at most 255 characters (the guard checks), fingerprints hex.
   if (key) size += 1 + key.key.length + 1 + key.fingerprint.length + 8;
-  for (let k = 0; k < msgs.length; k++) {
-    const m = msgs[k] as PostedMessage;
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k] as PostedMessage;
     size += 11 + BODY_CRC_BYTES + m.length + (m.checksum === null ? 0 : Buffer.byteLength(m.checksum));
   }
   const buf = Buffer.allocUnsafe(size);
@@ -73,7 +73,7 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
   at += 2 + buf.write(effect.client, at + 2, 'utf8');
   buf.writeDoubleBE(effect.now, at);
   buf.writeDoubleBE(effect.seq, at + 8);
-  buf.writeUInt32BE(msgs.length, at + 16);
+  buf.writeUInt32BE(messages.length, at + 16);
   at += 20;
   if (key) {
     buf[at] = key.key.length;
@@ -83,8 +83,8 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
     buf.writeDoubleBE(key.until, at);
     at += 8;
   }
-  for (let k = 0; k < msgs.length; k++) {
-    const m = msgs[k] as PostedMessage;
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k] as PostedMessage;
     buf.writeUInt32BE(m.ttl, at);
     buf.writeUInt16BE(m.delay, at + 4);
     buf.writeUInt32BE(m.length, at + 6);
@@ -93,11 +93,11 @@ export function encodePost(effect: Post, lsn: number, bodies: Buffer[], segment:
     at += 11 + csLength;
   }
   const base = bodyRef(segment, offset);
-  for (let k = 0; k < msgs.length; k++) {
+  for (let k = 0; k < messages.length; k++) {
     const body = bodies[k] as Buffer;
     buf.writeUInt32BE(crc32(body), at);
     at += BODY_CRC_BYTES;
-    (msgs[k] as PostedMessage).ref = base + at;
+    (messages[k] as PostedMessage).ref = base + at;
     at += body.copy(buf, at);
   }
   return frame(buf);
@@ -143,13 +143,14 @@ export function encodeEffect(effect: MappedEffect, lsn: number): Buffer {
 
 /**
  * Decodes a record's payload that lies at `payloadOffset` of `segment` (the payload has been
- * checked against its CRC). Refs are computed from where the bodies lie.
+ * checked against its CRC). Refs are computed from where the bodies lie. The effect is null for
+ * a MessagePack effect this version does not know (see fromStoredEffect).
  */
 export function decodeRecord(
   payload: Buffer,
   segment: number,
   payloadOffset: number,
-): { lsn: number; effect: Effect; bodyCrc: boolean } {
+): { lsn: number; effect: Effect | null; bodyCrc: boolean } {
   try {
     const type = payload[0];
     const bodyCrc = type === TYPE_POST_CRC || type === TYPE_POST_KEY || type === TYPE_RELOCATE_CRC;
