@@ -9,7 +9,8 @@ import {
   systemClock,
 } from '../../core/index.js';
 import { createDataDriver, type DataDriver, type StoreObserver } from '../contract/index.js';
-import { type DamageReport, DiskEngine, type DiskUsage, type OpenStats, type SetAsideMessage } from './disk-engine.js';
+import type { DamageReport, SetAsideMessage } from './damage-ledger.js';
+import { DiskEngine, type DiskUsage, type OpenStats } from './disk-engine.js';
 
 export interface DiskDriverOptions {
   /** The store's folder; made when missing. One process owns it at a time. */
@@ -69,4 +70,5 @@ export async function createDiskDriver(options: DiskDriverOptions): Promise<Disk
   });
 }
 
-export type { DamageReport, DiskUsage, OpenStats, SetAsideMessage } from './disk-engine.js';
+export type { DamageReport, SetAsideMessage } from './damage-ledger.js';
+export type { DiskUsage, OpenStats } from './disk-engine.js';

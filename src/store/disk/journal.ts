@@ -373,3 +373,14 @@ export function asStorageError(error: unknown, what: string): Error {
   if (error instanceof StorageFullError || error instanceof StorageUnavailableError) return error;
   return new StorageUnavailableError(`${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
+
+/** Cuts a log file to `size` bytes; with `durable`, fsynced so that the cut holds after a crash. */
+export async function truncateFile(io: FileIo, path: string, size: number, durable = false): Promise<void> {
+  const fd = await io.open(path, constants.O_RDWR);
+  try {
+    await io.ftruncate(fd, size);
+    if (durable) await io.fsync(fd);
+  } finally {
+    await io.close(fd);
+  }
+}

@@ -51,13 +51,15 @@ export function findTailLosses(
     const cut = known.records.filter((r) => r.end > end);
     // Deleted again in the same cut: the client was told it is gone, and it is — not lost.
     const deletedToo = new Set<string>();
-    for (const r of cut) if (r.k === 'delete') for (const o of r.orders) deletedToo.add(`${r.p}/${r.q}/${o}`);
     for (const r of cut) {
-      const queue = state.find(r.p, r.q);
-      if (r.k === 'post') {
+      if (r.kind === 'delete') for (const o of r.orders) deletedToo.add(`${r.project}/${r.queue}/${o}`);
+    }
+    for (const r of cut) {
+      const queue = state.find(r.project, r.queue);
+      if (r.kind === 'post') {
         for (let seq = r.seq; seq < r.seq + r.count; seq++) {
           if (queue && queue.rowOfId(seq) >= 0) continue; // it is there after all
-          if (deletedToo.has(`${r.p}/${r.q}/${seq}`)) continue;
+          if (deletedToo.has(`${r.project}/${r.queue}/${seq}`)) continue;
           loss.lostMessageIds.push(ids.format(seq));
         }
         continue;
@@ -70,7 +72,7 @@ export function findTailLosses(
         orders.push(order);
         loss.lostDeleteIds.push(ids.format(queue.idSeqOf(i)));
       }
-      if (orders.length > 0) loss.deletes.push({ t: 'delete', p: r.p, q: r.q, orders });
+      if (orders.length > 0) loss.deletes.push({ type: 'messagesDelete', project: r.project, queue: r.queue, orders });
     }
     losses.push(loss);
   }

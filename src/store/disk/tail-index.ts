@@ -38,18 +38,21 @@ const NOTE_DELETE = 1;
 
 /** What a log record did that a loss report must name: messages posted, or deleted or popped. */
 export type TailNote =
-  | { k: 'post'; p: string; q: string; seq: number; count: number }
-  | { k: 'delete'; p: string; q: string; orders: number[] };
+  | { kind: 'post'; project: string; queue: string; seq: number; count: number }
+  | { kind: 'delete'; project: string; queue: string; orders: number[] };
 
 /** A noted record and where it ends in its segment. */
 export type NotedRecord = TailNote & { end: number };
 
 /** The note of an effect the index keeps, or undefined (claims, metadata, seals…). */
 export function tailNoteOf(effect: Effect): TailNote | undefined {
-  if (effect.t === 'post') return { k: 'post', p: effect.p, q: effect.q, seq: effect.seq, count: effect.msgs.length };
-  if ((effect.t === 'delete' || effect.t === 'pop') && effect.orders.length > 0) {
+  if (effect.type === 'post') {
+    const { project, queue, seq } = effect;
+    return { kind: 'post', project, queue, seq, count: effect.messages.length };
+  }
+  if ((effect.type === 'messagesDelete' || effect.type === 'pop') && effect.orders.length > 0) {
     // A pop's dead-letter moves are not kept: a lost move leaves the message where it was.
-    return { k: 'delete', p: effect.p, q: effect.q, orders: effect.orders };
+    return { kind: 'delete', project: effect.project, queue: effect.queue, orders: effect.orders };
   }
   return undefined;
 }
@@ -90,7 +93,7 @@ export function foldTailEntries(buffers: Buffer[]): TailView {
           const record = noteFrom(item);
           if (!record) continue;
           known.records.push(record);
-          if (record.k === 'post') maxSeq = Math.max(maxSeq, record.seq + record.count - 1);
+          if (record.kind === 'post') maxSeq = Math.max(maxSeq, record.seq + record.count - 1);
         }
       } else {
         continue;
@@ -103,13 +106,19 @@ export function foldTailEntries(buffers: Buffer[]): TailView {
 
 function noteFrom(item: unknown): NotedRecord | null {
   if (!Array.isArray(item)) return null;
-  const [kind, p, q, end] = item as [number, string, string, number];
-  if (typeof p !== 'string' || typeof q !== 'string' || typeof end !== 'number') return null;
+  const [kind, project, queue, end] = item as [number, string, string, number];
+  if (typeof project !== 'string' || typeof queue !== 'string' || typeof end !== 'number') return null;
   if (kind === NOTE_POST && typeof item[4] === 'number' && typeof item[5] === 'number') {
-    return { k: 'post', p, q, end, seq: item[4] as number, count: item[5] as number };
+    return { kind: 'post', project, queue, end, seq: item[4] as number, count: item[5] as number };
   }
   if (kind === NOTE_DELETE && Array.isArray(item[4])) {
-    return { k: 'delete', p, q, end, orders: (item[4] as unknown[]).filter((o): o is number => typeof o === 'number') };
+    return {
+      kind: 'delete',
+      project,
+      queue,
+      end,
+      orders: (item[4] as unknown[]).filter((o): o is number => typeof o === 'number'),
+    };
   }
   return null;
 }
@@ -193,7 +202,9 @@ export class TailIndex {
   /** Notes a group commit: `segment` is durable up to `length`, with these records below it. */
   recordDurable(segment: number, length: number, records: NotedRecord[]): void {
     const items = records.map((r) =>
-      r.k === 'post' ? [NOTE_POST, r.p, r.q, r.end, r.seq, r.count] : [NOTE_DELETE, r.p, r.q, r.end, r.orders],
+      r.kind === 'post'
+        ? [NOTE_POST, r.project, r.queue, r.end, r.seq, r.count]
+        : [NOTE_DELETE, r.project, r.queue, r.end, r.orders],
     );
     this.attempt(() => this.append(frame([KIND_COMMIT, segment, length, items])));
   }

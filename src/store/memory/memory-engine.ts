@@ -36,8 +36,8 @@ export class MemoryEngine extends ColumnarEngine {
   }
 
   protected commit(effect: Effect, bodies?: Buffer[]): Promise<void> {
-    if (effect.t === 'post' && bodies) {
-      effect.msgs.forEach((m, k) => {
+    if (effect.type === 'post' && bodies) {
+      effect.messages.forEach((m, k) => {
         m.ref = this.nextRef++;
         this.bodies.set(m.ref, bodies[k] as Buffer);
       });

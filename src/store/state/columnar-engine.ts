@@ -80,7 +80,7 @@ export abstract class ColumnarEngine implements StoreEngine {
       await this.settled();
       return false;
     }
-    await this.commit({ t: 'qcreate', p: project, q: queue, meta: metadata });
+    await this.commit({ type: 'queueCreate', project, queue, metadata });
     return true;
   }
 
@@ -95,13 +95,13 @@ export abstract class ColumnarEngine implements StoreEngine {
   async setQueueMetadata(project: ProjectId, queue: string, metadata: QueueMetadata): Promise<void> {
     await this.ready();
     this.state.need(project, queue);
-    await this.commit({ t: 'qmeta', p: project, q: queue, meta: metadata });
+    await this.commit({ type: 'queueMetadataSet', project, queue, metadata });
   }
 
   async deleteQueue(project: ProjectId, queue: string): Promise<void> {
     await this.ready();
     if (!this.state.find(project, queue)) return this.settled();
-    await this.commit({ t: 'qdelete', p: project, q: queue });
+    await this.commit({ type: 'queueDelete', project, queue });
   }
 
   listQueues(project: ProjectId, query: QueueQuery): Promise<QueuePage> {
@@ -149,13 +149,13 @@ export abstract class ColumnarEngine implements StoreEngine {
         ttl: d.ttl,
         delay: d.delay,
         checksum: d.checksum,
-        len: (bodies[k] as Buffer).length,
+        length: (bodies[k] as Buffer).length,
         ref: 0,
       })),
       idempotency,
     );
     await this.commit(effect, bodies);
-    return effect.msgs.map((_, k) => this.state.ids.format(effect.seq + k));
+    return effect.messages.map((_, k) => this.state.ids.format(effect.seq + k));
   }
 
   listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
@@ -250,14 +250,14 @@ export abstract class ColumnarEngine implements StoreEngine {
     await this.ready();
     const now = this.clock.now();
     this.state.claim(project, queue, claimId, now); // throws when it does not exist
-    await this.commit({ t: 'cupdate', p: project, q: queue, id: claimId, ttl: terms.ttl, grace: terms.grace, now });
+    await this.commit({ type: 'claimUpdate', project, queue, id: claimId, ttl: terms.ttl, grace: terms.grace, now });
   }
 
   async deleteClaim(project: ProjectId, queue: string, claimId: string): Promise<void> {
     await this.ready();
     const q = this.state.find(project, queue);
     if (!q?.claimNums.has(claimId)) return this.settled();
-    await this.commit({ t: 'cdelete', p: project, q: queue, id: claimId });
+    await this.commit({ type: 'claimDelete', project, queue, id: claimId });
   }
 
   // --- subscriptions ------------------------------------------------------------------------
@@ -309,12 +309,12 @@ export abstract class ColumnarEngine implements StoreEngine {
   async deleteSubscription(project: ProjectId, queue: string, id: string): Promise<void> {
     await this.ready();
     if (!this.state.find(project, queue)?.subscriptions.has(id)) return this.settled();
-    await this.commit({ t: 'sdelete', p: project, q: queue, id });
+    await this.commit({ type: 'subscriptionDelete', project, queue, id });
   }
 
   async confirmSubscription(project: ProjectId, queue: string, id: string, confirmed: boolean): Promise<void> {
     await this.ready();
     this.state.subscription(project, queue, id, this.clock.now()); // throws when it does not exist
-    await this.commit({ t: 'sconfirm', p: project, q: queue, id, confirmed });
+    await this.commit({ type: 'subscriptionConfirm', project, queue, id, confirmed });
   }
 }

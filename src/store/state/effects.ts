@@ -5,7 +5,8 @@ import type { QueueMetadata } from '../../core/index.js';
  * state (which may throw a typed error and change nothing), then applies it. The disk store
  * writes each effect to its log before acknowledging and applies the same effects on replay,
  * so one code path makes the state both at run time and at recovery. Applying an effect that
- * names something that no longer exists does nothing to it.
+ * names something that no longer exists does nothing to it. The names here are the state's
+ * own; the disk log stores them under its shorter names (store/disk/effect-fields.ts).
  */
 export type Effect =
   | QueueCreate
@@ -24,52 +25,52 @@ export type Effect =
   | Relocate;
 
 export interface QueueCreate {
-  t: 'qcreate';
-  p: string;
-  q: string;
-  meta: QueueMetadata;
+  type: 'queueCreate';
+  project: string;
+  queue: string;
+  metadata: QueueMetadata;
 }
 
 export interface QueueMetadataSet {
-  t: 'qmeta';
-  p: string;
-  q: string;
-  meta: QueueMetadata;
+  type: 'queueMetadataSet';
+  project: string;
+  queue: string;
+  metadata: QueueMetadata;
 }
 
 export interface QueueDelete {
-  t: 'qdelete';
-  p: string;
-  q: string;
+  type: 'queueDelete';
+  project: string;
+  queue: string;
 }
 
 export interface PostedMessage {
   ttl: number;
   delay: number;
   checksum: string | null;
-  /** Body bytes (MessagePack) length. */
-  len: number;
+  /** Bytes of the body (MessagePack). */
+  length: number;
   /** Where the engine keeps the body. */
   ref: number;
 }
 
 export interface Post {
-  t: 'post';
-  p: string;
-  q: string;
+  type: 'post';
+  project: string;
+  queue: string;
   client: string;
   now: number;
   /** Sequence number of the first message; the others follow one by one. */
   seq: number;
-  msgs: PostedMessage[];
+  messages: PostedMessage[];
   /** The idempotency key the post is remembered by, in the same record as its messages. */
-  key?: PostKey;
+  idempotency?: PostKey;
 }
 
 export interface PostKey {
-  k: string;
+  key: string;
   /** Fingerprint of the post (hex SHA-256). */
-  f: string;
+  fingerprint: string;
   /** When the queue forgets the key (ms). */
   until: number;
 }
@@ -85,9 +86,9 @@ export interface Move {
 }
 
 export interface ClaimCreate {
-  t: 'claim';
-  p: string;
-  q: string;
+  type: 'claimCreate';
+  project: string;
+  queue: string;
   id: string;
   ttl: number;
   grace: number;
@@ -98,9 +99,9 @@ export interface ClaimCreate {
 }
 
 export interface ClaimUpdate {
-  t: 'cupdate';
-  p: string;
-  q: string;
+  type: 'claimUpdate';
+  project: string;
+  queue: string;
   id: string;
   ttl: number;
   grace: number;
@@ -108,32 +109,32 @@ export interface ClaimUpdate {
 }
 
 export interface ClaimDelete {
-  t: 'cdelete';
-  p: string;
-  q: string;
+  type: 'claimDelete';
+  project: string;
+  queue: string;
   id: string;
 }
 
 export interface MessagesDelete {
-  t: 'delete';
-  p: string;
-  q: string;
+  type: 'messagesDelete';
+  project: string;
+  queue: string;
   orders: number[];
 }
 
 export interface Pop {
-  t: 'pop';
-  p: string;
-  q: string;
+  type: 'pop';
+  project: string;
+  queue: string;
   now: number;
   orders: number[];
   moves: Move[];
 }
 
 export interface SubscriptionCreate {
-  t: 'screate';
-  p: string;
-  q: string;
+  type: 'subscriptionCreate';
+  project: string;
+  queue: string;
   id: string;
   subscriber: string;
   ttl: number;
@@ -142,9 +143,9 @@ export interface SubscriptionCreate {
 }
 
 export interface SubscriptionUpdate {
-  t: 'supdate';
-  p: string;
-  q: string;
+  type: 'subscriptionUpdate';
+  project: string;
+  queue: string;
   id: string;
   subscriber?: string;
   ttl?: number;
@@ -153,30 +154,38 @@ export interface SubscriptionUpdate {
 }
 
 export interface SubscriptionDelete {
-  t: 'sdelete';
-  p: string;
-  q: string;
+  type: 'subscriptionDelete';
+  project: string;
+  queue: string;
   id: string;
 }
 
 export interface SubscriptionConfirm {
-  t: 'sconfirm';
-  p: string;
-  q: string;
+  type: 'subscriptionConfirm';
+  project: string;
+  queue: string;
   id: string;
   confirmed: boolean;
 }
 
-/** Bodies copied elsewhere (compaction): [project, queue, order, new ref] each. */
+/** Bodies copied elsewhere (compaction). */
 export interface Relocate {
-  t: 'relocate';
-  entries: [string, string, number, number][];
+  type: 'relocate';
+  entries: Relocation[];
+}
+
+/** One message's body, now at `ref`. */
+export interface Relocation {
+  project: string;
+  queue: string;
+  order: number;
+  ref: number;
 }
 
 /** The sequence numbers an effect takes: [first, count], or null. */
 export function seqRange(effect: Effect): [number, number] | null {
-  if (effect.t === 'post') return [effect.seq, effect.msgs.length];
-  if ((effect.t === 'claim' || effect.t === 'pop') && effect.moves.length > 0) {
+  if (effect.type === 'post') return [effect.seq, effect.messages.length];
+  if ((effect.type === 'claimCreate' || effect.type === 'pop') && effect.moves.length > 0) {
     return [effect.moves[0]?.seq as number, effect.moves.length];
   }
   return null;

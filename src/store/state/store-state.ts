@@ -317,13 +317,13 @@ export class StoreState {
     queue: string,
     client: string,
     now: number,
-    msgs: PostedMessage[],
+    messages: PostedMessage[],
     idempotency: IdempotentPost | null = null,
   ): Post {
-    const post: Post = { t: 'post', p: project, q: queue, client, now, seq: this.seq + 1, msgs };
+    const post: Post = { type: 'post', project, queue, client, now, seq: this.seq + 1, messages };
     if (idempotency) {
       const window = idempotencyWindow(this.find(project, queue)?.metadata);
-      post.key = { k: idempotency.key, f: idempotency.fingerprint, until: now + window * 1000 };
+      post.idempotency = { key: idempotency.key, fingerprint: idempotency.fingerprint, until: now + window * 1000 };
     }
     return post;
   }
@@ -384,7 +384,7 @@ export class StoreState {
     const q = this.need(project, queue);
     const { orders, moves } = this.take(q, limit, now);
     if (orders.length === 0 && moves.length === 0) return null;
-    return { t: 'claim', p: project, q: queue, id, ttl: terms.ttl, grace: terms.grace, now, orders, moves };
+    return { type: 'claimCreate', project, queue, id, ttl: terms.ttl, grace: terms.grace, now, orders, moves };
   }
 
   planPop(project: string, queue: string, limit: number, now: number): Pop | null {
@@ -392,7 +392,7 @@ export class StoreState {
     if (!q) return null;
     const { orders, moves } = this.take(q, limit, now);
     if (orders.length === 0 && moves.length === 0) return null;
-    return { t: 'pop', p: project, q: queue, now, orders, moves };
+    return { type: 'pop', project, queue, now, orders, moves };
   }
 
   planDeleteMessage(
@@ -412,7 +412,7 @@ export class StoreState {
     } else if (claim.id !== claimId) {
       throw new MessageNotClaimedByError(id, claimId);
     }
-    return { t: 'delete', p: project, q: queue, orders: [row.queue.cols.order[row.i] as number] };
+    return { type: 'messagesDelete', project, queue, orders: [row.queue.cols.order[row.i] as number] };
   }
 
   /**
@@ -446,7 +446,7 @@ export class StoreState {
       deleted.push(id);
     }
     return {
-      effect: orders.size === 0 ? null : { t: 'delete', p: project, q: queue, orders: [...orders] },
+      effect: orders.size === 0 ? null : { type: 'messagesDelete', project, queue, orders: [...orders] },
       deleted,
     };
   }
@@ -463,9 +463,9 @@ export class StoreState {
     if (existing) return { existing: existing.id };
     return {
       effect: {
-        t: 'screate',
-        p: project,
-        q: queue,
+        type: 'subscriptionCreate',
+        project,
+        queue,
         id: newId,
         subscriber: draft.subscriber,
         ttl: draft.ttl,
@@ -489,32 +489,33 @@ export class StoreState {
       const other = q.liveSubscriber(changes.subscriber, now);
       if (other) throw new SubscriptionExistsError(queue, changes.subscriber, other.id);
     }
-    return { t: 'supdate', p: project, q: queue, id, ...changes, now };
+    return { type: 'subscriptionUpdate', project, queue, id, ...changes, now };
   }
 
   // --- apply --------------------------------------------------------------------------------
 
   apply(effect: Effect): void {
-    switch (effect.t) {
-      case 'qcreate':
-        if (!this.find(effect.p, effect.q)) this.makeQueue(effect.p, effect.q, structuredClone(effect.meta));
+    switch (effect.type) {
+      case 'queueCreate':
+        if (!this.find(effect.project, effect.queue))
+          this.makeQueue(effect.project, effect.queue, structuredClone(effect.metadata));
         return;
-      case 'qmeta': {
-        const q = this.find(effect.p, effect.q);
-        if (q) q.metadata = structuredClone(effect.meta);
+      case 'queueMetadataSet': {
+        const q = this.find(effect.project, effect.queue);
+        if (q) q.metadata = structuredClone(effect.metadata);
         return;
       }
-      case 'qdelete':
-        this.deleteQueue(effect.p, effect.q);
+      case 'queueDelete':
+        this.deleteQueue(effect.project, effect.queue);
         return;
       case 'post':
         this.applyPost(effect);
         return;
-      case 'claim':
+      case 'claimCreate':
         this.applyClaim(effect);
         return;
-      case 'cupdate': {
-        const q = this.find(effect.p, effect.q);
+      case 'claimUpdate': {
+        const q = this.find(effect.project, effect.queue);
         const num = q?.claimNums.get(effect.id);
         const claim = num === undefined ? undefined : q?.claims.get(num);
         if (!q || !claim) return;
@@ -528,27 +529,27 @@ export class StoreState {
         }
         return;
       }
-      case 'cdelete': {
-        const q = this.find(effect.p, effect.q);
+      case 'claimDelete': {
+        const q = this.find(effect.project, effect.queue);
         const num = q?.claimNums.get(effect.id);
         const claim = num === undefined ? undefined : q?.claims.get(num);
         if (q && claim) q.release(claim);
         return;
       }
-      case 'delete': {
-        const q = this.find(effect.p, effect.q);
+      case 'messagesDelete': {
+        const q = this.find(effect.project, effect.queue);
         if (q) this.removeOrders(q, effect.orders);
         return;
       }
       case 'pop': {
-        const q = this.find(effect.p, effect.q);
+        const q = this.find(effect.project, effect.queue);
         if (!q) return;
         this.applyMoves(q, effect.moves, effect.now);
         this.removeOrders(q, effect.orders);
         return;
       }
-      case 'screate': {
-        const q = this.find(effect.p, effect.q);
+      case 'subscriptionCreate': {
+        const q = this.find(effect.project, effect.queue);
         if (!q) return;
         q.subscriptions.set(effect.id, {
           id: effect.id,
@@ -562,8 +563,8 @@ export class StoreState {
         });
         return;
       }
-      case 'supdate': {
-        const s = this.find(effect.p, effect.q)?.subscriptions.get(effect.id);
+      case 'subscriptionUpdate': {
+        const s = this.find(effect.project, effect.queue)?.subscriptions.get(effect.id);
         if (!s) return;
         if (effect.subscriber !== undefined) s.subscriber = effect.subscriber;
         if (effect.ttl !== undefined) {
@@ -573,17 +574,17 @@ export class StoreState {
         if (effect.options !== undefined) s.options = structuredClone(effect.options);
         return;
       }
-      case 'sdelete':
-        this.find(effect.p, effect.q)?.subscriptions.delete(effect.id);
+      case 'subscriptionDelete':
+        this.find(effect.project, effect.queue)?.subscriptions.delete(effect.id);
         return;
-      case 'sconfirm': {
-        const s = this.find(effect.p, effect.q)?.subscriptions.get(effect.id);
+      case 'subscriptionConfirm': {
+        const s = this.find(effect.project, effect.queue)?.subscriptions.get(effect.id);
         if (s) s.confirmed = effect.confirmed;
         return;
       }
       case 'relocate':
-        for (const [p, name, order, ref] of effect.entries) {
-          const q = this.find(p, name);
+        for (const { project, queue, order, ref } of effect.entries) {
+          const q = this.find(project, queue);
           const i = q ? q.cols.find(order) : -1;
           if (q && i >= 0) q.cols.bodyRef[i] = ref;
         }
@@ -614,20 +615,20 @@ export class StoreState {
   }
 
   private applyPost(effect: Post): void {
-    const q = this.find(effect.p, effect.q) ?? this.makeQueue(effect.p, effect.q, {});
-    if (effect.key) {
-      const { k, f, until } = effect.key;
-      q.remembered.set(k, { fingerprint: f, seq: effect.seq, count: effect.msgs.length, until });
+    const q = this.find(effect.project, effect.queue) ?? this.makeQueue(effect.project, effect.queue, {});
+    if (effect.idempotency) {
+      const { key, fingerprint, until } = effect.idempotency;
+      q.remembered.set(key, { fingerprint, seq: effect.seq, count: effect.messages.length, until });
     }
     const client = this.internClient(effect.client);
     const now = effect.now;
-    q.cols.reserve(effect.msgs.length);
+    q.cols.reserve(effect.messages.length);
     let seq = effect.seq;
-    for (const m of effect.msgs) {
+    for (const m of effect.messages) {
       q.cols.append(
         seq,
         m.ref,
-        m.len,
+        m.length,
         now,
         now + m.ttl * 1000,
         m.delay,
@@ -642,7 +643,7 @@ export class StoreState {
   }
 
   private applyClaim(effect: ClaimCreate): void {
-    const q = this.find(effect.p, effect.q);
+    const q = this.find(effect.project, effect.queue);
     if (!q) return;
     this.applyMoves(q, effect.moves, effect.now);
     if (effect.orders.length === 0) return;
