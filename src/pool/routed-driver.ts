@@ -20,12 +20,40 @@ import type {
   ClaimController,
   DataDriver,
   ListMessagesOptions,
+  ListQueuesOptions,
   MessageController,
   MessagePage,
   QueueController,
+  QueuePage,
   SubscriptionController,
 } from '../store/contract/index.js';
-import type { Catalog, Placement } from './catalog.js';
+import type { ManagementStore, Route } from './management-store.js';
+
+/** Where a queue's operations go: its pool, and while it moves, the pool it moves to. */
+export interface Placement {
+  route: Route;
+  source: DataDriver;
+  /** Set while the queue moves (route.to): the pool it moves to. */
+  target: DataDriver | null;
+}
+
+/**
+ * What the routed driver asks of the catalog (catalog.ts implements it). Declared here, below the
+ * catalog, so the catalog builds its routed driver without the two files importing each other.
+ */
+export interface RouteBook {
+  readonly store: Pick<ManagementStore, 'getFlavor'>;
+  route(project: string, queue: string): Promise<Route | null>;
+  placement(project: string, queue: string, fresh?: boolean): Promise<Placement | null>;
+  placementOf(route: Route): Promise<Placement>;
+  placeOrRegister(project: string, queue: string, flavor: string | null): Promise<Placement>;
+  registerIn(project: string, queue: string, pool: string): Promise<Route>;
+  deregister(project: string, queue: string): Promise<void>;
+  driver(pool: string): Promise<DataDriver>;
+  drivers(): Promise<ReadonlyMap<string, DataDriver>>;
+  listQueues(project: string, options: ListQueuesOptions): Promise<QueuePage>;
+  close(): Promise<void>;
+}
 
 /**
  * The DataDriver the service talks to when pooling is on — Zaqar's pooling DataDriver: each call
@@ -57,7 +85,7 @@ export class RoutedDriver implements DataDriver {
   readonly subscriptions: SubscriptionController;
 
   constructor(
-    private readonly catalog: Catalog,
+    private readonly catalog: RouteBook,
     readonly limits: Limits,
   ) {
     const at = (project: string, queue: string) => catalog.placement(project, queue);
