@@ -7,12 +7,11 @@ export { DataFile } from './data-file.js';
 export type { DirSyncer, Throttle } from './disk.js';
 export { exists as spoolPathExists, mkdirAsync as spoolMkdir, spoolFileIo, useSpoolFileIo } from './disk.js';
 export { CheckedOutEntry, Entry } from './entry.js';
+export type { EntryAction, EntryDecision } from './entry-action.js';
 export type { Layout, ScratchKind } from './layout.js';
 export { type SpoolLog, type SpoolLogLevel, silentLog, stderrLog } from './log.js';
 export {
   type EnqueueName,
-  type EntryAction,
-  type EntryDecision,
   Multispool,
   type MultispoolOptions,
   UniqueName,

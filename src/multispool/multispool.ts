@@ -9,8 +9,9 @@ import {
 import type { DataFile } from './data-file.js';
 import { errnoOf, listNames, mkdirAsync, readdirAsync, statAsync, storageError } from './disk.js';
 import { CheckedOutEntry, Entry } from './entry.js';
+import type { EntryAction, EntryDecision } from './entry-action.js';
 import { type SpoolLog, stderrLog } from './log.js';
-import { QueueReader, type QueueReaderOptions } from './queue-reader.js';
+import { QueueReader, type QueueReaderOptions, type ReadableSpool } from './queue-reader.js';
 import { type RecoveryReport, recoverSpool } from './recovery.js';
 import { NewerMetadataError, SpoolFiles } from './spool-files.js';
 import { type NameGenerator, QUEUE_NAME_PATTERN, type Spoolable, timeOrderedNames } from './spoolable.js';
@@ -23,14 +24,6 @@ export interface MultispoolOptions {
   /** Most files this Multispool keeps open at once; default 256. */
   maxOpenFiles?: number;
 }
-
-/** What `f` decides for a checked-out entry: save it (new metadata, a queue) or remove it; and a result. */
-export type EntryDecision<M, Q extends string> = { save: readonly [M, Q] } | 'remove';
-
-export type EntryAction<M, D, Q extends string, R> = (
-  metadata: M,
-  dataFile: DataFile<D>,
-) => Promise<readonly [EntryDecision<M, Q>, R]> | readonly [EntryDecision<M, Q>, R];
 
 /** How enqueue names an entry: reserve a fresh name from a generator, or use one reserved already (or exactly this one). */
 export type EnqueueName = { reserve: NameGenerator } | { use: UniqueName | string };
@@ -69,7 +62,7 @@ const LOCK_FILE = '.lock';
  * entry without locks or a server. See layout.ts for the files and recovery.ts for what is
  * repaired when a process dies.
  */
-export class Multispool<M, D, Q extends string = string> {
+export class Multispool<M, D, Q extends string = string> implements ReadableSpool<M, D, Q> {
   /** @internal */
   readonly files: SpoolFiles<M, D, Q>;
   private readonly defaultNames: NameGenerator = timeOrderedNames();

@@ -1,8 +1,19 @@
 import { ClosedError, CorruptDataError } from '../core/index.js';
 import { listNames } from './disk.js';
-import type { CheckedOutEntry } from './entry.js';
-import type { EntryAction, Multispool } from './multispool.js';
+import type { CheckedOutEntry, Entry } from './entry.js';
+import type { EntryAction } from './entry-action.js';
 import { type QueueWatch, watchQueue } from './queue-watch.js';
+
+/**
+ * What a reader asks of its Multispool (multispool.ts implements it), declared here so the spool
+ * can make readers without the two files importing each other.
+ */
+export interface ReadableSpool<M, D, Q extends string> {
+  entry(queue: Q, name: string): Entry<M, D, Q>;
+  checkoutOrNotFound(entry: Entry<M, D, Q>): Promise<CheckedOutEntry<M, D, Q> | 'not-found'>;
+  runCheckedOut<R>(taken: CheckedOutEntry<M, D, Q>, f: EntryAction<M, D, Q, R>): Promise<R>;
+  layoutQueueDir(queue: Q): string;
+}
 
 export interface QueueReaderOptions {
   /**
@@ -35,7 +46,7 @@ export class QueueReader<M, D, Q extends string> {
   private readonly useWatch: boolean;
 
   constructor(
-    private readonly spool: Multispool<M, D, Q>,
+    private readonly spool: ReadableSpool<M, D, Q>,
     readonly queue: Q,
     options: QueueReaderOptions = {},
   ) {
