@@ -6,7 +6,6 @@ import {
   ResourceConflictError,
   ResourceNotFoundError,
 } from '../core/index.js';
-import type { DataFile } from './data-file.js';
 import { errnoOf, listNames, mkdirAsync, readdirAsync, statAsync, storageError } from './disk.js';
 import { CheckedOutEntry, Entry } from './entry.js';
 import type { EntryAction, EntryDecision } from './entry-action.js';
