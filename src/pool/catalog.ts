@@ -1,5 +1,6 @@
 import {
   type Clock,
+  checkProject,
   InvalidArgumentError,
   ignoreMissing,
   type Limits,
@@ -362,6 +363,8 @@ export class Catalog implements RouteBook {
    * asked for or filtered on, from each queue's pool.
    */
   async listQueues(project: string, options: ListQueuesOptions): Promise<QueuePage> {
+    // The catalogue answers without asking a pool, so it checks the project as a pool would.
+    checkProject(project, this.limits);
     const limit = options.limit ?? this.limits.defaultPageSize;
     const filter = options.filter !== undefined && Object.keys(options.filter).length > 0 ? options.filter : null;
     const name = options.name === undefined || options.name === '' ? undefined : options.name;
@@ -408,6 +411,10 @@ export class Catalog implements RouteBook {
       }
     }
     return all;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
   }
 
   /** Closes every pool's driver, the embedded store and the management store. */
