@@ -12,9 +12,11 @@
  *   correctly — so no copying runs on its own between a case's steps and the case stays exactly
  *   as deterministic as on a single store.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { type ConformanceTarget, conformanceCases, runConformance } from '../../src/conformance/index.js';
-import { type Clock, type FakeClock, makeLimits } from '../../src/core/index.js';
+import { type Clock, FakeClock, makeLimits } from '../../src/core/index.js';
 import { Catalog, type MovePhase, PoolAdmin } from '../../src/pool/index.js';
 import type { DataDriver } from '../../src/store/contract/index.js';
 import { createMemoryDriver } from '../../src/store/memory/index.js';
@@ -136,3 +138,28 @@ const duringMove: ConformanceTarget = {
 
 runConformance(pooled, conformanceCases);
 runConformance(duringMove, conformanceCases);
+
+describe('conformance: the moving target moves', () => {
+  it('puts a created queue at draining and a posted one at copying, each bound for the other pool', async () => {
+    const catalog = await pooledCatalog(new FakeClock());
+    const driver = moving(catalog);
+    try {
+      await driver.queues.create('p', 'made', { keep: 1 });
+      await driver.messages.post('p', 'posted', [{ body: 1 }], 'c');
+      for (const [queue, phase] of [
+        ['made', 'draining'],
+        ['posted', 'copying'],
+      ] as const) {
+        const route = await catalog.route('p', queue, true);
+        assert.equal(route?.phase, phase, queue);
+        assert.ok(route.to !== undefined && route.to !== route.pool, `${queue} moves to the other pool`);
+        assert.deepEqual(
+          await (await catalog.driver(route.to)).queues.getMetadata('p', queue),
+          queue === 'made' ? { keep: 1 } : {},
+        );
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+});
