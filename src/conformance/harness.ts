@@ -20,6 +20,11 @@ export interface ConformanceTarget {
   reopen?(driver: DataDriver, clock: FakeClock): Promise<DataDriver>;
   /** Called once after the whole suite. */
   cleanup?(): Promise<void>;
+  /**
+   * Cases that cannot hold for this target by design, by case name, with why (printed as the
+   * skip reason). Every other case runs: a target skips only what it must, and says so.
+   */
+  skips?: Readonly<Record<string, string>>;
 }
 
 export interface CaseContext {
@@ -67,6 +72,8 @@ export async function runCase(target: ConformanceTarget, testCase: ConformanceCa
 
 /** Why a case does not apply to a target, or null when it does. */
 export async function inapplicable(target: ConformanceTarget, testCase: ConformanceCase): Promise<string | null> {
+  const skipped = target.skips?.[testCase.name];
+  if (skipped !== undefined) return `${target.name}: ${skipped}`;
   if (testCase.needsReopen && !target.reopen) return `${target.name} cannot be reopened`;
   if (!testCase.requires?.length) return null;
   const driver = await target.open(new FakeClock());

@@ -1,5 +1,6 @@
 import {
   type Clock,
+  checkProject,
   InvalidArgumentError,
   ignoreMissing,
   type Limits,
@@ -9,6 +10,7 @@ import {
   StorageUnavailableError,
   silentLogger,
   systemClock,
+  TtlCache,
 } from '../core/index.js';
 import {
   type ClaimController,
@@ -24,7 +26,7 @@ import {
 import { ManagementStore, type PoolRecord, type Route } from './management-store.js';
 import { PoolDrivers } from './pool-drivers.js';
 import { openPoolDriver } from './pool-uri.js';
-import { RoutedDriver } from './routed-driver.js';
+import { type Placement, type RouteBook, RoutedDriver } from './routed-driver.js';
 import { unavailableDriver } from './unavailable-driver.js';
 import { weightedChoice } from './weighted-choice.js';
 
@@ -63,20 +65,9 @@ export interface CatalogOptions {
   observerFor?: (pool: string) => StoreObserver;
 }
 
-/** Where a queue's operations go: its pool, and while it moves, the pool it moves to. */
-export interface Placement {
-  route: Route;
-  source: DataDriver;
-  /** Set while the queue moves (route.to): the pool it moves to. */
-  target: DataDriver | null;
-}
-
-interface CachedRoute {
-  route: Route;
-  until: number;
-}
-
 const ROUTE_CACHE_MAX = 100_000;
+/** The pool table is one entry of its cache. */
+const POOL_TABLE = 'pools';
 
 /**
  * The pool catalog — Zaqar's pooling Catalog (zaqar/storage/pooling.py) over Posthorn's storage
@@ -95,7 +86,7 @@ const ROUTE_CACHE_MAX = 100_000;
  * - Entries are cached for `cacheSeconds`; pool records too. A move (queue-mover.ts) relies on
  *   this bound: it waits cache time plus settle time after each route change.
  */
-export class Catalog {
+export class Catalog implements RouteBook {
   readonly store: ManagementStore;
   readonly routed: RoutedDriver;
   readonly limits: Limits;
@@ -109,10 +100,11 @@ export class Catalog {
   private readonly management: DataDriver;
   private readonly random: () => number;
   private readonly poolDrivers: PoolDrivers;
-  private readonly routes = new Map<string, CachedRoute>();
-  private readonly lookups = new Map<string, Promise<Route | null>>();
-  private poolTable: { pools: Map<string, PoolRecord>; at: number } | null = null;
-  private poolTableLoad: Promise<Map<string, PoolRecord>> | null = null;
+  /** Null (no entry) is kept only until the load that read it has answered: a queue is new until registered. */
+  private readonly routes: TtlCache<Route | null>;
+  private readonly poolTable: TtlCache<Map<string, PoolRecord>>;
+  /** When the pool table was last read (a name it lacks is looked up again at most every 100 ms). */
+  private poolTableReadAt = Number.NEGATIVE_INFINITY;
   private closing: Promise<void> | null = null;
 
   constructor(options: CatalogOptions) {
@@ -127,6 +119,8 @@ export class Catalog {
     this.settleMs = Math.round((options.settleSeconds ?? 5) * 1000);
     this.sharedOnly = options.sharedOnly === true;
     this.random = options.random ?? Math.random;
+    this.routes = new TtlCache({ ttlMs: this.cacheMs, maxEntries: ROUTE_CACHE_MAX, clock: this.clock });
+    this.poolTable = new TtlCache({ ttlMs: this.cacheMs, maxEntries: 1, clock: this.clock });
     const observerFor = options.observerFor;
     const open =
       options.openDriver ??
@@ -212,30 +206,15 @@ export class Catalog {
 
   /**
    * The route of a queue, from the cache when it is fresh (or `fresh` says to read it). Null when
-   * the catalogue has no entry. Concurrent reads of one entry share one lookup.
+   * the catalogue has no entry. Concurrent reads of one entry share one lookup; a fresh read
+   * shares none begun before it, which may have read the entry before a change.
    */
   async route(project: string, queue: string, fresh = false): Promise<Route | null> {
     const key = routeKey(project, queue);
-    if (!fresh) {
-      const cached = this.routes.get(key);
-      if (cached !== undefined && cached.until > this.clock.now()) return cached.route;
-    }
-    const pending = this.lookups.get(key);
-    if (pending !== undefined) return pending;
-    const lookup = this.store.getRoute(project, queue).then(
-      (route) => {
-        this.lookups.delete(key);
-        if (route === null) this.routes.delete(key);
-        else this.remember(project, queue, route);
-        return route;
-      },
-      (error: unknown) => {
-        this.lookups.delete(key);
-        throw error;
-      },
-    );
-    this.lookups.set(key, lookup);
-    return lookup;
+    if (fresh) this.routes.delete(key);
+    const route = await this.routes.get(key, () => this.store.getRoute(project, queue));
+    if (route === null && this.routes.peek(key) === null) this.routes.delete(key);
+    return route;
   }
 
   /** Where a queue's calls go now; null when it is in no pool. */
@@ -262,8 +241,7 @@ export class Catalog {
 
   /** Updates this server's cache at once (the other servers follow within the cache time). */
   remember(project: string, queue: string, route: Route): void {
-    if (this.routes.size >= ROUTE_CACHE_MAX) this.routes.clear();
-    this.routes.set(routeKey(project, queue), { route, until: this.clock.now() + this.cacheMs });
+    this.routes.set(routeKey(project, queue), route);
   }
 
   forget(project: string, queue: string): void {
@@ -288,34 +266,23 @@ export class Catalog {
     const record = table.get(name);
     if (record !== undefined) return record;
     // A pool registered through another server moments ago: look once more, not more than every 100 ms.
-    if (this.poolTable !== null && this.clock.now() - this.poolTable.at < 100) return null;
+    if (this.clock.now() - this.poolTableReadAt < 100) return null;
     return (await this.pools(true)).get(name) ?? null;
   }
 
   /** Every registered pool by name (cached for the cache time). */
   async pools(fresh = false): Promise<Map<string, PoolRecord>> {
-    const table = this.poolTable;
-    if (!fresh && table !== null && this.clock.now() - table.at < this.cacheMs) return table.pools;
-    if (this.poolTableLoad !== null) return this.poolTableLoad;
-    const load = this.store.allPools().then(
-      (records) => {
-        this.poolTableLoad = null;
-        const pools = new Map(records.map((r) => [r.name, r]));
-        this.poolTable = { pools, at: this.clock.now() };
-        return pools;
-      },
-      (error: unknown) => {
-        this.poolTableLoad = null;
-        throw error;
-      },
-    );
-    this.poolTableLoad = load;
-    return load;
+    if (fresh) this.poolTable.delete(POOL_TABLE);
+    return this.poolTable.get(POOL_TABLE, async () => {
+      const records = await this.store.allPools();
+      this.poolTableReadAt = this.clock.now();
+      return new Map(records.map((r) => [r.name, r]));
+    });
   }
 
   /** Drops the cached pool table and a pool's driver (the admin API changed the pool). */
   poolChanged(name: string, uriChanged: boolean): void {
-    this.poolTable = null;
+    this.poolTable.delete(POOL_TABLE);
     if (uriChanged) this.poolDrivers.drop(name);
   }
 
@@ -396,6 +363,8 @@ export class Catalog {
    * asked for or filtered on, from each queue's pool.
    */
   async listQueues(project: string, options: ListQueuesOptions): Promise<QueuePage> {
+    // The catalogue answers without asking a pool, so it checks the project as a pool would.
+    checkProject(project, this.limits);
     const limit = options.limit ?? this.limits.defaultPageSize;
     const filter = options.filter !== undefined && Object.keys(options.filter).length > 0 ? options.filter : null;
     const name = options.name === undefined || options.name === '' ? undefined : options.name;
@@ -442,6 +411,10 @@ export class Catalog {
       }
     }
     return all;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
   }
 
   /** Closes every pool's driver, the embedded store and the management store. */

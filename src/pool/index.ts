@@ -1,4 +1,4 @@
-export { Catalog, type CatalogOptions, EMBEDDED_POOL, type Placement } from './catalog.js';
+export { Catalog, type CatalogOptions, EMBEDDED_POOL } from './catalog.js';
 export { Lease } from './lease.js';
 export {
   type CopyIntent,
@@ -12,6 +12,7 @@ export {
   type Route,
   type RouteListing,
 } from './management-store.js';
+export type { MoveOptions } from './move-run.js';
 export {
   type InitialPool,
   type OpenPoolingOptions,
@@ -32,7 +33,7 @@ export {
   parsePoolUri,
   redactPoolUri,
 } from './pool-uri.js';
-export { type MoveOptions, type MoveReport, QueueMover } from './queue-mover.js';
-export { RoutedDriver } from './routed-driver.js';
+export { type MoveReport, QueueMover } from './queue-mover.js';
+export { type Placement, type RouteBook, RoutedDriver } from './routed-driver.js';
 export { unavailableDriver } from './unavailable-driver.js';
 export { weightedChoice } from './weighted-choice.js';

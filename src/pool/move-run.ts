@@ -15,7 +15,6 @@ import type { Catalog } from './catalog.js';
 import type { Lease } from './lease.js';
 import type { CopyIntent, MoveRecord, Route } from './management-store.js';
 import { MOVE_BATCH } from './pool-limits.js';
-import type { MoveOptions } from './queue-mover.js';
 
 /** Seconds the mover's claim on a batch of originals lasts (no grace: lifetimes are not stretched). */
 const MOVER_CLAIM_SECONDS = 60;
@@ -25,6 +24,17 @@ const DELAY_MARGIN_MS = 5_000;
 const COPYING_MAX_MS = 60_000;
 const POLL_MS = 200;
 const PROGRESS_MS = 500;
+
+export interface MoveOptions {
+  /**
+   * Seconds consumers' claims in the source may go on once the source is otherwise drained; then
+   * they are released (their messages are copied and delivered again, as when a claim expires).
+   * Default: none — the move waits for every claim to be deleted or to expire.
+   */
+  claimWaitSeconds?: number | null;
+  /** Told of every progress update (also kept in the move record). */
+  onProgress?: (move: MoveRecord) => void;
+}
 
 class Paused extends Error {}
 class Cancelled extends Error {}

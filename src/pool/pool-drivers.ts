@@ -1,5 +1,6 @@
 import {
   type Clock,
+  ClosedError,
   isPosthornError,
   StorageMisconfiguredError,
   StorageUnavailableError,
@@ -42,7 +43,7 @@ export class PoolDrivers {
 
   /** The driver of `pool` at `uri`, opened when needed. A changed URI closes the old driver. */
   get(pool: string, uri: string): Promise<DataDriver> {
-    if (this.closed) return Promise.reject(new StorageUnavailableError('the pool catalog is closed'));
+    if (this.closed) return Promise.reject(new ClosedError('the pool catalog'));
     let entry = this.entries.get(pool);
     if (entry !== undefined && entry.uri !== uri) {
       this.drop(pool);

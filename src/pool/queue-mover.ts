@@ -3,21 +3,10 @@ import { QueueNotFoundError, ResourceConflictError, ResourceNotFoundError } from
 import { type Catalog, EMBEDDED_POOL } from './catalog.js';
 import { Lease } from './lease.js';
 import { type MoveRecord, moveKey } from './management-store.js';
-import { MoveRun } from './move-run.js';
+import { type MoveOptions, MoveRun } from './move-run.js';
 
 /** Seconds the move lease lasts without renewal; it is renewed every third of that. */
 const LEASE_SECONDS = 10;
-
-export interface MoveOptions {
-  /**
-   * Seconds consumers' claims in the source may go on once the source is otherwise drained; then
-   * they are released (their messages are copied and delivered again, as when a claim expires).
-   * Default: none — the move waits for every claim to be deleted or to expire.
-   */
-  claimWaitSeconds?: number | null;
-  /** Told of every progress update (also kept in the move record). */
-  onProgress?: (move: MoveRecord) => void;
-}
 
 /** A move record with whether some process is working on it now. */
 export type MoveReport = MoveRecord & { active: boolean };

@@ -2,6 +2,7 @@ import {
   ALL_CAPABILITIES,
   type Capability,
   ClaimNotFoundError,
+  ClosedError,
   checkQueueMetadata,
   type GcReport,
   InvalidArgumentError,
@@ -16,16 +17,47 @@ import {
   StorageUnavailableError,
   SubscriptionNotFoundError,
 } from '../core/index.js';
-import type {
-  ClaimController,
-  DataDriver,
-  ListMessagesOptions,
-  MessageController,
-  MessagePage,
-  QueueController,
-  SubscriptionController,
+import {
+  type ClaimController,
+  type DataDriver,
+  deadLetterPolicy,
+  type ListMessagesOptions,
+  type ListQueuesOptions,
+  type MessageController,
+  type MessagePage,
+  type QueueController,
+  type QueuePage,
+  type SubscriptionController,
 } from '../store/contract/index.js';
-import type { Catalog, Placement } from './catalog.js';
+import type { ManagementStore, Route } from './management-store.js';
+
+/** Where a queue's operations go: its pool, and while it moves, the pool it moves to. */
+export interface Placement {
+  route: Route;
+  source: DataDriver;
+  /** Set while the queue moves (route.to): the pool it moves to. */
+  target: DataDriver | null;
+}
+
+/**
+ * What the routed driver asks of the catalog (catalog.ts implements it). Declared here, below the
+ * catalog, so the catalog builds its routed driver without the two files importing each other.
+ */
+export interface RouteBook {
+  readonly store: Pick<ManagementStore, 'getFlavor'>;
+  route(project: string, queue: string): Promise<Route | null>;
+  placement(project: string, queue: string, fresh?: boolean): Promise<Placement | null>;
+  placementOf(route: Route): Promise<Placement>;
+  placeOrRegister(project: string, queue: string, flavor: string | null): Promise<Placement>;
+  registerIn(project: string, queue: string, pool: string): Promise<Route>;
+  deregister(project: string, queue: string): Promise<void>;
+  driver(pool: string): Promise<DataDriver>;
+  drivers(): Promise<ReadonlyMap<string, DataDriver>>;
+  listQueues(project: string, options: ListQueuesOptions): Promise<QueuePage>;
+  close(): Promise<void>;
+  /** True once close was called. */
+  readonly closed: boolean;
+}
 
 /**
  * The DataDriver the service talks to when pooling is on — Zaqar's pooling DataDriver: each call
@@ -57,7 +89,7 @@ export class RoutedDriver implements DataDriver {
   readonly subscriptions: SubscriptionController;
 
   constructor(
-    private readonly catalog: Catalog,
+    private readonly catalog: RouteBook,
     readonly limits: Limits,
   ) {
     const at = (project: string, queue: string) => catalog.placement(project, queue);
@@ -147,21 +179,27 @@ export class RoutedDriver implements DataDriver {
         );
       },
       get: async (project, queue, id) => {
-        const place = await need(project, queue);
+        const place = await at(project, queue);
+        if (place === null) throw new MessageNotFoundError(queue, id);
         return sourceThenTarget(place, (d) => d.messages.get(project, queue, id), isMessageMissing);
       },
       bulkGet: async (project, queue, ids) => {
-        const place = await need(project, queue);
+        const place = await at(project, queue);
+        if (place === null) return [];
         if (place.target === null) return place.source.messages.bulkGet(project, queue, ids);
         const halves = await Promise.all(
           [place.source, place.target].map((d) => ignoreMissing(d.messages.bulkGet(project, queue, ids), [])),
         );
         const byId = new Map(halves.flat().map((m) => [m.id, m]));
-        return ids.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
+        // Each message once, in the order first asked, as a single store answers.
+        return [...new Set(ids)].map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
       },
       delete: async (project, queue, id, options) => {
         const place = await at(project, queue);
-        if (place === null) return;
+        if (place === null) {
+          if (options?.fenced === true) throw new MessageNotFoundError(queue, id);
+          return;
+        }
         if (place.target === null) return place.source.messages.delete(project, queue, id, options);
         if (options?.fenced === true) {
           // Mid-move the message is on one side: fenced, it is missing only when on neither.
@@ -194,7 +232,8 @@ export class RoutedDriver implements DataDriver {
         return [...new Set(ids)].filter((id) => gone.has(id));
       },
       pop: async (project, queue, limit) => {
-        const place = await need(project, queue);
+        const place = await at(project, queue);
+        if (place === null) return [];
         if (place.target === null) return place.source.messages.pop(project, queue, limit);
         const first = await ignoreMissing(place.target.messages.pop(project, queue, limit), []);
         if (first.length >= limit) return first;
@@ -293,6 +332,8 @@ export class RoutedDriver implements DataDriver {
 
   /** Collects expired data in every pool that answers. */
   async gc(): Promise<GcReport> {
+    // A closed catalog's pools are reported unreachable by drivers(), which gc would skip as away.
+    if (this.catalog.closed) throw new ClosedError('the pooled driver');
     const total: GcReport = { messages: 0, claims: 0, subscriptions: 0 };
     for (const driver of (await this.catalog.drivers()).values()) {
       try {
@@ -354,9 +395,15 @@ export class RoutedDriver implements DataDriver {
     // it first (as that store will), so metadata it refuses leaves no dead-letter queue behind.
     checkQueueMetadata(metadata, this.limits);
     const pool = place.route.pool;
-    const route = await this.catalog.registerIn(project, dlq, pool);
+    // Only a queue that dead-letters gets its dead-letter queue placed and made now (a store makes
+    // none before); one named without _max_claim_count must still be in the same pool if anywhere.
+    const deadLetters = deadLetterPolicy(metadata, queue) !== null;
+    const route = deadLetters
+      ? await this.catalog.registerIn(project, dlq, pool)
+      : await this.catalog.route(project, dlq);
+    if (route === null) return;
     if (route.pool === pool && route.to === undefined && place.target === null) {
-      await (await this.catalog.driver(pool)).queues.create(project, dlq, {});
+      if (deadLetters) await (await this.catalog.driver(pool)).queues.create(project, dlq, {});
       return;
     }
     // Already set that way: a queue whose dead-letter queue was moved first keeps working.
@@ -374,6 +421,11 @@ export class RoutedDriver implements DataDriver {
 const TARGET_MARKER = 't:';
 const SOURCE_MARKER = 's:';
 
+/**
+ * A page of a moving queue: the target's messages first (it holds the oldest: copies of the
+ * source's head), then the source's. When the source has nothing more for now, the marker stays
+ * where the half read last ended, so messages posted there later are seen by the next page.
+ */
 async function listMoving(
   place: Placement,
   project: string,
@@ -383,38 +435,47 @@ async function listMoving(
 ): Promise<MessagePage> {
   const target = place.target as DataDriver;
   const limit = options.limit ?? defaultLimit;
-  const given = options.marker;
+  const { marker: given, ...rest } = options;
   const messages: Message[] = [];
-  let inSource = given !== undefined && !given.startsWith(TARGET_MARKER);
-  let marker: string | undefined;
-  if (given?.startsWith(TARGET_MARKER)) marker = given.slice(2);
-  else if (given?.startsWith(SOURCE_MARKER)) marker = given.slice(2);
-  else marker = given; // a marker from before the move: the source's own
-  if (!inSource) {
+  // The target half's position: undefined at its start, null once left for the source half.
+  let targetMarker: string | null | undefined;
+  let sourceMarker: string | undefined;
+  if (given?.startsWith(TARGET_MARKER)) targetMarker = given.slice(2);
+  else if (given !== undefined) {
+    targetMarker = null;
+    // A marker from before the move is the source's own.
+    sourceMarker = given.startsWith(SOURCE_MARKER) ? given.slice(2) : given;
+  }
+  if (targetMarker !== null) {
     const page = await ignoreMissing(
-      target.messages.list(project, queue, { ...options, ...(marker !== undefined ? { marker } : {}), limit }),
+      target.messages.list(project, queue, {
+        ...rest,
+        ...(targetMarker !== undefined ? { marker: targetMarker } : {}),
+        limit,
+      }),
       null,
     );
     messages.push(...(page?.messages ?? []));
-    if (messages.length >= limit) {
-      return { messages, marker: page?.marker == null ? null : TARGET_MARKER + page.marker };
-    }
-    inSource = true;
-    marker = undefined;
+    targetMarker = page?.marker ?? targetMarker;
+    if (messages.length >= limit) return { messages, marker: prefixed(TARGET_MARKER, targetMarker) };
   }
-  const { marker: _given, ...rest } = options;
   const page = await ignoreMissing(
     place.source.messages.list(project, queue, {
       ...rest,
-      ...(marker !== undefined ? { marker } : {}),
+      ...(sourceMarker !== undefined ? { marker: sourceMarker } : {}),
       limit: limit - messages.length,
     }),
     null,
   );
-  messages.push(...(page?.messages ?? []));
-  const next = page?.marker ?? marker;
-  if (next == null) return { messages, marker: messages.length === 0 && given === undefined ? null : (given ?? null) };
-  return { messages, marker: SOURCE_MARKER + next };
+  const fromSource = page?.messages ?? [];
+  messages.push(...fromSource);
+  if (fromSource.length > 0 && page?.marker != null) return { messages, marker: SOURCE_MARKER + page.marker };
+  if (targetMarker !== null) return { messages, marker: prefixed(TARGET_MARKER, targetMarker) };
+  return { messages, marker: prefixed(SOURCE_MARKER, sourceMarker) };
+}
+
+function prefixed(half: string, marker: string | undefined): string | null {
+  return marker === undefined ? null : half + marker;
 }
 
 async function sourceThenTarget<T>(

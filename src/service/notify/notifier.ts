@@ -1,13 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import {
   type Clock,
-  ignoreMissing,
   type Limits,
   LockedError,
   type Logger,
   LogThrottle,
   type NewMessage,
-  type QueueMetadata,
   QueueNotFoundError,
   type Subscription,
   SubscriptionNotFoundError,
@@ -17,30 +15,27 @@ import {
 } from '../../core/index.js';
 import type { Bounce, DeliveryJob, DeliveryReport, RecipientOutcome } from '../../spool/index.js';
 import { Spool } from '../../spool/index.js';
-import type { DataDriver } from '../../store/contract/index.js';
 import type { DriverResolver } from '../driver-resolver.js';
 import { isSealed, type MessageCipher } from '../message-cipher.js';
-import { type ResourceKind, storeProject } from '../namespaces.js';
+import type { ResourceKind } from '../namespaces.js';
 import { formatExpires, signUrl } from '../signed-urls.js';
 import { decodeBatch, type NotificationBatch, parseRecipient, type SpooledSubscription } from './batch.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import { DestinationDeniedError, type DestinationPolicy } from './destination-policy.js';
+import type { DestinationPolicy } from './destination-policy.js';
 import type { DeliveryCounts, NotificationHooks } from './hooks.js';
-import { DEFAULT_SMTP_RELAY, MailSender, type SmtpRelay } from './mail-sender.js';
+import type { SmtpRelay } from './mail-sender.js';
+import { NotificationDispatch } from './notification-dispatch.js';
 import {
   type ConfirmationType,
   confirmationPayload,
   notificationPayload,
   type Payload,
   payloadJson,
-  webhookBody,
-  webhookHeaders,
 } from './payloads.js';
-import { effectiveRetryPolicy, retryIntervals } from './retry-schedule.js';
 import { MAX_SLOTS, notificationSlot } from './slots.js';
-import { type BatchTarget, SpoolBatcher } from './spool-batcher.js';
-import { parseSubscriber } from './subscriber-uri.js';
-import { failed, type PairOutcome, PERMANENT, tryLater, WebhookSender } from './webhook-sender.js';
+import { SpoolBatcher } from './spool-batcher.js';
+import { SubscriptionTargets } from './subscription-targets.js';
+import { failed, type PairOutcome, PERMANENT, tryLater } from './webhook-sender.js';
 
 export interface NotifierOptions {
   /** Where subscriptions and queue metadata are read (the service's resolver). */
@@ -96,29 +91,12 @@ export interface NotifierOptions {
   ownOrigins?: () => readonly string[];
 }
 
-interface Target extends BatchTarget {
-  confirmed: boolean;
-}
-
-interface CacheEntry {
-  targets: Target[];
-  until: number;
-}
-
 const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
-const MAX_CACHE_ENTRIES = 10_000;
-const REQUESTS_PER_SUBSCRIBER = 32;
-const MAILS_PER_SUBSCRIBER = 2;
 const PRUNE_EVERY_MS = 3_600_000;
 /** A spooled message's delivery may take this long before the spool gives up on the attempt. */
 const JOB_TIMEOUT_MS = 600_000;
 /** Failed notifications are logged at most this often (a line with how many). */
 const WARN_EVERY_MS = 10_000;
-/** Processes that can share one notifications folder. */
-
-function cacheKey(kind: ResourceKind, project: string, queue: string): string {
-  return `${kind}\u0000${project}\u0000${queue}`;
-}
 
 /**
  * Delivers Zaqar's subscription notifications through the delivery Spool.
@@ -133,20 +111,17 @@ function cacheKey(kind: ResourceKind, project: string, queue: string): string {
  * pairs not yet delivered, on intervals that are the subscription's Zaqar retry policy. Retries
  * wait in the spool's files, so they survive a restart.
  *
- * Whether a queue has subscriptions is cached per queue (see subscriptionCacheMs), so posts to
- * queues without subscriptions — almost all of them — do no I/O for notifications at all.
+ * This class is the facade: a queue's subscriptions come from SubscriptionTargets (cached per
+ * queue, see subscriptionCacheMs), and each subscriber is reached by its scheme through
+ * NotificationDispatch.
  */
 export class Notifier implements NotificationHooks {
   readonly requireConfirmation: boolean;
   readonly maxSubscriptionsPerQueue: number;
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly loading = new Map<string, { promise: Promise<Target[]> }>();
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly cacheMs: number;
-  private readonly webhook: WebhookSender;
-  private readonly relay: SmtpRelay;
-  private mail: MailSender | null = null;
+  private readonly targets: SubscriptionTargets;
+  private readonly dispatch: NotificationDispatch;
   private pruneTimer: Timer | null = null;
   private closing: Promise<void> | null = null;
   private spool!: Spool<null>;
@@ -163,15 +138,15 @@ export class Notifier implements NotificationHooks {
     this.log = options.logger ?? stderrLogger;
     this.requireConfirmation = options.requireConfirmation === true;
     this.maxSubscriptionsPerQueue = options.maxSubscriptionsPerQueue ?? 100;
-    this.cacheMs = options.subscriptionCacheMs ?? 1000;
-    this.webhook = new WebhookSender({
+    this.targets = new SubscriptionTargets(options.resolver, this.clock, options.subscriptionCacheMs ?? 1000);
+    this.dispatch = new NotificationDispatch({
       timeoutMs: this.webhookTimeoutMs,
-      connections: options.webhookConnections ?? 32,
+      webhookConnections: options.webhookConnections ?? 32,
       clock: this.clock,
-      ...(options.destinations ? { policy: options.destinations } : {}),
+      ...(options.smtp ? { smtp: options.smtp } : {}),
+      ...(options.destinations ? { destinations: options.destinations } : {}),
       ...(options.ownOrigins ? { ownOrigins: options.ownOrigins } : {}),
     });
-    this.relay = { ...DEFAULT_SMTP_RELAY, ...options.smtp };
     if (this.requireConfirmation && !options.signedUrlSecret) {
       throw new RangeError('confirmation of subscriptions needs a signed URL secret (signed_url.secret_key)');
     }
@@ -230,15 +205,12 @@ export class Notifier implements NotificationHooks {
     queue: string,
     messages: readonly NewMessage[],
   ): Promise<void> | undefined {
-    const entry = this.cache.get(cacheKey(kind, project, queue));
-    if (entry !== undefined && entry.targets.length === 0 && entry.until > this.clock.now()) return undefined;
+    if (this.targets.knownEmpty(kind, project, queue)) return undefined;
     return this.notifyPosted(kind, project, queue, messages);
   }
 
   forget(kind: ResourceKind, project: string, queue: string): void {
-    const key = cacheKey(kind, project, queue);
-    this.cache.delete(key);
-    this.loading.delete(key);
+    this.targets.forget(kind, project, queue);
   }
 
   async subscribed(kind: ResourceKind, project: string, queue: string, subscription: Subscription): Promise<void> {
@@ -254,24 +226,9 @@ export class Notifier implements NotificationHooks {
     await this.confirmation('UnsubscribeConfirmation', kind, project, queue, subscription, expires);
   }
 
-  /**
-   * Refuses (DestinationDeniedError, a 400) a webhook subscriber whose host the destination
-   * policy denies, resolving its name now. A name that does not resolve is let through: nothing
-   * is known against it, and delivery checks again. Mail goes to the operator's SMTP relay, not
-   * to an address the client chooses, so `mailto:` subscribers are not checked.
-   */
-  async checkSubscriber(subscriber: string): Promise<void> {
-    const policy = this.options.destinations;
-    if (policy === undefined || policy.open) return;
-    const target = parseSubscriber(subscriber);
-    if (target.type !== 'webhook') return;
-    if (this.options.ownOrigins?.().includes(new URL(target.url).origin)) return;
-    try {
-      await policy.checkUrl(target.url);
-    } catch (error) {
-      if (error instanceof DestinationDeniedError) throw error;
-      // A resolver error (no such name, DNS down): not a refusal.
-    }
+  /** Refuses a webhook subscriber the destination policy denies (see NotificationDispatch). */
+  checkSubscriber(subscriber: string): Promise<void> {
+    return this.dispatch.checkSubscriber(subscriber);
   }
 
   removed(subscriptionId: string): void {
@@ -309,8 +266,7 @@ export class Notifier implements NotificationHooks {
       const timeout = options.timeoutMs ?? this.webhookTimeoutMs + 1000;
       await this.spool.close({ timeout: new Promise((r) => setTimeout(r, timeout).unref()) });
       this.ledger.close();
-      this.mail?.close();
-      await this.webhook.close();
+      await this.dispatch.close();
     })();
     return this.closing;
   }
@@ -323,7 +279,7 @@ export class Notifier implements NotificationHooks {
     queue: string,
     messages: readonly NewMessage[],
   ): Promise<void> {
-    const targets = await this.targets(kind, project, queue);
+    const targets = await this.targets.of(kind, project, queue);
     const now = this.clock.now();
     const live = targets.filter((t) => t.subscription.expiresAt > now && (!this.requireConfirmation || t.confirmed));
     if (live.length === 0) return;
@@ -365,83 +321,8 @@ export class Notifier implements NotificationHooks {
       httpUrl: urls.http === null ? null : new URL(path, urls.http).href,
       wsUrl: urls.ws === null ? null : new URL(path, urls.ws).href,
     });
-    const metadata = await this.queueMetadata(kind, project, queue);
-    await this.batcher.add([payload], [this.targetOf(kind, project, subscription, metadata)]);
-  }
-
-  private targetOf(kind: ResourceKind, project: string, s: Subscription, queueMetadata: QueueMetadata | null): Target {
-    const intervals = retryIntervals(effectiveRetryPolicy(s.options, queueMetadata));
-    return {
-      subscription: {
-        id: s.id,
-        kind,
-        project,
-        source: s.source,
-        subscriber: s.subscriber,
-        options: s.options,
-        expiresAt: s.expiresAt,
-      },
-      intervals,
-      scheduleKey: intervals.join(','),
-      confirmed: s.confirmed,
-    };
-  }
-
-  /** The queue's subscriptions as delivery targets, from the cache or read now. */
-  private targets(kind: ResourceKind, project: string, queue: string): Promise<Target[]> | Target[] {
-    const key = cacheKey(kind, project, queue);
-    const entry = this.cache.get(key);
-    if (entry !== undefined && entry.until > this.clock.now()) return entry.targets;
-    const running = this.loading.get(key);
-    if (running) return running.promise;
-    const load = { promise: this.loadTargets(kind, project, queue) };
-    this.loading.set(key, load);
-    load.promise.then(
-      (targets) => {
-        // A forget() while reading means what was read may be stale: keep it for this call only.
-        if (this.loading.get(key) !== load) return;
-        this.loading.delete(key);
-        if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
-        this.cache.set(key, { targets, until: this.clock.now() + this.cacheMs });
-      },
-      () => {
-        if (this.loading.get(key) === load) this.loading.delete(key);
-      },
-    );
-    return load.promise;
-  }
-
-  private async driver(kind: ResourceKind, project: string, queue: string): Promise<DataDriver> {
-    return this.options.resolver.forQueue(storeProject(kind, project), queue);
-  }
-
-  private async queueMetadata(kind: ResourceKind, project: string, queue: string): Promise<QueueMetadata | null> {
-    const driver = await this.driver(kind, project, queue);
-    return ignoreMissing(driver.queues.getMetadata(storeProject(kind, project), queue), null);
-  }
-
-  private async loadTargets(kind: ResourceKind, project: string, queue: string): Promise<Target[]> {
-    const driver = await this.driver(kind, project, queue);
-    const sp = storeProject(kind, project);
-    const subscriptions: Subscription[] = [];
-    let marker: string | undefined;
-    try {
-      for (let page = 0; page < 10_000; page++) {
-        const found = await driver.subscriptions.list(sp, queue, {
-          limit: driver.limits.maxSubscriptionsPerPage,
-          ...(marker !== undefined ? { marker } : {}),
-        });
-        subscriptions.push(...found.subscriptions);
-        if (found.subscriptions.length === 0 || found.marker === null || found.marker === marker) break;
-        marker = found.marker;
-      }
-    } catch (error) {
-      if (error instanceof QueueNotFoundError) return [];
-      throw error;
-    }
-    if (subscriptions.length === 0) return [];
-    const metadata = await this.queueMetadata(kind, project, queue);
-    return subscriptions.map((s) => this.targetOf(kind, project, s, metadata));
+    const metadata = await this.targets.queueMetadata(kind, project, queue);
+    await this.batcher.add([payload], [this.targets.targetOf(kind, project, subscription, metadata)]);
   }
 
   // --- delivery -------------------------------------------------------------------------------
@@ -519,8 +400,7 @@ export class Notifier implements NotificationHooks {
       // A retry may come long after the post: the subscription may have been deleted, renewed
       // or pointed elsewhere meanwhile. Retries follow it as it is now.
       try {
-        const driver = await this.driver(s.kind, s.project, s.source);
-        const now = await driver.subscriptions.get(storeProject(s.kind, s.project), s.source, s.id);
+        const now = await this.targets.current(s.kind, s.project, s.source, s.id);
         s = { ...s, subscriber: now.subscriber, options: now.options, expiresAt: now.expiresAt };
       } catch (error) {
         if (error instanceof QueueNotFoundError || error instanceof SubscriptionNotFoundError) {
@@ -530,18 +410,8 @@ export class Notifier implements NotificationHooks {
       }
     }
     if (s.expiresAt <= this.clock.now()) return all(failed('the subscription expired'));
-    const target = parseSubscriber(s.subscriber);
-    if (target.type === 'unreachable') return all(failed(target.reason));
-    let send: (item: number) => Promise<PairOutcome>;
-    if (target.type === 'webhook') {
-      const headers = webhookHeaders(s.options);
-      if (target.authorization !== null) headers.authorization = target.authorization;
-      send = (item) => this.webhook.send(target.url, headers, webhookBody(jsonOf(item), s.options));
-    } else {
-      send = (item) =>
-        this.mailer().send(this.mailOf(s, target.address, target.subject, batch.items[item] as Payload, jsonOf(item)));
-    }
-    const lanes = target.type === 'webhook' ? REQUESTS_PER_SUBSCRIBER : MAILS_PER_SUBSCRIBER;
+    const dispatch = this.dispatch.to(s, batch, jsonOf);
+    if (!('send' in dispatch)) return all(dispatch);
     let next = 0;
     let delivered = 0;
     let lost = 0;
@@ -554,7 +424,7 @@ export class Notifier implements NotificationHooks {
           settle(item, tryLater('not tried in this attempt: its time ran out'));
           continue;
         }
-        const outcome = await send(item);
+        const outcome = await dispatch.send(item);
         settle(item, outcome);
         if (outcome.status === 'delivered') delivered++;
         else {
@@ -564,13 +434,9 @@ export class Notifier implements NotificationHooks {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(dispatch.lanes, items.length) }, lane));
     this.count(s, delivered, lost);
-    if (example !== null) {
-      const where =
-        target.type === 'webhook' ? new URL(target.url).origin : `mailto:@${target.address.split('@').pop()}`;
-      this.logFailedAttempt(s, where, retried, lost, example);
-    }
+    if (example !== null) this.logFailedAttempt(s, dispatch.where, retried, lost, example);
   }
 
   /**
@@ -604,34 +470,6 @@ export class Notifier implements NotificationHooks {
       delivered,
       lost,
     );
-  }
-
-  private mailer(): MailSender {
-    this.mail ??= new MailSender(this.relay, this.webhookTimeoutMs, this.clock);
-    return this.mail;
-  }
-
-  private mailOf(s: SpooledSubscription, to: string, uriSubject: string | null, payload: Payload, json: string) {
-    const from = typeof s.options.from === 'string' && s.options.from !== '' ? s.options.from : this.relay.from;
-    const type = payload.Message_Type;
-    if (type === 'SubscriptionConfirmation' || type === 'UnsubscribeConfirmation') {
-      const link = typeof payload.WSGISubscribeURL === 'string' ? payload.WSGISubscribeURL : payload['URL-Paths'];
-      const what = type === 'SubscriptionConfirmation' ? 'confirm' : 'resubscribe to';
-      return {
-        from,
-        to,
-        subject:
-          type === 'SubscriptionConfirmation'
-            ? `Confirm your subscription to ${s.source}`
-            : `You unsubscribed from ${s.source}`,
-        text:
-          `${String(payload.Message)}\n\nTo ${what} it, send PUT ${String(link)} with the body ` +
-          `{"confirmed": true} and the headers URL-Signature, URL-Methods, URL-Paths, URL-Expires and ` +
-          `X-Project-ID given below.\n\n${json}\n`,
-      };
-    }
-    const subject = uriSubject ?? (typeof s.options.subject === 'string' ? s.options.subject : '');
-    return { from, to, subject, text: json };
   }
 
   /** Pairs that ran out of retries (failures for good were counted when they happened). */
