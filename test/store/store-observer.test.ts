@@ -118,6 +118,15 @@ async function exactCounts(driver: DataDriver, clock: FakeClock, seen: ReturnTyp
   );
   assert.equal((await driver.gc()).messages, 0);
   assert.equal(seen.expired.length, 2, 'a second gc with nothing to remove said something');
+
+  // A message that expired where a claim meets it is counted once, whether the claim removes it
+  // on its way (Redis) or gc does after (the others).
+  await driver.messages.post('p', 'lapse', [{ body: 'old', ttl: 60 }], 'c');
+  clock.advance(61_000);
+  assert.equal(await driver.claims.create('p', 'lapse', { ttl: 60, grace: 60, limit: 5 }), null);
+  await driver.gc();
+  const lapsed = seen.expired.filter(([, queue]) => queue === 'lapse').reduce((sum, [, , count]) => sum + count, 0);
+  assert.equal(lapsed, 1);
 }
 
 describe('store: the StoreObserver', () => {

@@ -74,7 +74,7 @@ export class RedisEngine implements StoreEngine {
     private readonly keys: KeyLayout,
     private readonly clock: Clock,
     readonly capabilities: ReadonlySet<Capability>,
-    /** Told of dead-letter moves (counted by the claim and pop scripts) and of what gc expired. */
+    /** Told of dead-letter moves and expiries (counted by the claim and pop scripts, and by gc). */
     private readonly observer: StoreObserver | null = null,
   ) {}
 
@@ -317,8 +317,8 @@ export class RedisEngine implements StoreEngine {
       [this.keys.queueBase(project, queue)],
       [now, limit, this.keys.projectBase(project), EMPTY_METADATA],
     )) as Reply;
-    this.deadLettered(project, queue, reply[1]);
-    return readMessages(reply, 2, now);
+    this.taken(project, queue, reply[1], reply[2]);
+    return readMessages(reply, 3, now);
   }
 
   // --- claims -------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ export class RedisEngine implements StoreEngine {
       [now, id, terms.ttl, terms.grace, terms.limit, this.keys.projectBase(project), EMPTY_METADATA],
     )) as Reply;
     if (reply[0] === -1) throw new QueueNotFoundError(project, queue);
-    this.deadLettered(project, queue, reply[1]);
+    this.taken(project, queue, reply[1], reply[2]);
     if (reply[0] === 0) return null;
     return {
       id,
@@ -341,7 +341,7 @@ export class RedisEngine implements StoreEngine {
       age: 0,
       updatedAt: now,
       expiresAt: now + terms.ttl * 1000,
-      messages: readMessages(reply, 2, now),
+      messages: readMessages(reply, 3, now),
     };
   }
 
@@ -523,10 +523,12 @@ export class RedisEngine implements StoreEngine {
 
   // --- helpers ------------------------------------------------------------------------------
 
-  /** Tells the observer of what a claim or pop script dead-lettered (`count` as the script replied it). */
-  private deadLettered(project: ProjectId, queue: string, count: unknown): void {
-    const moved = count == null ? 0 : num(count);
+  /** Tells the observer what a claim or pop script dead-lettered and expired on its way (as it replied them). */
+  private taken(project: ProjectId, queue: string, deadLettered: unknown, expired: unknown): void {
+    const moved = deadLettered == null ? 0 : num(deadLettered);
     if (moved > 0) this.observer?.deadLettered?.(project, queue, moved);
+    const gone = expired == null ? 0 : num(expired);
+    if (gone > 0) this.observer?.expired?.(project, queue, gone);
   }
 
   /** Puts the project in the projects set gc walks; once per project and process. */

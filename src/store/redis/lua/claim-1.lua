@@ -14,8 +14,8 @@
 
   Output:
     { -1 } no queue
-    { 0, messages dead-lettered } nothing to claim
-    { 1, messages dead-lettered, claimed messages... } 12 items a message
+    { 0, messages dead-lettered, messages expired } nothing to claim
+    { 1, messages dead-lettered, messages expired, claimed messages... } 12 items a message
 ]]
 
 --- @include "includes/str"
@@ -31,13 +31,13 @@ local base = KEYS[1]
 local now = tonumber(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return { -1 } end
 promote(base, now)
-local ids, fields, dead = take(base, ARGV[6], now, tonumber(ARGV[5]), dead_letter_policy(base), ARGV[7])
-if #ids == 0 then return { 0, dead } end
+local ids, fields, dead, expired = take(base, ARGV[6], now, tonumber(ARGV[5]), dead_letter_policy(base), ARGV[7])
+if #ids == 0 then return { 0, dead, expired } end
 local ttl = tonumber(ARGV[3])
 local grace = tonumber(ARGV[4])
 local ce = now + ttl * 1000
 local ce_s = str(ce)
-local out = { 1, dead }
+local out = { 1, dead, expired }
 local args = {}
 for i, id in ipairs(ids) do
   local k = mkey(base, id)

@@ -11,7 +11,7 @@
     ARGV[4] empty metadata (for a dead-letter queue made on the way)
 
   Output:
-    { 1, messages dead-lettered, popped messages... } 12 items a message
+    { 1, messages dead-lettered, messages expired, popped messages... } 12 items a message
 ]]
 
 --- @include "includes/str"
@@ -23,10 +23,10 @@
 
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
-if redis.call('EXISTS', base) == 0 then return { 1, 0 } end
+if redis.call('EXISTS', base) == 0 then return { 1, 0, 0 } end
 promote(base, now)
-local ids, fields, dead = take(base, ARGV[3], now, tonumber(ARGV[2]), dead_letter_policy(base), ARGV[4])
-local out = { 1, dead }
+local ids, fields, dead, expired = take(base, ARGV[3], now, tonumber(ARGV[2]), dead_letter_policy(base), ARGV[4])
+local out = { 1, dead, expired }
 for i, id in ipairs(ids) do
   local f = fields[i]
   f[9] = str(tonumber(f[9]) + 1)

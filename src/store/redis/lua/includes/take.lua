@@ -1,7 +1,7 @@
 --[[
   Takes up to limit of the oldest free, visible, live messages out of ready and returns their ids,
-  their fields (as read-msg gives them) and how many it dead-lettered on the way (the driver tells
-  its observer). Every id looked at leaves ready: taken, reclaimed (expired), dead-lettered, or
+  their fields (as read-msg gives them), how many it dead-lettered and how many past their ttl it
+  removed on the way (the driver tells its observer of both). Every id looked at leaves ready: taken, reclaimed (expired), dead-lettered, or
   filed back under claimed/delayed when another writer's clock says it is not free yet.
 ]]
 
@@ -15,6 +15,7 @@ local function take(base, pbase, now, limit, policy, empty_meta)
   local ids = {}
   local fields = {}
   local dead = 0
+  local expired = 0
   while #ids < limit do
     local batch = redis.call('ZRANGE', ready, 0, limit - #ids - 1)
     if #batch == 0 then break end
@@ -22,6 +23,7 @@ local function take(base, pbase, now, limit, policy, empty_meta)
     for _, id in ipairs(batch) do
       local f = read_msg(base, id)
       if not f or tonumber(f[5]) <= now then
+        if f then expired = expired + 1 end
         remove_message(base, id)
       elseif is_claimed(f[7], f[8], now) then
         redis.call('ZADD', base .. ':claimed', f[8], id)
@@ -36,5 +38,5 @@ local function take(base, pbase, now, limit, policy, empty_meta)
       end
     end
   end
-  return ids, fields, dead
+  return ids, fields, dead, expired
 end
