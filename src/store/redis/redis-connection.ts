@@ -89,10 +89,6 @@ export class RedisConnection {
     } else {
       client = new Redis({
         ...nodeOptions,
-        // Commands issued in one turn of the event loop go out in one write: a busy driver sends
-        // claims, deletes and posts of many callers at once, and a write each cost a quarter of a
-        // worker's CPU in bench:worker (writeBuffer and writeUtf8String in its profile).
-        enableAutoPipelining: true,
         // While reconnecting, fail at once rather than queue (as the cluster does): a queued
         // command would run once the connection is back, long after its caller was told it failed
         // (our deadline is shorter than ioredis's reconnection attempts).
