@@ -45,6 +45,8 @@
  *   BENCH_BACKLOG=2000           most jobs posted and not yet done
  *   BENCH_WORKER_BATCH=0         Posthorn's Worker: most messages one claim takes (0: the
  *                                concurrency, at most 20 — the drivers refuse larger claims)
+ *   BENCH_PREFETCH=0             Posthorn's Worker: messages claimed ahead of free handlers (a
+ *                                number, or `concurrency` for as many as the concurrency)
  *   BENCH_WORKER_INSTANCES=1     an experiment: Posthorn's concurrency split over this many Workers
  *   BENCH_PGBOSS_WORKERS=2       pg-boss work() loops
  *   BENCH_PGBOSS_BATCH=160       pg-boss batchSize
@@ -74,6 +76,7 @@ const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 2_000);
 const POST_BATCH = 100;
 /** 0: the Worker's default (its concurrency). */
 const WORKER_BATCH = Number(process.env.BENCH_WORKER_BATCH ?? 0);
+const PREFETCH = process.env.BENCH_PREFETCH ?? '0';
 const INSTANCES = Number(process.env.BENCH_WORKER_INSTANCES ?? 1);
 const PGBOSS_WORKERS = Number(process.env.BENCH_PGBOSS_WORKERS ?? 2);
 const PGBOSS_BATCH = Number(process.env.BENCH_PGBOSS_BATCH ?? 160);
@@ -208,7 +211,7 @@ function posthornTarget(
       return (
         (deferred ? 'EXPERIMENT, not the Worker as it is: finishes deferred and coalesced (unfenced); ' : '') +
         (INSTANCES > 1 ? `EXPERIMENT: the concurrency split over ${INSTANCES} Workers; ` : '') +
-        `Worker { concurrency, batch: ${WORKER_BATCH || `min(concurrency, ${MAX_CLAIM})`} } over driverQueue; ${how}; ` +
+        `Worker { concurrency, batch: ${WORKER_BATCH || `min(concurrency, ${MAX_CLAIM})`}, prefetch: ${PREFETCH} } over driverQueue; ${how}; ` +
         `capabilities ${[...driver.capabilities].join(' ')}; queue calls: ${calls.claims} claims ` +
         `(${calls.emptyClaims} empty, ${round(perClaim)} messages per non-empty claim), ${calls.finishes} finishes, ${calls.renews} renews`
       );
@@ -234,6 +237,7 @@ function posthornTarget(
         const worker = new Worker(queue, (job) => handler(job.body as Job), {
           concurrency: share,
           batch: WORKER_BATCH || Math.min(share, MAX_CLAIM),
+          prefetch: PREFETCH === 'concurrency' ? share : Number(PREFETCH),
         });
         worker.on('error', (error) => console.error(`posthorn worker: ${String(error)}`));
         workers.push(worker);

@@ -43,6 +43,12 @@ export interface WorkerOptions {
    * store that allows fewer says so, and the worker then asks for that many.
    */
   batch?: number;
+  /**
+   * Messages claimed ahead of free handlers (default 0: a worker holds at most `concurrency`).
+   * They wait, their lease renewed, until a handler is free, so a handler that finishes starts
+   * the next job without a claim's round trip; other consumers cannot take them meanwhile.
+   */
+  prefetch?: number;
   /** Attempts before a job goes to the dead-letter queue (default 5). */
   maxAttempts?: number;
   backoff?: Backoff;
@@ -76,7 +82,10 @@ interface Lease {
   id: string;
   ttl: number;
   grace: number;
+  /** Its messages running, finishing or waiting to start (see prefetch). */
   running: number;
+  /** Until when (clock ms) the store said last that the lease holds: a claim's or renewal's ttl. */
+  heldUntil: number;
   lost: boolean;
   /** Some message was left claimed (finishing it failed): release the claim when done. */
   leftover: boolean;
@@ -156,6 +165,9 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
   private unanswered = 0;
   /** Jobs whose handler succeeded and whose delete is not answered yet (they hold no slot). */
   private unacknowledged = 0;
+  private readonly prefetch: number;
+  /** Messages claimed ahead of free handlers, in claim order (see prefetch). */
+  private readonly ahead: { lease: Lease; message: WorkMessage }[] = [];
   private idleTimer: Timer | null = null;
   /** A claim of a few free slots, put off to the next turn (see pump). */
   private pumpSoon: NodeJS.Immediate | null = null;
@@ -178,6 +190,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.ttl = checkInteger(options.ttl ?? 60, 'ttl', 1, 43_200);
     this.grace = checkInteger(options.grace ?? 60, 'grace', 0, 43_200);
     this.batch = checkInteger(options.batch ?? Math.min(this.concurrency, DEFAULT_BATCH_CAP), 'batch', 1, 100_000);
+    this.prefetch = checkInteger(options.prefetch ?? 0, 'prefetch', 0, 100_000);
     this.maxAttempts = checkInteger(options.maxAttempts ?? 5, 'maxAttempts', 1, 1_000_000);
     this.backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF);
     this.closeTimeout = checkInteger(options.closeTimeout ?? 30_000, 'closeTimeout', 0, 2 ** 31 - 1);
@@ -217,6 +230,8 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.idleTimer = null;
     if (this.pumpSoon) clearImmediate(this.pumpSoon);
     this.pumpSoon = null;
+    // Messages claimed ahead are not started: their leases are given back.
+    for (const { lease } of this.ahead.splice(0)) this.dropAhead(lease);
     this.closed = (async () => {
       while (this.claims.size > 0) await Promise.all([...this.claims]);
       if (this.active > 0 || this.unacknowledged > 0) {
@@ -256,9 +271,12 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
    */
   private pump(small = false): void {
     while (this.started && !this.closing && !this.idleTimer && this.claims.size < MAX_CLAIMS_IN_FLIGHT) {
-      const free = this.concurrency - this.active - this.reserved - Math.max(0, this.unacknowledged - this.concurrency);
+      const held = this.concurrency + this.prefetch;
+      const free =
+        held - this.active - this.reserved - this.ahead.length - Math.max(0, this.unacknowledged - this.concurrency);
       if (free <= 0) return;
-      if (!small && this.active + this.reserved > 0 && free < Math.ceil(Math.min(this.batch, this.concurrency) / 2)) {
+      const busy = this.active + this.reserved + this.ahead.length > 0;
+      if (!small && busy && free < Math.ceil(Math.min(this.batch, held) / 2)) {
         this.pumpSoon ??= setImmediate(() => {
           this.pumpSoon = null;
           this.pump(true);
@@ -296,6 +314,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     if (claim === null || claim.messages.length === 0) {
       if (
         this.active === 0 &&
+        this.ahead.length === 0 &&
         this.unacknowledged === 0 &&
         this.unanswered === 0 &&
         !this.drainedSent &&
@@ -321,6 +340,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       ttl: claim.ttl,
       grace: claim.grace,
       running: claim.messages.length,
+      heldUntil: this.clock.now() + claim.ttl * 1000,
       lost: false,
       leftover: false,
       timer: null,
@@ -331,9 +351,35 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     this.leases.add(lease);
     this.scheduleRenewal(lease);
     for (const message of claim.messages) {
+      if (this.active < this.concurrency) {
+        this.active++;
+        void this.run(lease, message);
+      } else {
+        this.ahead.push({ lease, message });
+      }
+    }
+  }
+
+  /** Starts messages claimed ahead while handlers are free (see prefetch). */
+  private startAhead(): void {
+    while (this.active < this.concurrency && this.ahead.length > 0) {
+      const { lease, message } = this.ahead.shift() as { lease: Lease; message: WorkMessage };
+      // One whose lease is lost, or may have run out while it waited (a renewal failed or is
+      // late), is not started: another consumer may hold it now.
+      if (this.closing || lease.lost || this.clock.now() >= lease.heldUntil) {
+        this.dropAhead(lease);
+        continue;
+      }
       this.active++;
       void this.run(lease, message);
     }
+  }
+
+  /** A message claimed ahead and never started: its lease is released once the rest are done. */
+  private dropAhead(lease: Lease): void {
+    lease.leftover = true;
+    lease.running--;
+    if (lease.running === 0) void this.endLease(lease);
   }
 
   private waitIdle(): void {
@@ -368,6 +414,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     }
     if (lease.running === 0 || lease.lost) return;
     if (held) {
+      lease.heldUntil = this.clock.now() + lease.ttl * 1000;
       this.scheduleRenewal(lease);
       return;
     }
@@ -411,6 +458,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
         this.active--;
         this.unacknowledged++;
         released = true;
+        this.startAhead();
         this.pump();
         if ((await finishing) === 'deleted') this.emit('completed', job, result);
         else this.emit('lease-lost', job);
@@ -426,6 +474,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       else this.active--;
       lease.running--;
       if (lease.running === 0) await this.endLease(lease);
+      this.startAhead();
       this.settleIdle();
       this.pump();
     }

@@ -135,6 +135,40 @@ export function workerCases(target: WorkerTarget): void {
       waiting = [];
     });
 
+    it('with prefetch holds concurrency + prefetch messages, runs concurrency, and gives back those it never started on close', async () => {
+      await post(Array.from({ length: 10 }, (_, i) => i));
+      const queue = tracked();
+      const release = gate();
+      let inFlight = 0;
+      let most = 0;
+      const started: number[] = [];
+      const worker = start<number>(
+        queue,
+        async (job) => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          started.push(job.body);
+          await release.promise;
+          inFlight--;
+        },
+        { concurrency: 2, prefetch: 3, batch: 5 },
+      );
+      await stepUntil(clock, queue, () => started.length === 2);
+      const holding = await driver.queues.stats(project, queueName);
+      assert.deepEqual([holding.claimed, holding.free], [5, 5], 'two running and three claimed ahead');
+      const closing = worker.close();
+      release.open();
+      await closing;
+      assert.equal(most, 2);
+      assert.deepEqual(started, [0, 1]);
+      const after = await driver.queues.stats(project, queueName);
+      assert.deepEqual(
+        [after.total, after.claimed, after.free],
+        [8, 0, 8],
+        'the two run are done, the three never started are free again at once',
+      );
+    });
+
     it('renews the lease while a long handler runs, so no other consumer gets the message', async () => {
       const [id] = await post(['long']);
       const queue = tracked();
