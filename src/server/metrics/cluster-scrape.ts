@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
+import { PosthornError } from '../../core/index.js';
 
 /**
  * GET /metrics under `posthorn serve --workers N`. The port is shared, so a scrape reaches one
@@ -28,8 +29,9 @@ interface Message {
   error?: string;
 }
 
-export class ClusterScrapeError extends Error {
-  readonly code = 'PH_METRICS_CLUSTER';
+/** The workers' metrics could not be gathered (the primary did not answer, or failed to sum them): a 503. */
+export class ClusterScrapeError extends PosthornError {
+  readonly code = 'PH_REQUEST_FAILED';
 }
 
 /** In the primary: gathers and sums the workers' metrics when one of them asks. */
