@@ -26,6 +26,7 @@ export type {
   PoolRecord,
   PoolView,
   Route,
+  RouteBook,
   RoutedDriver,
   RouteListing,
 } from '../pool/index.js';
