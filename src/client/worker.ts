@@ -234,7 +234,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     for (const { lease } of this.ahead.splice(0)) this.dropAhead(lease);
     this.closed = (async () => {
       while (this.claims.size > 0) await Promise.all([...this.claims]);
-      if (this.active > 0 || this.unacknowledged > 0) {
+      if (!this.idle) {
         let timer: Timer | null = null;
         const timedOut = await Promise.race([
           this.whenIdle().then(() => false),
@@ -312,14 +312,7 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       return;
     }
     if (claim === null || claim.messages.length === 0) {
-      if (
-        this.active === 0 &&
-        this.ahead.length === 0 &&
-        this.unacknowledged === 0 &&
-        this.unanswered === 0 &&
-        !this.drainedSent &&
-        !this.closing
-      ) {
+      if (this.idle && this.ahead.length === 0 && this.unanswered === 0 && !this.drainedSent && !this.closing) {
         this.drainedSent = true;
         this.emit('drained');
       }
@@ -350,17 +343,12 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
     };
     this.leases.add(lease);
     this.scheduleRenewal(lease);
-    for (const message of claim.messages) {
-      if (this.active < this.concurrency) {
-        this.active++;
-        void this.run(lease, message);
-      } else {
-        this.ahead.push({ lease, message });
-      }
-    }
+    // In claim order, after any claimed ahead before them: as many start as handlers are free.
+    for (const message of claim.messages) this.ahead.push({ lease, message });
+    this.startAhead();
   }
 
-  /** Starts messages claimed ahead while handlers are free (see prefetch). */
+  /** Starts claimed messages while handlers are free; the rest wait (see prefetch). */
   private startAhead(): void {
     while (this.active < this.concurrency && this.ahead.length > 0) {
       const { lease, message } = this.ahead.shift() as { lease: Lease; message: WorkMessage };
@@ -576,13 +564,18 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
 
   // --- small helpers -----------------------------------------------------------------------------
 
+  /** No handler runs and no succeeded job waits for its delete. */
+  private get idle(): boolean {
+    return this.active === 0 && this.unacknowledged === 0;
+  }
+
   private whenIdle(): Promise<void> {
-    if (this.active === 0 && this.unacknowledged === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
   private settleIdle(): void {
-    if (this.active > 0 || this.unacknowledged > 0) return;
+    if (!this.idle) return;
     for (const resolve of this.idleWaiters) resolve();
     this.idleWaiters.clear();
   }
