@@ -37,38 +37,36 @@ export class ClusterScrapeError extends PosthornError {
 /** In the primary: gathers and sums the workers' metrics when one of them asks. */
 export function relayClusterScrapes(): void {
   let next = 0;
-  const waiting = new Map<number, { parts: object[][]; pending: number; done: () => void }>();
-  cluster.on('message', (worker: Worker, message: Message) => {
-    if (message?.type === ASK && typeof message.id === 'number') {
-      const asker = { worker, id: message.id };
-      const id = next++;
-      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
-      const gathered = { parts: [] as object[][], pending: workers.length, done: () => {} };
-      const finished = new Promise<void>((resolve) => {
-        gathered.done = resolve;
-      });
-      waiting.set(id, gathered);
-      for (const w of workers) w.send({ type: PART, id });
-      const timer = setTimeout(() => gathered.done(), PART_TIMEOUT_MS);
-      if (gathered.pending === 0) gathered.done();
-      void finished.then(async () => {
-        clearTimeout(timer);
-        waiting.delete(id);
-        let answer: Message;
-        try {
-          answer = { type: WHOLE, id: asker.id, text: await AggregatorRegistry.aggregate(gathered.parts).metrics() };
-        } catch (error) {
-          answer = { type: WHOLE, id: asker.id, error: (error as Error).message };
-        }
-        if (asker.worker.isConnected()) asker.worker.send(answer);
-      });
-    } else if (message?.type === PART_ANSWER && typeof message.id === 'number') {
-      const gathered = waiting.get(message.id);
+  const gathering = new Map<number, { parts: object[][]; pending: number; finish: () => void }>();
+  cluster.on('message', (asker: Worker, message: Message) => {
+    if (message?.type === PART_ANSWER && typeof message.id === 'number') {
+      const gathered = gathering.get(message.id);
       if (gathered === undefined) return;
       if (message.metrics) gathered.parts.push(message.metrics);
-      gathered.pending--;
-      if (gathered.pending === 0) gathered.done();
+      if (--gathered.pending === 0) gathered.finish();
+      return;
     }
+    if (message?.type !== ASK || typeof message.id !== 'number') return;
+    const askedId = message.id;
+    const id = next++;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+    // Once every part came, or when the wait is over with what came.
+    const finish = async () => {
+      if (!gathering.delete(id)) return;
+      clearTimeout(timer);
+      let answer: Message;
+      try {
+        answer = { type: WHOLE, id: askedId, text: await AggregatorRegistry.aggregate(gathered.parts).metrics() };
+      } catch (error) {
+        answer = { type: WHOLE, id: askedId, error: (error as Error).message };
+      }
+      if (asker.isConnected()) asker.send(answer);
+    };
+    const gathered = { parts: [] as object[][], pending: workers.length, finish: () => void finish() };
+    gathering.set(id, gathered);
+    const timer = setTimeout(gathered.finish, PART_TIMEOUT_MS);
+    for (const w of workers) w.send({ type: PART, id });
+    if (workers.length === 0) gathered.finish();
   });
 }
 
@@ -101,16 +99,13 @@ export function clusterScrape(part: () => Promise<object[]>): () => Promise<stri
         asked.delete(id);
         reject(new ClusterScrapeError('the primary did not answer with the workers’ metrics in time'));
       }, WHOLE_TIMEOUT_MS);
-      asked.set(id, {
-        resolve: (text) => {
+      const settle =
+        <T>(done: (value: T) => void) =>
+        (value: T) => {
           clearTimeout(timer);
-          resolve(text);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
+          done(value);
+        };
+      asked.set(id, { resolve: settle(resolve), reject: settle(reject) });
       process.send?.({ type: ASK, id });
     });
 }
