@@ -7,6 +7,7 @@ import {
   LimitExceededError,
   type Timer,
 } from '../core/index.js';
+import { AbortSwitch } from './abort-switch.js';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF } from './backoff.js';
 import { describeError, openBody, wrapBody } from './job-envelope.js';
 import { LeaseLostError } from './lease-lost-error.js';
@@ -91,7 +92,7 @@ interface Lease {
   leftover: boolean;
   timer: Timer | null;
   /** The running handlers' abort switches, by message id. */
-  controllers: Map<AbortController, string>;
+  controllers: Map<AbortSwitch, string>;
   /** Succeeded jobs waiting for the lease's next finishMany, while one is in flight. */
   toFinish: PendingFinish[];
   finishing: boolean;
@@ -426,14 +427,19 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       claimId: lease.id,
       queue: this.queue.name,
     };
-    const controller = new AbortController();
+    const controller = new AbortSwitch();
     lease.controllers.set(controller, message.id);
+    const context: JobContext = {
+      get signal() {
+        return controller.signal;
+      },
+    };
     let released = false;
     try {
       let result: unknown;
       let failure: { error: unknown } | null = null;
       try {
-        result = await this.handler(job, { signal: controller.signal });
+        result = await this.handler(job, context);
       } catch (error) {
         failure = { error };
       }
