@@ -39,12 +39,16 @@
  *                         at once, each phase's load split evenly between them, so that whatever
  *                         else runs on the machine slows both alike (targets as above; each
  *                         server gets half the producers and consumers)
+ *   BENCH_VERSUS=<dir>    paired as above, but this checkout's server against the one of another
+ *                         checkout at <dir> (its own node_modules; targets "<store>:here" and
+ *                         "<store>:<dir's name>"): what a change buys, measured on a busy machine
+ *   BENCH_ROUNDS=1        with BENCH_VERSUS, how many paired runs in turn
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Pool } from 'undici';
 import { emit, percentile, round } from './lib.js';
 import { type BenchPool, benchPool } from './pools.js';
@@ -58,6 +62,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const STORES = (process.env.BENCH_STORE ?? 'disk,redis,postgres').split(',');
 const MODES = (process.env.BENCH_ENCRYPT ?? 'plain').split(',');
 const METRICS = process.env.BENCH_METRICS === undefined ? null : process.env.BENCH_METRICS.split(',');
+const VERSUS = process.env.BENCH_VERSUS ?? null;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const BATCH = 10;
 const HEADERS = {
   'client-id': '3381af92-2b9e-11e3-b191-71861300734c',
@@ -79,7 +85,18 @@ interface Server {
   pool: BenchPool | null;
 }
 
-async function startServer(store: string, encrypted: boolean, metrics: string | null): Promise<Server> {
+/** Another checkout to run beside this one (BENCH_VERSUS), and what its figures are called. */
+interface Checkout {
+  dir: string;
+  label: string;
+}
+
+async function startServer(
+  store: string,
+  encrypted: boolean,
+  metrics: string | null,
+  checkout: Checkout | null = null,
+): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), 'posthorn-bench-http-'));
   const args = posthornServe(['--port', '0', '--data', data]);
   let pool: BenchPool | null = null;
@@ -94,14 +111,20 @@ async function startServer(store: string, encrypted: boolean, metrics: string | 
     args.push('--config', config);
   }
   if (store === 'floor') args.splice(0, args.length, '--import', 'tsx', 'bench/http-floor.ts');
-  const { child, url } = await startServing(args, {
-    ...process.env,
-    POSTHORN_STORE: pool ? 'disk' : store,
-    POSTHORN_LOG_LEVEL: 'info',
-    ...(encrypted ? { POSTHORN_ENCRYPTION_KEY: randomBytes(32).toString('base64') } : {}),
-    POSTHORN_METRICS: metrics === 'off' ? 'false' : 'true',
-  });
-  const target = `${store}${encrypted ? ':encrypted' : ''}${metrics === null ? '' : `:metrics-${metrics}`}`;
+  const { child, url } = await startServing(
+    args,
+    {
+      ...process.env,
+      POSTHORN_STORE: pool ? 'disk' : store,
+      POSTHORN_LOG_LEVEL: 'info',
+      ...(encrypted ? { POSTHORN_ENCRYPTION_KEY: randomBytes(32).toString('base64') } : {}),
+      POSTHORN_METRICS: metrics === 'off' ? 'false' : 'true',
+    },
+    checkout?.dir,
+  );
+  const target =
+    `${store}${encrypted ? ':encrypted' : ''}${metrics === null ? '' : `:metrics-${metrics}`}` +
+    (checkout ? `:${checkout.label}` : '');
   return { child, url, data, store: target, pool };
 }
 
@@ -376,14 +399,24 @@ async function run(store: string, encrypted: boolean, metrics: string | null): P
   }
 }
 
-/**
- * Metrics on and off at once: two servers of the same store, each phase's load split evenly, so
- * that the machine's other work slows both alike and their ratio holds on a busy machine.
- */
-async function runPaired(store: string): Promise<void> {
+async function pairedByMetrics(store: string): Promise<Server[]> {
   // BENCH_PAIR=off,off (or on,on) runs the same server twice: what the pairing itself leans, if anything.
   const [first = 'off', second = 'on'] = (process.env.BENCH_PAIR ?? 'off,on').split(',');
-  const servers = [await startServer(store, false, first), await startServer(store, false, second)];
+  return [await startServer(store, false, first), await startServer(store, false, second)];
+}
+
+/**
+ * Two servers of the same store at once (metrics on and off, or this checkout and BENCH_VERSUS's),
+ * each phase's load split evenly, so that the machine's other work slows both alike and their
+ * ratio holds on a busy machine.
+ */
+async function runPaired(store: string, versus: string | null): Promise<void> {
+  const servers = versus
+    ? [
+        await startServer(store, false, null, { dir: process.cwd(), label: 'here' }),
+        await startServer(store, false, null, { dir: versus, label: basename(versus) }),
+      ]
+    : await pairedByMetrics(store);
   const pools = servers.map(
     (server) => new Pool(server.url, { connections: CONNECTIONS / 2, pipelining: 1, keepAliveTimeout: 60_000 }),
   );
@@ -447,8 +480,12 @@ async function runPaired(store: string): Promise<void> {
 }
 
 for (const store of STORES) {
+  if (VERSUS !== null) {
+    for (let round = 0; round < ROUNDS; round++) await runPaired(store, VERSUS);
+    continue;
+  }
   if (METRICS?.includes('paired')) {
-    for (const _ of METRICS) await runPaired(store);
+    for (const _ of METRICS) await runPaired(store, null);
     continue;
   }
   for (const mode of MODES) {

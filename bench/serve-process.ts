@@ -26,8 +26,9 @@ export function posthornServe(serveArgs: string[]): string[] {
 export async function startServing(
   args: string[],
   env: NodeJS.ProcessEnv,
+  cwd: string = ROOT,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
