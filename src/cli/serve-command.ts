@@ -28,8 +28,8 @@ export function registerServeCommand(program: Command): void {
     .action(async (flags: ServeFlags & { workers?: string }) => {
       // The server (and fastify, pino, the stores with it) loads only for this command, so the
       // other commands start fast and work where the server's optional packages are not installed.
-      const { checkWorkersAllowed, loadServerConfig, runPrimary, STOP_MESSAGE, startQueueServer } = await loadServer();
-      const { pino } = await import('pino');
+      const { checkWorkersAllowed, loadServerConfig, runPrimary, STOP_MESSAGE, serverLogger, startQueueServer } =
+        await loadServer();
       if (flags.workers !== undefined && cluster.isPrimary) {
         const workers = Number(flags.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
@@ -40,7 +40,7 @@ export function registerServeCommand(program: Command): void {
           try {
             const config = loadServerConfig({ flags, env: process.env, cwd: process.cwd() });
             await checkWorkersAllowed(config);
-            runPrimary(workers, pino({ level: config.logLevel }));
+            runPrimary(workers, serverLogger(config.logLevel));
           } catch (error) {
             process.stderr.write(`posthorn serve: ${error instanceof Error ? error.message : String(error)}\n`);
             process.exit(1);

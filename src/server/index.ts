@@ -13,5 +13,6 @@ export type { NotificationConfig, WebSocketConfig } from './notification-config.
 export { openStore, type StoreSettings } from './open-store.js';
 export type { PoolingConfig } from './pooling-config.js';
 export { type QueueServer, type RunningServer, startQueueServer, startServer } from './queue-server.js';
+export { serverLogger } from './server-logger.js';
 export type { TlsConfig } from './tls-config.js';
 export { checkWorkersAllowed, runPrimary, STOP_MESSAGE } from './worker-cluster.js';

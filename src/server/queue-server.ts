@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { type Logger as PinoLogger, pino } from 'pino';
+import type { Logger as PinoLogger } from 'pino';
 import { buildHttpApp, tooManyConnectionsAnswer } from '../api/http/index.js';
 import { listenWebSocket, WebSocketApi, type WebSocketListener } from '../api/ws/index.js';
 import { openPooling, type Pooling, redactPoolUri } from '../pool/index.js';
@@ -23,6 +23,7 @@ import type { ServerConfig } from './config.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { PosthornMetrics, type ServedMetrics, serveMetrics } from './metrics/index.js';
 import { openStore } from './open-store.js';
+import { serverLogger } from './server-logger.js';
 
 /** A running `posthorn serve`, as the package's users get it (posthorn/server). */
 export interface QueueServer {
@@ -59,7 +60,7 @@ export function startServer(config: ServerConfig): Promise<QueueServer> {
 
 /** Opens the store and serves the Zaqar API on it. Logs JSON lines (pino) to stdout. */
 export async function startQueueServer(config: ServerConfig, logger?: PinoLogger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.logLevel });
+  const log = logger ?? serverLogger(config.logLevel);
   const metrics = config.metrics.enabled ? new PosthornMetrics({ maxQueues: config.metrics.maxQueues }) : null;
   // Pooling (a catalog of pools) or, as out of the box, the one embedded store.
   let pooling: Pooling | null = null;
