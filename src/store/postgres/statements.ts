@@ -6,7 +6,7 @@ import { MESSAGE_COLUMNS, SUBSCRIPTION_COLUMNS } from './rows.js';
  * need several steps call functions of the migrations, each as its latest migration defines it:
  * create_subscription and update_subscription (2), post_messages and list_messages (3),
  * take_messages_v4 and take_claims_v4 (4), delete_queue and post_messages_keyed (5),
- * delete_claimed_ids (6).
+ * delete_claimed_ids (6); migration 7 sets how the claim, pop and delete functions are planned.
  *
  * Parameters that may be absent are typed explicitly (`$3::uuid`) so one plan serves all calls.
  *
