@@ -6,6 +6,7 @@ import { migration4 } from './migration-4-dead-letter-counts.js';
 import { migration5 } from './migration-5-idempotency-keys.js';
 import { migration6 } from './migration-6-deleted-ids.js';
 import { migration7 } from './migration-7-plan-settings.js';
+import { migration8 } from './migration-8-delete-and-take.js';
 
 export type { Migration } from './migration.js';
 
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration5,
   migration6,
   migration7,
+  migration8,
 ];
 
 /** The schema version this code writes and reads. */
