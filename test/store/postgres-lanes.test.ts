@@ -1,7 +1,7 @@
 /**
  * Claims and bulk deletes that many consumers of one process make at once go to PostgreSQL
- * together (src/store/postgres/call-lanes.ts, take_claims and delete_claimed of migration 3).
- * These tests make such batches on purpose and check that each call keeps its own meaning.
+ * together (src/store/postgres/call-lanes.ts, take_claims and delete_claimed of migration 3; both
+ * at once, delete_and_take of migration 8). These tests make such batches on purpose and check that each call keeps its own meaning.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -134,6 +134,49 @@ await withPostgres('postgres claim and delete lanes', () => {
       ]);
       assert.deepEqual(await allIds(driver, project, 'q'), [...idsOf(b), ...idsOf(c).slice(2)]);
       assert.deepEqual(ids.slice(4, 8), idsOf(b));
+    });
+
+    it('deletes with claim ids and claims made at once go together, the deletes first, each with its own answer', async () => {
+      const driver = await track(open());
+      const project = `p-${randomBytes(4).toString('hex')}`;
+      const ids = await post(driver, project, 'q', 10);
+      const a = await driver.claims.create(project, 'q', { limit: 4 });
+      assert.ok(a);
+      const [gone, b, refused, c] = await Promise.all([
+        driver.messages.bulkDelete(
+          project,
+          'q',
+          a.messages.map((m) => m.id),
+          { claimIds: [a.id] },
+        ),
+        driver.claims.create(project, 'q', { limit: 4 }),
+        // Free messages named with a's claim id: the claim made with it may take them, the delete never.
+        driver.messages.bulkDelete(project, 'q', ids.slice(4, 6), { claimIds: [a.id] }),
+        driver.claims.create(project, 'q', { limit: 4 }),
+      ]);
+      assert.deepEqual(gone, ids.slice(0, 4));
+      assert.deepEqual(refused, []);
+      assert.deepEqual(
+        b?.messages.map((m) => m.id),
+        ids.slice(4, 8),
+      );
+      assert.deepEqual(
+        c?.messages.map((m) => m.id),
+        ids.slice(8, 10),
+      );
+      assert.deepEqual(await allIds(driver, project, 'q'), ids.slice(4));
+    });
+
+    it('a claim of a queue that does not exist fails alone: a delete made with it finds nothing', async () => {
+      const driver = await track(open());
+      const project = `p-${randomBytes(4).toString('hex')}`;
+      const [claim, deleted] = await Promise.allSettled([
+        driver.claims.create(project, 'missing', { limit: 4 }),
+        driver.messages.bulkDelete(project, 'missing', ['0'.repeat(32)], { claimIds: ['1'.repeat(32)] }),
+      ]);
+      assert.equal(claim.status, 'rejected');
+      assert.equal((claim as PromiseRejectedResult).reason?.code, 'PH_QUEUE_NOT_FOUND');
+      assert.deepEqual(deleted, { status: 'fulfilled', value: [] });
     });
 
     it('a delete whose claims hold positions far apart finds its messages all the same', async () => {

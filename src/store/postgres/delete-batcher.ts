@@ -2,10 +2,16 @@ import { CallLanes, latestTime } from './call-lanes.js';
 import { fromUuid } from './rows.js';
 import type { StatementRunner } from './statement-runner.js';
 
-/** One bulk delete waiting in the delete lane; claims null: whatever holds the messages. */
+/** One bulk delete by ids alone waiting in the delete lane: whatever holds the messages. */
 interface BulkDeleteCall {
   ids: string[];
-  claims: string[] | null;
+  now: number;
+}
+
+/** A bulk delete with claim ids (made in the consume lane, claim-batcher.ts). */
+export interface ClaimedDelete {
+  ids: string[];
+  claims: string[];
   now: number;
 }
 
@@ -27,8 +33,9 @@ const LANE_IN_FLIGHT = 2;
 
 /**
  * Deletes made to one queue together go as one statement, all at the latest of their callers'
- * times: bulk deletes in one lane, single deletes in another (a consumer over HTTP deletes what
- * it claimed one message at a time, all at once).
+ * times: bulk deletes by ids alone in one lane, single deletes in another (a consumer over HTTP
+ * deletes what it claimed one message at a time, all at once). Bulk deletes with claim ids go with
+ * the claims (claim-batcher.ts), through claimedPairs and tellDeleted.
  */
 export class DeleteBatcher {
   private readonly bulkLanes: CallLanes<BulkDeleteCall, string[]>;
@@ -37,7 +44,7 @@ export class DeleteBatcher {
   constructor(private readonly db: StatementRunner) {
     this.bulkLanes = new CallLanes(
       (project, queue, calls) => this.sendBulkDeletes(project, queue, calls),
-      [{ weight: (call) => call.ids.length * (call.claims?.length ?? 1), max: LANE_MESSAGES }],
+      [{ weight: (call) => call.ids.length, max: LANE_MESSAGES }],
       LANE_IN_FLIGHT,
     );
     this.oneLanes = new CallLanes(
@@ -47,9 +54,9 @@ export class DeleteBatcher {
     );
   }
 
-  /** Deletes the messages named (held by one of the claims, when claims are named); answers the ids that went. */
-  bulkDelete(project: string, queue: string, ids: string[], claims: string[] | null, now: number): Promise<string[]> {
-    return this.bulkLanes.submit(project, queue, { ids, claims, now });
+  /** Deletes the messages named, whatever holds them; answers the ids that went. */
+  bulkDelete(project: string, queue: string, ids: string[], now: number): Promise<string[]> {
+    return this.bulkLanes.submit(project, queue, { ids, now });
   }
 
   deleteOne(project: string, queue: string, call: DeleteOneCall): Promise<DeleteOneOutcome> {
@@ -61,53 +68,14 @@ export class DeleteBatcher {
     await Promise.all([this.bulkLanes.whenIdle(), this.oneLanes.whenIdle()]);
   }
 
-  /**
-   * Those that name claim ids (a consumer deleting what it claimed) go as one call of
-   * delete_claimed_ids over (id, claim) pairs; those that name none delete by id.
-   */
+  /** One delete by id of every message named; each deleted message is told to the first call that named it. */
   private async sendBulkDeletes(project: string, queue: string, calls: BulkDeleteCall[]): Promise<string[][]> {
-    const now = latestTime(calls);
-    const ids: string[] = [];
-    const claims: string[] = [];
-    const free: string[] = [];
-    for (const call of calls) {
-      if (call.claims === null) {
-        free.push(...call.ids);
-        continue;
-      }
-      for (const id of call.ids) {
-        for (const claim of call.claims) {
-          ids.push(id);
-          claims.push(claim);
-        }
-      }
-    }
-    const [held, loose] = await Promise.all([
-      ids.length > 0
-        ? this.db.run<{ id: string; claim_id: string }>('deleteClaimed', [project, queue, ids, claims, now])
-        : null,
-      free.length > 0 ? this.db.run<{ id: string }>('bulkDeleteMessages', [project, queue, free, null, now]) : null,
-    ]);
-    // Each deleted message is told to one call: with claim ids, the first that named it with the
-    // claim that held it; without, the first that named it (two calls cannot both delete it).
-    const byClaim = new Map<string, string>();
-    for (const row of held?.rows ?? []) byClaim.set(fromUuid(row.id), fromUuid(row.claim_id));
-    const unclaimed = new Set((loose?.rows ?? []).map((row) => fromUuid(row.id)));
-    return calls.map((call) => {
-      const deleted: string[] = [];
-      for (const id of call.ids) {
-        if (call.claims === null) {
-          if (unclaimed.delete(id)) deleted.push(id);
-          continue;
-        }
-        const claim = byClaim.get(id);
-        if (claim !== undefined && call.claims.includes(claim)) {
-          byClaim.delete(id);
-          deleted.push(id);
-        }
-      }
-      return deleted;
-    });
+    const free = calls.length === 1 ? (calls[0] as BulkDeleteCall).ids : calls.flatMap((call) => call.ids);
+    const rows = (
+      await this.db.run<{ id: string }>('bulkDeleteMessages', [project, queue, free, null, latestTime(calls)])
+    ).rows;
+    const unclaimed = new Set(rows.map((row) => fromUuid(row.id)));
+    return calls.map((call) => call.ids.filter((id) => unclaimed.delete(id)));
   }
 
   /** One statement that reports, for each single delete, what it found and did. */
@@ -127,4 +95,45 @@ export class DeleteBatcher {
     for (const row of rows) outcomes[row.n - 1] = { claimed: row.claimed, deleted: row.deleted };
     return outcomes;
   }
+}
+
+/**
+ * The (id, claim) pairs of bulk deletes with claim ids made together, as delete_claimed_ids takes
+ * them: every id of a call with every claim id of that call.
+ */
+export function claimedPairs(calls: readonly ClaimedDelete[]): [string[], string[]] {
+  const ids: string[] = [];
+  const claims: string[] = [];
+  for (const call of calls) {
+    for (const id of call.ids) {
+      for (const claim of call.claims) {
+        ids.push(id);
+        claims.push(claim);
+      }
+    }
+  }
+  return [ids, claims];
+}
+
+/**
+ * Which ids each call deleted, from the (id, claim) pairs that went: each deleted message is told
+ * to one call, the first that named it with the claim that held it.
+ */
+export function tellDeleted(
+  calls: readonly ClaimedDelete[],
+  rows: readonly { id: string; claim_id: string }[],
+): string[][] {
+  const byClaim = new Map<string, string>();
+  for (const row of rows) byClaim.set(fromUuid(row.id), fromUuid(row.claim_id));
+  return calls.map((call) => {
+    const deleted: string[] = [];
+    for (const id of call.ids) {
+      const claim = byClaim.get(id);
+      if (claim !== undefined && call.claims.includes(claim)) {
+        byClaim.delete(id);
+        deleted.push(id);
+      }
+    }
+    return deleted;
+  });
 }

@@ -96,8 +96,9 @@ const POSTS_IN_FLIGHT = 3;
  * The PostgreSQL engine. Every operation is one statement (or one call of a function the
  * migrations define; statements.ts says which), so one round trip and one implicit transaction;
  * time always comes from the Clock as a parameter. Posts, claims and deletes of one queue made
- * together go as one statement (post-batcher.ts, claim-batcher.ts, delete-batcher.ts). See
- * migrations/ for the schema and why it has the shape it has.
+ * together go as one statement (post-batcher.ts, delete-batcher.ts; claims and the deletes with
+ * claim ids made with them, claim-batcher.ts). See migrations/ for the schema and why it has the
+ * shape it has.
  */
 export class PostgresEngine implements StoreEngine {
   readonly kind = 'postgres';
@@ -358,7 +359,9 @@ export class PostgresEngine implements StoreEngine {
     const wanted = [...new Set(ids.filter(isId))];
     const claims = claimIds === null ? null : claimIds.filter(isId);
     if (wanted.length === 0 || (claims !== null && claims.length === 0)) return [];
-    return this.deletes.bulkDelete(project, queue, wanted, claims, this.clock.now());
+    // Deletes with claim ids go with the claims (a consumer finishing and claiming more).
+    if (claims !== null) return this.claims.deleteClaimed(project, queue, wanted, claims, this.clock.now());
+    return this.deletes.bulkDelete(project, queue, wanted, this.clock.now());
   }
 
   async popMessages(project: ProjectId, queue: string, limit: number): Promise<Message[]> {

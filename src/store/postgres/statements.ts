@@ -6,7 +6,8 @@ import { MESSAGE_COLUMNS, SUBSCRIPTION_COLUMNS } from './rows.js';
  * need several steps call functions of the migrations, each as its latest migration defines it:
  * create_subscription and update_subscription (2), post_messages and list_messages (3),
  * take_messages_v4 and take_claims_v4 (4), delete_queue and post_messages_keyed (5),
- * delete_claimed_ids (6).
+ * delete_claimed_ids (6), delete_and_take (8); migration 7 sets how the claim, pop and delete
+ * functions are planned.
  *
  * Parameters that may be absent are typed explicitly (`$3::uuid`) so one plan serves all calls.
  *
@@ -114,15 +115,14 @@ export function buildStatements(s: string) {
     takeMessages: `
       SELECT ${MESSAGE_COLUMNS}
         FROM ${s}.take_messages_v4($1, $2, $3, $4, $5::uuid, $6::bigint, $7::bigint) m`,
-    // Several claims at once (the claim lane): $4 claim ids, $5 limits, $6 ttls, $7 graces.
-    takeClaims: `
+    // Deletes with claim ids and claims of one queue at once (the consume lane, migration 8): $4
+    // ids and $5 the claim each must be held by (delete_claimed_ids); $6 claim ids, $7 limits,
+    // $8 ttls, $9 graces (take_claims_v4). Rows with seq 0 are the (id, claim) pairs deleted; the
+    // others are the claimed messages and, as for takeMessages, the dead-letter count.
+    deleteAndTake: `
       SELECT ${MESSAGE_COLUMNS}
-        FROM ${s}.take_claims_v4($1, $2, $3, $4::uuid[], $5::integer[], $6::bigint[], $7::bigint[]) m`,
-    // Several bulk deletes with claim ids at once (the delete lane): $3 ids, $4 the claim id
-    // each must be held by.
-    // Rows: the (id, claim) pairs deleted (migration 6).
-    deleteClaimed: `SELECT d.o_id AS id, d.o_claim AS claim_id
-      FROM ${s}.delete_claimed_ids($1, $2, $3::uuid[], $4::uuid[], $5) d`,
+        FROM ${s}.delete_and_take($1, $2, $3, $4::uuid[], $5::uuid[], $6::uuid[], $7::integer[], $8::bigint[],
+               $9::bigint[]) m`,
 
     // Rows: none when the queue does not exist; one with claim_id null when the claim does not
     // (or has expired); else one per message still held (or one with message columns null).

@@ -5,6 +5,8 @@ import { migration3 } from './migration-3-tuning-listing-and-lanes.js';
 import { migration4 } from './migration-4-dead-letter-counts.js';
 import { migration5 } from './migration-5-idempotency-keys.js';
 import { migration6 } from './migration-6-deleted-ids.js';
+import { migration7 } from './migration-7-plan-settings.js';
+import { migration8 } from './migration-8-delete-and-take.js';
 
 export type { Migration } from './migration.js';
 
@@ -16,6 +18,8 @@ export const MIGRATIONS: readonly Migration[] = [
   migration4,
   migration5,
   migration6,
+  migration7,
+  migration8,
 ];
 
 /** The schema version this code writes and reads. */
