@@ -26,6 +26,8 @@ export interface Figure {
   count?: number;
   /** One figure over another of the same run (bench:tenants: B's p99 flooded over alone). */
   ratio?: number;
+  /** The target a ratio's figure is over. */
+  vs?: string;
   note?: string;
 }
 

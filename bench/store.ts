@@ -2,8 +2,16 @@
  * `npm run bench:store`: the same workloads on every store target, in one run, so their ratio
  * holds even on a noisy machine. Prints one JSON line per figure (see bench/lib.ts).
  *
- *   BENCH_TARGETS=memory,disk   which targets (default: all registered: memory, disk, redis,
- *                               redis-aof, postgres; see bench/pools.ts for REDIS_URL, DATABASE_URL)
+ * The target append-floor runs the post workloads only, against no store: the same bodies
+ * durably appended by a bare group-commit writer (bench/append-floor.ts). Each of its workloads
+ * runs just before the disk store's same workload, and a `ratio:post-<batch>x<concurrency>` line
+ * gives the disk store's msgs/s over the floor's (goal >= 0.5).
+ *
+ *   BENCH_TARGETS=memory,disk   which targets (default: all registered: memory, append-floor, disk,
+ *                               redis, redis-aof, postgres; see bench/pools.ts for REDIS_URL, DATABASE_URL)
+ *   BENCH_FLOOR_SYNCS=2         fdatasyncs the floor's writer runs at once (the journal's MAX_SYNCS)
+ *   BENCH_PAIRS=1               floor/disk pairs per post workload (order alternating); the ratio is
+ *                               of the medians, for a machine too noisy for one pair
  *   BENCH_SECONDS=3             seconds per timed workload
  *   BENCH_OPEN_MESSAGES=1000000 messages queued for the memory-per-message and open figures
  */
@@ -17,18 +25,27 @@ import { createDiskDriver, type DiskDriver } from '../src/store/disk/index.js';
 import { createMemoryDriver } from '../src/store/memory/index.js';
 import { createPostgresDriver } from '../src/store/postgres/index.js';
 import { createRedisDriver } from '../src/store/redis/index.js';
-import { emit, percentile, round, rssMb } from './lib.js';
+import { AppendFloor } from './append-floor.js';
+import { emit, type Figure, percentile, round, rssMb } from './lib.js';
 import { type BenchPool, benchPool, DATABASE_URL, REDIS_URL } from './pools.js';
 import { APPENDFSYNC_ALWAYS, type BenchRedis, startRedis } from './redis-server.js';
 
-export interface StoreTarget {
+/** What the post workloads use of a driver, so that the append floor can stand in for one. */
+interface Poster {
+  messages: {
+    post(project: string, queue: string, messages: { body: unknown; ttl: number }[], client: string): Promise<unknown>;
+  };
+  close(): Promise<void>;
+}
+
+export interface StoreTarget<D extends Poster = DataDriver> {
   name: string;
   /** A driver over a new, empty store. */
-  open(): Promise<DataDriver>;
+  open(): Promise<D>;
   /** Durable targets: close and reopen the same store, for the open-time figure. */
-  reopen?(driver: DataDriver): Promise<DataDriver>;
+  reopen?(driver: D): Promise<D>;
   /** Bytes the store uses on disk now, for durable targets. */
-  diskBytes?(driver: DataDriver): Promise<number>;
+  diskBytes?(driver: D): Promise<number>;
   /** Removes what open() made. */
   dispose?(): Promise<void>;
   /** Workloads this target does not run. */
@@ -38,6 +55,25 @@ export interface StoreTarget {
 const benchDirs: string[] = [];
 let namespace: BenchPool | null = null;
 let aofServer: BenchRedis | null = null;
+
+const FLOOR = 'append-floor';
+
+/** No store: each post's bodies framed as one record and made durable by a bare writer. */
+const floorTarget: StoreTarget<Poster> = {
+  name: FLOOR,
+  async open() {
+    const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'posthorn-floor-'));
+    benchDirs.push(dir);
+    const floor = new AppendFloor(join(dir, 'floor.log'), Number(process.env.BENCH_FLOOR_SYNCS ?? 2));
+    return {
+      messages: { post: (_project, _queue, messages) => floor.append(messages.map((m) => m.body)) },
+      close: () => floor.close(),
+    };
+  },
+  async dispose() {
+    for (const dir of benchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  },
+};
 
 const targets: StoreTarget[] = [
   { name: 'memory', open: async () => createMemoryDriver() },
@@ -131,7 +167,7 @@ function body(): { t: number; pad: string } {
   return { t: performance.now(), pad: PAD };
 }
 
-async function postWorkload(target: StoreTarget, batch: number, concurrency: number): Promise<void> {
+async function postWorkload(target: StoreTarget<Poster>, batch: number, concurrency: number): Promise<void> {
   const driver = await target.open();
   const messages = () => Array.from({ length: batch }, () => ({ body: body(), ttl: 3600 }));
   const latencies: number[] = [];
@@ -327,14 +363,20 @@ async function sizeAndOpenWorkload(target: StoreTarget): Promise<void> {
 }
 
 type Workload = [name: string, run: (target: StoreTarget) => Promise<void>];
+type PostWorkload = [name: string, run: (target: StoreTarget<Poster>) => Promise<void>];
 
-const workloads: Workload[] = [
-  ['hold', sizeAndOpenWorkload],
+/** The workloads the append floor runs too. */
+const postWorkloads: PostWorkload[] = [
   ['post-1x64', (t) => postWorkload(t, 1, 64)],
   ['post-10x1', (t) => postWorkload(t, 10, 1)],
   ['post-10x16', (t) => postWorkload(t, 10, 16)],
   ['post-100x1', (t) => postWorkload(t, 100, 1)],
   ['post-100x16', (t) => postWorkload(t, 100, 16)],
+];
+
+const workloads: Workload[] = [
+  ['hold', sizeAndOpenWorkload],
+  ...postWorkloads,
   ['claim-10', (t) => claimDeleteWorkload(t, 10, 8)],
   ['claim-20', (t) => claimDeleteWorkload(t, 20, 8)],
   ['claim-10x32', (t) => claimDeleteWorkload(t, 10, 32)],
@@ -343,22 +385,41 @@ const workloads: Workload[] = [
   ['mixed-16', (t) => mixedWorkload(t, 16, 16)],
 ];
 
+const FLOOR_GOAL = 0.5;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /**
  * Each workload of each target runs in a process of its own, so no figure carries the heap or
- * the page cache of another (BENCH_ONE=target:workload runs a single one here).
+ * the page cache of another (BENCH_ONE=target:workload runs a single one here). The floor's
+ * post workloads run just before the disk store's, so that each ratio is of figures taken back
+ * to back.
  */
 export async function main(): Promise<void> {
   const one = process.env.BENCH_ONE;
   if (one) {
     const [targetName, workloadName] = one.split(':');
-    const target = targets.find((t) => t.name === targetName);
-    const workload = workloads.find(([name]) => name === workloadName);
-    if (!target || !workload) throw new Error(`unknown target or workload in BENCH_ONE=${one}`);
-    await workload[1](target);
+    let run: (() => Promise<void>) | undefined;
+    if (targetName === FLOOR) {
+      const workload = postWorkloads.find(([name]) => name === workloadName);
+      if (workload) run = () => workload[1](floorTarget);
+    } else {
+      const target = targets.find((t) => t.name === targetName);
+      const workload = workloads.find(([name]) => name === workloadName);
+      if (target && workload) run = () => workload[1](target);
+    }
+    if (!run) throw new Error(`unknown target or workload in BENCH_ONE=${one}`);
+    await run();
     emit({
       bench: 'store',
-      target: target.name,
-      op: `peak:${workload[0]}`,
+      target: targetName as string,
+      op: `peak:${workloadName}`,
       rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       note: 'peak RSS of this workload’s process',
     });
@@ -366,15 +427,62 @@ export async function main(): Promise<void> {
   }
   const { spawnSync } = await import('node:child_process');
   const wanted = process.env.BENCH_TARGETS?.split(',');
+  const floorWanted = !wanted || wanted.includes(FLOOR);
+  const diskWanted = !wanted || wanted.includes('disk');
+  const pairs = Math.max(1, Number(process.env.BENCH_PAIRS ?? 1));
+  const runs: [target: string, workload: string][] = [];
   for (const target of targets.filter((t) => !wanted || wanted.includes(t.name))) {
     for (const [name] of workloads) {
       if (target.skip?.includes(name)) continue;
-      const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
-        stdio: 'inherit',
-        env: { ...process.env, BENCH_ONE: `${target.name}:${name}` },
-      });
-      if (run.status !== 0) throw new Error(`${target.name}:${name} failed (${run.status ?? run.signal})`);
+      const isPost = postWorkloads.some(([p]) => p === name);
+      if (!(isPost && floorWanted && target.name === 'disk')) {
+        runs.push([target.name, name]);
+        continue;
+      }
+      // Pairs alternate who goes first, so that neither always meets the machine warmer or busier.
+      for (let k = 0; k < pairs; k++) {
+        runs.push(...(k % 2 === 0 ? [FLOOR, 'disk'] : ['disk', FLOOR]).map((t): [string, string] => [t, name]));
+      }
     }
+  }
+  if (floorWanted && !diskWanted) for (const [name] of postWorkloads) runs.push([FLOOR, name]);
+  /** Each post workload's figures of the floor and of the disk store, in run order. */
+  const rates = new Map<string, { floor: number[]; disk: number[]; figure?: Figure }>();
+  for (const [target, name] of runs) {
+    const run = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
+      stdio: ['inherit', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, BENCH_ONE: `${target}:${name}` },
+    });
+    process.stdout.write(run.stdout ?? '');
+    if (run.status !== 0) throw new Error(`${target}:${name} failed (${run.status ?? run.signal})`);
+    const figure = (run.stdout ?? '')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Figure)
+      .find((f) => f.op === 'post');
+    if (!figure?.msgs_per_s || (target !== FLOOR && target !== 'disk')) continue;
+    const pair = rates.get(name) ?? { floor: [], disk: [] };
+    rates.set(name, pair);
+    if (target === FLOOR) pair.floor.push(figure.msgs_per_s);
+    else {
+      pair.disk.push(figure.msgs_per_s);
+      pair.figure = figure;
+    }
+    if (pair.floor.length < pairs || pair.disk.length < pairs || !pair.figure) continue;
+    const ratio = Math.round((median(pair.disk) / median(pair.floor)) * 100) / 100;
+    const how = pairs === 1 ? 'back to back' : `medians of ${pairs} back-to-back pairs`;
+    emit({
+      bench: 'store',
+      target: 'disk',
+      op: `ratio:${name}`,
+      batch: pair.figure.batch,
+      concurrency: pair.figure.concurrency,
+      vs: FLOOR,
+      ratio,
+      note: `disk post msgs/s over the durable-append floor's, ${how}; goal >= ${FLOOR_GOAL}: ${ratio >= FLOOR_GOAL ? 'met' : 'missed'}`,
+    });
   }
 }
 

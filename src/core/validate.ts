@@ -87,6 +87,11 @@ export function checkJsonValue(value: unknown, field: string): void {
   if (bad) throw new InvalidArgumentError(fieldPath(field, bad.path), bad.reason);
 }
 
+/** Whether checkMessageBody() would take the value (without naming anything). */
+export function isMessageBody(value: unknown): boolean {
+  return value !== undefined && findBadValue(value, true, 0) === null;
+}
+
 /** A message body: a JSON value or a byte array (Uint8Array), nested anywhere. */
 export function checkMessageBody(value: unknown, field: string): void {
   if (value === undefined) throw new InvalidArgumentError(field, 'is missing');

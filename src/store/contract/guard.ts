@@ -21,6 +21,7 @@ import {
   checkString,
   describe,
   InvalidArgumentError,
+  isMessageBody,
   isPlainObject,
   type Limits,
   MessageNotFoundError,
@@ -79,7 +80,26 @@ function checkList(list: unknown, limits: Limits): asserts list is NewMessage[] 
   for (let i = 0; i < list.length; i++) checkMessage(list[i], i, limits);
 }
 
+/** Whether `value` is an integer in min..max, or undefined (the default applies). */
+function absentOrIn(value: unknown, min: number, max: number): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max);
+}
+
+/**
+ * Checks one message to post. Field names are built only once something is wrong, to name it:
+ * this runs for every message posted, and naming every good field cost more than checking it.
+ */
 function checkMessage(value: unknown, index: number, limits: Limits): void {
+  if (
+    isPlainObject(value) &&
+    isMessageBody(value.body) &&
+    absentOrIn(value.ttl, limits.minMessageTtl, limits.maxMessageTtl) &&
+    absentOrIn(value.delay, limits.minMessageDelay, limits.maxMessageDelay) &&
+    (value.checksum === undefined ||
+      (typeof value.checksum === 'string' && value.checksum.length > 0 && value.checksum.length <= 256))
+  ) {
+    return;
+  }
   const field = `messages[${index}]`;
   if (!isPlainObject(value)) throw new InvalidArgumentError(field, `must be an object, not ${describe(value)}`);
   checkMessageBody(value.body, `${field}.body`);

@@ -359,9 +359,22 @@ export class Journal {
   }
 }
 
+/**
+ * The notes of the records in these chunks, with where each ends. Written out field by field: an
+ * object spread here was 6% of the CPU of single-message posts (a note per record, every commit).
+ */
 function notedRecords(chunks: Chunk[]): NotedRecord[] {
   const records: NotedRecord[] = [];
-  for (const c of chunks) if (c.note) records.push({ ...c.note, end: c.offset + c.buf.length });
+  for (const c of chunks) {
+    const note = c.note;
+    if (!note) continue;
+    const end = c.offset + c.buf.length;
+    records.push(
+      note.kind === 'post'
+        ? { kind: 'post', project: note.project, queue: note.queue, seq: note.seq, count: note.count, end }
+        : { kind: 'delete', project: note.project, queue: note.queue, orders: note.orders, end },
+    );
+  }
   return records;
 }
 

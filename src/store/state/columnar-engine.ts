@@ -25,7 +25,7 @@ import type {
   SubscriptionDraft,
   SubscriptionPage,
 } from '../contract/index.js';
-import type { Effect } from './effects.js';
+import type { Effect, PostedMessage } from './effects.js';
 import type { Row, StoreState } from './store-state.js';
 
 /**
@@ -122,7 +122,17 @@ export abstract class ColumnarEngine implements StoreEngine {
     idempotency: IdempotentPost | null,
   ): Promise<string[]> {
     await this.ready();
-    const bodies = drafts.map((d) => encodeValue(d.body));
+    // One pass makes each body's bytes and the message the effect carries (no closures: this
+    // runs for every message posted).
+    const n = drafts.length;
+    const bodies = new Array<Buffer>(n);
+    const posted = new Array<PostedMessage>(n);
+    for (let k = 0; k < n; k++) {
+      const d = drafts[k] as MessageDraft;
+      const body = encodeValue(d.body);
+      bodies[k] = body;
+      posted[k] = { ttl: d.ttl, delay: d.delay, checksum: d.checksum, length: body.length, ref: 0 };
+    }
     const now = this.clock.now();
     if (idempotency) {
       // Plan and apply happen in one turn, so a repeat racing the first post finds its key
@@ -140,22 +150,11 @@ export abstract class ColumnarEngine implements StoreEngine {
         return remembered;
       }
     }
-    const effect = this.state.planPost(
-      project,
-      queue,
-      clientId,
-      now,
-      drafts.map((d, k) => ({
-        ttl: d.ttl,
-        delay: d.delay,
-        checksum: d.checksum,
-        length: (bodies[k] as Buffer).length,
-        ref: 0,
-      })),
-      idempotency,
-    );
+    const effect = this.state.planPost(project, queue, clientId, now, posted, idempotency);
     await this.commit(effect, bodies);
-    return effect.messages.map((_, k) => this.state.ids.format(effect.seq + k));
+    const ids = new Array<string>(n);
+    for (let k = 0; k < n; k++) ids[k] = this.state.ids.format(effect.seq + k);
+    return ids;
   }
 
   listMessages(project: ProjectId, queue: string, query: MessageQuery): Promise<MessagePage> {
