@@ -28,9 +28,9 @@ export function wrapBody(body: unknown, history: JobHistory): Record<string, unk
 }
 
 export function openBody(raw: unknown): OpenedBody {
-  if (!isPlainObject(raw)) return { body: raw, history: null };
-  const keys = Object.keys(raw);
-  if (keys.length !== 2 || !(ENVELOPE_KEY in raw) || !('body' in raw)) return { body: raw, history: null };
+  // The key test first: almost no body is an envelope, and it spares listing the keys of each.
+  if (!isPlainObject(raw) || !(ENVELOPE_KEY in raw)) return { body: raw, history: null };
+  if (Object.keys(raw).length !== 2 || !('body' in raw)) return { body: raw, history: null };
   const history = raw[ENVELOPE_KEY];
   if (!isPlainObject(history) || typeof history.attempt !== 'number' || !Number.isInteger(history.attempt)) {
     return { body: raw, history: null };

@@ -427,13 +427,10 @@ export class Worker<Body = unknown> extends EventEmitter<WorkerEvents<Body>> {
       claimId: lease.id,
       queue: this.queue.name,
     };
+    // The switch is the job's context: its `signal` getter is all a handler is shown of it.
     const controller = new AbortSwitch();
     lease.controllers.set(controller, message.id);
-    const context: JobContext = {
-      get signal() {
-        return controller.signal;
-      },
-    };
+    const context: JobContext = controller;
     let released = false;
     try {
       let result: unknown;
